@@ -1,0 +1,81 @@
+//! The crate's one error type. Every variant names what the user gave (file, key, argument)
+//! and what was wrong with it, so the CLI can print it as one line.
+
+use std::path::PathBuf;
+
+/// Errors returned by the library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The graph is inconsistent (shape mismatch, bad wiring).
+    #[error("graph: {0}")]
+    Graph(String),
+    /// A model name that the zoo does not know.
+    #[error("unknown model '{name}' (known: {known})")]
+    UnknownModel {
+        /// What was asked for.
+        name: String,
+        /// Comma-separated list of zoo names.
+        known: String,
+    },
+    /// A weights file could not be read or parsed as a whole.
+    #[error("weights file {}: {msg}", file.display())]
+    WeightsFile {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong.
+        msg: String,
+    },
+    /// One tensor of a weights file does not match the model.
+    #[error("weights file {}: key '{key}': expected {expected}, found {found}", file.display())]
+    WeightsKey {
+        /// The file.
+        file: PathBuf,
+        /// The state_dict key.
+        key: String,
+        /// What the model needs.
+        expected: String,
+        /// What the file has.
+        found: String,
+    },
+    /// A command-line or API argument is out of range.
+    #[error("invalid argument: {0}")]
+    InvalidArg(String),
+    /// No GPU adapter (or none matching the filter).
+    #[error("no GPU adapter: {0}")]
+    NoAdapter(String),
+    /// A GPU operation failed (device request, validation, mapping).
+    #[error("GPU: {0}")]
+    Gpu(String),
+    /// The graph uses something the GPU executor cannot run.
+    #[error("unsupported on GPU: {0}")]
+    Unsupported(String),
+    /// A user-supplied input file (CSV, trace, config) is malformed.
+    #[error("{}: {msg}", file.display())]
+    BadFile {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong (with line number where known).
+        msg: String,
+    },
+    /// I/O on a named path.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Result with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
