@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod cpu;
 pub mod model;
 pub mod tensor;
 
