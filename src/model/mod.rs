@@ -1,9 +1,17 @@
 //! Models: the graph IR, the zoo, weights (seeded or loaded) and split cuts. Knows nothing
 //! of GPUs.
 
+mod cuts;
+mod fuse;
 mod graph;
+mod weights;
+pub mod zoo;
 
+pub use cuts::{cuts, paper_split_points, Cut};
+pub use fuse::{fuse, fuse_graph, seeded_fused};
 pub use graph::{Act, Conv2d, Graph, Linear, Node, NodeId, Op, Pool, Shape};
+pub use weights::{check, expected_keys, load_safetensors, save_safetensors, seeded};
+pub use zoo::ZooOptions;
 
 use crate::tensor::Tensor;
 use std::collections::BTreeMap;
