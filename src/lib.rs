@@ -5,6 +5,7 @@ pub mod cpu;
 mod error;
 pub mod gpu;
 pub mod model;
+pub mod report;
 pub mod tensor;
 
 pub use error::{Error, Result};

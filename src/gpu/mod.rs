@@ -8,3 +8,8 @@ pub mod shaders;
 
 pub use context::{list_adapters, AdapterSummary, GpuContext};
 pub use kernels::{fold_1d, Builder, Dispatch, PoolKind};
+mod executor;
+mod timing;
+
+pub use executor::{Executor, Step};
+pub use timing::{percentile, profile, RangeProfile, Stats, TimingMethod};

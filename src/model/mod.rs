@@ -4,6 +4,7 @@
 mod cuts;
 mod fuse;
 mod graph;
+mod prepare;
 mod weights;
 pub mod zoo;
 
@@ -11,6 +12,7 @@ pub use cuts::{cuts, paper_split_points, Cut};
 pub use fuse::{fuse, fuse_graph, seeded_fused};
 pub use graph::{Act, Conv2d, Graph, Linear, Node, NodeId, Op, Pool, Shape};
 pub use weights::{check, expected_keys, load_safetensors, save_safetensors, seeded};
+pub use prepare::{prepare, Prepared};
 pub use zoo::ZooOptions;
 
 use crate::tensor::Tensor;

@@ -1,0 +1,356 @@
+//! Runs a node range of a graph on the GPU in one submission. Buffers (weights,
+//! activations, params) and bind groups are created once; activation buffers are reused
+//! once their last reader has run; only the requested outputs are read back.
+
+use super::buffers::{self, TENSOR_USAGE};
+use super::context::GpuContext;
+use super::kernels::{Builder, Dispatch, PoolKind};
+use crate::error::{Error, Result};
+use crate::model::{Act, Graph, Model, NodeId, Op};
+use crate::tensor::Tensor;
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// The dispatches that compute one node (none for views such as `Flatten`).
+#[derive(Debug)]
+pub struct Step {
+    /// The node.
+    pub node: NodeId,
+    /// Its kernels, in order.
+    pub dispatches: Vec<Dispatch>,
+}
+
+/// A node range of a model prepared for repeated execution at one batch size.
+pub struct Executor<'a> {
+    ctx: &'a GpuContext,
+    graph: Graph,
+    batch: usize,
+    range: Range<NodeId>,
+    steps: Vec<Step>,
+    inputs: Vec<NodeId>,
+    outputs: Vec<NodeId>,
+    buffers: HashMap<NodeId, Arc<wgpu::Buffer>>,
+    // Weight buffers stay alive as long as the bind groups that use them.
+    _weights: Vec<wgpu::Buffer>,
+}
+
+fn weight<'w>(model: &'w Model, node: &str, suffix: &str, want: usize) -> Result<&'w [f32]> {
+    let key = format!("{node}.{suffix}");
+    let t = model
+        .weights
+        .get(&key)
+        .ok_or_else(|| Error::Graph(format!("missing weight '{key}'")))?;
+    if t.numel() != want {
+        return Err(Error::Graph(format!(
+            "weight '{key}' has {} values, the graph needs {want}",
+            t.numel()
+        )));
+    }
+    Ok(&t.data)
+}
+
+impl<'a> Executor<'a> {
+    /// Prepares nodes `range` of `model` (node 0, the input, is never a step) for `batch`
+    /// samples; `outputs` lists the tensors to read back (default: the range's last node).
+    /// Tensors produced before the range and read inside it are the executor's inputs.
+    pub fn new(
+        ctx: &'a GpuContext,
+        model: &Model,
+        range: Range<NodeId>,
+        batch: usize,
+        outputs: &[NodeId],
+    ) -> Result<Self> {
+        let graph = &model.graph;
+        let range = range.start.max(1)..range.end;
+        if batch == 0 {
+            return Err(Error::InvalidArg("batch must be at least 1".into()));
+        }
+        if range.is_empty() || range.end > graph.nodes.len() {
+            return Err(Error::InvalidArg(format!(
+                "node range {range:?} is empty or outside the graph's {} nodes",
+                graph.nodes.len()
+            )));
+        }
+        let mut inputs: Vec<NodeId> = graph.nodes[range.clone()]
+            .iter()
+            .flat_map(|n| n.inputs.iter().copied())
+            .filter(|&i| i < range.start)
+            .collect();
+        inputs.sort_unstable();
+        inputs.dedup();
+        let outputs = if outputs.is_empty() {
+            vec![range.end - 1]
+        } else {
+            outputs.to_vec()
+        };
+        if let Some(o) = outputs
+            .iter()
+            .find(|&&o| !range.contains(&o) && !inputs.contains(&o))
+        {
+            return Err(Error::InvalidArg(format!(
+                "output node {o} is neither computed nor an input of range {range:?}"
+            )));
+        }
+
+        let limits = ctx.device.limits();
+        let bytes = |id: NodeId| (batch * graph.nodes[id].shape.numel() * 4) as u64;
+        let check = |id: NodeId| -> Result<()> {
+            let b = bytes(id);
+            let max = limits.max_storage_buffer_binding_size as u64;
+            if b > max || batch * graph.nodes[id].shape.numel() > u32::MAX as usize {
+                return Err(Error::Unsupported(format!(
+                    "tensor '{}' at batch {batch} needs {b} bytes, the device binds at most \
+                     {max}; lower the batch",
+                    graph.nodes[id].name
+                )));
+            }
+            Ok(())
+        };
+
+        // Views alias their input's buffer: resolve every tensor to the node that owns
+        // its storage, and find the last step that reads each storage.
+        let mut root: Vec<NodeId> = (0..graph.nodes.len()).collect();
+        for id in range.clone() {
+            if graph.nodes[id].op.is_view() {
+                root[id] = root[graph.nodes[id].inputs[0]];
+            }
+        }
+        let mut last_use: HashMap<NodeId, NodeId> = HashMap::new();
+        for id in range.clone() {
+            last_use.entry(root[id]).or_insert(id);
+            for &i in &graph.nodes[id].inputs {
+                last_use.insert(root[i], id);
+            }
+        }
+        let pinned: Vec<NodeId> = inputs.iter().chain(&outputs).map(|&i| root[i]).collect();
+
+        let k = Builder::new(ctx);
+        let mut bufs: HashMap<NodeId, Arc<wgpu::Buffer>> = HashMap::new();
+        for &i in &inputs {
+            check(i)?;
+            let b = buffers::zeroed(ctx, &graph.nodes[i].name, bytes(i));
+            bufs.insert(i, Arc::new(b));
+        }
+        let mut free: Vec<Arc<wgpu::Buffer>> = Vec::new();
+        let mut weights = Vec::new();
+        let mut steps = Vec::with_capacity(range.len());
+        for id in range.clone() {
+            let node = &graph.nodes[id];
+            check(id)?;
+            if node.op.is_view() {
+                let b = bufs[&root[id]].clone();
+                bufs.insert(id, b);
+                steps.push(Step {
+                    node: id,
+                    dispatches: vec![],
+                });
+                continue;
+            }
+            // Smallest free buffer that fits, else a new one.
+            let need = bytes(id).max(16).next_multiple_of(16);
+            let pick = free
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.size() >= need)
+                .min_by_key(|(_, b)| b.size())
+                .map(|(i, _)| i);
+            let out = match pick {
+                Some(i) => free.swap_remove(i),
+                None => Arc::new(ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(&node.name),
+                    size: need,
+                    usage: TENSOR_USAGE,
+                    mapped_at_creation: false,
+                })),
+            };
+            bufs.insert(id, out.clone());
+            let x = |i: usize| bufs[&node.inputs[i]].clone();
+            let xs = |i: usize| graph.nodes[node.inputs[i]].shape;
+            let name = node.name.as_str();
+            let mut upload = |data: &[f32], what: &str| {
+                let b = buffers::upload(ctx, &format!("{name}.{what}"), data);
+                weights.push(b.clone());
+                b
+            };
+            let dispatches = match &node.op {
+                Op::Input => unreachable!("range starts after the input"),
+                Op::Conv2d(c) => {
+                    let w = upload(
+                        weight(model, name, "weight", c.weight_shape().iter().product())?,
+                        "weight",
+                    );
+                    let b = if c.bias {
+                        Some(upload(weight(model, name, "bias", c.out_c)?, "bias"))
+                    } else {
+                        None
+                    };
+                    let res = c.residual.then(|| x(1));
+                    vec![k.conv2d(c, batch, xs(0), &x(0), &w, b.as_ref(), res.as_deref(), &out)]
+                }
+                Op::Linear(l) => {
+                    let w = upload(weight(model, name, "weight", l.in_f * l.out_f)?, "weight");
+                    let b = if l.bias {
+                        Some(upload(weight(model, name, "bias", l.out_f)?, "bias"))
+                    } else {
+                        None
+                    };
+                    vec![k.linear(l.in_f, l.out_f, l.act, batch, &x(0), &w, b.as_ref(), &out)]
+                }
+                Op::BatchNorm { c, eps } => {
+                    let (w, b) = (weight(model, name, "weight", *c)?, weight(model, name, "bias", *c)?);
+                    let m = weight(model, name, "running_mean", *c)?;
+                    let v = weight(model, name, "running_var", *c)?;
+                    let ss: Vec<f32> = (0..*c)
+                        .flat_map(|i| {
+                            let s = w[i] / (v[i] + eps).sqrt();
+                            [s, b[i] - m[i] * s]
+                        })
+                        .collect();
+                    let ssb = upload(&ss, "scale_shift");
+                    let s = node.shape;
+                    vec![k.scale_shift(batch * s.numel(), s.c, s.h * s.w, &x(0), &ssb, &out)]
+                }
+                Op::Relu | Op::Relu6 => {
+                    let act = if node.op == Op::Relu { Act::Relu } else { Act::Relu6 };
+                    vec![k.activation(batch * node.shape.numel(), act, &x(0), &out)]
+                }
+                Op::MaxPool(p) => vec![k.pool(PoolKind::Max(*p), batch, xs(0), &x(0), &out)],
+                Op::AvgPool(p) => vec![k.pool(PoolKind::Avg(*p), batch, xs(0), &x(0), &out)],
+                Op::AdaptiveAvgPool { h, w } => {
+                    vec![k.pool(PoolKind::Adaptive(*h, *w), batch, xs(0), &x(0), &out)]
+                }
+                Op::Add { act } => {
+                    vec![k.add(batch * node.shape.numel(), *act, &x(0), &x(1), &out)]
+                }
+                Op::Flatten | Op::Dropout => unreachable!("views handled above"),
+            };
+            steps.push(Step {
+                node: id,
+                dispatches,
+            });
+            // Storage whose last reader just ran goes back to the pool.
+            for (&r, &last) in &last_use {
+                if last == id && !pinned.contains(&r) && range.contains(&r) {
+                    if let Some(b) = bufs.get(&r) {
+                        if !free.iter().any(|f| Arc::ptr_eq(f, b)) {
+                            free.push(b.clone());
+                        }
+                    }
+                }
+            }
+        }
+        let buffers = inputs
+            .iter()
+            .chain(&outputs)
+            .map(|&i| (i, bufs[&i].clone()))
+            .collect();
+        Ok(Self {
+            ctx,
+            graph: graph.clone(),
+            batch,
+            range,
+            steps,
+            inputs,
+            outputs,
+            buffers,
+            _weights: weights,
+        })
+    }
+
+    /// The graph being executed.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+    /// The batch size.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+    /// The node range computed.
+    pub fn range(&self) -> Range<NodeId> {
+        self.range.clone()
+    }
+    /// Tensors the range reads from outside (to be set with [`Self::set_input`]).
+    pub fn inputs(&self) -> &[NodeId] {
+        &self.inputs
+    }
+    /// Tensors read back by [`Self::run`].
+    pub fn outputs(&self) -> &[NodeId] {
+        &self.outputs
+    }
+    /// One step per node of the range.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+    /// The context.
+    pub fn context(&self) -> &GpuContext {
+        self.ctx
+    }
+
+    /// Uploads the value of input tensor `node` (`batch x shape` values).
+    pub fn set_input(&self, node: NodeId, data: &[f32]) -> Result<()> {
+        if !self.inputs.contains(&node) {
+            return Err(Error::InvalidArg(format!(
+                "node {node} is not an input of range {:?} (inputs: {:?})",
+                self.range, self.inputs
+            )));
+        }
+        let want = self.batch * self.graph.nodes[node].shape.numel();
+        if data.len() != want {
+            return Err(Error::InvalidArg(format!(
+                "input '{}' needs {want} values, got {}",
+                self.graph.nodes[node].name,
+                data.len()
+            )));
+        }
+        self.ctx
+            .queue
+            .write_buffer(&self.buffers[&node], 0, bytemuck::cast_slice(data));
+        Ok(())
+    }
+
+    /// Records every step into one compute pass.
+    pub fn encode(&self, pass: &mut wgpu::ComputePass<'_>) {
+        for s in &self.steps {
+            for d in &s.dispatches {
+                d.encode(pass);
+            }
+        }
+    }
+
+    /// Runs the range in one submission and reads back the outputs, each `[N, c, h, w]`.
+    pub fn run(&self) -> Result<Vec<Tensor>> {
+        let dev = &self.ctx.device;
+        let scope = dev.push_error_scope(wgpu::ErrorFilter::Validation);
+        let mut enc = dev.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            self.encode(&mut pass);
+        }
+        let mut staged = Vec::new();
+        for &o in &self.outputs {
+            let bytes = (self.batch * self.graph.nodes[o].shape.numel() * 4) as u64;
+            let st = dev.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("readback"),
+                size: bytes,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            enc.copy_buffer_to_buffer(&self.buffers[&o], 0, &st, 0, bytes);
+            staged.push((o, st, bytes));
+        }
+        self.ctx.queue.submit([enc.finish()]);
+        self.ctx.wait()?;
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(e.to_string()));
+        }
+        staged
+            .into_iter()
+            .map(|(o, st, bytes)| {
+                let s = self.graph.nodes[o].shape;
+                let data = buffers::map_read(self.ctx, &st, bytes)?;
+                Tensor::new(vec![self.batch, s.c, s.h, s.w], data)
+            })
+            .collect()
+    }
+}

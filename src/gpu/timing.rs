@@ -1,0 +1,309 @@
+//! Per-node and whole-range GPU timing. Preferred: timestamps written between the
+//! dispatches of one compute pass (`timestamp-inside-pass`); else one pass per node with
+//! pass-boundary timestamps (`timestamp-pass`); else wall clock around a submission
+//! followed by a completed `device.poll(wait)` (`wall-clock`, which includes submission
+//! and driver overhead).
+
+use super::executor::Executor;
+use crate::error::{Error, Result};
+use std::time::Instant;
+
+/// How a time was measured; recorded in every CSV row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum TimingMethod {
+    /// `write_timestamp` between dispatches of one pass.
+    #[serde(rename = "timestamp-inside-pass")]
+    TimestampInsidePass,
+    /// Timestamps at the boundaries of a pass per node (or of the one whole-range pass).
+    #[serde(rename = "timestamp-pass")]
+    TimestampPass,
+    /// Host clock around submit + wait.
+    #[serde(rename = "wall-clock")]
+    WallClock,
+}
+
+impl TimingMethod {
+    /// The name written in CSVs and manifests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimingMethod::TimestampInsidePass => "timestamp-inside-pass",
+            TimingMethod::TimestampPass => "timestamp-pass",
+            TimingMethod::WallClock => "wall-clock",
+        }
+    }
+
+    /// The best per-node method the device supports.
+    pub fn best_per_node(features: wgpu::Features) -> Self {
+        if features.contains(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES) {
+            TimingMethod::TimestampInsidePass
+        } else if features.contains(wgpu::Features::TIMESTAMP_QUERY) {
+            TimingMethod::TimestampPass
+        } else {
+            TimingMethod::WallClock
+        }
+    }
+}
+
+/// Median and spread of repeated measurements, in milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Stats {
+    /// Median.
+    pub median_ms: f64,
+    /// 5th percentile.
+    pub p5_ms: f64,
+    /// 95th percentile.
+    pub p95_ms: f64,
+    /// Number of samples.
+    pub count: usize,
+}
+
+impl Stats {
+    /// Percentiles by linear interpolation between order statistics.
+    pub fn of(samples: &[f64]) -> Self {
+        let mut s: Vec<f64> = samples.iter().copied().filter(|v| v.is_finite()).collect();
+        s.sort_by(f64::total_cmp);
+        Self {
+            median_ms: percentile(&s, 0.5),
+            p5_ms: percentile(&s, 0.05),
+            p95_ms: percentile(&s, 0.95),
+            count: s.len(),
+        }
+    }
+}
+
+/// The `q`-quantile (0..=1) of sorted values, interpolated; 0 for no values.
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        1 => sorted[0],
+        n => {
+            let pos = q.clamp(0.0, 1.0) * (n - 1) as f64;
+            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+            sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+        }
+    }
+}
+
+/// Timing of a profiled range.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RangeProfile {
+    /// Method of the per-node times.
+    pub method: TimingMethod,
+    /// Per step of the executor (same order).
+    pub per_node: Vec<Stats>,
+    /// Method of the whole-range time.
+    pub whole_method: TimingMethod,
+    /// The whole range in one submission.
+    pub whole: Stats,
+}
+
+impl RangeProfile {
+    /// Sum of per-node medians (to set beside the whole-range median).
+    pub fn sum_of_medians_ms(&self) -> f64 {
+        self.per_node.iter().map(|s| s.median_ms).sum()
+    }
+}
+
+struct Queries {
+    set: wgpu::QuerySet,
+    resolve: wgpu::Buffer,
+    staging: wgpu::Buffer,
+    count: u32,
+}
+
+impl Queries {
+    fn new(dev: &wgpu::Device, count: u32) -> Self {
+        let bytes = count as u64 * 8;
+        Self {
+            set: dev.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("timestamps"),
+                ty: wgpu::QueryType::Timestamp,
+                count,
+            }),
+            resolve: dev.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("timestamp resolve"),
+                size: bytes,
+                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            }),
+            staging: dev.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("timestamp readback"),
+                size: bytes,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }),
+            count,
+        }
+    }
+
+    fn finish(&self, enc: &mut wgpu::CommandEncoder) {
+        enc.resolve_query_set(&self.set, 0..self.count, &self.resolve, 0);
+        enc.copy_buffer_to_buffer(&self.resolve, 0, &self.staging, 0, self.count as u64 * 8);
+    }
+
+    /// Durations in ms of the pairs (2i, 2i+1).
+    fn read_pairs(&self, exec: &Executor<'_>) -> Result<Vec<f64>> {
+        let ticks: Vec<u64> =
+            super::buffers::map_read(exec.context(), &self.staging, self.count as u64 * 8)?;
+        let period_ns = exec.context().timestamp_period_ns();
+        Ok(ticks
+            .chunks(2)
+            .map(|p| p[1].saturating_sub(p[0]) as f64 * period_ns / 1e6)
+            .collect())
+    }
+}
+
+fn submit_checked(exec: &Executor<'_>, enc: wgpu::CommandEncoder) -> Result<()> {
+    let ctx = exec.context();
+    ctx.queue.submit([enc.finish()]);
+    ctx.wait()
+}
+
+/// One measurement of every step; returns ms per step.
+fn per_node_once(exec: &Executor<'_>, method: TimingMethod, q: Option<&Queries>) -> Result<Vec<f64>> {
+    let dev = &exec.context().device;
+    match method {
+        TimingMethod::TimestampInsidePass => {
+            let q = q.expect("queries allocated for timestamp methods");
+            let mut enc = dev.create_command_encoder(&Default::default());
+            {
+                let mut pass = enc.begin_compute_pass(&Default::default());
+                for (i, s) in exec.steps().iter().enumerate() {
+                    pass.write_timestamp(&q.set, 2 * i as u32);
+                    for d in &s.dispatches {
+                        d.encode(&mut pass);
+                    }
+                    pass.write_timestamp(&q.set, 2 * i as u32 + 1);
+                }
+            }
+            q.finish(&mut enc);
+            submit_checked(exec, enc)?;
+            q.read_pairs(exec)
+        }
+        TimingMethod::TimestampPass => {
+            let q = q.expect("queries allocated for timestamp methods");
+            let mut enc = dev.create_command_encoder(&Default::default());
+            for (i, s) in exec.steps().iter().enumerate() {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: None,
+                    timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                        query_set: &q.set,
+                        beginning_of_pass_write_index: Some(2 * i as u32),
+                        end_of_pass_write_index: Some(2 * i as u32 + 1),
+                    }),
+                });
+                for d in &s.dispatches {
+                    d.encode(&mut pass);
+                }
+            }
+            q.finish(&mut enc);
+            submit_checked(exec, enc)?;
+            q.read_pairs(exec)
+        }
+        TimingMethod::WallClock => exec
+            .steps()
+            .iter()
+            .map(|s| {
+                let mut enc = dev.create_command_encoder(&Default::default());
+                {
+                    let mut pass = enc.begin_compute_pass(&Default::default());
+                    for d in &s.dispatches {
+                        d.encode(&mut pass);
+                    }
+                }
+                let t = Instant::now();
+                submit_checked(exec, enc)?;
+                Ok(t.elapsed().as_secs_f64() * 1e3)
+            })
+            .collect(),
+    }
+}
+
+/// One measurement of the whole range in one submission.
+fn whole_once(exec: &Executor<'_>, method: TimingMethod, q: Option<&Queries>) -> Result<f64> {
+    let dev = &exec.context().device;
+    let mut enc = dev.create_command_encoder(&Default::default());
+    if method == TimingMethod::WallClock {
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            exec.encode(&mut pass);
+        }
+        let t = Instant::now();
+        submit_checked(exec, enc)?;
+        return Ok(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let q = q.expect("queries allocated for timestamp methods");
+    {
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: None,
+            timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                query_set: &q.set,
+                beginning_of_pass_write_index: Some(0),
+                end_of_pass_write_index: Some(1),
+            }),
+        });
+        exec.encode(&mut pass);
+    }
+    q.finish(&mut enc);
+    submit_checked(exec, enc)?;
+    Ok(q.read_pairs(exec)?[0])
+}
+
+/// Profiles an executor: `warmup` untimed runs, then `reps` timed runs per node (with
+/// `method`, default the best the device supports) and `reps` whole-range runs.
+pub fn profile(
+    exec: &Executor<'_>,
+    warmup: usize,
+    reps: usize,
+    method: Option<TimingMethod>,
+) -> Result<RangeProfile> {
+    if reps == 0 {
+        return Err(Error::InvalidArg("reps must be at least 1".into()));
+    }
+    let features = exec.context().features;
+    let method = method.unwrap_or_else(|| TimingMethod::best_per_node(features));
+    let supported = TimingMethod::best_per_node(features);
+    let rank = |m: TimingMethod| m as u8;
+    if rank(method) < rank(supported) {
+        return Err(Error::Unsupported(format!(
+            "timing method {} (the adapter supports at best {})",
+            method.as_str(),
+            supported.as_str()
+        )));
+    }
+    let whole_method = if features.contains(wgpu::Features::TIMESTAMP_QUERY) {
+        TimingMethod::TimestampPass
+    } else {
+        TimingMethod::WallClock
+    };
+    let dev = &exec.context().device;
+    let steps = exec.steps().len() as u32;
+    let node_q = (method != TimingMethod::WallClock).then(|| Queries::new(dev, 2 * steps));
+    let whole_q = (whole_method != TimingMethod::WallClock).then(|| Queries::new(dev, 2));
+
+    let scope = dev.push_error_scope(wgpu::ErrorFilter::Validation);
+    for _ in 0..warmup {
+        whole_once(exec, whole_method, whole_q.as_ref())?;
+    }
+    let mut per_node: Vec<Vec<f64>> = vec![Vec::with_capacity(reps); steps as usize];
+    let mut whole = Vec::with_capacity(reps);
+    // Interleave the two kinds of measurement so drift affects both alike.
+    for _ in 0..reps {
+        for (acc, t) in per_node
+            .iter_mut()
+            .zip(per_node_once(exec, method, node_q.as_ref())?)
+        {
+            acc.push(t);
+        }
+        whole.push(whole_once(exec, whole_method, whole_q.as_ref())?);
+    }
+    if let Some(e) = pollster::block_on(scope.pop()) {
+        return Err(Error::Gpu(e.to_string()));
+    }
+    Ok(RangeProfile {
+        method,
+        per_node: per_node.iter().map(|s| Stats::of(s)).collect(),
+        whole_method,
+        whole: Stats::of(&whole),
+    })
+}
