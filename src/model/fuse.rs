@@ -71,11 +71,7 @@ impl<'a> Rewrite<'a> {
         new_id[0] = 0;
         for (old, emit) in self.slot.iter().enumerate().skip(1) {
             let Some(e) = emit else { continue };
-            let inputs: Vec<NodeId> = e
-                .inputs
-                .iter()
-                .map(|&i| new_id[self.resolve(i)])
-                .collect();
+            let inputs: Vec<NodeId> = e.inputs.iter().map(|&i| new_id[self.resolve(i)]).collect();
             if inputs.contains(&usize::MAX) {
                 return Err(Error::Graph(format!(
                     "fusion of node {}: an input was placed after it",
