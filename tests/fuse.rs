@@ -3,8 +3,8 @@
 
 use splitbench::cpu;
 use splitbench::model::{
-    fuse, fuse_graph, seeded, seeded_fused, zoo, Act, Conv2d, Graph, Linear, Model, Op, Pool,
-    Shape, ZooOptions,
+    fuse, fuse_graph, prepare, save_safetensors, seeded, seeded_fused, zoo, Act, Conv2d, Graph,
+    Linear, Model, Op, Pool, Shape, ZooOptions,
 };
 use splitbench::tensor::{Rng, Tensor};
 use splitbench::Error;
@@ -243,4 +243,21 @@ fn batch_norm_that_cannot_be_folded_is_an_error() {
     })
     .unwrap_err();
     assert!(err.to_string().contains("features.1.running_var"), "{err}");
+}
+
+#[test]
+fn prepare_loads_a_file_or_seeds() {
+    let g = tiny_vgg();
+    let seeded_model = prepare(&g, None, 11).unwrap();
+    assert_eq!(seeded_model.weights, seeded_fused(&g, 11).unwrap().weights);
+    let path = std::env::temp_dir().join(format!(
+        "splitbench-fuse-{}.safetensors",
+        std::process::id()
+    ));
+    save_safetensors(&seeded(&g, 11), &path).unwrap();
+    let loaded = prepare(&g, Some(&path), 0).unwrap();
+    assert_eq!(loaded.weights, seeded_model.weights);
+    let _ = std::fs::remove_file(&path);
+    let err = prepare(&g, Some(&path), 0).unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err}");
 }
