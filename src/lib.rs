@@ -1,8 +1,9 @@
 //! splitbench: a GPU benchmarking harness for device-edge co-inference (split computing).
 #![warn(missing_docs)]
 
-mod error;
 pub mod cpu;
+mod error;
+pub mod gpu;
 pub mod model;
 pub mod tensor;
 

@@ -12,7 +12,9 @@ pub fn conv2d(
     bias: Option<&[f32]>,
     residual: Option<&[f32]>,
 ) -> Vec<f32> {
-    let (oh, ow) = c.out_hw(in_shape.h, in_shape.w).expect("shape-checked graph");
+    let (oh, ow) = c
+        .out_hw(in_shape.h, in_shape.w)
+        .expect("shape-checked graph");
     let (kh, kw) = c.kernel;
     let cin_g = c.in_c / c.groups;
     let cout_g = c.out_c / c.groups;
@@ -168,7 +170,13 @@ pub fn batch_norm(
 pub fn mask_channels(x: &[f32], channels: usize, inner: usize, keep: &[u32]) -> Vec<f32> {
     x.iter()
         .enumerate()
-        .map(|(i, &v)| if keep[(i / inner) % channels] != 0 { v } else { 0.0 })
+        .map(|(i, &v)| {
+            if keep[(i / inner) % channels] != 0 {
+                v
+            } else {
+                0.0
+            }
+        })
         .collect()
 }
 
@@ -198,12 +206,28 @@ pub fn run(graph: &Graph, weights: &Weights, input: &Tensor) -> Result<Vec<Tenso
         let data = match &node.op {
             Op::Input => input.data.clone(),
             Op::Conv2d(c) => {
-                let bias = if c.bias { Some(param(weights, name, "bias")?) } else { None };
+                let bias = if c.bias {
+                    Some(param(weights, name, "bias")?)
+                } else {
+                    None
+                };
                 let res = if c.residual { Some(x(1)) } else { None };
-                conv2d(x(0), n, xs(0), c, param(weights, name, "weight")?, bias, res)
+                conv2d(
+                    x(0),
+                    n,
+                    xs(0),
+                    c,
+                    param(weights, name, "weight")?,
+                    bias,
+                    res,
+                )
             }
             Op::Linear(l) => {
-                let bias = if l.bias { Some(param(weights, name, "bias")?) } else { None };
+                let bias = if l.bias {
+                    Some(param(weights, name, "bias")?)
+                } else {
+                    None
+                };
                 linear(x(0), n, l, param(weights, name, "weight")?, bias)
             }
             Op::BatchNorm { eps, .. } => batch_norm(
@@ -217,7 +241,14 @@ pub fn run(graph: &Graph, weights: &Weights, input: &Tensor) -> Result<Vec<Tenso
             ),
             Op::Relu | Op::Relu6 => {
                 let mut v = x(0).to_vec();
-                act_inplace(&mut v, if node.op == Op::Relu { Act::Relu } else { Act::Relu6 });
+                act_inplace(
+                    &mut v,
+                    if node.op == Op::Relu {
+                        Act::Relu
+                    } else {
+                        Act::Relu6
+                    },
+                );
                 v
             }
             Op::MaxPool(p) => pool(x(0), n, xs(0), p, true),

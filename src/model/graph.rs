@@ -415,7 +415,10 @@ impl Graph {
                     )));
                 }
                 if x.c != c.in_c {
-                    return Err(bad(format!("expected {} input channels, found {}", c.in_c, x.c)));
+                    return Err(bad(format!(
+                        "expected {} input channels, found {}",
+                        c.in_c, x.c
+                    )));
                 }
                 let (oh, ow) = c
                     .out_hw(x.h, x.w)
@@ -430,8 +433,12 @@ impl Graph {
             }
             Op::Relu | Op::Relu6 | Op::Dropout => x,
             Op::MaxPool(p) | Op::AvgPool(p) => {
-                let oh = p.out_len(x.h).ok_or_else(|| bad(format!("window larger than {x}")))?;
-                let ow = p.out_len(x.w).ok_or_else(|| bad(format!("window larger than {x}")))?;
+                let oh = p
+                    .out_len(x.h)
+                    .ok_or_else(|| bad(format!("window larger than {x}")))?;
+                let ow = p
+                    .out_len(x.w)
+                    .ok_or_else(|| bad(format!("window larger than {x}")))?;
                 Shape::new(x.c, oh, ow)
             }
             Op::AdaptiveAvgPool { h, w } => Shape::new(x.c, *h, *w),
@@ -439,7 +446,10 @@ impl Graph {
             Op::Flatten => Shape::new(x.numel(), 1, 1),
             Op::Linear(l) => {
                 if x.numel() != l.in_f {
-                    return Err(bad(format!("expected {} input features, found {}", l.in_f, x)));
+                    return Err(bad(format!(
+                        "expected {} input features, found {}",
+                        l.in_f, x
+                    )));
                 }
                 Shape::new(l.out_f, 1, 1)
             }

@@ -1,0 +1,29 @@
+// Element-wise ops, one thread per element.
+// mode 0: y = act(a + b)            (residual add that could not be fused into a conv)
+// mode 1: y = act(a)                (stand-alone ReLU / ReLU6)
+// mode 2: y = a * b[2c] + b[2c+1]   (batch norm as per-channel scale and shift, c = (i / inner) % channels)
+
+struct Params {
+    n: u32, mode: u32, act: u32, channels: u32,
+    inner: u32, _p0: u32, _p1: u32, _p2: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+@compute @workgroup_size(WG_1D)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * WG_1D;
+    if (i >= p.n) { return; }
+    var v = a[i];
+    if (p.mode == 0u) { v += b[i]; }
+    if (p.mode == 2u) {
+        let c = (i / p.inner) % p.channels;
+        v = v * b[2u * c] + b[2u * c + 1u];
+    }
+    if (p.act == 1u) { v = max(v, 0.0); }
+    if (p.act == 2u) { v = clamp(v, 0.0, 6.0); }
+    y[i] = v;
+}

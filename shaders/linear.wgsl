@@ -1,0 +1,46 @@
+// Fully connected layer y[b, o] = act(sum_i W[o, i] x[b, i] + bias[o]) as a GEMM shaped
+// for small batches: one workgroup per (output feature, 4 samples); its threads stride
+// over the input features, each weight is read once per 4 samples, and the partial sums
+// are reduced in workgroup memory.
+
+struct Params {
+    batch: u32, in_f: u32, out_f: u32, has_bias: u32,
+    act: u32, _p0: u32, _p1: u32, _p2: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> wt: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+var<workgroup> partial: array<vec4<f32>, LINEAR_WG>;
+
+fn xv(b: u32, i: u32) -> f32 {
+    if (b >= p.batch) { return 0.0; }
+    return x[b * p.in_f + i];
+}
+
+@compute @workgroup_size(LINEAR_WG)
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    let o = wid.x;
+    let b0 = wid.y * 4u;
+    var acc = vec4<f32>(0.0);
+    for (var i = lid.x; i < p.in_f; i += LINEAR_WG) {
+        let w = wt[o * p.in_f + i];
+        acc += w * vec4<f32>(xv(b0, i), xv(b0 + 1u, i), xv(b0 + 2u, i), xv(b0 + 3u, i));
+    }
+    partial[lid.x] = acc;
+    workgroupBarrier();
+    for (var s = LINEAR_WG / 2u; s > 0u; s = s / 2u) {
+        if (lid.x < s) { partial[lid.x] += partial[lid.x + s]; }
+        workgroupBarrier();
+    }
+    if (lid.x < 4u && b0 + lid.x < p.batch) {
+        var v = partial[0][lid.x];
+        if (p.has_bias != 0u) { v += bias[o]; }
+        if (p.act == 1u) { v = max(v, 0.0); }
+        if (p.act == 2u) { v = clamp(v, 0.0, 6.0); }
+        y[(b0 + lid.x) * p.out_f + o] = v;
+    }
+}

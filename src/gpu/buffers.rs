@@ -1,0 +1,101 @@
+//! Buffer helpers: upload, allocate, run a list of dispatches, read back.
+
+use super::context::GpuContext;
+use super::kernels::Dispatch;
+use crate::error::{Error, Result};
+use wgpu::util::DeviceExt;
+
+/// Usage of every tensor buffer: kernels read and write it, it can be uploaded and read.
+pub const TENSOR_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+
+/// A storage buffer holding `data` (an empty slice gives a 16-byte buffer: wgpu rejects
+/// zero-sized bindings).
+pub fn upload<T: bytemuck::Pod>(ctx: &GpuContext, label: &str, data: &[T]) -> wgpu::Buffer {
+    let bytes: &[u8] = bytemuck::cast_slice(data);
+    if bytes.is_empty() {
+        return zeroed(ctx, label, 16);
+    }
+    ctx.device
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytes,
+            usage: TENSOR_USAGE,
+        })
+}
+
+/// A zero-initialised storage buffer of `bytes` (rounded up to 16).
+pub fn zeroed(ctx: &GpuContext, label: &str, bytes: u64) -> wgpu::Buffer {
+    ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: bytes.max(16).next_multiple_of(16),
+        usage: TENSOR_USAGE,
+        mapped_at_creation: false,
+    })
+}
+
+/// Copies `count` values of type `T` from the start of `buf` to the host (waits).
+pub fn read<T: bytemuck::Pod>(
+    ctx: &GpuContext,
+    buf: &wgpu::Buffer,
+    count: usize,
+) -> Result<Vec<T>> {
+    let bytes = (count * std::mem::size_of::<T>()) as u64;
+    if bytes == 0 {
+        return Ok(Vec::new());
+    }
+    let size = bytes.next_multiple_of(4);
+    let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("readback"),
+        size,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut enc = ctx.device.create_command_encoder(&Default::default());
+    enc.copy_buffer_to_buffer(buf, 0, &staging, 0, size);
+    ctx.queue.submit([enc.finish()]);
+    map_read(ctx, &staging, bytes)
+}
+
+/// Maps a `MAP_READ` buffer whose copy was submitted, and returns its first `bytes`.
+pub(crate) fn map_read<T: bytemuck::Pod>(
+    ctx: &GpuContext,
+    staging: &wgpu::Buffer,
+    bytes: u64,
+) -> Result<Vec<T>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    staging.map_async(wgpu::MapMode::Read, .., move |r| {
+        let _ = tx.send(r);
+    });
+    ctx.wait()?;
+    rx.recv()
+        .map_err(|_| Error::Gpu("map callback never ran".into()))?
+        .map_err(|e| Error::Gpu(format!("map_async: {e}")))?;
+    let out = {
+        let view = staging
+            .get_mapped_range(..bytes)
+            .map_err(|e| Error::Gpu(format!("mapped range: {e}")))?;
+        bytemuck::pod_collect_to_vec(&view)
+    };
+    staging.unmap();
+    Ok(out)
+}
+
+/// Encodes `dispatches` in one compute pass, submits and waits; reports validation errors.
+pub fn run(ctx: &GpuContext, dispatches: &[Dispatch]) -> Result<()> {
+    let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let mut enc = ctx.device.create_command_encoder(&Default::default());
+    {
+        let mut pass = enc.begin_compute_pass(&Default::default());
+        for d in dispatches {
+            d.encode(&mut pass);
+        }
+    }
+    ctx.queue.submit([enc.finish()]);
+    ctx.wait()?;
+    match pollster::block_on(scope.pop()) {
+        Some(e) => Err(Error::Gpu(e.to_string())),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,195 @@
+//! The GPU context: adapter selection, device with the features that matter for timing,
+//! and a description of the adapter for manifests and `splitbench devices`.
+
+use crate::error::{Error, Result};
+
+/// The features splitbench asks for when the adapter has them.
+const WANTED: wgpu::Features = wgpu::Features::TIMESTAMP_QUERY
+    .union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS)
+    .union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES);
+
+/// What an adapter is and can do, as printed by `splitbench devices` and recorded in
+/// every manifest.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AdapterSummary {
+    /// Adapter name (`llvmpipe (LLVM 15.0.6, 256 bits)`, `NVIDIA H100 80GB HBM3`).
+    pub name: String,
+    /// Backend (`Vulkan`, `Metal`, ...).
+    pub backend: String,
+    /// `DiscreteGpu`, `IntegratedGpu`, `Cpu`, ...
+    pub device_type: String,
+    /// Driver name.
+    pub driver: String,
+    /// Driver version string.
+    pub driver_info: String,
+    /// `TIMESTAMP_QUERY` (timestamps at pass boundaries).
+    pub timestamps: bool,
+    /// `TIMESTAMP_QUERY_INSIDE_PASSES` (timestamps between dispatches of one pass).
+    pub timestamps_inside_passes: bool,
+    /// `TIMESTAMP_QUERY_INSIDE_ENCODERS`.
+    pub timestamps_inside_encoders: bool,
+    /// `SHADER_F16`.
+    pub f16: bool,
+    /// `SUBGROUP`.
+    pub subgroups: bool,
+    /// Smallest and largest subgroup size.
+    pub subgroup_sizes: (u32, u32),
+    /// Largest storage buffer binding in bytes.
+    pub max_storage_buffer_binding_size: u64,
+    /// Largest buffer in bytes.
+    pub max_buffer_size: u64,
+    /// Workgroup shared memory in bytes.
+    pub max_compute_workgroup_storage_size: u32,
+    /// Invocations per workgroup.
+    pub max_compute_invocations_per_workgroup: u32,
+    /// Workgroups per dispatch dimension.
+    pub max_compute_workgroups_per_dimension: u32,
+}
+
+impl AdapterSummary {
+    fn of(adapter: &wgpu::Adapter) -> Self {
+        let info = adapter.get_info();
+        let f = adapter.features();
+        let l = adapter.limits();
+        Self {
+            name: info.name.clone(),
+            backend: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+            driver: info.driver.clone(),
+            driver_info: info.driver_info.clone(),
+            timestamps: f.contains(wgpu::Features::TIMESTAMP_QUERY),
+            timestamps_inside_passes: f.contains(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES),
+            timestamps_inside_encoders: f.contains(wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS),
+            f16: f.contains(wgpu::Features::SHADER_F16),
+            subgroups: f.contains(wgpu::Features::SUBGROUP),
+            subgroup_sizes: (info.subgroup_min_size, info.subgroup_max_size),
+            max_storage_buffer_binding_size: l.max_storage_buffer_binding_size as u64,
+            max_buffer_size: l.max_buffer_size,
+            max_compute_workgroup_storage_size: l.max_compute_workgroup_storage_size,
+            max_compute_invocations_per_workgroup: l.max_compute_invocations_per_workgroup,
+            max_compute_workgroups_per_dimension: l.max_compute_workgroups_per_dimension,
+        }
+    }
+
+    /// A file-safe short name (`llvmpipe`, `nvidia-h100-80gb-hbm3`) for result folders.
+    pub fn file_safe_name(&self) -> String {
+        let base = self.name.split('(').next().unwrap_or(&self.name);
+        let mut out = String::new();
+        for ch in base.trim().chars() {
+            if ch.is_ascii_alphanumeric() {
+                out.push(ch.to_ascii_lowercase());
+            } else if !out.ends_with('-') && !out.is_empty() {
+                out.push('-');
+            }
+        }
+        let out = out.trim_end_matches('-').to_string();
+        if out.is_empty() {
+            "unknown-gpu".into()
+        } else {
+            out
+        }
+    }
+}
+
+/// An open GPU device.
+pub struct GpuContext {
+    /// The adapter.
+    pub adapter: wgpu::Adapter,
+    /// The device.
+    pub device: wgpu::Device,
+    /// Its queue.
+    pub queue: wgpu::Queue,
+    /// What the adapter is.
+    pub summary: AdapterSummary,
+    /// Features enabled on the device.
+    pub features: wgpu::Features,
+    pub(crate) kernels: std::sync::OnceLock<super::kernels::Kernels>,
+}
+
+fn instance() -> wgpu::Instance {
+    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
+}
+
+/// Every adapter wgpu can see on this machine.
+pub fn list_adapters() -> Vec<AdapterSummary> {
+    let adapters = pollster::block_on(instance().enumerate_adapters(wgpu::Backends::all()));
+    adapters.iter().map(AdapterSummary::of).collect()
+}
+
+impl GpuContext {
+    /// Opens the first adapter whose name contains `filter` (case-insensitive), or the
+    /// best adapter (discrete > integrated > others, Vulkan/Metal/DX12 before GL) if none
+    /// is given.
+    pub fn new(filter: Option<&str>) -> Result<Self> {
+        let inst = instance();
+        let mut adapters = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()));
+        if adapters.is_empty() {
+            return Err(Error::NoAdapter(
+                "wgpu found no adapter (on Linux without a GPU install mesa-vulkan-drivers)".into(),
+            ));
+        }
+        let rank = |a: &wgpu::Adapter| {
+            let i = a.get_info();
+            let ty = match i.device_type {
+                wgpu::DeviceType::DiscreteGpu => 0,
+                wgpu::DeviceType::IntegratedGpu => 1,
+                wgpu::DeviceType::VirtualGpu => 2,
+                wgpu::DeviceType::Cpu => 3,
+                wgpu::DeviceType::Other => 4,
+            };
+            let be = if i.backend == wgpu::Backend::Gl { 1 } else { 0 };
+            (be, ty)
+        };
+        adapters.sort_by_key(rank);
+        let adapter = match filter {
+            None => adapters.swap_remove(0),
+            Some(f) => {
+                let needle = f.to_lowercase();
+                let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
+                let pos = adapters
+                    .iter()
+                    .position(|a| a.get_info().name.to_lowercase().contains(&needle))
+                    .ok_or_else(|| {
+                        Error::NoAdapter(format!(
+                            "no adapter name contains '{f}' (found: {})",
+                            names.join(", ")
+                        ))
+                    })?;
+                adapters.swap_remove(pos)
+            }
+        };
+        let summary = AdapterSummary::of(&adapter);
+        let features = adapter.features() & WANTED;
+        // Ask for the adapter's own limits: the defaults cap storage bindings at 128 MiB,
+        // too small for batch-64 activations of ImageNet models.
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("splitbench"),
+            required_features: features,
+            required_limits: limits,
+            ..Default::default()
+        }))
+        .map_err(|e| Error::Gpu(format!("request_device on {}: {e}", summary.name)))?;
+        Ok(Self {
+            adapter,
+            device,
+            queue,
+            summary,
+            features,
+            kernels: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// Blocks until all submitted work has completed.
+    pub fn wait(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| Error::Gpu(format!("poll: {e}")))
+    }
+
+    /// Nanoseconds per timestamp tick.
+    pub fn timestamp_period_ns(&self) -> f64 {
+        self.queue.get_timestamp_period() as f64
+    }
+}

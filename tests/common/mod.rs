@@ -1,0 +1,39 @@
+//! Shared test helpers.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use splitbench::gpu::GpuContext;
+use splitbench::tensor::Rng;
+
+/// The GPU context, or `None` after printing `skipped: no adapter`. With
+/// `SPLITBENCH_REQUIRE_GPU=1` (set by CI) a missing adapter fails the test instead, so a
+/// suite that ran nothing cannot pass there.
+pub fn gpu() -> Option<GpuContext> {
+    match GpuContext::new(None) {
+        Ok(ctx) => Some(ctx),
+        Err(e) => {
+            if std::env::var("SPLITBENCH_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+                panic!("SPLITBENCH_REQUIRE_GPU=1 but {e}");
+            }
+            eprintln!("skipped: no adapter ({e})");
+            None
+        }
+    }
+}
+
+/// Asserts `|a - b| <= tol * max(1, |b|)` element-wise, naming the first offender.
+pub fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    let scale = want.iter().fold(1f32, |m, v| m.max(v.abs()));
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let err = (g - w).abs();
+        assert!(
+            err <= tol * scale.max(w.abs()),
+            "{what}: element {i}: got {g}, want {w} (err {err}, tol {tol} x {scale})"
+        );
+    }
+}
+
+/// `n` uniform random values in [-1, 1).
+pub fn rand_vec(seed: u64, n: usize) -> Vec<f32> {
+    Rng::new(seed).vec(n, -1.0, 1.0)
+}

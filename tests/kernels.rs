@@ -1,0 +1,334 @@
+//! Every GPU kernel against its naive CPU reference (src/cpu), on odd shapes: 1x1 spatial,
+//! stride 2, padding, channel counts not multiples of 4, batch > 1, groups.
+//! f32 arithmetic within a relative tolerance; masks and quantize/pack bit-exact.
+
+mod common;
+
+use common::{assert_close, gpu, rand_vec};
+use splitbench::cpu;
+use splitbench::gpu::{buffers, Builder, GpuContext, PoolKind};
+use splitbench::model::{Act, Conv2d, Pool, Shape};
+
+const TOL: f32 = 1e-4;
+
+fn check_conv(ctx: &GpuContext, name: &str, c: Conv2d, batch: usize, input: Shape, seed: u64) {
+    let (oh, ow) = c.out_hw(input.h, input.w).unwrap();
+    let out_len = batch * c.out_c * oh * ow;
+    let x = rand_vec(seed, batch * input.numel());
+    let w = rand_vec(seed + 1, c.weight_shape().iter().product());
+    let b = rand_vec(seed + 2, c.out_c);
+    let r = rand_vec(seed + 3, out_len);
+    let want = cpu::conv2d(
+        &x,
+        batch,
+        input,
+        &c,
+        &w,
+        c.bias.then_some(b.as_slice()),
+        c.residual.then_some(r.as_slice()),
+    );
+    let (xb, wb, bb, rb) = (
+        buffers::upload(ctx, "x", &x),
+        buffers::upload(ctx, "w", &w),
+        buffers::upload(ctx, "b", &b),
+        buffers::upload(ctx, "r", &r),
+    );
+    let yb = buffers::zeroed(ctx, "y", (out_len * 4) as u64);
+    let d = Builder::new(ctx).conv2d(
+        &c,
+        batch,
+        input,
+        &xb,
+        &wb,
+        c.bias.then_some(&bb),
+        c.residual.then_some(&rb),
+        &yb,
+    );
+    buffers::run(ctx, &[d]).unwrap();
+    let got: Vec<f32> = buffers::read(ctx, &yb, out_len).unwrap();
+    assert_close(&got, &want, TOL, name);
+}
+
+fn conv(in_c: usize, out_c: usize, k: usize, s: usize, p: usize, g: usize) -> Conv2d {
+    Conv2d::new(in_c, out_c, k, s, p, g)
+}
+
+#[test]
+fn conv2d_matches_cpu_on_odd_shapes() {
+    let Some(ctx) = gpu() else { return };
+    let with = |mut c: Conv2d, bias: bool, act: Act, res: bool| {
+        c.bias = bias;
+        c.act = act;
+        c.residual = res;
+        c
+    };
+    let cases: Vec<(&str, Conv2d, usize, Shape)> = vec![
+        ("3x3 s1 p1", conv(3, 16, 3, 1, 1, 1), 1, Shape::new(3, 9, 7)),
+        (
+            "3x3 s2 p1 odd ch",
+            with(conv(5, 7, 3, 2, 1, 1), true, Act::Relu, false),
+            2,
+            Shape::new(5, 11, 10),
+        ),
+        (
+            "1x1 spatial",
+            with(conv(6, 70, 3, 1, 1, 1), true, Act::None, false),
+            3,
+            Shape::new(6, 1, 1),
+        ),
+        (
+            "pointwise",
+            with(conv(13, 65, 1, 1, 0, 1), true, Act::Relu6, true),
+            2,
+            Shape::new(13, 5, 6),
+        ),
+        (
+            "1x1 stride 2",
+            conv(8, 9, 1, 2, 0, 1),
+            1,
+            Shape::new(8, 7, 7),
+        ),
+        (
+            "7x7 s2 p3 stem",
+            with(conv(3, 8, 7, 2, 3, 1), true, Act::Relu, false),
+            1,
+            Shape::new(3, 19, 17),
+        ),
+        (
+            "groups 2",
+            with(conv(6, 10, 3, 1, 1, 2), true, Act::None, true),
+            2,
+            Shape::new(6, 6, 5),
+        ),
+        (
+            "depthwise s1",
+            with(conv(9, 9, 3, 1, 1, 9), true, Act::Relu6, false),
+            2,
+            Shape::new(9, 7, 5),
+        ),
+        (
+            "depthwise s2 residual",
+            with(conv(12, 12, 3, 2, 1, 12), true, Act::None, true),
+            1,
+            Shape::new(12, 8, 9),
+        ),
+        (
+            "k larger than tile",
+            with(conv(40, 67, 3, 1, 0, 1), false, Act::Relu, true),
+            1,
+            Shape::new(40, 6, 6),
+        ),
+        (
+            "many pixels",
+            conv(4, 5, 3, 1, 1, 1),
+            3,
+            Shape::new(4, 23, 21),
+        ),
+    ];
+    for (i, (name, c, batch, input)) in cases.into_iter().enumerate() {
+        check_conv(&ctx, name, c, batch, input, 100 + i as u64);
+    }
+}
+
+#[test]
+fn linear_matches_cpu() {
+    let Some(ctx) = gpu() else { return };
+    for (i, (in_f, out_f, batch, bias, act)) in [
+        (1usize, 1usize, 1usize, false, Act::None),
+        (37, 10, 1, true, Act::None),
+        (130, 33, 5, true, Act::Relu),
+        (64, 7, 8, false, Act::Relu6),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let l = splitbench::model::Linear {
+            in_f,
+            out_f,
+            bias,
+            act,
+        };
+        let x = rand_vec(i as u64, batch * in_f);
+        let w = rand_vec(50 + i as u64, in_f * out_f);
+        let b = rand_vec(90 + i as u64, out_f);
+        let want = cpu::linear(&x, batch, &l, &w, bias.then_some(b.as_slice()));
+        let (xb, wb, bb) = (
+            buffers::upload(&ctx, "x", &x),
+            buffers::upload(&ctx, "w", &w),
+            buffers::upload(&ctx, "b", &b),
+        );
+        let yb = buffers::zeroed(&ctx, "y", (batch * out_f * 4) as u64);
+        let d =
+            Builder::new(&ctx).linear(in_f, out_f, act, batch, &xb, &wb, bias.then_some(&bb), &yb);
+        buffers::run(&ctx, &[d]).unwrap();
+        let got: Vec<f32> = buffers::read(&ctx, &yb, batch * out_f).unwrap();
+        assert_close(
+            &got,
+            &want,
+            TOL,
+            &format!("linear {in_f}->{out_f} batch {batch}"),
+        );
+    }
+}
+
+#[test]
+fn pooling_matches_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let win = |kernel, stride, padding| Pool {
+        kernel,
+        stride,
+        padding,
+    };
+    let cases = [
+        (PoolKind::Max(win(3, 2, 1)), Shape::new(5, 9, 8), 2),
+        (PoolKind::Max(win(2, 2, 0)), Shape::new(3, 7, 7), 1),
+        (PoolKind::Avg(win(3, 1, 1)), Shape::new(6, 5, 4), 2),
+        (PoolKind::Avg(win(2, 2, 0)), Shape::new(2, 6, 6), 3),
+        (PoolKind::Adaptive(1, 1), Shape::new(7, 4, 4), 2),
+        (PoolKind::Adaptive(3, 2), Shape::new(4, 7, 5), 1),
+        (PoolKind::Adaptive(6, 6), Shape::new(3, 13, 13), 1),
+    ];
+    for (i, (kind, s, batch)) in cases.into_iter().enumerate() {
+        let x = rand_vec(7 + i as u64, batch * s.numel());
+        let want = match kind {
+            PoolKind::Max(p) => cpu::pool(&x, batch, s, &p, true),
+            PoolKind::Avg(p) => cpu::pool(&x, batch, s, &p, false),
+            PoolKind::Adaptive(h, w) => cpu::adaptive_avg_pool(&x, batch, s, h, w),
+        };
+        let xb = buffers::upload(&ctx, "x", &x);
+        let yb = buffers::zeroed(&ctx, "y", (want.len() * 4) as u64);
+        let d = Builder::new(&ctx).pool(kind, batch, s, &xb, &yb);
+        buffers::run(&ctx, &[d]).unwrap();
+        let got: Vec<f32> = buffers::read(&ctx, &yb, want.len()).unwrap();
+        assert_close(&got, &want, TOL, &format!("{kind:?} on {s}"));
+    }
+}
+
+#[test]
+fn eltwise_add_activation_and_batchnorm_match_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let n = 1000;
+    let a = rand_vec(1, n);
+    let b = rand_vec(2, n);
+    let (ab, bb) = (
+        buffers::upload(&ctx, "a", &a),
+        buffers::upload(&ctx, "b", &b),
+    );
+    let yb = buffers::zeroed(&ctx, "y", (n * 4) as u64);
+    let k = Builder::new(&ctx);
+    for act in [Act::None, Act::Relu, Act::Relu6] {
+        buffers::run(&ctx, &[k.add(n, act, &ab, &bb, &yb)]).unwrap();
+        let got: Vec<f32> = buffers::read(&ctx, &yb, n).unwrap();
+        assert_close(&got, &cpu::add(&a, &b, act), 0.0, "add");
+        let scaled: Vec<f32> = a.iter().map(|v| v * 8.0).collect();
+        let sb = buffers::upload(&ctx, "s", &scaled);
+        buffers::run(&ctx, &[k.activation(n, act, &sb, &yb)]).unwrap();
+        let got: Vec<f32> = buffers::read(&ctx, &yb, n).unwrap();
+        let mut want = scaled.clone();
+        cpu::act_inplace(&mut want, act);
+        assert_close(&got, &want, 0.0, "activation");
+    }
+    // Batch norm on a 2 x 5 x 10 tensor (5 channels, 10 pixels), as scale/shift.
+    let s = Shape::new(5, 2, 5);
+    let (w, bi, m) = (rand_vec(3, 5), rand_vec(4, 5), rand_vec(5, 5));
+    let v: Vec<f32> = rand_vec(6, 5).iter().map(|x| x.abs() + 0.5).collect();
+    let want = cpu::batch_norm(&a[..100], s, &w, &bi, &m, &v, 1e-5);
+    let ss: Vec<f32> = (0..5)
+        .flat_map(|c| {
+            let scale = w[c] / (v[c] + 1e-5).sqrt();
+            [scale, bi[c] - m[c] * scale]
+        })
+        .collect();
+    let ssb = buffers::upload(&ctx, "ss", &ss);
+    buffers::run(&ctx, &[k.scale_shift(100, 5, 10, &ab, &ssb, &yb)]).unwrap();
+    let got: Vec<f32> = buffers::read(&ctx, &yb, 100).unwrap();
+    assert_close(&got, &want, 1e-5, "batch norm");
+}
+
+#[test]
+fn pruning_mask_is_bit_exact() {
+    let Some(ctx) = gpu() else { return };
+    // An activation 3 x 7 x (5x5) and a weight 7 x 6 x 3 x 3, with NaN and -0 to keep.
+    for (outer, channels, inner) in [(3usize, 7usize, 25usize), (1, 7, 54)] {
+        let n = outer * channels * inner;
+        let mut x = rand_vec(11, n);
+        x[0] = f32::NAN;
+        x[1] = -0.0;
+        let keep: Vec<u32> = (0..channels as u32).map(|c| (c % 3 != 1) as u32).collect();
+        let want = cpu::mask_channels(&x, channels, inner, &keep);
+        let (xb, kb) = (
+            buffers::upload(&ctx, "x", &x),
+            buffers::upload(&ctx, "keep", &keep),
+        );
+        let yb = buffers::zeroed(&ctx, "y", (n * 4) as u64);
+        buffers::run(
+            &ctx,
+            &[Builder::new(&ctx).mask(n, channels, inner, &xb, &kb, &yb)],
+        )
+        .unwrap();
+        let got: Vec<f32> = buffers::read(&ctx, &yb, n).unwrap();
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&want), "mask {outer}x{channels}x{inner}");
+    }
+}
+
+#[test]
+fn quantize_pack_is_bit_exact_and_roundtrips() {
+    let Some(ctx) = gpu() else { return };
+    // 2 samples x 6 channels x 7x5: per-tensor (group = sample) and per-channel groups,
+    // every bit width (3, 5, 6, 7 straddle words), plus a constant channel.
+    let (batch, c, hw) = (2usize, 6usize, 35usize);
+    let numel = batch * c * hw;
+    let mut x: Vec<f32> = rand_vec(21, numel).iter().map(|v| v * 3.0).collect();
+    x[hw..2 * hw].fill(0.25);
+    let xb = buffers::upload(&ctx, "x", &x);
+    let k = Builder::new(&ctx);
+    for group_len in [c * hw, hw] {
+        let groups = numel / group_len;
+        for bits in 1..=8u32 {
+            let n_words = (numel * bits as usize).div_ceil(32);
+            let pb = buffers::zeroed(&ctx, "params", (groups * 16) as u64);
+            let wb = buffers::zeroed(&ctx, "words", (n_words * 4) as u64);
+            let yb = buffers::zeroed(&ctx, "y", (numel * 4) as u64);
+            let mut ds = k
+                .quantize_pack(numel, group_len, bits, &xb, &pb, &wb)
+                .to_vec();
+            ds.push(k.unpack_dequantize(numel, group_len, bits, &pb, &wb, &yb));
+            buffers::run(&ctx, &ds).unwrap();
+            let params: Vec<cpu::QuantParams> = buffers::read(&ctx, &pb, groups).unwrap();
+            let words: Vec<u32> = buffers::read(&ctx, &wb, n_words).unwrap();
+            let deq: Vec<f32> = buffers::read(&ctx, &yb, numel).unwrap();
+            let what = format!("group_len {group_len} bits {bits}");
+            // min/max are exact; the scales come from one division each (not correctly
+            // rounded on every GPU), so they are checked within a few ulps and the
+            // GPU's own values feed the CPU reference for the bit-exact symbol check.
+            let want_params = cpu::group_params(&x, group_len, bits);
+            for (g, w) in params.iter().zip(&want_params) {
+                assert_eq!((g.min, g.max), (w.min, w.max), "{what}: min/max");
+                assert_close(
+                    &[g.scale, g.inv_scale],
+                    &[w.scale, w.inv_scale],
+                    1e-6,
+                    &what,
+                );
+            }
+            let q = cpu::quantize(&x, group_len, &params, bits);
+            assert_eq!(words, cpu::pack_symbols(&q, bits), "{what}: packed words");
+            assert_eq!(
+                cpu::unpack_symbols(&words, bits, numel),
+                q,
+                "{what}: unpack"
+            );
+            let want_deq = cpu::dequantize_unpack(&words, &params, group_len, bits, numel);
+            assert_close(&deq, &want_deq, 1e-6, &format!("{what}: dequantize"));
+            // Round trip error is at most half a quantization step.
+            for (i, (d, v)) in deq.iter().zip(&x).enumerate() {
+                let step = params[i / group_len].scale;
+                assert!(
+                    (d - v).abs() <= step * 0.5 + 1e-5,
+                    "{what}: value {i}: {v} -> {d}"
+                );
+            }
+        }
+    }
+}
