@@ -3,8 +3,8 @@
 
 use splitbench::cpu;
 use splitbench::model::{
-    fuse, fuse_graph, seeded, seeded_fused, zoo, Act, Conv2d, Graph, Linear, Model, Op, Pool,
-    Shape, ZooOptions,
+    fuse, fuse_graph, prepare, save_safetensors, seeded, seeded_fused, zoo, Act, Conv2d, Graph,
+    Linear, Model, Op, Pool, Shape, ZooOptions,
 };
 use splitbench::tensor::{Rng, Tensor};
 use splitbench::Error;
@@ -60,7 +60,9 @@ fn tiny_vgg() -> Graph {
     let mut c = Conv2d::new(3, 8, 3, 1, 1, 1);
     c.bias = true;
     let x = g.push("features.0", Op::Conv2d(c), &[0]).unwrap();
-    let x = g.push("features.1", Op::BatchNorm { c: 8, eps: 1e-5 }, &[x]).unwrap();
+    let x = g
+        .push("features.1", Op::BatchNorm { c: 8, eps: 1e-5 }, &[x])
+        .unwrap();
     let x = g.push("features.2", Op::Relu, &[x]).unwrap();
     let p = Pool {
         kernel: 2,
@@ -69,11 +71,19 @@ fn tiny_vgg() -> Graph {
     };
     let x = g.push("features.3", Op::MaxPool(p), &[x]).unwrap();
     let x = g
-        .push("features.4", Op::Conv2d(Conv2d::new(8, 6, 3, 2, 1, 2)), &[x])
+        .push(
+            "features.4",
+            Op::Conv2d(Conv2d::new(8, 6, 3, 2, 1, 2)),
+            &[x],
+        )
         .unwrap();
-    let x = g.push("features.5", Op::BatchNorm { c: 6, eps: 1e-3 }, &[x]).unwrap();
+    let x = g
+        .push("features.5", Op::BatchNorm { c: 6, eps: 1e-3 }, &[x])
+        .unwrap();
     let x = g.push("features.6", Op::Relu6, &[x]).unwrap();
-    let x = g.push("avgpool", Op::AdaptiveAvgPool { h: 2, w: 2 }, &[x]).unwrap();
+    let x = g
+        .push("avgpool", Op::AdaptiveAvgPool { h: 2, w: 2 }, &[x])
+        .unwrap();
     let x = g.push("flatten", Op::Flatten, &[x]).unwrap();
     let x = g.push("classifier.0", Op::Dropout, &[x]).unwrap();
     let lin = |i, o| {
@@ -128,7 +138,7 @@ fn fused_resnet18_cifar_is_convs_only() {
     let c2 = &f.nodes[f.find("layer1.1.conv2").unwrap()];
     assert_eq!(c2.inputs[1], f.find("layer1.0.conv2").unwrap());
     assert_eq!(f.nodes[f.output()].name, "fc");
-    assert_eq!(f.flops() < g.flops(), true);
+    assert!(f.flops() < g.flops());
 }
 
 #[test]
@@ -137,7 +147,10 @@ fn fused_mobilenet_v2_folds_adds_without_activation() {
     let f = fuse_graph(&g).unwrap();
     assert_eq!(count(&f, |op| matches!(op, Op::Add { .. })), 0);
     assert_eq!(
-        count(&f, |op| matches!(op, Op::Conv2d(c) if c.residual && c.act == Act::None)),
+        count(
+            &f,
+            |op| matches!(op, Op::Conv2d(c) if c.residual && c.act == Act::None)
+        ),
         10
     );
     assert_eq!(
@@ -173,7 +186,11 @@ fn fused_resnet18_cifar_width16_same_logits() {
 
 #[test]
 fn fused_resnet18_cifar_fashion_mnist_same_logits() {
-    let g = zoo::build("resnet18-cifar", &opts(Some(Shape::new(1, 28, 28)), Some(8))).unwrap();
+    let g = zoo::build(
+        "resnet18-cifar",
+        &opts(Some(Shape::new(1, 28, 28)), Some(8)),
+    )
+    .unwrap();
     assert_same_logits(&g, 1, 2);
 }
 
@@ -192,19 +209,27 @@ fn fused_tiny_vgg_same_logits() {
 fn batch_norm_that_cannot_be_folded_is_an_error() {
     // The conv feeds the BN and a second branch: folding would change that branch.
     let mut g = Graph::new("shared", Shape::new(2, 4, 4));
-    let c = g.push("conv", Op::Conv2d(Conv2d::new(2, 2, 1, 1, 0, 1)), &[0]).unwrap();
-    let b = g.push("bn", Op::BatchNorm { c: 2, eps: 1e-5 }, &[c]).unwrap();
+    let c = g
+        .push("conv", Op::Conv2d(Conv2d::new(2, 2, 1, 1, 0, 1)), &[0])
+        .unwrap();
+    let b = g
+        .push("bn", Op::BatchNorm { c: 2, eps: 1e-5 }, &[c])
+        .unwrap();
     g.push("add", Op::Add { act: Act::None }, &[c, b]).unwrap();
     let m = Model {
         weights: seeded(&g, 0),
         graph: g,
     };
     let err = fuse(&m).unwrap_err();
-    assert!(matches!(err, Error::Graph(_)) && err.to_string().contains("bn"), "{err}");
+    assert!(
+        matches!(err, Error::Graph(_)) && err.to_string().contains("bn"),
+        "{err}"
+    );
 
     // A BN straight after the input has no conv to fold into.
     let mut g = Graph::new("bare", Shape::new(2, 4, 4));
-    g.push("bn", Op::BatchNorm { c: 2, eps: 1e-5 }, &[0]).unwrap();
+    g.push("bn", Op::BatchNorm { c: 2, eps: 1e-5 }, &[0])
+        .unwrap();
     let err = fuse_graph(&g).unwrap_err();
     assert!(err.to_string().contains("not a conv"), "{err}");
 
@@ -212,6 +237,27 @@ fn batch_norm_that_cannot_be_folded_is_an_error() {
     let g = tiny_vgg();
     let mut w = seeded(&g, 0);
     w.remove("features.1.running_var");
-    let err = fuse(&Model { graph: g, weights: w }).unwrap_err();
+    let err = fuse(&Model {
+        graph: g,
+        weights: w,
+    })
+    .unwrap_err();
     assert!(err.to_string().contains("features.1.running_var"), "{err}");
+}
+
+#[test]
+fn prepare_loads_a_file_or_seeds() {
+    let g = tiny_vgg();
+    let seeded_model = prepare(&g, None, 11).unwrap();
+    assert_eq!(seeded_model.weights, seeded_fused(&g, 11).unwrap().weights);
+    let path = std::env::temp_dir().join(format!(
+        "splitbench-fuse-{}.safetensors",
+        std::process::id()
+    ));
+    save_safetensors(&seeded(&g, 11), &path).unwrap();
+    let loaded = prepare(&g, Some(&path), 0).unwrap();
+    assert_eq!(loaded.weights, seeded_model.weights);
+    let _ = std::fs::remove_file(&path);
+    let err = prepare(&g, Some(&path), 0).unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err}");
 }

@@ -19,8 +19,12 @@ fn temp_file(tag: &str) -> PathBuf {
 /// conv (with BN) + linear: small enough to write files by hand.
 fn tiny() -> Graph {
     let mut g = Graph::new("tiny", Shape::new(3, 4, 4));
-    let c = g.push("conv", Op::Conv2d(Conv2d::new(3, 2, 3, 1, 1, 1)), &[0]).unwrap();
-    let b = g.push("bn", Op::BatchNorm { c: 2, eps: 1e-5 }, &[c]).unwrap();
+    let c = g
+        .push("conv", Op::Conv2d(Conv2d::new(3, 2, 3, 1, 1, 1)), &[0])
+        .unwrap();
+    let b = g
+        .push("bn", Op::BatchNorm { c: 2, eps: 1e-5 }, &[c])
+        .unwrap();
     let f = g.push("flatten", Op::Flatten, &[b]).unwrap();
     let l = Linear {
         in_f: 32,
@@ -185,7 +189,10 @@ fn f16_and_bf16_files_load_with_their_rounding() {
 #[test]
 fn missing_key_is_named() {
     let path = temp_file("missing");
-    write_raw(&path, &raw_tiny(|v| v.retain(|(k, _)| k != "bn.running_var")));
+    write_raw(
+        &path,
+        &raw_tiny(|v| v.retain(|(k, _)| k != "bn.running_var")),
+    );
     let (key, expected, found) = key_error(load_safetensors(&tiny(), &path).unwrap_err());
     assert_eq!(key, "bn.running_var");
     assert!(expected.contains("[2]"), "{expected}");
@@ -288,5 +295,8 @@ fn save_to_a_missing_directory_fails_cleanly() {
     let path = std::env::temp_dir().join("splitbench-no-such-dir-xyz/w.safetensors");
     let w: Weights = seeded(&tiny(), 1);
     let err = save_safetensors(&w, &path).unwrap_err();
-    assert!(err.to_string().contains("splitbench-no-such-dir-xyz"), "{err}");
+    assert!(
+        err.to_string().contains("splitbench-no-such-dir-xyz"),
+        "{err}"
+    );
 }

@@ -48,7 +48,11 @@ fn every_name_builds_and_ends_in_logits() {
     for &name in zoo::names() {
         let g = build(name);
         let classes = if name == "resnet18-cifar" { 10 } else { 1000 };
-        assert_eq!(g.nodes[g.output()].shape, Shape::new(classes, 1, 1), "{name}");
+        assert_eq!(
+            g.nodes[g.output()].shape,
+            Shape::new(classes, 1, 1),
+            "{name}"
+        );
         assert!(matches!(g.nodes[g.output()].op, Op::Linear(_)), "{name}");
         // Names are unique, so every state_dict key is.
         let mut names: Vec<&str> = g.nodes.iter().map(|n| n.name.as_str()).collect();
@@ -89,17 +93,26 @@ fn resnet18_cifar_shapes_and_names() {
     assert_eq!(shape("layer2.1.relu2"), Shape::new(128, 16, 16));
     assert_eq!(shape("layer3.1.relu2"), Shape::new(256, 8, 8));
     assert_eq!(shape("layer4.1.relu2"), Shape::new(512, 4, 4));
-    assert!(g.find("maxpool").is_none(), "the CIFAR stem has no max-pool");
+    assert!(
+        g.find("maxpool").is_none(),
+        "the CIFAR stem has no max-pool"
+    );
     let Op::Conv2d(c) = g.nodes[g.find("conv1").unwrap()].op else {
         panic!("conv1 is not a conv")
     };
-    assert_eq!((c.kernel, c.stride, c.padding, c.bias), ((3, 3), (1, 1), (1, 1), false));
+    assert_eq!(
+        (c.kernel, c.stride, c.padding, c.bias),
+        ((3, 3), (1, 1), (1, 1), false)
+    );
     // The downsample branch comes before the main path of its block.
     let ds = g.find("layer2.0.downsample.0").unwrap();
     assert!(ds < g.find("layer2.0.conv1").unwrap());
     assert!(g.find("layer1.0.downsample.0").is_none());
     let add = g.find("layer2.0.add").unwrap();
-    assert_eq!(g.nodes[add].inputs, vec![g.find("layer2.0.bn2").unwrap(), ds + 1]);
+    assert_eq!(
+        g.nodes[add].inputs,
+        vec![g.find("layer2.0.bn2").unwrap(), ds + 1]
+    );
 }
 
 #[test]
@@ -146,7 +159,10 @@ fn width_and_classes_options() {
         classes: Some(0),
         ..Default::default()
     };
-    assert!(matches!(zoo::build("resnet18", &zero), Err(Error::InvalidArg(_))));
+    assert!(matches!(
+        zoo::build("resnet18", &zero),
+        Err(Error::InvalidArg(_))
+    ));
 }
 
 #[test]
@@ -183,33 +199,73 @@ fn torchvision_module_paths() {
     ] {
         assert!(g.find(name).is_some(), "mobilenet_v2 lacks {name}");
     }
-    assert!(matches!(g.nodes[g.find("classifier.0").unwrap()].op, Op::Dropout));
+    assert!(matches!(
+        g.nodes[g.find("classifier.0").unwrap()].op,
+        Op::Dropout
+    ));
     // Residual adds only where stride 1 and channels match: 10 of the 17 blocks.
-    let adds = g.nodes.iter().filter(|n| matches!(n.op, Op::Add { .. })).count();
+    let adds = g
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.op, Op::Add { .. }))
+        .count();
     assert_eq!(adds, 10);
 
     let g = build("vgg16");
-    assert!(matches!(g.nodes[g.find("features.30").unwrap()].op, Op::MaxPool(_)));
-    assert!(matches!(g.nodes[g.find("features.28").unwrap()].op, Op::Conv2d(_)));
-    assert!(matches!(g.nodes[g.find("classifier.6").unwrap()].op, Op::Linear(_)));
-    assert!(matches!(g.nodes[g.find("classifier.5").unwrap()].op, Op::Dropout));
-    assert_eq!(g.nodes[g.find("avgpool").unwrap()].shape, Shape::new(512, 7, 7));
+    assert!(matches!(
+        g.nodes[g.find("features.30").unwrap()].op,
+        Op::MaxPool(_)
+    ));
+    assert!(matches!(
+        g.nodes[g.find("features.28").unwrap()].op,
+        Op::Conv2d(_)
+    ));
+    assert!(matches!(
+        g.nodes[g.find("classifier.6").unwrap()].op,
+        Op::Linear(_)
+    ));
+    assert!(matches!(
+        g.nodes[g.find("classifier.5").unwrap()].op,
+        Op::Dropout
+    ));
+    assert_eq!(
+        g.nodes[g.find("avgpool").unwrap()].shape,
+        Shape::new(512, 7, 7)
+    );
 
     let g = build("alexnet");
-    assert_eq!(g.nodes[g.find("avgpool").unwrap()].shape, Shape::new(256, 6, 6));
-    assert!(matches!(g.nodes[g.find("features.12").unwrap()].op, Op::MaxPool(_)));
+    assert_eq!(
+        g.nodes[g.find("avgpool").unwrap()].shape,
+        Shape::new(256, 6, 6)
+    );
+    assert!(matches!(
+        g.nodes[g.find("features.12").unwrap()].op,
+        Op::MaxPool(_)
+    ));
 
     let g = build("resnet50");
-    for name in ["layer1.0.downsample.0", "layer1.0.conv3", "layer4.2.bn3", "fc"] {
+    for name in [
+        "layer1.0.downsample.0",
+        "layer1.0.conv3",
+        "layer4.2.bn3",
+        "fc",
+    ] {
         assert!(g.find(name).is_some(), "resnet50 lacks {name}");
     }
-    assert_eq!(g.nodes[g.find("layer4.2.relu3").unwrap()].shape, Shape::new(2048, 7, 7));
+    assert_eq!(
+        g.nodes[g.find("layer4.2.relu3").unwrap()].shape,
+        Shape::new(2048, 7, 7)
+    );
 }
 
 #[test]
 fn unknown_model_names_the_known_ones() {
     let err = zoo::build("resnet19", &ZooOptions::default()).unwrap_err();
-    let Error::UnknownModel { ref name, ref known } = err else {
+    let Error::UnknownModel {
+        ref name,
+        ref known,
+    } = err
+    else {
         panic!("{err}")
     };
     assert_eq!(name, "resnet19");

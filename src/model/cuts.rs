@@ -50,7 +50,11 @@ pub fn cuts(graph: &Graph) -> Vec<Cut> {
 /// lacks are left out, so graphs that are not ResNets give an empty list.
 pub fn paper_split_points(graph: &Graph) -> Vec<(&'static str, NodeId)> {
     let mut out = Vec::new();
-    if let Some(first) = graph.nodes.iter().position(|n| n.name.starts_with("layer1.")) {
+    if let Some(first) = graph
+        .nodes
+        .iter()
+        .position(|n| n.name.starts_with("layer1."))
+    {
         if first > 0 {
             out.push(("stem", first - 1));
         }

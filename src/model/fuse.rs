@@ -71,11 +71,7 @@ impl<'a> Rewrite<'a> {
         new_id[0] = 0;
         for (old, emit) in self.slot.iter().enumerate().skip(1) {
             let Some(e) = emit else { continue };
-            let inputs: Vec<NodeId> = e
-                .inputs
-                .iter()
-                .map(|&i| new_id[self.resolve(i)])
-                .collect();
+            let inputs: Vec<NodeId> = e.inputs.iter().map(|&i| new_id[self.resolve(i)]).collect();
             if inputs.contains(&usize::MAX) {
                 return Err(Error::Graph(format!(
                     "fusion of node {}: an input was placed after it",
@@ -244,5 +240,18 @@ pub fn seeded_fused(graph: &Graph, seed: u64) -> Result<Model> {
     fuse(&Model {
         graph: graph.clone(),
         weights: super::weights::seeded(graph, seed),
+    })
+}
+
+/// The usual way to a runnable model: the (unfused, torchvision-keyed) graph's weights from
+/// a safetensors file when one is given, seeded with `seed` otherwise; then fused.
+pub fn prepare(graph: &Graph, weights: Option<&std::path::Path>, seed: u64) -> Result<Model> {
+    let weights = match weights {
+        Some(path) => super::weights::load_safetensors(graph, path)?,
+        None => super::weights::seeded(graph, seed),
+    };
+    fuse(&Model {
+        graph: graph.clone(),
+        weights,
     })
 }

@@ -52,7 +52,9 @@ pub fn build(name: &str, opts: &ZooOptions) -> Result<Graph> {
     });
     let classes = opts.classes.unwrap_or(if cifar { 10 } else { 1000 });
     if input.numel() == 0 {
-        return Err(Error::InvalidArg(format!("input shape {input} has a zero dimension")));
+        return Err(Error::InvalidArg(format!(
+            "input shape {input} has a zero dimension"
+        )));
     }
     if classes == 0 {
         return Err(Error::InvalidArg("classes must be at least 1".into()));
@@ -151,7 +153,13 @@ impl Builder {
     }
 
     fn add(&mut self, name: &str, a: NodeId, b: NodeId) -> Result<NodeId> {
-        self.g.push(name, Op::Add { act: Default::default() }, &[a, b])
+        self.g.push(
+            name,
+            Op::Add {
+                act: Default::default(),
+            },
+            &[a, b],
+        )
     }
 
     /// torchvision `ResNet`; `imagenet` selects the 7x7/2 stem + max-pool, otherwise the
@@ -205,7 +213,16 @@ impl Builder {
         let out_c = planes * block.expansion();
         // Downsample first so the main path's last conv gets the larger id (see module doc).
         let identity = if stride != 1 || self.channels(x) != out_c {
-            let d = self.conv(&format!("{name}.downsample.0"), x, out_c, 1, stride, 0, 1, false)?;
+            let d = self.conv(
+                &format!("{name}.downsample.0"),
+                x,
+                out_c,
+                1,
+                stride,
+                0,
+                1,
+                false,
+            )?;
             self.bn(&format!("{name}.downsample.1"), d)?
         } else {
             x
@@ -305,7 +322,16 @@ impl Builder {
         stride: usize,
         groups: usize,
     ) -> Result<NodeId> {
-        let y = self.conv(&format!("{name}.0"), x, out_c, k, stride, (k - 1) / 2, groups, false)?;
+        let y = self.conv(
+            &format!("{name}.0"),
+            x,
+            out_c,
+            k,
+            stride,
+            (k - 1) / 2,
+            groups,
+            false,
+        )?;
         let y = self.bn(&format!("{name}.1"), y)?;
         self.op(&format!("{name}.2"), Op::Relu6, y)
     }
@@ -358,7 +384,16 @@ impl Builder {
             m += 1;
         }
         y = self.conv_bn_relu6(&format!("{name}.conv.{m}"), y, hidden, 3, stride, hidden)?;
-        y = self.conv(&format!("{name}.conv.{}", m + 1), y, out_c, 1, 1, 0, 1, false)?;
+        y = self.conv(
+            &format!("{name}.conv.{}", m + 1),
+            y,
+            out_c,
+            1,
+            1,
+            0,
+            1,
+            false,
+        )?;
         y = self.bn(&format!("{name}.conv.{}", m + 2), y)?;
         if stride == 1 && in_c == out_c {
             y = self.add(&format!("{name}.add"), x, y)?;
