@@ -16,7 +16,21 @@
 //! Every kind also takes `rtt_ms=` (default 0) and the protocol overhead keys `mss=` (payload
 //! bytes per packet) and `hdr=` (header bytes per packet); giving either enables the overhead,
 //! with the other defaulting to 1460 / 40 (TCP over IPv4). Without them, wire bytes = payload.
-//! A trace path cannot contain `,` (the key separator).
+//! A trace path is read when the spec is parsed, relative to the working directory, and
+//! cannot contain `,` (the key separator).
+//!
+//! ```
+//! use splitbench::channel::Channel;
+//! let ch = Channel::parse("4g:rtt_ms=30")?;
+//! // 100,000 B = 0.8 Mbit at 5.85 Mbit/s = 136.75 ms, plus 30 ms RTT added by the caller.
+//! assert!((ch.tx_ms(100_000).mean_ms() - 136.75).abs() < 0.01);
+//! assert_eq!(ch.label(), "4G 5.85 Mbps, RTT 30 ms");
+//!
+//! let fading = Channel::parse("rayleigh:bw_mhz=1,snr_db=10,draws=1000,seed=1")?;
+//! let s = fading.tx_ms(10_000).summary(Some(100.0));
+//! assert!(s.p50_ms < s.p95_ms && s.p_miss.is_some());
+//! # Ok::<(), splitbench::Error>(())
+//! ```
 //!
 //! # Conventions
 //! - [`Channel::tx_ms`] is the time to push the bytes through the link **without** the RTT;
