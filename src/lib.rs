@@ -1,6 +1,7 @@
 //! splitbench: a GPU benchmarking harness for device-edge co-inference (split computing).
 #![warn(missing_docs)]
 
+pub mod channel;
 pub mod cpu;
 mod error;
 pub mod gpu;
