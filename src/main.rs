@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "splitbench", version, about = "GPU benchmarking harness for device-edge co-inference (split computing)")]
+#[command(
+    name = "splitbench",
+    version,
+    about = "GPU benchmarking harness for device-edge co-inference (split computing)"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -51,7 +55,9 @@ fn parse_shape(s: &str) -> Result<Shape> {
         .split(['x', 'X'])
         .map(|d| d.trim().parse::<usize>())
         .collect::<Result<_, _>>()
-        .map_err(|_| anyhow!("--input '{s}': expected CxHxW with positive integers, e.g. 3x32x32"))?;
+        .map_err(|_| {
+            anyhow!("--input '{s}': expected CxHxW with positive integers, e.g. 3x32x32")
+        })?;
     match dims[..] {
         [c, h, w] if c > 0 && h > 0 && w > 0 => Ok(Shape::new(c, h, w)),
         _ => bail!("--input '{s}': expected CxHxW with positive integers, e.g. 3x32x32"),
@@ -139,7 +145,17 @@ fn run(cli: Cli) -> Result<()> {
                 "wall-clock" => Some(TimingMethod::WallClock),
                 t => bail!("--timing '{t}': expected auto, inside-pass, pass or wall-clock"),
             };
-            profile(&model, batch, reps, warmup, adapter.as_deref(), weights, seed, timing, &out)
+            profile(
+                &model,
+                batch,
+                reps,
+                warmup,
+                adapter.as_deref(),
+                weights,
+                seed,
+                timing,
+                &out,
+            )
         }
     }
 }
@@ -147,10 +163,15 @@ fn run(cli: Cli) -> Result<()> {
 fn devices() -> Result<()> {
     let list = gpu::list_adapters();
     if list.is_empty() {
-        bail!("wgpu found no adapter (on Linux without a GPU: apt-get install mesa-vulkan-drivers)");
+        bail!(
+            "wgpu found no adapter (on Linux without a GPU: apt-get install mesa-vulkan-drivers)"
+        );
     }
     for (i, a) in list.iter().enumerate() {
-        println!("[{i}] {} ({}, {}, driver {} {})", a.name, a.backend, a.device_type, a.driver, a.driver_info);
+        println!(
+            "[{i}] {} ({}, {}, driver {} {})",
+            a.name, a.backend, a.device_type, a.driver, a.driver_info
+        );
         println!(
             "    timestamps: pass={} inside-passes={} inside-encoders={}  f16={}  subgroups={} (sizes {}..{})",
             a.timestamps,
@@ -176,7 +197,10 @@ fn devices() -> Result<()> {
 fn inspect(args: &ModelArgs) -> Result<()> {
     let p = model::prepare(&args.model, &args.options()?, None, 0)?;
     let g = &p.model.graph;
-    println!("{} (inference graph: batch norm folded, activations and residual adds fused)", g.name);
+    println!(
+        "{} (inference graph: batch norm folded, activations and residual adds fused)",
+        g.name
+    );
     println!(
         "{:>3}  {:<28} {:<9} {:>14} {:>14} {:>10} {:>12}",
         "id", "node", "op", "out_shape", "flops", "params", "out_bytes"
@@ -203,7 +227,11 @@ fn inspect(args: &ModelArgs) -> Result<()> {
     let paper = model::paper_split_points(g);
     println!("split points (cut after node: tensors crossing, bytes per sample as f32):");
     for c in model::cuts(g) {
-        let names: Vec<&str> = c.tensors.iter().map(|&t| g.nodes[t].name.as_str()).collect();
+        let names: Vec<&str> = c
+            .tensors
+            .iter()
+            .map(|&t| g.nodes[t].name.as_str())
+            .collect();
         let tag = paper
             .iter()
             .find(|(_, id)| *id == c.after)
@@ -238,7 +266,8 @@ fn profile(
     let ctx = GpuContext::new(adapter)?;
     let g = &p.model.graph;
     let exec = Executor::new(&ctx, &p.model, 1..g.nodes.len(), batch, &[])?;
-    let input = splitbench::tensor::Rng::new(seed ^ 0x5eed).vec(batch * g.input_shape().numel(), -1.0, 1.0);
+    let input =
+        splitbench::tensor::Rng::new(seed ^ 0x5eed).vec(batch * g.input_shape().numel(), -1.0, 1.0);
     exec.set_input(0, &input)?;
     let prof = gpu::profile(&exec, warmup, reps, timing)?;
     let rows = report::profile_rows(&exec, &prof);
@@ -263,11 +292,17 @@ fn profile(
     std::fs::write(&json_path, serde_json::to_string_pretty(&manifest)?)
         .with_context(|| format!("writing {}", json_path.display()))?;
 
-    println!("{} on {} ({}), batch {batch}, {reps} reps, weights {}", g.name, ctx.summary.name, ctx.summary.backend, p.weights_source);
+    println!(
+        "{} on {} ({}), batch {batch}, {reps} reps, weights {}",
+        g.name, ctx.summary.name, ctx.summary.backend, p.weights_source
+    );
     if let Some(note) = &manifest.run.note {
         println!("note: {note}");
     }
-    println!("{:<28} {:<9} {:>16} {:>13} {:>10} {:>10} {:>10}", "node", "op", "out_shape", "flops", "median_ms", "p5_ms", "p95_ms");
+    println!(
+        "{:<28} {:<9} {:>16} {:>13} {:>10} {:>10} {:>10}",
+        "node", "op", "out_shape", "flops", "median_ms", "p5_ms", "p95_ms"
+    );
     for r in &rows {
         println!(
             "{:<28} {:<9} {:>16} {:>13} {:>10.4} {:>10.4} {:>10.4}",

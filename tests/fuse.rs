@@ -3,7 +3,7 @@
 
 use splitbench::cpu;
 use splitbench::model::{
-    fuse, fuse_graph, prepare, save_safetensors, seeded, seeded_fused, zoo, Act, Conv2d, Graph,
+    fuse, fuse_graph, load_fused, save_safetensors, seeded, seeded_fused, zoo, Act, Conv2d, Graph,
     Linear, Model, Op, Pool, Shape, ZooOptions,
 };
 use splitbench::tensor::{Rng, Tensor};
@@ -248,16 +248,16 @@ fn batch_norm_that_cannot_be_folded_is_an_error() {
 #[test]
 fn prepare_loads_a_file_or_seeds() {
     let g = tiny_vgg();
-    let seeded_model = prepare(&g, None, 11).unwrap();
+    let seeded_model = load_fused(&g, None, 11).unwrap();
     assert_eq!(seeded_model.weights, seeded_fused(&g, 11).unwrap().weights);
     let path = std::env::temp_dir().join(format!(
         "splitbench-fuse-{}.safetensors",
         std::process::id()
     ));
     save_safetensors(&seeded(&g, 11), &path).unwrap();
-    let loaded = prepare(&g, Some(&path), 0).unwrap();
+    let loaded = load_fused(&g, Some(&path), 0).unwrap();
     assert_eq!(loaded.weights, seeded_model.weights);
     let _ = std::fs::remove_file(&path);
-    let err = prepare(&g, Some(&path), 0).unwrap_err();
+    let err = load_fused(&g, Some(&path), 0).unwrap_err();
     assert!(matches!(err, Error::Io { .. }), "{err}");
 }

@@ -97,7 +97,7 @@ impl<'a> Executor<'a> {
         let bytes = |id: NodeId| (batch * graph.nodes[id].shape.numel() * 4) as u64;
         let check = |id: NodeId| -> Result<()> {
             let b = bytes(id);
-            let max = limits.max_storage_buffer_binding_size as u64;
+            let max = limits.max_storage_buffer_binding_size;
             if b > max || batch * graph.nodes[id].shape.numel() > u32::MAX as usize {
                 return Err(Error::Unsupported(format!(
                     "tensor '{}' at batch {batch} needs {b} bytes, the device binds at most \
@@ -198,7 +198,10 @@ impl<'a> Executor<'a> {
                     vec![k.linear(l.in_f, l.out_f, l.act, batch, &x(0), &w, b.as_ref(), &out)]
                 }
                 Op::BatchNorm { c, eps } => {
-                    let (w, b) = (weight(model, name, "weight", *c)?, weight(model, name, "bias", *c)?);
+                    let (w, b) = (
+                        weight(model, name, "weight", *c)?,
+                        weight(model, name, "bias", *c)?,
+                    );
                     let m = weight(model, name, "running_mean", *c)?;
                     let v = weight(model, name, "running_var", *c)?;
                     let ss: Vec<f32> = (0..*c)
@@ -212,7 +215,11 @@ impl<'a> Executor<'a> {
                     vec![k.scale_shift(batch * s.numel(), s.c, s.h * s.w, &x(0), &ssb, &out)]
                 }
                 Op::Relu | Op::Relu6 => {
-                    let act = if node.op == Op::Relu { Act::Relu } else { Act::Relu6 };
+                    let act = if node.op == Op::Relu {
+                        Act::Relu
+                    } else {
+                        Act::Relu6
+                    };
                     vec![k.activation(batch * node.shape.numel(), act, &x(0), &out)]
                 }
                 Op::MaxPool(p) => vec![k.pool(PoolKind::Max(*p), batch, xs(0), &x(0), &out)],

@@ -160,7 +160,11 @@ fn submit_checked(exec: &Executor<'_>, enc: wgpu::CommandEncoder) -> Result<()> 
 }
 
 /// One measurement of every step; returns ms per step.
-fn per_node_once(exec: &Executor<'_>, method: TimingMethod, q: Option<&Queries>) -> Result<Vec<f64>> {
+fn per_node_once(
+    exec: &Executor<'_>,
+    method: TimingMethod,
+    q: Option<&Queries>,
+) -> Result<Vec<f64>> {
     let dev = &exec.context().device;
     match method {
         TimingMethod::TimestampInsidePass => {

@@ -245,7 +245,7 @@ pub fn seeded_fused(graph: &Graph, seed: u64) -> Result<Model> {
 
 /// The usual way to a runnable model: the (unfused, torchvision-keyed) graph's weights from
 /// a safetensors file when one is given, seeded with `seed` otherwise; then fused.
-pub fn prepare(graph: &Graph, weights: Option<&std::path::Path>, seed: u64) -> Result<Model> {
+pub fn load_fused(graph: &Graph, weights: Option<&std::path::Path>, seed: u64) -> Result<Model> {
     let weights = match weights {
         Some(path) => super::weights::load_safetensors(graph, path)?,
         None => super::weights::seeded(graph, seed),

@@ -9,10 +9,10 @@ mod weights;
 pub mod zoo;
 
 pub use cuts::{cuts, paper_split_points, Cut};
-pub use fuse::{fuse, fuse_graph, prepare, seeded_fused};
+pub use fuse::{fuse, fuse_graph, load_fused, seeded_fused};
 pub use graph::{Act, Conv2d, Graph, Linear, Node, NodeId, Op, Pool, Shape};
-pub use weights::{check, expected_keys, load_safetensors, save_safetensors, seeded};
 pub use prepare::{prepare, Prepared};
+pub use weights::{check, expected_keys, load_safetensors, save_safetensors, seeded};
 pub use zoo::ZooOptions;
 
 use crate::tensor::Tensor;

@@ -1,6 +1,6 @@
 //! From a zoo name (and optionally a weights file) to the fused inference model.
 
-use super::{fuse, load_safetensors, seeded, zoo, Graph, Model, ZooOptions};
+use super::{load_fused, zoo, Graph, Model, ZooOptions};
 use crate::error::Result;
 use std::path::Path;
 
@@ -18,16 +18,18 @@ pub struct Prepared {
 
 /// Builds `name` from the zoo and loads `weights` (safetensors, torchvision keys) or, when
 /// none is given, seeded random weights (for latency work only).
-pub fn prepare(name: &str, opts: &ZooOptions, weights: Option<&Path>, seed: u64) -> Result<Prepared> {
+pub fn prepare(
+    name: &str,
+    opts: &ZooOptions,
+    weights: Option<&Path>,
+    seed: u64,
+) -> Result<Prepared> {
     let torch = zoo::build(name, opts)?;
-    let (w, weights_source) = match weights {
-        Some(p) => (load_safetensors(&torch, p)?, p.display().to_string()),
-        None => (seeded(&torch, seed), format!("seeded:{seed}")),
+    let model: Model = load_fused(&torch, weights, seed)?;
+    let weights_source = match weights {
+        Some(p) => p.display().to_string(),
+        None => format!("seeded:{seed}"),
     };
-    let model = fuse(&Model {
-        graph: torch.clone(),
-        weights: w,
-    })?;
     Ok(Prepared {
         torch,
         model,

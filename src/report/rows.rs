@@ -76,13 +76,16 @@ pub fn profile_rows(exec: &Executor<'_>, prof: &RangeProfile) -> Vec<ProfileRow>
         .zip(&prof.per_node)
         .map(|(step, st)| {
             let n = &g.nodes[step.node];
-            let params: u64 = n
-                .op
-                .params()
+            let params: u64 =
+                n.op.params()
+                    .iter()
+                    .map(|(_, s, _)| s.iter().product::<usize>() as u64)
+                    .sum();
+            let inputs: u64 = n
+                .inputs
                 .iter()
-                .map(|(_, s, _)| s.iter().product::<usize>() as u64)
+                .map(|&i| g.nodes[i].shape.numel() as u64)
                 .sum();
-            let inputs: u64 = n.inputs.iter().map(|&i| g.nodes[i].shape.numel() as u64).sum();
             ProfileRow {
                 node: n.name.clone(),
                 op: n.op.kind().to_string(),
@@ -90,7 +93,11 @@ pub fn profile_rows(exec: &Executor<'_>, prof: &RangeProfile) -> Vec<ProfileRow>
                 batch: b,
                 flops: n.flops(g) * b as u64,
                 out_bytes: (n.shape.bytes_f32() * b) as u64,
-                in_bytes: if n.op.is_view() { 0 } else { (inputs * b as u64 + params) * 4 },
+                in_bytes: if n.op.is_view() {
+                    0
+                } else {
+                    (inputs * b as u64 + params) * 4
+                },
                 device_ms_median: st.median_ms,
                 device_ms_p5: st.p5_ms,
                 device_ms_p95: st.p95_ms,
@@ -143,7 +150,9 @@ pub fn read_profile_csv(path: &Path) -> Result<Vec<ProfileRow>> {
         rows.push(row);
     }
     if rows.is_empty() {
-        return Err(bad("no rows (expected a CSV written by `splitbench profile`)".into()));
+        return Err(bad(
+            "no rows (expected a CSV written by `splitbench profile`)".into(),
+        ));
     }
     Ok(rows)
 }
