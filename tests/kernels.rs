@@ -157,16 +157,45 @@ fn linear_matches_cpu() {
             buffers::upload(&ctx, "w", &w),
             buffers::upload(&ctx, "b", &b),
         );
+        let k = Builder::new(&ctx);
+        let b = bias.then_some(&bb);
         let yb = buffers::zeroed(&ctx, "y", (batch * out_f * 4) as u64);
-        let d =
-            Builder::new(&ctx).linear(in_f, out_f, act, batch, &xb, &wb, bias.then_some(&bb), &yb);
+        let d = k.linear(in_f, out_f, (0, out_f), act, batch, &xb, &wb, b, &yb);
         buffers::run(&ctx, &[d]).unwrap();
         let got: Vec<f32> = buffers::read(&ctx, &yb, batch * out_f).unwrap();
         assert_close(
             &got,
             &want,
             TOL,
-            &format!("linear {in_f}->{out_f} batch {batch}"),
+            &format!("linear {in_f}->{out_f} b{batch}"),
+        );
+        // The same in two row blocks, as the executor does for weights above the binding
+        // limit.
+        let split = out_f / 2;
+        let w0 = buffers::upload(&ctx, "w0", &w[..split * in_f]);
+        let w1 = buffers::upload(&ctx, "w1", &w[split * in_f..]);
+        let yb = buffers::zeroed(&ctx, "y", (batch * out_f * 4) as u64);
+        let mut d = vec![k.linear(
+            in_f,
+            out_f,
+            (split, out_f - split),
+            act,
+            batch,
+            &xb,
+            &w1,
+            b,
+            &yb,
+        )];
+        if split > 0 {
+            d.push(k.linear(in_f, out_f, (0, split), act, batch, &xb, &w0, b, &yb));
+        }
+        buffers::run(&ctx, &d).unwrap();
+        let got: Vec<f32> = buffers::read(&ctx, &yb, batch * out_f).unwrap();
+        assert_close(
+            &got,
+            &want,
+            TOL,
+            &format!("linear {in_f}->{out_f} b{batch} in row blocks"),
         );
     }
 }

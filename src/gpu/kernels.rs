@@ -110,7 +110,8 @@ struct LinearParams {
     out_f: u32,
     has_bias: u32,
     act: u32,
-    _pad: [u32; 3],
+    o_base: u32,
+    _pad: [u32; 2],
 }
 
 #[repr(C)]
@@ -326,12 +327,14 @@ impl<'a> Builder<'a> {
         self.dispatch(pipeline, &bufs, wg)
     }
 
-    /// Fully connected layer `y = act(W x + b)` on `batch` vectors.
+    /// Fully connected layer `y = act(W x + b)` on `batch` vectors, for the block of
+    /// output features `o_base..o_base + rows` whose weight rows `weight` holds.
     #[allow(clippy::too_many_arguments)] // one buffer per kernel binding
     pub fn linear(
         &self,
         in_f: usize,
         out_f: usize,
+        (o_base, rows): (usize, usize),
         act: Act,
         batch: usize,
         x: &wgpu::Buffer,
@@ -345,7 +348,8 @@ impl<'a> Builder<'a> {
             out_f: u(out_f),
             has_bias: bias.is_some() as u32,
             act: act.code(),
-            _pad: [0; 3],
+            o_base: u(o_base),
+            _pad: [0; 2],
         };
         let ub = self.uniform(&prm);
         let dummy = self.dummy();
@@ -356,7 +360,7 @@ impl<'a> Builder<'a> {
             (3, bias.unwrap_or(&dummy)),
             (4, y),
         ];
-        let wg = [u(out_f), u(batch).div_ceil(shaders::LINEAR_BATCH_TILE), 1];
+        let wg = [u(rows), u(batch).div_ceil(shaders::LINEAR_BATCH_TILE), 1];
         self.dispatch(&self.k.linear, &bufs, wg)
     }
 
