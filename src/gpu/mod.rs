@@ -9,7 +9,9 @@ pub mod shaders;
 pub use context::{list_adapters, AdapterSummary, GpuContext};
 pub use kernels::{fold_1d, Builder, Dispatch, PoolKind};
 mod executor;
+mod pass_timer;
 mod timing;
 
 pub use executor::{Executor, Step};
+pub use pass_timer::PassTimer;
 pub use timing::{percentile, profile, RangeProfile, Stats, TimingMethod};
