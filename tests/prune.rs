@@ -177,21 +177,23 @@ fn gpu_masks_and_compacted_executor_match() {
 fn ranking_keeps_the_highest_l1_filters() {
     let mut m = cifar(16);
     // layer2.0.conv1 owns its channel space (inner conv): give filter o the L1 norm
-    // `score[o] * len`; the 8 lowest must go at ratio 0.5.
+    // `score[o] * len`; the 16 lowest of 32 must go at ratio 0.5.
     let key = "layer2.0.conv1.weight";
     let w = m.weights.get_mut(key).unwrap();
     let c = w.shape[0];
     let per = w.numel() / c;
     let score: Vec<f32> = (0..c).map(|o| ((o * 7) % c) as f32 + 1.0).collect();
-    for o in 0..c {
-        for (j, v) in w.data[o * per..(o + 1) * per].iter_mut().enumerate() {
+    for (filter, &s) in w.data.chunks_mut(per).zip(&score) {
+        for (j, v) in filter.iter_mut().enumerate() {
             // Alternate signs: L1 counts magnitudes.
-            *v = if j % 2 == 0 { score[o] } else { -score[o] };
+            *v = if j % 2 == 0 { s } else { -s };
         }
     }
     let plan = PrunePlan::new(&m, &cfg([0.0, 0.0, 0.5, 0.0, 0.0])).unwrap();
     let id = m.graph.find("layer2.0.conv1").unwrap();
-    let mut want: Vec<u32> = (0..c as u32).filter(|&o| score[o as usize] > 16.0).collect();
+    let mut want: Vec<u32> = (0..c as u32)
+        .filter(|&o| score[o as usize] > 16.0)
+        .collect();
     want.sort_unstable();
     assert_eq!(want.len(), c / 2);
     assert_eq!(plan.kept(id).unwrap(), want.as_slice());
@@ -200,11 +202,7 @@ fn ranking_keeps_the_highest_l1_filters() {
     // The layer2 stream is ranked by the L1 norm summed over every conv writing it: make
     // channel 0 huge in one conv only; it must survive in all three.
     let mut m2 = cifar(16);
-    let keys = [
-        "layer2.0.downsample.0",
-        "layer2.0.conv2",
-        "layer2.1.conv2",
-    ];
+    let keys = ["layer2.0.downsample.0", "layer2.0.conv2", "layer2.1.conv2"];
     for (i, name) in keys.iter().enumerate() {
         let w = m2.weights.get_mut(&format!("{name}.weight")).unwrap();
         let per = w.numel() / w.shape[0];
@@ -255,7 +253,10 @@ fn ratio_zero_is_the_identity() {
     assert_eq!(small.weights, m.weights);
     assert_eq!(small.graph.nodes.len(), m.graph.nodes.len());
     for (a, b) in small.graph.nodes.iter().zip(&m.graph.nodes) {
-        assert_eq!((&a.name, a.op, &a.inputs, a.shape), (&b.name, b.op, &b.inputs, b.shape));
+        assert_eq!(
+            (&a.name, a.op, &a.inputs, a.shape),
+            (&b.name, b.op, &b.inputs, b.shape)
+        );
     }
     assert_eq!(plan.mask_cpu(&m).unwrap().weights, m.weights);
     // Any graph accepts the identity; only ResNets accept pruning.
@@ -263,7 +264,9 @@ fn ratio_zero_is_the_identity() {
         .unwrap()
         .model;
     assert_eq!(
-        compact_graph(&mb.graph, &PruneConfig::NONE).unwrap().flops(),
+        compact_graph(&mb.graph, &PruneConfig::NONE)
+            .unwrap()
+            .flops(),
         mb.graph.flops()
     );
     let err = compact_graph(&mb.graph, &PruneConfig::uniform(0.5).unwrap()).unwrap_err();
@@ -278,7 +281,10 @@ fn flops_and_params_decrease_with_ratios() {
     for r in [0.0, 0.1, 0.25, 0.5, 0.75, 0.9] {
         let s = compact_graph(&g, &PruneConfig::uniform(r).unwrap()).unwrap();
         let now = (s.flops(), s.param_count());
-        assert!(now.0 < last.0 && now.1 < last.1, "uniform {r}: {now:?} vs {last:?}");
+        assert!(
+            now.0 < last.0 && now.1 < last.1,
+            "uniform {r}: {now:?} vs {last:?}"
+        );
         last = now;
     }
     // Raising one stage's ratio never adds work, and removes some.
@@ -315,7 +321,12 @@ fn split_features_shrink_as_expected() {
     assert_eq!(shape(&l1, "layer1"), Shape::new(32, 32, 32));
     assert_eq!(shape(&l1, "stem"), Shape::new(32, 32, 32));
     assert_eq!(shape(&l1, "layer2"), Shape::new(128, 16, 16));
-    assert_eq!(split_feature(&g, &l1, at("layer1")).unwrap().bytes_per_sample, 131_072);
+    assert_eq!(
+        split_feature(&g, &l1, at("layer1"))
+            .unwrap()
+            .bytes_per_sample,
+        131_072
+    );
     let u = PruneConfig::uniform(0.5).unwrap();
     assert_eq!(shape(&u, "layer2"), Shape::new(64, 16, 16));
     assert_eq!(shape(&u, "layer3"), Shape::new(128, 8, 8));

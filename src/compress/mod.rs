@@ -4,6 +4,6 @@
 pub mod prune;
 
 pub use prune::{
-    compact, compact_graph, pruned_count, split_feature, stage_of, PruneConfig, PrunePlan,
-    STAGES, STAGE_NAMES,
+    compact, compact_graph, pruned_count, split_feature, stage_of, PruneConfig, PrunePlan, STAGES,
+    STAGE_NAMES,
 };

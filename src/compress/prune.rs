@@ -53,6 +53,30 @@
 //!
 //! Only ResNet-style graphs (stem + `layer1..4`) can be pruned; an identity config is
 //! accepted on any graph. Grouped convs that are not depthwise are never pruned through.
+//!
+//! # For the planner
+//!
+//! Channel counts (hence FLOPs, parameters and the bytes at a split) depend on the ratios
+//! only, not on the weights, so a search over splits x ratios needs no weights:
+//! [`PruneConfig::on_device`] keeps the ratios of the stages a split runs on the device,
+//! [`compact_graph`] gives the pruned graph (same node ids) and [`split_feature`] the cut.
+//!
+//! ```
+//! use splitbench::compress::{compact_graph, split_feature, PruneConfig};
+//! use splitbench::model::{fuse_graph, paper_split_points, zoo};
+//!
+//! let g = fuse_graph(&zoo::build("resnet18-cifar", &Default::default())?)?;
+//! let (label, after) = paper_split_points(&g)[1];
+//! assert_eq!(label, "layer1");
+//! let cfg = PruneConfig::new(&[0.0, 0.5, 0.3, 0.3, 0.3])?.on_device(&g, after);
+//! let small = compact_graph(&g, &cfg)?;
+//! let device_flops: u64 = small.nodes[..=after].iter().map(|n| n.flops(&small)).sum();
+//! let full_flops: u64 = g.nodes[..=after].iter().map(|n| n.flops(&g)).sum();
+//! assert!(device_flops < full_flops / 3);
+//! // 64x32x32 f32 halves to 32x32x32.
+//! assert_eq!(split_feature(&g, &cfg, after)?.bytes_per_sample, 32 * 32 * 32 * 4);
+//! # Ok::<(), splitbench::Error>(())
+//! ```
 
 use crate::error::{Error, Result};
 use crate::gpu::{buffers, Builder, GpuContext};
@@ -144,7 +168,10 @@ pub fn stage_of(graph: &Graph, node: NodeId) -> Option<usize> {
         return None;
     }
     for s in 1..STAGES {
-        let rest = n.name.strip_prefix("layer").and_then(|r| r.strip_prefix(&s.to_string()));
+        let rest = n
+            .name
+            .strip_prefix("layer")
+            .and_then(|r| r.strip_prefix(&s.to_string()));
         if rest.is_some_and(|r| r.starts_with('.')) {
             return Some(s);
         }
@@ -199,6 +226,9 @@ pub struct PrunePlan {
     /// Per node with weights to mask: keep flags over its output channels.
     masks: BTreeMap<NodeId, Vec<u32>>,
 }
+
+/// One weight tensor to mask: `(key, channels, inner, keep flags)`.
+type MaskJob<'p> = (String, usize, usize, &'p [u32]);
 
 /// Union-find over channel spaces.
 struct Spaces(Vec<usize>);
@@ -427,9 +457,9 @@ impl PrunePlan {
                 Op::Flatten => {
                     let x = graph.nodes[node.inputs[0]].shape;
                     let hw = (x.h * x.w) as u32;
-                    kept[node.inputs[0]].as_ref().map(|k: &Vec<u32>| {
-                        k.iter().flat_map(|&c| c * hw..(c + 1) * hw).collect()
-                    })
+                    kept[node.inputs[0]]
+                        .as_ref()
+                        .map(|k: &Vec<u32>| k.iter().flat_map(|&c| c * hw..(c + 1) * hw).collect())
                 }
                 _ => keep_of.get(&root[id]).cloned(),
             };
@@ -455,7 +485,11 @@ impl PrunePlan {
 
     fn check_graph(&self, graph: &Graph) -> Result<()> {
         let same = graph.nodes.len() == self.names.len()
-            && graph.nodes.iter().zip(&self.names).all(|(a, b)| &a.name == b);
+            && graph
+                .nodes
+                .iter()
+                .zip(&self.names)
+                .all(|(a, b)| &a.name == b);
         if same {
             Ok(())
         } else {
@@ -510,7 +544,11 @@ impl PrunePlan {
                         put("weight", new.weight_shape(), data)?;
                         if c.bias {
                             let b = weight(wt, &format!("{name}.bias"), c.out_c)?;
-                            put("bias", vec![out_c], gather(&b.data, c.out_c, 1, 1, out_k, None))?;
+                            put(
+                                "bias",
+                                vec![out_c],
+                                gather(&b.data, c.out_c, 1, 1, out_k, None),
+                            )?;
                         }
                     }
                     Op::Conv2d(new)
@@ -560,7 +598,7 @@ impl PrunePlan {
     /// The weight tensors to mask: `(key, channels, inner, keep flags)` with the tensor
     /// laid out `[channels, inner]`. Conv filters and biases; batch norm weight and bias
     /// (`gamma = beta = 0` makes a channel zero).
-    fn mask_jobs<'p>(&'p self, model: &Model) -> Result<Vec<(String, usize, usize, &'p [u32])>> {
+    fn mask_jobs<'p>(&'p self, model: &Model) -> Result<Vec<MaskJob<'p>>> {
         self.check_graph(&model.graph)?;
         let mut jobs = Vec::new();
         for (&id, flags) in &self.masks {
