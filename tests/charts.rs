@@ -462,3 +462,13 @@ fn odd_values_do_not_panic() {
     let drawn = draw_charts(&dir, &s).unwrap();
     assert_eq!(drawn.files.len(), 10, "{:?}", drawn.skipped);
 }
+
+#[test]
+fn unwritable_folder_is_an_error() {
+    let dir = out_dir("unwritable");
+    let file = dir.join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let e = draw_study(&file.join("charts"), &study(8)).unwrap_err();
+    assert!(matches!(e, Error::Io { .. }), "{e:?}");
+    assert!(read_study(&file).is_err(), "a file is not a study folder");
+}

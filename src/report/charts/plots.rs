@@ -357,8 +357,9 @@ impl Chart for Bandwidth<'_> {
         let all = || self.lines.iter().flat_map(|(_, p)| p.iter());
         let (x0, x1) = extent(all().map(|p| p.0));
         let (y0, y1) = extent(all().map(|p| p.1));
-        let xs = Scale::log(x0, x1, 0.04);
-        let ys = Scale::log(y0, y1, 0.08);
+        let (pw, ph) = plot.dim_in_pixel();
+        let xs = Scale::log(x0, x1, 0.04, (pw / 80) as usize);
+        let ys = Scale::log(y0, y1, 0.08, (ph / 45) as usize);
         let mut chart = ChartBuilder::on(&plot)
             .margin(12)
             .margin_right(24)
@@ -768,7 +769,7 @@ impl Chart for Tradeoff<'_> {
         } else {
             (1.0, 10.0)
         };
-        let mut xs = Scale::log(b0, b1, 0.08);
+        let mut xs = Scale::log(b0, b1, 0.08, (plot.dim_in_pixel().0 / 90) as usize);
         // Candidates that send nothing (device-only) sit on a "0 B" tick left of the rest.
         let zero_at = xs.lo - 0.35;
         if has_zero {
@@ -779,7 +780,9 @@ impl Chart for Tradeoff<'_> {
             xs.bold.insert(0, zero_at);
         }
         let (d0, d1) = extent(self.rows.iter().map(|r| r.device_ms.max(0.0)));
-        let ys = Scale::linear(d0.min(0.0), d1 * 1.06, 6);
+        // A little room below 0 so markers at 0 ms (edge-only) are not cut by the axis.
+        let mut ys = Scale::linear(d0.min(0.0), d1 * 1.06, 6);
+        ys.lo -= 0.03 * (ys.hi - ys.lo);
         let mut chart = ChartBuilder::on(&plot)
             .margin(12)
             .margin_right(24)
@@ -890,12 +893,15 @@ impl Chart for Tradeoff<'_> {
 
 // ---------------------------------------------------------------- (e) CDF
 
+/// A method's curve: its name and (latency ms, cumulative probability) points.
+type Curve<'a> = (&'a str, Vec<(f64, f64)>);
+
 /// (e) Latency CDF per method, one panel per random channel.
 pub(super) struct Cdf<'a> {
     title: &'a str,
     pal: &'a Palette,
     /// Per channel: label and per method (palette order) the (ms, probability) points.
-    panels: Vec<(&'a str, Vec<(&'a str, Vec<(f64, f64)>)>)>,
+    panels: Vec<(&'a str, Vec<Curve<'a>>)>,
 }
 
 impl<'a> Cdf<'a> {
@@ -967,7 +973,7 @@ impl Chart for Cdf<'_> {
             let all = || lines.iter().flat_map(|(_, p)| p.iter());
             let (x0, x1) = extent(all().map(|p| p.0));
             let xs = if x1 / x0 > 8.0 {
-                Scale::log(x0, x1, 0.04)
+                Scale::log(x0, x1, 0.04, (area.dim_in_pixel().0 / 75) as usize)
             } else {
                 let pad = (x1 - x0).max(x1 * 0.05) * 0.05;
                 Scale::linear((x0 - pad).max(0.0), x1 + pad, 5)

@@ -52,11 +52,13 @@ impl Scale {
         Scale::linear(0.0, hi * (1.0 + headroom), target)
     }
 
-    /// Log axis covering `lo..hi` (data units, both > 0), padded by `pad` decades each side.
-    /// An end within 0.12 decades of a 1-2-5 value is moved onto it. Ticks: the sparsest of
-    /// 1 / 1-2-5 / 1-2-3-5-7 / 1..9 mantissas giving at least four labels; decades only
-    /// (every k-th) when that still gives too many.
-    pub fn log(lo: f64, hi: f64, pad: f64) -> Scale {
+    /// Log axis covering `lo..hi` (data units, both > 0), padded by `pad` decades each side,
+    /// with at most `max_ticks` labels (what fits the axis length). An end within 0.12
+    /// decades of a 1-2-5 value is moved onto it. Ticks: decades, made denser (1-2-5,
+    /// 1-2-3-5-7, 1..9 mantissas) while there are fewer than four and the denser set still
+    /// fits; every k-th decade when even decades do not fit.
+    pub fn log(lo: f64, hi: f64, pad: f64, max_ticks: usize) -> Scale {
+        let max_ticks = max_ticks.max(2);
         let (lo, hi) = sane_pos(lo, hi);
         let mut a = lo.log10() - pad;
         let mut b = hi.log10() + pad;
@@ -67,30 +69,31 @@ impl Scale {
         }
         // Extend an end to a nearby 1-2-5 value so the axis ends on a label.
         let near = log_ticks(a - 0.12, b + 0.12, &[1.0, 2.0, 5.0]);
-        if let Some(t) = near.iter().copied().filter(|t| *t <= a).last() {
+        if let Some(t) = near.iter().copied().rfind(|t| *t <= a) {
             a = t;
         }
         if let Some(t) = near.iter().copied().find(|t| *t >= b) {
             b = t;
         }
-        let sets: [&[f64]; 4] = [
-            &[1.0],
+        let denser: [&[f64]; 3] = [
             &[1.0, 2.0, 5.0],
             &[1.0, 2.0, 3.0, 5.0, 7.0],
             &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
         ];
-        let mut bold = Vec::new();
-        for set in sets {
-            bold = log_ticks(a, b, set);
+        let mut bold = log_ticks(a, b, &[1.0]);
+        for set in denser {
             if bold.len() >= 4 {
                 break;
             }
+            let t = log_ticks(a, b, set);
+            if t.len() > max_ticks {
+                break;
+            }
+            bold = t;
         }
-        if bold.len() > 9 {
-            // Decades only, every k-th.
-            let decades = log_ticks(a, b, &[1.0]);
-            let k = decades.len().div_ceil(8);
-            bold = decades.into_iter().step_by(k.max(1)).collect();
+        if bold.len() > max_ticks {
+            let k = bold.len().div_ceil(max_ticks);
+            bold = bold.into_iter().step_by(k).collect();
         }
         if bold.len() < 2 {
             // Narrower than the 1..9 grid: linear ticks inside the range, still labelled in
@@ -123,7 +126,7 @@ impl Scale {
     pub fn auto(lo: f64, hi: f64, ratio: f64, target: usize) -> Scale {
         let (l, h) = sane_pos(lo, hi);
         if h / l > ratio {
-            Scale::log(l, h, 0.08)
+            Scale::log(l, h, 0.08, 2 * target)
         } else {
             Scale::from_zero(h, 0.08, target)
         }
@@ -294,14 +297,18 @@ mod tests {
 
     #[test]
     fn log_ticks_inside_one_decade() {
-        let s = Scale::log(12.0, 18.0, 0.0);
+        let s = Scale::log(12.0, 18.0, 0.0, 10);
         assert!(s.bold.len() >= 2, "{:?}", s.bold);
-        let s = Scale::log(1.0, 1e6, 0.05);
+        let s = Scale::log(1.0, 1e6, 0.05, 10);
         let labels: Vec<String> = s.bold.iter().map(|p| num(s.to_data(*p))).collect();
         assert_eq!(labels, ["1", "10", "100", "1000", "10k", "100k", "1M"]);
-        let s = Scale::log(3.0, 70.0, 0.0);
+        let s = Scale::log(3.0, 70.0, 0.0, 10);
         let labels: Vec<String> = s.bold.iter().map(|p| num(s.to_data(*p))).collect();
         assert_eq!(labels, ["5", "10", "20", "50"]);
+        // Too many decades for the axis: every other one.
+        let s = Scale::log(1e-3, 1e6, 0.0, 5);
+        let labels: Vec<String> = s.bold.iter().map(|p| num(s.to_data(*p))).collect();
+        assert_eq!(labels, ["0.001", "0.1", "10", "1000", "100k"]);
     }
 
     #[test]
