@@ -2,6 +2,7 @@
 //! node range of a graph and returns tensors and timings; knows nothing of planning.
 
 pub mod buffers;
+pub mod codec;
 mod context;
 mod kernels;
 pub mod shaders;
@@ -12,4 +13,6 @@ mod executor;
 mod timing;
 
 pub use executor::{Executor, Step};
-pub use timing::{percentile, profile, RangeProfile, Stats, TimingMethod};
+pub use timing::{
+    percentile, profile, time_dispatch_groups, RangeProfile, Stats, TimingMethod,
+};
