@@ -122,7 +122,7 @@ struct TradeoffArgs {
     #[arg(long, conflicts_with = "edge_speedup")]
     edge_profile: Option<PathBuf>,
     /// Edge per-node times = device times / X (default 10).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     edge_speedup: Option<f64>,
     /// Timed repetitions of the device profile and of each codec measurement.
     #[arg(long, default_value_t = 10)]
@@ -134,7 +134,7 @@ struct TradeoffArgs {
     #[arg(long)]
     adapter: Option<String>,
     /// Deadline for the miss probability of random links, ms.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     deadline_ms: Option<f64>,
     /// RTT added to the sweep and preset links, ms.
     #[arg(long, default_value_t = 0.0)]
