@@ -1,11 +1,12 @@
 // Fully connected layer y[b, o] = act(sum_i W[o, i] x[b, i] + bias[o]) as a GEMM shaped
 // for small batches: one workgroup per (output feature, 4 samples); its threads stride
 // over the input features, each weight is read once per 4 samples, and the partial sums
-// are reduced in workgroup memory.
+// are reduced in workgroup memory. A weight matrix larger than one storage binding is
+// split into row blocks, one dispatch each: `o_base` is the block's first output feature.
 
 struct Params {
     batch: u32, in_f: u32, out_f: u32, has_bias: u32,
-    act: u32, _p0: u32, _p1: u32, _p2: u32,
+    act: u32, o_base: u32, _p1: u32, _p2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -23,11 +24,12 @@ fn xv(b: u32, i: u32) -> f32 {
 
 @compute @workgroup_size(LINEAR_WG)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-    let o = wid.x;
+    let row = wid.x;
+    let o = p.o_base + row;
     let b0 = wid.y * 4u;
     var acc = vec4<f32>(0.0);
     for (var i = lid.x; i < p.in_f; i += LINEAR_WG) {
-        let w = wt[o * p.in_f + i];
+        let w = wt[row * p.in_f + i];
         acc += w * vec4<f32>(xv(b0, i), xv(b0 + 1u, i), xv(b0 + 2u, i), xv(b0 + 3u, i));
     }
     partial[lid.x] = acc;

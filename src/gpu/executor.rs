@@ -61,6 +61,26 @@ impl<'a> Executor<'a> {
         batch: usize,
         outputs: &[NodeId],
     ) -> Result<Self> {
+        // Device errors (allocation, limits) become errors here instead of wgpu's default
+        // panic.
+        let oom = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let invalid = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let built = Self::build(ctx, model, range, batch, outputs);
+        for scope in [invalid, oom] {
+            if let Some(e) = pollster::block_on(scope.pop()) {
+                return Err(Error::Gpu(format!("preparing {}: {e}", model.graph.name)));
+            }
+        }
+        built
+    }
+
+    fn build(
+        ctx: &'a GpuContext,
+        model: &Model,
+        range: Range<NodeId>,
+        batch: usize,
+        outputs: &[NodeId],
+    ) -> Result<Self> {
         let graph = &model.graph;
         let range = range.start.max(1)..range.end;
         if batch == 0 {
@@ -94,10 +114,11 @@ impl<'a> Executor<'a> {
         }
 
         let limits = ctx.device.limits();
+        let max_binding = limits.max_storage_buffer_binding_size;
         let bytes = |id: NodeId| (batch * graph.nodes[id].shape.numel() * 4) as u64;
         let check = |id: NodeId| -> Result<()> {
             let b = bytes(id);
-            let max = limits.max_storage_buffer_binding_size;
+            let max = max_binding;
             if b > max || batch * graph.nodes[id].shape.numel() > u32::MAX as usize {
                 return Err(Error::Unsupported(format!(
                     "tensor '{}' at batch {batch} needs {b} bytes, the device binds at most \
@@ -186,16 +207,42 @@ impl<'a> Executor<'a> {
                         None
                     };
                     let res = c.residual.then(|| x(1));
-                    vec![k.conv2d(c, batch, xs(0), &x(0), &w, b.as_ref(), res.as_deref(), &out)]
+                    k.conv2d(c, batch, xs(0), &x(0), &w, b.as_ref(), res.as_deref(), &out)
                 }
                 Op::Linear(l) => {
-                    let w = upload(weight(model, name, "weight", l.in_f * l.out_f)?, "weight");
+                    let w = weight(model, name, "weight", l.in_f * l.out_f)?;
                     let b = if l.bias {
                         Some(upload(weight(model, name, "bias", l.out_f)?, "bias"))
                     } else {
                         None
                     };
-                    vec![k.linear(l.in_f, l.out_f, l.act, batch, &x(0), &w, b.as_ref(), &out)]
+                    // Weights larger than one binding (VGG16's first FC layer is 392 MiB)
+                    // go in row blocks, one buffer and one dispatch each.
+                    let row_bytes = (l.in_f * 4) as u64;
+                    let max_rows = (max_binding / row_bytes).max(1) as usize;
+                    if row_bytes > max_binding {
+                        return Err(Error::Unsupported(format!(
+                            "linear '{name}': one weight row of {row_bytes} bytes exceeds the \
+                             device's {max_binding}-byte binding limit"
+                        )));
+                    }
+                    let mut ds = Vec::new();
+                    for o_base in (0..l.out_f).step_by(max_rows) {
+                        let rows = max_rows.min(l.out_f - o_base);
+                        let wb = upload(&w[o_base * l.in_f..(o_base + rows) * l.in_f], "weight");
+                        ds.push(k.linear(
+                            l.in_f,
+                            l.out_f,
+                            (o_base, rows),
+                            l.act,
+                            batch,
+                            &x(0),
+                            &wb,
+                            b.as_ref(),
+                            &out,
+                        ));
+                    }
+                    ds
                 }
                 Op::BatchNorm { c, eps } => {
                     let (w, b) = (

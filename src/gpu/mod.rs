@@ -8,11 +8,13 @@ mod kernels;
 pub mod shaders;
 
 pub use context::{list_adapters, AdapterSummary, GpuContext};
-pub use kernels::{fold_1d, Builder, Dispatch, PoolKind};
+pub use kernels::{conv_plan, fold_1d, Builder, ConvPlan, Dispatch, PoolKind};
 mod executor;
+mod pass_timer;
 mod timing;
 
 pub use executor::{Executor, Step};
+pub use pass_timer::PassTimer;
 pub use timing::{
     percentile, profile, time_dispatch_groups, RangeProfile, Stats, TimingMethod,
 };

@@ -6,5 +6,5 @@ mod rows;
 mod study;
 
 pub use manifest::{git_revision, model_hash, unix_time, RunInfo, WGPU_VERSION};
-pub use study::{CandidateRow, CdfRow, LayerRow, Study, TradeoffRow};
 pub use rows::{profile_rows, read_profile_csv, write_csv, ProfileManifest, ProfileRow};
+pub use study::{CandidateRow, CdfRow, LayerRow, Study, TradeoffRow};

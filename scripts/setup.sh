@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what splitbench needs on a fresh Debian/Ubuntu machine: the Vulkan loader and
+# Mesa's drivers (lavapipe, a CPU Vulkan implementation, is the GPU of machines without
+# one). Idempotent; run as root or with sudo available.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+need=()
+for pkg in mesa-vulkan-drivers libvulkan1; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+echo "setup: ${need[*]:-nothing to install} ok"
