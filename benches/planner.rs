@@ -53,10 +53,8 @@ fn search(c: &mut Criterion) {
         ("4g", Channel::parse("4g").expect("preset")),
         (
             "rayleigh",
-            Channel::parse(&format!(
-                "rayleigh:bw_mhz=1,snr_db=10,draws={draws},seed=1"
-            ))
-            .expect("rayleigh"),
+            Channel::parse(&format!("rayleigh:bw_mhz=1,snr_db=10,draws={draws},seed=1"))
+                .expect("rayleigh"),
         ),
         (
             "trace",

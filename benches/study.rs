@@ -34,7 +34,9 @@ fn main() -> Result<()> {
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(if cpu { 5 } else { 20 });
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("results").join(&device);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("results")
+        .join(&device);
     let runs: Vec<(&str, Vec<String>)> = vec![
         (
             "resnet18-cifar",

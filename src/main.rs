@@ -381,12 +381,11 @@ mod tradeoff {
     use splitbench::gpu::{self, codec::CodecTimer, Executor, GpuContext};
     use splitbench::model;
     use splitbench::plan::{
-        codec_keys, link_summaries, quantization_variants, run_study, summary_text,
-        sweep_channels, ChannelInfo, ChannelRole, CodecTable, CodecTime, EdgeModel, Predictor,
-        Problem, SearchSpace, StudyChannel, StudyOptions, TradeoffManifest,
-        DEFAULT_EDGE_SPEEDUP, DEFAULT_RAYLEIGH, DEFAULT_TRACE, DOWNLINK_NOTE, PRESETS,
-        QUANT_GROUP_PARAM_BYTES, QUANT_HEADER_BYTES, STUDY_BITS, SWEEP_MAX_MBPS, SWEEP_MIN_MBPS,
-        SWEEP_POINTS,
+        codec_keys, link_summaries, quantization_variants, run_study, summary_text, sweep_channels,
+        ChannelInfo, ChannelRole, CodecTable, CodecTime, EdgeModel, Predictor, Problem,
+        SearchSpace, StudyChannel, StudyOptions, TradeoffManifest, DEFAULT_EDGE_SPEEDUP,
+        DEFAULT_RAYLEIGH, DEFAULT_TRACE, DOWNLINK_NOTE, PRESETS, QUANT_GROUP_PARAM_BYTES,
+        QUANT_HEADER_BYTES, STUDY_BITS, SWEEP_MAX_MBPS, SWEEP_MIN_MBPS, SWEEP_POINTS,
     };
     use splitbench::report::{self, RunInfo};
     use std::path::{Path, PathBuf};
@@ -495,8 +494,11 @@ mod tradeoff {
         spin.set_message(format!("profiling {} nodes", n - 1));
         spin.enable_steady_tick(std::time::Duration::from_millis(200));
         let exec = Executor::new(&ctx, &p.model, 1..n, 1, &[])?;
-        let input =
-            splitbench::tensor::Rng::new(args.seed ^ 0x5eed).vec(g.input_shape().numel(), -1.0, 1.0);
+        let input = splitbench::tensor::Rng::new(args.seed ^ 0x5eed).vec(
+            g.input_shape().numel(),
+            -1.0,
+            1.0,
+        );
         exec.set_input(0, &input)?;
         let prof = gpu::profile(&exec, args.warmup, args.reps, None)?;
         spin.finish_and_clear();
@@ -580,7 +582,9 @@ mod tradeoff {
         write("layers.csv", &|p| report::write_csv(p, &st.layers))?;
         write("candidates.csv", &|p| report::write_csv(p, &st.candidates))?;
         write("cdf.csv", &|p| report::write_csv(p, &st.cdf))?;
-        write("device_profile.csv", &|p| report::write_csv(p, &device_rows))?;
+        write("device_profile.csv", &|p| {
+            report::write_csv(p, &device_rows)
+        })?;
         let manifest = TradeoffManifest {
             run: run_info,
             model: g.name.clone(),

@@ -85,9 +85,8 @@ fn cost_formula_on_hand_computed_numbers() {
     let variants = quantization_variants(&[4]);
     let codec = const_codec(&p, &variants, 0.5, 0.2);
     let speedup = 10.0;
-    let cand = |split, enc| {
-        Candidate::build(&p, split, &Variant::encoding(enc), &codec, speedup).unwrap()
-    };
+    let cand =
+        |split, enc| Candidate::build(&p, split, &Variant::encoding(enc), &codec, speedup).unwrap();
 
     // f32 after a: 16 values = 64 bytes; 1 + 64e-3 + (0.2 + 0.3) + 5.
     let c = cand(1, Encoding::F32);
@@ -102,7 +101,10 @@ fn cost_formula_on_hand_computed_numbers() {
         scale: Scale::Tensor,
     };
     let c = cand(1, q);
-    assert_eq!(c.payload_bytes, 8 + QUANT_GROUP_PARAM_BYTES + QUANT_HEADER_BYTES);
+    assert_eq!(
+        c.payload_bytes,
+        8 + QUANT_GROUP_PARAM_BYTES + QUANT_HEADER_BYTES
+    );
     assert_eq!(c.payload_bytes, 32);
     close(c.encode_ms, 0.5, "encode");
     close(c.decode_ms, 0.02, "decode");
@@ -133,8 +135,7 @@ fn cost_formula_on_hand_computed_numbers() {
     close(c.total_ms(&ch, 0), 6.0, "device-only");
 
     // The flat table agrees with the candidates.
-    let space =
-        SearchSpace::build(&p, &variants, &codec, speedup, &Predictor::fit(&p)).unwrap();
+    let space = SearchSpace::build(&p, &variants, &codec, speedup, &Predictor::fit(&p)).unwrap();
     for (i, c) in space.candidates.iter().enumerate() {
         close(
             space.table().total_ms(i, &ch, 0),
@@ -218,8 +219,7 @@ fn edge_only_sends_the_input_as_uint8_and_device_only_sends_nothing() {
         let p = Problem::from_graph(&g, &dev, &edge).unwrap();
         let variants = quantization_variants(&STUDY_BITS);
         let codec = const_codec(&p, &variants, 0.1, 0.1);
-        let space =
-            SearchSpace::build(&p, &variants, &codec, 4.0, &Predictor::fit(&p)).unwrap();
+        let space = SearchSpace::build(&p, &variants, &codec, 4.0, &Predictor::fit(&p)).unwrap();
         let ch = Channel::parse("4g:rtt_ms=20").unwrap();
         let eo = &space.candidates[space.choose(Method::EdgeOnly, &ch).index];
         assert_eq!(eo.split, 0);
@@ -227,7 +227,11 @@ fn edge_only_sends_the_input_as_uint8_and_device_only_sends_nothing() {
         assert_eq!(eo.variant.name, "uint8-input");
         assert_eq!(eo.bits(), 8);
         assert_eq!(eo.device_ms, 0.0);
-        close(eo.edge_ms, dev.iter().sum::<f64>() / 4.0, "edge-only edge time");
+        close(
+            eo.edge_ms,
+            dev.iter().sum::<f64>() / 4.0,
+            "edge-only edge time",
+        );
 
         let d = space.choose(Method::DeviceOnly, &ch);
         let c = &space.candidates[d.index];
@@ -347,12 +351,7 @@ fn regression_recovers_exact_coefficients() {
     let mut rng = Rng::new(11);
     let (a, b, c) = (0.125, 3.5, 0.75); // ms, ms/GFLOP, ms/MB
     let xs: Vec<(f64, f64)> = (0..12)
-        .map(|_| {
-            (
-                rng.range(1e6, 5e8) as f64,
-                rng.range(1e4, 2e7) as f64,
-            )
-        })
+        .map(|_| (rng.range(1e6, 5e8) as f64, rng.range(1e4, 2e7) as f64))
         .collect();
     let ys: Vec<f64> = xs
         .iter()
@@ -507,7 +506,11 @@ fn edge_profile_of_another_model_is_rejected_naming_the_file() {
             ..Default::default()
         },
     );
-    check("mobilenet.csv", profile_rows(&mb, 1.0), "not a profile of this model");
+    check(
+        "mobilenet.csv",
+        profile_rows(&mb, 1.0),
+        "not a profile of this model",
+    );
     // Truncated and extended.
     let mut rows = profile_rows(&g, 1.0);
     let last = rows.pop().unwrap();
@@ -611,8 +614,9 @@ fn study_rows_cdf_and_candidates() {
     }
     let sums = link_summaries(&p, &space, &channels, &r);
     assert_eq!(sums.len(), 2);
-    assert!(sums.iter().all(|l| l.three_step_vs_edge_only >= 1.0
-        && l.three_step_vs_neurosurgeon >= 1.0));
+    assert!(sums
+        .iter()
+        .all(|l| l.three_step_vs_edge_only >= 1.0 && l.three_step_vs_neurosurgeon >= 1.0));
     assert!(summary_text(&sums).contains("three-step is"));
 }
 

@@ -46,7 +46,11 @@ fn header(path: &Path) -> Vec<String> {
 fn has_columns(path: &Path, cols: &str) {
     let h = header(path);
     for c in cols.split(',') {
-        assert!(h.iter().any(|x| x == c), "{}: no column {c} in {h:?}", path.display());
+        assert!(
+            h.iter().any(|x| x == c),
+            "{}: no column {c} in {h:?}",
+            path.display()
+        );
     }
 }
 
@@ -65,7 +69,11 @@ fn fails(extra: &[&str], needle: &str) {
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "{extra:?}: one line expected, got {stderr}");
     assert!(lines[0].starts_with("error: "), "{}", lines[0]);
-    assert!(lines[0].contains(needle), "{extra:?}: '{}' lacks '{needle}'", lines[0]);
+    assert!(
+        lines[0].contains(needle),
+        "{extra:?}: '{}' lacks '{needle}'",
+        lines[0]
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
@@ -138,8 +146,14 @@ fn bad_edge_inputs_fail_with_one_line() {
     );
     let garbage = d.join("garbage.csv");
     std::fs::write(&garbage, "hello,world\n1,2\n").unwrap();
-    fails(&["--edge-profile", garbage.to_str().unwrap()], "garbage.csv");
-    fails(&["--edge-profile", d.join("none.csv").to_str().unwrap()], "none.csv");
+    fails(
+        &["--edge-profile", garbage.to_str().unwrap()],
+        "garbage.csv",
+    );
+    fails(
+        &["--edge-profile", d.join("none.csv").to_str().unwrap()],
+        "none.csv",
+    );
     fails(&["--edge-speedup", "0"], "--edge-speedup");
     fails(&["--edge-speedup", "-2"], "--edge-speedup");
 }
@@ -174,20 +188,33 @@ fn tradeoff_writes_the_study() {
         &out.join("tradeoff.csv"),
         "method,channel,uplink_mbps,split,payload_bytes,device_ms,encode_ms,tx_ms,decode_ms,edge_ms,total_ms",
     );
-    has_columns(&out.join("layers.csv"), "index,node,op,device_ms,flops,cut_bytes");
+    has_columns(
+        &out.join("layers.csv"),
+        "index,node,op,device_ms,flops,cut_bytes",
+    );
     has_columns(
         &out.join("candidates.csv"),
         "split,split_index,variant,device_ms,payload_bytes,pareto",
     );
     has_columns(&out.join("cdf.csv"), "method,channel,quantile,total_ms");
     let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap())
-            .unwrap();
-    assert!(m["edge_source"].as_str().unwrap().contains("default --edge-speedup"));
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert!(m["edge_source"]
+        .as_str()
+        .unwrap()
+        .contains("default --edge-speedup"));
     assert!(m["downlink_note"].as_str().unwrap().contains("negligible"));
-    assert!(m["predictor_error"].as_array().is_some_and(|a| !a.is_empty()));
+    assert!(m["predictor_error"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty()));
     assert_eq!(m["summary"].as_array().map(|a| a.len()), Some(5));
-    for method in ["device-only", "edge-only", "neurosurgeon", "best-split", "three-step"] {
+    for method in [
+        "device-only",
+        "edge-only",
+        "neurosurgeon",
+        "best-split",
+        "three-step",
+    ] {
         assert!(stdout.contains(method), "stdout lacks {method}");
     }
     assert!(stdout.contains("three-step is"));
@@ -212,6 +239,32 @@ fn tradeoff_writes_the_study() {
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out2.join("manifest.json")).unwrap())
             .unwrap();
-    assert!(m["edge_source"].as_str().unwrap().contains("device_profile.csv"));
+    assert!(m["edge_source"]
+        .as_str()
+        .unwrap()
+        .contains("device_profile.csv"));
     assert!(String::from_utf8_lossy(&o.stdout).contains("device_profile.csv"));
+}
+
+#[test]
+fn codec_timer_measures_and_caches() {
+    let Some(ctx) = common::gpu() else { return };
+    let mut t = splitbench::gpu::codec::CodecTimer::new(&ctx, 1, 3, 0);
+    let s = t.time(64 * 16 * 16, 16 * 16, 4).unwrap();
+    assert_eq!(s.encode.count, 3);
+    assert_eq!(s.decode.count, 3);
+    assert!(
+        s.encode.median_ms > 0.0 && s.decode.median_ms > 0.0,
+        "{s:?}"
+    );
+    assert!(t.method().is_some());
+    // Cached: the same key is not measured again.
+    assert_eq!(t.time(64 * 16 * 16, 16 * 16, 4).unwrap(), s);
+    assert_eq!(t.measured(), 1);
+    t.time(1000, 1000, 2).unwrap();
+    assert_eq!(t.measured(), 2);
+    // Bad keys are errors, not panics.
+    assert!(t.time(10, 3, 4).is_err());
+    assert!(t.time(10, 10, 9).is_err());
+    assert!(t.time(0, 1, 4).is_err());
 }

@@ -64,7 +64,11 @@ impl<'a> CodecTimer<'a> {
         if let Some(s) = self.cache.get(&(numel, group_len, bits)) {
             return Ok(*s);
         }
-        if numel == 0 || group_len == 0 || numel % group_len != 0 || !(1..=8).contains(&bits) {
+        if numel == 0
+            || group_len == 0
+            || !numel.is_multiple_of(group_len)
+            || !(1..=8).contains(&bits)
+        {
             return Err(Error::InvalidArg(format!(
                 "codec of {numel} values in groups of {group_len} at {bits} bits"
             )));

@@ -15,6 +15,4 @@ mod timing;
 
 pub use executor::{Executor, Step};
 pub use pass_timer::PassTimer;
-pub use timing::{
-    percentile, profile, time_dispatch_groups, RangeProfile, Stats, TimingMethod,
-};
+pub use timing::{percentile, profile, time_dispatch_groups, RangeProfile, Stats, TimingMethod};

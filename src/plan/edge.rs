@@ -36,7 +36,9 @@ impl EdgeSource {
                 factor,
                 default: true,
             } => format!("device times / {factor} (default --edge-speedup)"),
-            EdgeSource::Speedup { factor, .. } => format!("device times / {factor} (--edge-speedup)"),
+            EdgeSource::Speedup { factor, .. } => {
+                format!("device times / {factor} (--edge-speedup)")
+            }
             EdgeSource::Profile { path } => format!("profile {}", path.display()),
         }
     }

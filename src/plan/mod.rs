@@ -43,7 +43,7 @@ pub use predict::{LinearFit, OpFit, Predictor, PredictorError};
 pub use problem::{CutTensor, Layer, Problem, SplitPoint};
 pub use study::{
     candidate_rows, layer_rows, link_summaries, run_study, summary_text, sweep_channels,
-    ChannelInfo, ChannelRole, ChoiceSummary, LinkResult, LinkSummary, StudyChannel,
-    StudyOptions, StudyResult, TradeoffManifest, CDF_POINTS, DEFAULT_RAYLEIGH, DEFAULT_TRACE,
-    PRESETS, SWEEP_MAX_MBPS, SWEEP_MIN_MBPS, SWEEP_POINTS,
+    ChannelInfo, ChannelRole, ChoiceSummary, LinkResult, LinkSummary, StudyChannel, StudyOptions,
+    StudyResult, TradeoffManifest, CDF_POINTS, DEFAULT_RAYLEIGH, DEFAULT_TRACE, PRESETS,
+    SWEEP_MAX_MBPS, SWEEP_MIN_MBPS, SWEEP_POINTS,
 };

@@ -38,10 +38,11 @@ fn solve(mut a: [[f64; 3]; 3], mut b: [f64; 3], n: usize) -> Option<[f64; 3]> {
         }
         a.swap(col, piv);
         b.swap(col, piv);
+        let pivot_row = a[col];
         for r in col + 1..n {
-            let f = a[r][col] / a[col][col];
-            for c in col..n {
-                a[r][c] -= f * a[col][c];
+            let f = a[r][col] / pivot_row[col];
+            for (x, p) in a[r][col..n].iter_mut().zip(&pivot_row[col..n]) {
+                *x -= f * p;
             }
             b[r] -= f * b[col];
         }
@@ -165,8 +166,10 @@ impl Predictor {
         let fits = by_op
             .into_iter()
             .map(|(op, ls)| {
-                let xs: Vec<(f64, f64)> =
-                    ls.iter().map(|l| (l.flops as f64, l.bytes as f64)).collect();
+                let xs: Vec<(f64, f64)> = ls
+                    .iter()
+                    .map(|l| (l.flops as f64, l.bytes as f64))
+                    .collect();
                 let dev: Vec<f64> = ls.iter().map(|l| l.device_ms).collect();
                 let edge: Vec<f64> = ls.iter().map(|l| l.edge_ms).collect();
                 (
@@ -205,12 +208,7 @@ impl Predictor {
     /// Median absolute percentage error per op type, then over all layers (`all`).
     pub fn errors(&self, problem: &Problem) -> Vec<PredictorError> {
         let pred = self.predict_all(problem);
-        let rows: Vec<(&Layer, (f64, f64))> = problem
-            .layers
-            .iter()
-            .zip(pred)
-            .skip(1)
-            .collect();
+        let rows: Vec<(&Layer, (f64, f64))> = problem.layers.iter().zip(pred).skip(1).collect();
         let one = |op: &str, sel: &[&(&Layer, (f64, f64))]| PredictorError {
             op: op.to_string(),
             layers: sel.len(),

@@ -104,8 +104,7 @@ impl Problem {
                 "a problem needs at least the input and one node".into(),
             ));
         }
-        if splits.len() != layers.len() || splits.iter().enumerate().any(|(k, s)| s.after != k)
-        {
+        if splits.len() != layers.len() || splits.iter().enumerate().any(|(k, s)| s.after != k) {
             return Err(Error::InvalidArg(
                 "splits must list one cut per node, in node order".into(),
             ));

@@ -109,16 +109,22 @@ fn sorted_totals(space: &SearchSpace, i: usize, ch: &Channel, buf: &mut Vec<f64>
     buf.sort_unstable_by(f64::total_cmp);
 }
 
+/// What every row of one study shares.
+struct Rows<'a> {
+    problem: &'a Problem,
+    space: &'a SearchSpace,
+    deadline_ms: Option<f64>,
+}
+
 fn row(
-    problem: &Problem,
-    space: &SearchSpace,
+    r: &Rows<'_>,
     method: Method,
     i: usize,
     ch: &Channel,
     chosen: bool,
-    deadline_ms: Option<f64>,
     buf: &mut Vec<f64>,
 ) -> TradeoffRow {
+    let (problem, space) = (r.problem, r.space);
     let c = &space.candidates[i];
     let n = ch.n_states();
     let tx_ms = if c.sends() {
@@ -127,7 +133,7 @@ fn row(
         0.0
     };
     sorted_totals(space, i, ch, buf);
-    let p_miss = deadline_ms.filter(|_| ch.is_random()).map(|d| {
+    let p_miss = r.deadline_ms.filter(|_| ch.is_random()).map(|d| {
         let within = buf.partition_point(|&x| x <= d);
         (buf.len() - within) as f64 / buf.len() as f64
     });
@@ -213,6 +219,11 @@ pub fn run_study(
         candidates: candidate_rows(problem, space),
         ..Default::default()
     };
+    let rows = Rows {
+        problem,
+        space,
+        deadline_ms: opts.deadline_ms,
+    };
     let mut links = Vec::with_capacity(channels.len());
     let mut buf = Vec::new();
     for (k, sc) in channels.iter().enumerate() {
@@ -223,27 +234,18 @@ pub fn run_study(
             if c.method == Method::ThreeStep && every {
                 for &i in space.set(Method::ThreeStep) {
                     study.tradeoff.push(row(
-                        problem,
-                        space,
+                        &rows,
                         Method::ThreeStep,
                         i,
                         ch,
                         i == c.index,
-                        opts.deadline_ms,
                         &mut buf,
                     ));
                 }
             } else {
-                study.tradeoff.push(row(
-                    problem,
-                    space,
-                    c.method,
-                    c.index,
-                    ch,
-                    true,
-                    opts.deadline_ms,
-                    &mut buf,
-                ));
+                study
+                    .tradeoff
+                    .push(row(&rows, c.method, c.index, ch, true, &mut buf));
             }
             if ch.is_random() {
                 sorted_totals(space, c.index, ch, &mut buf);
