@@ -465,6 +465,8 @@ pub struct TradeoffManifest {
     pub downlink_note: String,
     /// How methods choose on random links.
     pub random_link_rule: String,
+    /// What is known about accuracy.
+    pub accuracy_note: String,
     /// Per op type: median absolute percentage error of Neurosurgeon's predictor.
     pub predictor_error: Vec<PredictorError>,
     /// The fitted predictor.
