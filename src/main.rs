@@ -570,21 +570,33 @@ mod tradeoff {
 
         // 5. Write.
         let out = &args.out;
-        let mut files = vec![];
-        let mut write = |name: &str, f: &dyn Fn(&Path) -> splitbench::Result<()>| -> Result<()> {
-            let path = out.join(name);
-            f(&path)?;
-            files.push(name.to_string());
-            Ok(())
-        };
         let st = &result.study;
-        write("tradeoff.csv", &|p| report::write_csv(p, &st.tradeoff))?;
-        write("layers.csv", &|p| report::write_csv(p, &st.layers))?;
-        write("candidates.csv", &|p| report::write_csv(p, &st.candidates))?;
-        write("cdf.csv", &|p| report::write_csv(p, &st.cdf))?;
-        write("device_profile.csv", &|p| {
-            report::write_csv(p, &device_rows)
-        })?;
+        report::write_study(out, st)?;
+        report::write_csv(&out.join("device_profile.csv"), &device_rows)?;
+        let mut files: Vec<String> = [
+            report::TRADEOFF_CSV,
+            report::LAYERS_CSV,
+            report::CANDIDATES_CSV,
+            report::CDF_CSV,
+            report::TITLE_TXT,
+            "device_profile.csv",
+        ]
+        .map(String::from)
+        .to_vec();
+        let spin = ProgressBar::new_spinner();
+        spin.set_message("drawing charts");
+        spin.enable_steady_tick(std::time::Duration::from_millis(200));
+        let charts = report::draw_charts(out, st)?;
+        spin.finish_and_clear();
+        for s in &charts.skipped {
+            println!("chart skipped: {s}");
+        }
+        files.extend(
+            charts
+                .files
+                .iter()
+                .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned())),
+        );
         let manifest = TradeoffManifest {
             run: run_info,
             model: g.name.clone(),
@@ -645,7 +657,6 @@ mod tradeoff {
             summary: summaries.clone(),
             files: vec![],
         };
-        // Charts: added when report::draw_study lands.
         let mut manifest = manifest;
         manifest.files = files;
         manifest.files.push("manifest.json".into());

@@ -184,6 +184,22 @@ fn tradeoff_writes_the_study() {
     ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
+    for stem in [
+        "layers",
+        "latency_vs_bandwidth",
+        "breakdown",
+        "tradeoff",
+        "cdf",
+    ] {
+        for ext in ["png", "svg"] {
+            let f = out.join(format!("{stem}.{ext}"));
+            assert!(
+                std::fs::metadata(&f).is_ok_and(|m| m.len() > 1000),
+                "chart {} missing or empty",
+                f.display()
+            );
+        }
+    }
     has_columns(
         &out.join("tradeoff.csv"),
         "method,channel,uplink_mbps,split,payload_bytes,device_ms,encode_ms,tx_ms,decode_ms,edge_ms,total_ms",
