@@ -7,6 +7,7 @@ pub mod cpu;
 mod error;
 pub mod gpu;
 pub mod model;
+pub mod plan;
 pub mod report;
 pub mod tensor;
 
