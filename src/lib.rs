@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 pub mod channel;
+pub mod compress;
 pub mod cpu;
 mod error;
 pub mod gpu;
