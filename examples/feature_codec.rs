@@ -11,7 +11,7 @@
 use anyhow::{anyhow, Context};
 use splitbench::compress::{transmit, DecodeLimits, DeviceTensor, Encoding, Granularity};
 use splitbench::gpu::{buffers, Executor, GpuContext, Stats};
-use splitbench::model::{self, cuts, ZooOptions};
+use splitbench::model::{self, ZooOptions};
 use splitbench::tensor::Rng;
 
 fn arg(args: &[String], name: &str, default: &str) -> String {
@@ -29,7 +29,7 @@ fn main() -> anyhow::Result<()> {
     let split = arg(&args, "--split", "layer1");
     let ctx = GpuContext::new(None)?;
     let m = model::prepare("resnet18-cifar", &ZooOptions::default(), None, 7)?.model;
-    let (_, node) = cuts::paper_split_points(&m.graph)
+    let (_, node) = model::paper_split_points(&m.graph)
         .into_iter()
         .find(|(l, _)| *l == split)
         .ok_or_else(|| anyhow!("no split point {split}"))?;

@@ -196,7 +196,7 @@ pub fn entropy_decode(
     }
     let m = model(&probs).map_err(|msg| (pos, msg))?;
     let rest = &payload[pos..];
-    if rest.len() % 4 != 0 {
+    if !rest.len().is_multiple_of(4) {
         return Err((
             pos,
             format!("{} coded bytes: not whole u32 words", rest.len()),

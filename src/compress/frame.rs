@@ -387,7 +387,7 @@ fn check_quantized(i: usize, t: &FrameTensor, q: &Quantized) -> Result<usize> {
             q.bits
         ));
     }
-    if total_bits % 32 != 0 {
+    if !total_bits.is_multiple_of(32) {
         let last = q.words[q.words.len() - 1];
         if last >> (total_bits % 32) != 0 {
             return arg(format!("tensor {i}: padding bits of the last word are set"));
@@ -643,7 +643,7 @@ fn read_desc(
                 offset: at,
                 msg: "group count overflows".into(),
             })?;
-        let bytes = groups.checked_mul(PARAM_LEN).unwrap_or(usize::MAX);
+        let bytes = groups.saturating_mul(PARAM_LEN);
         let start = r.pos;
         let raw = r.take(bytes, "quantization params")?;
         params = raw
