@@ -536,8 +536,15 @@ fn fuzz_seed_frames() {
     let seeds = [
         ("two_tensors", small),
         ("packed3", one_tensor_frame(3, false)),
-        ("entropy1", one_tensor_frame(1, true)),
-        ("entropy8", one_tensor_frame(8, true)),
+        ("packed1", one_tensor_frame(1, true)),
+        ("entropy2", {
+            let s = Shape::new(4, 8, 8);
+            let t = quantized(&relu_feature(11, 1, s), 1, s, 2, Granularity::PerTensor);
+            let e = frame::encode(&[t], true).unwrap();
+            assert_eq!(e.tensors[0].codec, Codec::PackedEntropy);
+            e.bytes
+        }),
+        ("fallback8", one_tensor_frame(8, true)),
     ];
     for (name, bytes) in &seeds {
         assert!(decode(bytes).is_ok(), "{name}");
