@@ -675,6 +675,22 @@ fn gpu_transmit_two_tensors_per_channel_and_raw() {
     assert_eq!(out[1].read(&ctx).unwrap(), x2);
     assert_eq!(f.bytes.len(), 10 + 2 * 23 + 4 * (x1.len() + x2.len()) + 4);
     assert_eq!(t.encode_gpu_ms, 0.0);
+    // A buffer too small for the declared tensor is an error, not a GPU validation panic.
+    let short = [DeviceTensor {
+        buffer: &b2,
+        batch,
+        shape: s1,
+    }];
+    for enc in [
+        Encoding::RawF32,
+        Encoding::Quantized {
+            bits: 4,
+            granularity: Granularity::PerTensor,
+        },
+    ] {
+        let r = splitbench::compress::encode_on_device(&ctx, &short, enc, false);
+        assert!(matches!(r, Err(Error::InvalidArg(_))), "{enc:?}");
+    }
 }
 
 #[test]

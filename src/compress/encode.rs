@@ -10,7 +10,9 @@
 //!
 //! Each call runs its stages once; callers that want medians call it repeatedly.
 
-use super::frame::{self, DecodeLimits, Encoded, Encoding, FrameTensor, Payload, Quantized};
+use super::frame::{
+    self, DecodeLimits, Encoded, Encoding, FrameTensor, Granularity, Payload, Quantized,
+};
 use crate::cpu::QuantParams;
 use crate::error::{Error, Result};
 use crate::gpu::{buffers, Builder, Dispatch, GpuContext, PassTimer, TimingMethod};
@@ -120,7 +122,13 @@ fn timed_pass(ctx: &GpuContext, dispatches: Vec<Dispatch>) -> Result<(Duration, 
 
 /// Numbers the quantize kernels need, checked against the shader's u32 arithmetic and
 /// the device's binding limit.
-fn gpu_sizes(ctx: &GpuContext, batch: usize, shape: Shape, bits: u32) -> Result<(usize, usize)> {
+fn gpu_sizes(
+    ctx: &GpuContext,
+    batch: usize,
+    shape: Shape,
+    bits: u32,
+    granularity: Option<Granularity>,
+) -> Result<(usize, usize)> {
     let numel = batch
         .checked_mul(shape.c)
         .and_then(|v| v.checked_mul(shape.h))
@@ -136,12 +144,31 @@ fn gpu_sizes(ctx: &GpuContext, batch: usize, shape: Shape, bits: u32) -> Result<
             ))
         })?;
     let limit = ctx.device.limits().max_storage_buffer_binding_size;
-    if (numel as u64) * 4 > limit {
+    // f32 values, and params (16 bytes per group, at most one group per value).
+    let groups = granularity
+        .and_then(|g| g.groups(batch, shape))
+        .map_or(0, |(g, _)| g);
+    let biggest = (numel as u64 * 4).max(groups as u64 * 16);
+    if biggest > limit {
         return Err(Error::Unsupported(format!(
-            "tensor of {numel} f32 exceeds the storage binding limit of {limit} bytes"
+            "tensor {batch} x {shape}: a {biggest}-byte buffer exceeds the storage binding \
+             limit of {limit} bytes"
         )));
     }
     Ok((numel, total_bits.div_ceil(32)))
+}
+
+/// Checks that a device tensor's buffer holds its values.
+fn check_buffer(t: &DeviceTensor, numel: usize) -> Result<()> {
+    if t.buffer.size() < numel as u64 * 4 {
+        return Err(Error::InvalidArg(format!(
+            "tensor {} x {}: buffer of {} bytes for {numel} f32",
+            t.batch,
+            t.shape,
+            t.buffer.size()
+        )));
+    }
+    Ok(())
 }
 
 /// Encodes device tensors into a frame: GPU quantize + pack with `encoding` (raw-f32 reads
@@ -167,7 +194,8 @@ pub fn encode_on_device(
             return Err(Error::InvalidArg(format!("bits must be 1..=8, got {bits}")));
         }
         for t in inputs {
-            let (numel, n_words) = gpu_sizes(ctx, t.batch, t.shape, bits)?;
+            let (numel, n_words) = gpu_sizes(ctx, t.batch, t.shape, bits, Some(granularity))?;
+            check_buffer(t, numel)?;
             let (groups, group_len) = granularity
                 .groups(t.batch, t.shape)
                 .ok_or_else(|| Error::InvalidArg("group count overflows".into()))?;
@@ -190,7 +218,8 @@ pub fn encode_on_device(
     for (i, t) in inputs.iter().enumerate() {
         let payload = match encoding {
             Encoding::RawF32 => {
-                let (numel, _) = gpu_sizes(ctx, t.batch, t.shape, 32)?;
+                let (numel, _) = gpu_sizes(ctx, t.batch, t.shape, 32, None)?;
+                check_buffer(t, numel)?;
                 Payload::RawF32(buffers::read(ctx, t.buffer, numel)?)
             }
             Encoding::Quantized { bits, granularity } => {
@@ -240,11 +269,11 @@ pub fn decode_on_edge(
 
     // Check every tensor against the kernels' limits before uploading anything.
     for t in &decoded.tensors {
-        let bits = match &t.payload {
-            Payload::RawF32(_) => 32,
-            Payload::Quantized(q) => q.bits,
+        let (bits, granularity) = match &t.payload {
+            Payload::RawF32(_) => (32, None),
+            Payload::Quantized(q) => (q.bits, Some(q.granularity)),
         };
-        gpu_sizes(ctx, t.batch, t.shape, bits)?;
+        gpu_sizes(ctx, t.batch, t.shape, bits, granularity)?;
     }
     let k = Builder::new(ctx);
     let start = Instant::now();
