@@ -68,7 +68,7 @@ fn conv_case<'a>(
         id.to_string(),
         flops,
         Throughput::Elements(flops),
-        PassTimer::new(ctx, vec![d]),
+        PassTimer::new(ctx, d),
     )
 }
 

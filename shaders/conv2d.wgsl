@@ -5,9 +5,15 @@
 // accumulators (arrays of accumulators indexed by loop variables spill to memory).
 // Epilogue fuses bias, residual add and activation.
 //
-// Constants CONV_TILE_M/N/K and CONV_WG_X/Y come from the Rust prelude (one source).
-// POINTWISE specialises the B gather for 1x1 / stride 1 / no padding (a plain GEMM),
-// which also covers fully connected layers (H = W = 1).
+// Constants CONV_TILE_M/N/K and CONV_WG_X/Y come from the Rust prelude (one source); the
+// file is compiled with two tile shapes: 64x64 and a narrow 256x16 for layers with few
+// output pixels (deep layers at batch 1), which would otherwise waste most of a 64-wide
+// pixel tile. POINTWISE specialises the B gather for 1x1 / stride 1 / no padding (a plain
+// GEMM), which also covers fully connected layers (H = W = 1).
+//
+// Split-K: when the output has too few tiles to fill the GPU, workgroup z also indexes a
+// slice of the reduction (k_splits slices of k_chunk); each slice writes raw partial sums
+// to `partial`, and `splitk_reduce` adds the slices, bias, residual and activation.
 
 override POINTWISE: bool = false;
 
@@ -16,7 +22,7 @@ struct Params {
     out_c: u32, out_h: u32, out_w: u32, groups: u32,
     kh: u32, kw: u32, stride_h: u32, stride_w: u32,
     pad_h: u32, pad_w: u32, has_bias: u32, has_res: u32,
-    act: u32, _p0: u32, _p1: u32, _p2: u32,
+    act: u32, k_splits: u32, k_chunk: u32, _p2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -25,6 +31,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> res: array<f32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(6) var<storage, read_write> partial: array<f32>;
 
 // [k][m] and [k][n] tiles, four consecutive m (or n) per vec4.
 var<workgroup> a_tile: array<vec4<f32>, CONV_TILE_K * CONV_TILE_M / 4u>;
@@ -58,20 +65,27 @@ fn load_b(g: u32, k: u32, n: u32, k_total: u32, n_total: u32) -> f32 {
     return x[((b * p.in_c + g * cin_g + ci) * p.in_h + u32(iy)) * p.in_w + u32(ix)];
 }
 
-fn store_row(g: u32, m: u32, n_base: u32, n_total: u32, acc: vec4<f32>) {
+fn finish(co: u32, idx: u32, sum: f32) -> f32 {
+    var v = sum;
+    if (p.has_bias != 0u) { v += bias[co]; }
+    if (p.has_res != 0u) { v += res[idx]; }
+    return activate(v);
+}
+
+fn store_row(g: u32, ks: u32, m: u32, n_base: u32, n_total: u32, acc: vec4<f32>) {
     let cout_g = p.out_c / p.groups;
     if (m >= cout_g) { return; }
     let co = g * cout_g + m;
     let ohw = p.out_h * p.out_w;
-    var b_add = 0.0;
-    if (p.has_bias != 0u) { b_add = bias[co]; }
     for (var j = 0u; j < 4u; j++) {
         let n = n_base + j;
         if (n < n_total) {
             let idx = ((n / ohw) * p.out_c + co) * ohw + n % ohw;
-            var v = acc[j] + b_add;
-            if (p.has_res != 0u) { v += res[idx]; }
-            y[idx] = activate(v);
+            if (p.k_splits > 1u) {
+                partial[ks * p.batch * p.out_c * ohw + idx] = acc[j];
+            } else {
+                y[idx] = finish(co, idx, acc[j]);
+            }
         }
     }
 }
@@ -82,7 +96,10 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     let cout_g = p.out_c / p.groups;
     let k_total = cin_g * p.kh * p.kw;
     let n_total = p.batch * p.out_h * p.out_w;
-    let g = wid.z;
+    let g = wid.z / p.k_splits;
+    let ks = wid.z % p.k_splits;
+    let k_begin = ks * p.k_chunk;
+    let k_end = min(k_total, k_begin + p.k_chunk);
     let m0 = wid.y * CONV_TILE_M;
     let n0 = wid.x * CONV_TILE_N;
     let tid = lid.y * CONV_WG_X + lid.x;
@@ -93,13 +110,13 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
 
-    for (var k0 = 0u; k0 < k_total; k0 += CONV_TILE_K) {
+    for (var k0 = k_begin; k0 < k_end; k0 += CONV_TILE_K) {
         // A: weights [cout, k] row-major; consecutive threads read consecutive k.
         for (var e = tid; e < CONV_TILE_K * CONV_TILE_M; e += threads) {
             let mm = e / CONV_TILE_K;
             let kk = e % CONV_TILE_K;
             var v = 0.0;
-            if (m0 + mm < cout_g && k0 + kk < k_total) {
+            if (m0 + mm < cout_g && k0 + kk < k_end) {
                 v = wt[(g * cout_g + m0 + mm) * k_total + k0 + kk];
             }
             a_tile[(kk * CONV_TILE_M + mm) / 4u][mm % 4u] = v;
@@ -108,7 +125,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         for (var e = tid; e < CONV_TILE_K * CONV_TILE_N; e += threads) {
             let kk = e / CONV_TILE_N;
             let nn = e % CONV_TILE_N;
-            b_tile[(kk * CONV_TILE_N + nn) / 4u][nn % 4u] = load_b(g, k0 + kk, n0 + nn, k_total, n_total);
+            b_tile[(kk * CONV_TILE_N + nn) / 4u][nn % 4u] = load_b(g, k0 + kk, n0 + nn, k_end, n_total);
         }
         workgroupBarrier();
         for (var kk = 0u; kk < CONV_TILE_K; kk++) {
@@ -124,8 +141,21 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 
     let m = m0 + lid.y * 4u;
     let n = n0 + lid.x * 4u;
-    store_row(g, m, n, n_total, acc0);
-    store_row(g, m + 1u, n, n_total, acc1);
-    store_row(g, m + 2u, n, n_total, acc2);
-    store_row(g, m + 3u, n, n_total, acc3);
+    store_row(g, ks, m, n, n_total, acc0);
+    store_row(g, ks, m + 1u, n, n_total, acc1);
+    store_row(g, ks, m + 2u, n, n_total, acc2);
+    store_row(g, ks, m + 3u, n, n_total, acc3);
+}
+
+@compute @workgroup_size(WG_1D)
+fn splitk_reduce(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let idx = gid.x + gid.y * nwg.x * WG_1D;
+    let ohw = p.out_h * p.out_w;
+    let total = p.batch * p.out_c * ohw;
+    if (idx >= total) { return; }
+    var sum = 0.0;
+    for (var ks = 0u; ks < p.k_splits; ks++) {
+        sum += partial[ks * total + idx];
+    }
+    y[idx] = finish((idx / ohw) % p.out_c, idx, sum);
 }

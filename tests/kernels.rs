@@ -44,7 +44,7 @@ fn check_conv(ctx: &GpuContext, name: &str, c: Conv2d, batch: usize, input: Shap
         c.residual.then_some(&rb),
         &yb,
     );
-    buffers::run(ctx, &[d]).unwrap();
+    buffers::run(ctx, &d).unwrap();
     let got: Vec<f32> = buffers::read(ctx, &yb, out_len).unwrap();
     assert_close(&got, &want, TOL, name);
 }
@@ -128,6 +128,56 @@ fn conv2d_matches_cpu_on_odd_shapes() {
     for (i, (name, c, batch, input)) in cases.into_iter().enumerate() {
         check_conv(&ctx, name, c, batch, input, 100 + i as u64);
     }
+}
+
+#[test]
+fn conv2d_narrow_tile_and_split_k_match_cpu() {
+    let Some(ctx) = gpu() else { return };
+    use splitbench::gpu::{conv_plan, shaders::ConvTile};
+    let with = |mut c: Conv2d, res: bool| {
+        c.bias = true;
+        c.act = Act::Relu;
+        c.residual = res;
+        c
+    };
+    let cases: Vec<(&str, Conv2d, usize, Shape)> = vec![
+        // ResNet-18 layer4 at batch 1: 16 output pixels -> narrow tile, split-K.
+        (
+            "512x4x4",
+            with(conv(512, 512, 3, 1, 1, 1), true),
+            1,
+            Shape::new(512, 4, 4),
+        ),
+        (
+            "stride 2 to 2x2",
+            with(conv(96, 130, 3, 2, 1, 1), false),
+            2,
+            Shape::new(96, 4, 4),
+        ),
+        (
+            "pointwise narrow",
+            with(conv(200, 70, 1, 1, 0, 1), true),
+            1,
+            Shape::new(200, 3, 3),
+        ),
+        (
+            "groups split",
+            with(conv(64, 64, 3, 1, 1, 2), false),
+            1,
+            Shape::new(64, 5, 5),
+        ),
+    ];
+    for (i, (name, c, batch, input)) in cases.into_iter().enumerate() {
+        let plan = conv_plan(&c, batch, input);
+        assert!(plan.k_splits > 1, "{name}: expected split-K, got {plan:?}");
+        if i == 0 {
+            assert_eq!(plan.tile, ConvTile::NARROW, "{name}");
+        }
+        check_conv(&ctx, name, c, batch, input, 300 + i as u64);
+    }
+    // A big layer keeps the plain wide tile.
+    let big = conv_plan(&conv(64, 64, 3, 1, 1, 1), 8, Shape::new(64, 32, 32));
+    assert_eq!((big.tile, big.k_splits), (ConvTile::WIDE, 1));
 }
 
 #[test]

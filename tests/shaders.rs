@@ -19,15 +19,18 @@ fn every_shader_validates_with_naga() {
             .find(|(n, _)| *n == name)
             .unwrap_or_else(|| panic!("{name} is not in gpu::shaders::FILES"));
         assert_eq!(registered.1, on_disk, "{name}: embedded copy is stale");
-        let src = shaders::source(&name).unwrap();
-        let module = naga::front::wgsl::parse_str(&src)
-            .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(&src)));
-        naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::all(),
-        )
-        .validate(&module)
-        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(&src)));
+        // Every file with each prelude it is compiled with (conv tile shapes).
+        for tile in [shaders::ConvTile::WIDE, shaders::ConvTile::NARROW] {
+            let src = shaders::source_for(&name, tile).unwrap();
+            let module = naga::front::wgsl::parse_str(&src)
+                .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(&src)));
+            naga::valid::Validator::new(
+                naga::valid::ValidationFlags::all(),
+                naga::valid::Capabilities::all(),
+            )
+            .validate(&module)
+            .unwrap_or_else(|e| panic!("{name} ({tile:?}): {}", e.emit_to_string(&src)));
+        }
         checked += 1;
     }
     assert!(checked > 0, "found no .wgsl files in {}", dir.display());

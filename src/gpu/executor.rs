@@ -207,7 +207,7 @@ impl<'a> Executor<'a> {
                         None
                     };
                     let res = c.residual.then(|| x(1));
-                    vec![k.conv2d(c, batch, xs(0), &x(0), &w, b.as_ref(), res.as_deref(), &out)]
+                    k.conv2d(c, batch, xs(0), &x(0), &w, b.as_ref(), res.as_deref(), &out)
                 }
                 Op::Linear(l) => {
                     let w = weight(model, name, "weight", l.in_f * l.out_f)?;

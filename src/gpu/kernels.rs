@@ -2,7 +2,7 @@
 //! executor and the one-shot launchers encode.
 
 use super::context::GpuContext;
-use super::shaders;
+use super::shaders::{self, ConvTile};
 use crate::model::{Act, Conv2d, Pool, Shape};
 
 /// One compute dispatch ready to encode: pipeline, its bind group and workgroup counts.
@@ -28,6 +28,9 @@ impl Dispatch {
 pub(crate) struct Kernels {
     conv: wgpu::ComputePipeline,
     conv_pointwise: wgpu::ComputePipeline,
+    conv_narrow: wgpu::ComputePipeline,
+    conv_narrow_pointwise: wgpu::ComputePipeline,
+    conv_splitk_reduce: wgpu::ComputePipeline,
     depthwise: wgpu::ComputePipeline,
     linear: wgpu::ComputePipeline,
     pool: wgpu::ComputePipeline,
@@ -44,7 +47,17 @@ fn pipeline(
     entry: &str,
     constants: &[(&str, f64)],
 ) -> wgpu::ComputePipeline {
-    let src = shaders::source(file).expect("registered shader file");
+    pipeline_tiled(dev, file, entry, constants, shaders::ConvTile::WIDE)
+}
+
+fn pipeline_tiled(
+    dev: &wgpu::Device,
+    file: &str,
+    entry: &str,
+    constants: &[(&str, f64)],
+    tile: shaders::ConvTile,
+) -> wgpu::ComputePipeline {
+    let src = shaders::source_for(file, tile).expect("registered shader file");
     let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(file),
         source: wgpu::ShaderSource::Wgsl(src.into()),
@@ -67,6 +80,15 @@ impl Kernels {
         Self {
             conv: pipeline(dev, "conv2d.wgsl", "main", &[]),
             conv_pointwise: pipeline(dev, "conv2d.wgsl", "main", &[("POINTWISE", 1.0)]),
+            conv_narrow: pipeline_tiled(dev, "conv2d.wgsl", "main", &[], ConvTile::NARROW),
+            conv_narrow_pointwise: pipeline_tiled(
+                dev,
+                "conv2d.wgsl",
+                "main",
+                &[("POINTWISE", 1.0)],
+                ConvTile::NARROW,
+            ),
+            conv_splitk_reduce: pipeline(dev, "conv2d.wgsl", "splitk_reduce", &[]),
             depthwise: pipeline(dev, "depthwise.wgsl", "main", &[]),
             linear: pipeline(dev, "linear.wgsl", "main", &[]),
             pool: pipeline(dev, "pool.wgsl", "main", &[]),
@@ -99,7 +121,9 @@ struct ConvParams {
     has_bias: u32,
     has_res: u32,
     act: u32,
-    _pad: [u32; 3],
+    k_splits: u32,
+    k_chunk: u32,
+    _pad: u32,
 }
 
 #[repr(C)]
@@ -157,6 +181,73 @@ struct QuantShaderParams {
     group_len: u32,
     groups: u32,
     bits: u32,
+}
+
+/// How a convolution is tiled on the GPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvPlan {
+    /// Tile shape.
+    pub tile: ConvTile,
+    /// Slices of the reduction (1 = no split-K).
+    pub k_splits: u32,
+    /// Reduction length per slice (a multiple of the K tile).
+    pub k_chunk: u32,
+    /// Workgroups to dispatch.
+    pub workgroups: [u32; 3],
+    /// Bytes of partial sums when split (0 otherwise).
+    pub scratch_bytes: u64,
+}
+
+/// Largest split-K scratch buffer per convolution.
+const SPLITK_MAX_SCRATCH_BYTES: u64 = 16 << 20;
+
+/// Chooses the tile (the one that pads the output least; ties go to the wide tile) and
+/// split-K (when the output has fewer tiles than [`shaders::CONV_SPLITK_TARGET_WORKGROUPS`],
+/// each slice keeping at least 4 K tiles).
+pub fn conv_plan(c: &Conv2d, batch: usize, input: Shape) -> ConvPlan {
+    let (oh, ow) = c.out_hw(input.h, input.w).expect("shape-checked graph");
+    let n = u(batch * oh * ow);
+    let m = u(c.out_c / c.groups);
+    let k = u(c.in_c / c.groups * c.kernel.0 * c.kernel.1);
+    let padded = |t: ConvTile| {
+        n.div_ceil(t.tile_n()) as u64
+            * t.tile_n() as u64
+            * m.div_ceil(t.tile_m()) as u64
+            * t.tile_m() as u64
+    };
+    let tile = if padded(ConvTile::NARROW) < padded(ConvTile::WIDE) {
+        ConvTile::NARROW
+    } else {
+        ConvTile::WIDE
+    };
+    let tiles = n.div_ceil(tile.tile_n()) * m.div_ceil(tile.tile_m()) * u(c.groups);
+    let out_bytes = (batch * c.out_c * oh * ow * 4) as u64;
+    let k_tiles = k.div_ceil(shaders::CONV_TILE_K);
+    let mut k_splits = 1;
+    if tiles < shaders::CONV_SPLITK_TARGET_WORKGROUPS && !c.is_depthwise() {
+        k_splits = shaders::CONV_SPLITK_TARGET_WORKGROUPS
+            .div_ceil(tiles)
+            .min(k_tiles / 4)
+            .min((SPLITK_MAX_SCRATCH_BYTES / out_bytes.max(1)) as u32)
+            .max(1);
+    }
+    let k_chunk = k_tiles.div_ceil(k_splits) * shaders::CONV_TILE_K;
+    let k_splits = k.div_ceil(k_chunk).max(1);
+    ConvPlan {
+        tile,
+        k_splits,
+        k_chunk,
+        workgroups: [
+            n.div_ceil(tile.tile_n()),
+            m.div_ceil(tile.tile_m()),
+            u(c.groups) * k_splits,
+        ],
+        scratch_bytes: if k_splits > 1 {
+            k_splits as u64 * out_bytes
+        } else {
+            0
+        },
+    }
 }
 
 /// Pooling flavours of `pool.wgsl`.
@@ -261,7 +352,8 @@ impl<'a> Builder<'a> {
         })
     }
 
-    /// Convolution (general, pointwise or depthwise kernel chosen from the shape).
+    /// Convolution (general, pointwise or depthwise kernel chosen from the shape; tile
+    /// shape and split-K chosen by [`conv_plan`]). One or two dispatches.
     #[allow(clippy::too_many_arguments)] // one buffer per kernel binding
     pub fn conv2d(
         &self,
@@ -273,8 +365,9 @@ impl<'a> Builder<'a> {
         bias: Option<&wgpu::Buffer>,
         residual: Option<&wgpu::Buffer>,
         y: &wgpu::Buffer,
-    ) -> Dispatch {
+    ) -> Vec<Dispatch> {
         let (oh, ow) = c.out_hw(input.h, input.w).expect("shape-checked graph");
+        let plan = conv_plan(c, batch, input);
         let prm = ConvParams {
             batch: u(batch),
             in_c: u(c.in_c),
@@ -293,10 +386,34 @@ impl<'a> Builder<'a> {
             has_bias: bias.is_some() as u32,
             has_res: residual.is_some() as u32,
             act: c.act.code(),
-            _pad: [0; 3],
+            k_splits: plan.k_splits,
+            k_chunk: plan.k_chunk,
+            _pad: 0,
         };
         let ub = self.uniform(&prm);
         let dummy = self.dummy();
+        let out_len = batch * c.out_c * oh * ow;
+        if c.is_depthwise() {
+            let bufs = [
+                (0, &ub),
+                (1, x),
+                (2, weight),
+                (3, bias.unwrap_or(&dummy)),
+                (4, residual.unwrap_or(&dummy)),
+                (5, y),
+            ];
+            return vec![self.dispatch(
+                &self.k.depthwise,
+                &bufs,
+                self.fold(out_len, shaders::WG_1D),
+            )];
+        }
+        let partial = if plan.k_splits > 1 {
+            super::buffers::zeroed(self.ctx, "split-k partial sums", plan.scratch_bytes)
+        } else {
+            // Its own placeholder: a buffer bound read-write may not alias a read binding.
+            self.dummy()
+        };
         let bufs = [
             (0, &ub),
             (1, x),
@@ -304,27 +421,29 @@ impl<'a> Builder<'a> {
             (3, bias.unwrap_or(&dummy)),
             (4, residual.unwrap_or(&dummy)),
             (5, y),
+            (6, &partial),
         ];
-        if c.is_depthwise() {
-            return self.dispatch(
-                &self.k.depthwise,
-                &bufs,
-                self.fold(batch * c.out_c * oh * ow, shaders::WG_1D),
-            );
-        }
-        let pipeline = if c.is_pointwise() {
-            &self.k.conv_pointwise
-        } else {
-            &self.k.conv
+        let pipeline = match (plan.tile == ConvTile::NARROW, c.is_pointwise()) {
+            (false, false) => &self.k.conv,
+            (false, true) => &self.k.conv_pointwise,
+            (true, false) => &self.k.conv_narrow,
+            (true, true) => &self.k.conv_narrow_pointwise,
         };
-        let n = u(batch * oh * ow);
-        let m = u(c.out_c / c.groups);
-        let wg = [
-            n.div_ceil(shaders::CONV_TILE_N),
-            m.div_ceil(shaders::CONV_TILE_M),
-            u(c.groups),
-        ];
-        self.dispatch(pipeline, &bufs, wg)
+        let mut out = vec![self.dispatch(pipeline, &bufs, plan.workgroups)];
+        if plan.k_splits > 1 {
+            out.push(self.dispatch(
+                &self.k.conv_splitk_reduce,
+                &[
+                    (0, &ub),
+                    (3, bias.unwrap_or(&dummy)),
+                    (4, residual.unwrap_or(&dummy)),
+                    (5, y),
+                    (6, &partial),
+                ],
+                self.fold(out_len, shaders::WG_1D),
+            ));
+        }
+        out
     }
 
     /// Fully connected layer `y = act(W x + b)` on `batch` vectors, for the block of

@@ -7,7 +7,7 @@ mod kernels;
 pub mod shaders;
 
 pub use context::{list_adapters, AdapterSummary, GpuContext};
-pub use kernels::{fold_1d, Builder, Dispatch, PoolKind};
+pub use kernels::{conv_plan, fold_1d, Builder, ConvPlan, Dispatch, PoolKind};
 mod executor;
 mod pass_timer;
 mod timing;

@@ -13,6 +13,13 @@ pub const CONV_TILE_M: u32 = CONV_WG_Y * 4;
 pub const CONV_TILE_N: u32 = CONV_WG_X * 4;
 /// Reduction depth staged in workgroup memory per step.
 pub const CONV_TILE_K: u32 = 16;
+/// Workgroup width of the narrow convolution variant (16 output pixels per tile).
+pub const CONV_NARROW_WG_X: u32 = 4;
+/// Workgroup height of the narrow convolution variant (256 output channels per tile).
+pub const CONV_NARROW_WG_Y: u32 = 64;
+/// Below this many output tiles a convolution splits its reduction (split-K) so that
+/// enough workgroups exist to fill a large GPU.
+pub const CONV_SPLITK_TARGET_WORKGROUPS: u32 = 128;
 /// Threads per fully connected workgroup (one output feature, 4 samples).
 pub const LINEAR_WG: u32 = 64;
 /// Samples per fully connected workgroup (the shader's vec4 accumulators).
@@ -34,14 +41,45 @@ pub const FILES: &[(&str, &str)] = &[
     ("quantize.wgsl", include_str!("../../shaders/quantize.wgsl")),
 ];
 
-/// WGSL constant declarations generated from the Rust constants above.
-pub fn prelude() -> String {
+/// Tile shape of a convolution pipeline: workgroup `wg_x` x `wg_y` threads, each
+/// computing 4 output channels x 4 output pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvTile {
+    /// Threads along output pixels.
+    pub wg_x: u32,
+    /// Threads along output channels.
+    pub wg_y: u32,
+}
+
+impl ConvTile {
+    /// The default 64 x 64 tile.
+    pub const WIDE: ConvTile = ConvTile {
+        wg_x: CONV_WG_X,
+        wg_y: CONV_WG_Y,
+    };
+    /// The 256 (channels) x 16 (pixels) tile for layers with few output pixels.
+    pub const NARROW: ConvTile = ConvTile {
+        wg_x: CONV_NARROW_WG_X,
+        wg_y: CONV_NARROW_WG_Y,
+    };
+    /// Output channels per tile.
+    pub const fn tile_m(self) -> u32 {
+        self.wg_y * 4
+    }
+    /// Output pixels per tile.
+    pub const fn tile_n(self) -> u32 {
+        self.wg_x * 4
+    }
+}
+
+/// WGSL constant declarations generated from the Rust constants above, for a conv tile.
+pub fn prelude_for(tile: ConvTile) -> String {
     [
         ("WG_1D", WG_1D),
-        ("CONV_WG_X", CONV_WG_X),
-        ("CONV_WG_Y", CONV_WG_Y),
-        ("CONV_TILE_M", CONV_TILE_M),
-        ("CONV_TILE_N", CONV_TILE_N),
+        ("CONV_WG_X", tile.wg_x),
+        ("CONV_WG_Y", tile.wg_y),
+        ("CONV_TILE_M", tile.tile_m()),
+        ("CONV_TILE_N", tile.tile_n()),
         ("CONV_TILE_K", CONV_TILE_K),
         ("LINEAR_WG", LINEAR_WG),
         ("REDUCE_WG", REDUCE_WG),
@@ -51,10 +89,20 @@ pub fn prelude() -> String {
     .collect()
 }
 
+/// The default prelude (wide conv tile).
+pub fn prelude() -> String {
+    prelude_for(ConvTile::WIDE)
+}
+
 /// The full source of a registered shader file (prelude + file), or `None`.
 pub fn source(file: &str) -> Option<String> {
+    source_for(file, ConvTile::WIDE)
+}
+
+/// Like [`source`] with the constants of another conv tile.
+pub fn source_for(file: &str, tile: ConvTile) -> Option<String> {
     FILES
         .iter()
         .find(|(name, _)| *name == file)
-        .map(|(_, src)| prelude() + src)
+        .map(|(_, src)| prelude_for(tile) + src)
 }

@@ -1,0 +1,100 @@
+//! Charts of a trade-off study, each written as PNG and SVG:
+//!
+//! | file stem              | shows                                                            |
+//! |------------------------|------------------------------------------------------------------|
+//! | `layers`               | per-node device time (bars) and feature size at each cut (line)  |
+//! | `latency_vs_bandwidth` | end-to-end latency vs uplink rate, one line per method           |
+//! | `breakdown`            | stacked device/encode/transmit/decode/edge(/RTT) at 3G, 4G, Wi-Fi |
+//! | `tradeoff`             | device compute vs bytes sent per candidate, Pareto front          |
+//! | `cdf`                  | latency CDF per method, one panel per random channel             |
+//!
+//! Text is drawn with DejaVu Sans embedded in the binary (plotters' `ab_glyph` mode never
+//! reads system fonts), so the PNGs look the same on a machine without fonts. A method keeps
+//! its colour and marker in every chart. Charts only read rows; a chart whose rows are
+//! missing is skipped, not an error.
+
+mod kit;
+mod plots;
+mod scale;
+
+use crate::error::{Error, Result};
+use crate::report::Study;
+use plots::Chart;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// Size of every chart, pixels (PNG) or user units (SVG).
+pub const CHART_SIZE: (u32, u32) = (1200, 750);
+
+/// What [`draw_charts`] wrote and what it skipped.
+#[derive(Clone, Debug, Default)]
+pub struct Drawn {
+    /// Files written, PNG then SVG per chart.
+    pub files: Vec<PathBuf>,
+    /// One line per skipped chart: `<stem>: <reason>`.
+    pub skipped: Vec<String>,
+}
+
+/// Draws every chart of `study` into `dir` (created if missing) as PNG and SVG and returns
+/// the files written; charts without rows are skipped with a note on stderr.
+pub fn draw_study(dir: &Path, study: &Study) -> Result<Vec<PathBuf>> {
+    let drawn = draw_charts(dir, study)?;
+    for s in &drawn.skipped {
+        eprintln!("chart skipped: {s}");
+    }
+    Ok(drawn.files)
+}
+
+/// Like [`draw_study`] but returns the skipped charts instead of printing them.
+pub fn draw_charts(dir: &Path, study: &Study) -> Result<Drawn> {
+    if !kit::register_font() {
+        return Err(Error::BadFile {
+            file: "src/report/fonts/DejaVuSans.ttf".into(),
+            msg: "embedded font could not be parsed".into(),
+        });
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let methods = kit::Palette::methods(
+        study
+            .tradeoff
+            .iter()
+            .map(|r| r.method.as_str())
+            .chain(study.cdf.iter().map(|r| r.method.as_str())),
+    );
+    let mut out = Drawn::default();
+    emit(dir, &plots::Layers::new(study), &mut out)?;
+    emit(dir, &plots::Bandwidth::new(study, &methods), &mut out)?;
+    emit(dir, &plots::Breakdown::new(study, &methods), &mut out)?;
+    emit(dir, &plots::Tradeoff::new(study), &mut out)?;
+    emit(dir, &plots::Cdf::new(study, &methods), &mut out)?;
+    Ok(out)
+}
+
+/// Writes one chart as `<stem>.png` and `<stem>.svg`, or records why it was skipped.
+fn emit<C: Chart>(dir: &Path, chart: &C, out: &mut Drawn) -> Result<()> {
+    if let Some(why) = chart.skip() {
+        out.skipped.push(format!("{}: {why}", chart.stem()));
+        return Ok(());
+    }
+    let fail = |file: &Path, msg: String| Error::BadFile {
+        file: file.into(),
+        msg: format!("drawing chart failed: {msg}"),
+    };
+    let png = dir.join(format!("{}.png", chart.stem()));
+    {
+        let root = BitMapBackend::new(&png, CHART_SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| fail(&png, e.to_string()))?;
+        chart.draw(&root).map_err(|m| fail(&png, m))?;
+        root.present().map_err(|e| fail(&png, e.to_string()))?;
+    }
+    out.files.push(png);
+    let svg = dir.join(format!("{}.svg", chart.stem()));
+    {
+        let root = SVGBackend::new(&svg, CHART_SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| fail(&svg, e.to_string()))?;
+        chart.draw(&root).map_err(|m| fail(&svg, m))?;
+        root.present().map_err(|e| fail(&svg, e.to_string()))?;
+    }
+    out.files.push(svg);
+    Ok(())
+}

@@ -1,0 +1,1085 @@
+//! The five charts of a study. Each is a struct built from the rows (filtering, grouping and
+//! sorting done once) that draws itself on any plotters backend, so the PNG and the SVG are
+//! the same picture.
+
+use super::kit::{self, de, font, legend, marker, size, titled, DResult, Marker, Palette, Swatch};
+use super::scale::{self, Scale};
+use crate::report::{CandidateRow, CdfRow, LayerRow, Study, TradeoffRow};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+/// A chart that can draw itself on any backend.
+pub(super) trait Chart {
+    /// File stem (`layers` gives `layers.png` and `layers.svg`).
+    fn stem(&self) -> &'static str;
+    /// Why the chart cannot be drawn (no rows), if so.
+    fn skip(&self) -> Option<String>;
+    /// Draws on a white root area.
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DResult;
+}
+
+/// Axis line and label colour.
+const AXIS: RGBColor = RGBColor(60, 60, 60);
+
+/// Splits the area below the title into the plot and the legend column.
+/// The column is as wide as the longest of `labels` needs, within limits.
+fn with_legend<'s, DB: DrawingBackend>(
+    body: &DrawingArea<DB, Shift>,
+    labels: impl IntoIterator<Item = &'s str>,
+) -> (DrawingArea<DB, Shift>, DrawingArea<DB, Shift>) {
+    let (w, _) = body.dim_in_pixel();
+    let st = font(size::LEGEND);
+    let text = labels
+        .into_iter()
+        .map(|l| body.estimate_text_size(l, &st).map(|d| d.0).unwrap_or(0))
+        .max()
+        .unwrap_or(0);
+    let col = (text + 90).clamp(kit::LEGEND_MIN_W, kit::LEGEND_MAX_W);
+    let (plot, side) = body.split_horizontally(w.saturating_sub(col));
+    (plot, side.margin(0, 0, 12, 0))
+}
+
+/// The mesh style every chart shares.
+macro_rules! mesh {
+    ($chart:expr, $xs:expr, $ys:expr, $xfmt:expr, $yfmt:expr, $xdesc:expr, $ydesc:expr) => {
+        $chart
+            .configure_mesh()
+            .x_desc($xdesc)
+            .y_desc($ydesc)
+            .x_label_formatter($xfmt)
+            .y_label_formatter($yfmt)
+            .label_style(font(size::TICK))
+            .axis_desc_style(font(size::DESC))
+            .light_line_style(kit::GRID_LIGHT)
+            .bold_line_style(kit::GRID_BOLD)
+            .axis_style(AXIS.stroke_width(1))
+    };
+}
+
+// ---------------------------------------------------------------- (a) layers
+
+/// (a) Per-layer device time (bars, left axis) and feature size at each cut (line, right).
+pub(super) struct Layers<'a> {
+    title: &'a str,
+    rows: Vec<&'a LayerRow>,
+}
+
+impl<'a> Layers<'a> {
+    pub fn new(s: &'a Study) -> Self {
+        let mut rows: Vec<&LayerRow> = s.layers.iter().collect();
+        rows.sort_by_key(|r| r.index);
+        Layers {
+            title: &s.title,
+            rows,
+        }
+    }
+}
+
+/// Fill of the per-layer bars.
+const BAR: RGBColor = RGBColor(78, 121, 167);
+/// Line of the feature size.
+const FEATURE: RGBColor = RGBColor(225, 87, 89);
+
+impl Chart for Layers<'_> {
+    fn stem(&self) -> &'static str {
+        "layers"
+    }
+
+    fn skip(&self) -> Option<String> {
+        self.rows
+            .is_empty()
+            .then(|| "no layer rows (per-node device times)".into())
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DResult {
+        let body = titled(root, self.title, "per-node device time and feature size")?;
+        let (plot, side) = with_legend(&body, ["feature at cut", "line: right axis"]);
+        let n = self.rows.len();
+        let (pw, _) = plot.dim_in_pixel();
+
+        // X labels: node names rotated, every k-th when they would not fit.
+        let tick = font(size::TICK);
+        let slot = (size::TICK * 1.05) as u32;
+        let avail = pw.saturating_sub(200).max(slot);
+        let k = (n as u32 * slot).div_ceil(avail).max(1) as usize;
+        let max_label = 190;
+        let names: Vec<String> = self
+            .rows
+            .iter()
+            .map(|r| kit::fit(&plot, &r.node, &tick, max_label))
+            .collect();
+        let label_h = names
+            .iter()
+            .step_by(k)
+            .map(|s| plot.estimate_text_size(s, &tick).map(|d| d.0).unwrap_or(0))
+            .max()
+            .unwrap_or(0);
+        let xs = Scale {
+            lo: -0.6,
+            hi: n as f64 - 0.4,
+            log: false,
+            bold: (0..n).step_by(k).map(|i| i as f64).collect(),
+            light: Vec::new(),
+        };
+        let max_ms = self.rows.iter().map(|r| r.device_ms).fold(0.0, f64::max);
+        let ys = Scale::from_zero(max_ms, 0.08, 6);
+        let kib: Vec<f64> = self
+            .rows
+            .iter()
+            .map(|r| r.cut_bytes as f64 / 1024.0)
+            .collect();
+        let kpos: Vec<f64> = kib.iter().copied().filter(|v| *v > 0.0).collect();
+        let (kmin, kmax) = (
+            kpos.iter().copied().fold(f64::INFINITY, f64::min),
+            kpos.iter().copied().fold(0.0, f64::max),
+        );
+        let ks = if kpos.is_empty() {
+            Scale::from_zero(1.0, 0.0, 5)
+        } else {
+            Scale::auto(kmin, kmax, 30.0, 6)
+        };
+
+        let mut chart = ChartBuilder::on(&plot)
+            .margin(12)
+            .margin_right(4)
+            .x_label_area_size(label_h + 50)
+            .y_label_area_size(95)
+            .right_y_label_area_size(105)
+            .build_cartesian_2d(xs.coord(), ys.coord())
+            .map_err(de)?
+            .set_secondary_coord(xs.coord(), ks.coord());
+        // Names are drawn below (plotters centres rotated tick labels on the tick, which
+        // pushes them into the plot); the mesh only draws the tick marks.
+        let no_label = |_: &f64| String::new();
+        let ms_fmt = |v: &f64| scale::num(*v);
+        mesh!(
+            chart,
+            xs,
+            ys,
+            &no_label,
+            &ms_fmt,
+            if k > 1 {
+                format!("node (every {k}th of {n} named)")
+            } else {
+                "node (cut after it)".to_string()
+            },
+            "device time per node (ms)"
+        )
+        .disable_x_mesh()
+        .draw()
+        .map_err(de)?;
+        let kfmt = |v: &f64| scale::num(ks.to_data(*v));
+        chart
+            .configure_secondary_axes()
+            .y_desc(if ks.log {
+                "feature size at cut (KiB, log)"
+            } else {
+                "feature size at cut (KiB)"
+            })
+            .y_label_formatter(&kfmt)
+            .label_style(font(size::TICK))
+            .axis_desc_style(font(size::DESC))
+            .axis_style(AXIS.stroke_width(1))
+            .draw()
+            .map_err(de)?;
+
+        chart
+            .draw_series(self.rows.iter().enumerate().map(|(i, r)| {
+                let x = i as f64;
+                Rectangle::new(
+                    [(x - 0.38, 0.0), (x + 0.38, r.device_ms.max(0.0))],
+                    BAR.filled(),
+                )
+            }))
+            .map_err(de)?;
+        let pts: Vec<(f64, f64)> = kib
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| !ks.log || **v > 0.0)
+            .map(|(i, v)| (i as f64, ks.to_plot(*v)))
+            .collect();
+        chart
+            .draw_secondary_series(LineSeries::new(pts.clone(), FEATURE.stroke_width(3)))
+            .map_err(de)?;
+        let r = if n > 60 { 3 } else { 5 };
+        chart
+            .draw_secondary_series(
+                pts.iter()
+                    .map(|p| marker(Marker::Circle, *p, r, FEATURE, 1.0)),
+            )
+            .map_err(de)?;
+
+        // Rotated names reading upwards, ending just below each tick.
+        let up = font(size::TICK)
+            .transform(FontTransform::Rotate270)
+            .pos(Pos::new(HPos::Right, VPos::Center));
+        for i in (0..n).step_by(k) {
+            let (px, py) = chart.borrow_secondary().backend_coord(&(i as f64, ks.lo));
+            root.draw(&Text::new(names[i].clone(), (px, py + 12), up.clone()))
+                .map_err(de)?;
+        }
+
+        let total: f64 = self.rows.iter().map(|r| r.device_ms).sum();
+        legend(
+            &side,
+            60,
+            None,
+            &[
+                ("device time".into(), Swatch::Fill(BAR)),
+                (
+                    "feature at cut".into(),
+                    Swatch::Line {
+                        color: FEATURE,
+                        width: 3,
+                        marker: Some(Marker::Circle),
+                        dashed: false,
+                    },
+                ),
+            ],
+        )?;
+        let note = font(size::NOTE).pos(Pos::new(HPos::Left, VPos::Top));
+        for (j, line) in [
+            format!("{n} nodes"),
+            format!("sum {} ms", scale::num(total)),
+            "bars: left axis".to_string(),
+            "line: right axis".to_string(),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            side.draw(&Text::new(line, (14, 160 + 26 * j as i32), note.clone()))
+                .map_err(de)?;
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- (b) latency vs bandwidth
+
+/// Which BottleNet preset (3G, 4G, Wi-Fi) a channel label names, if any.
+pub(super) fn preset_of(label: &str) -> Option<usize> {
+    let l = label.trim().to_ascii_lowercase();
+    if l.starts_with("3g") {
+        Some(0)
+    } else if l.starts_with("4g") {
+        Some(1)
+    } else if l.starts_with("wi-fi") || l.starts_with("wifi") {
+        Some(2)
+    } else {
+        None
+    }
+}
+
+/// Preset names, indexed by [`preset_of`].
+const PRESETS: [&str; 3] = ["3G", "4G", "Wi-Fi"];
+
+/// (b) End-to-end latency vs uplink rate, one line per method, fixed-rate channels.
+pub(super) struct Bandwidth<'a> {
+    title: &'a str,
+    pal: &'a Palette,
+    /// Per method (palette order): (Mbps, total ms) sorted by rate.
+    lines: Vec<(&'a str, Vec<(f64, f64)>)>,
+    /// Preset rates to mark: (name, Mbps).
+    presets: Vec<(&'static str, f64)>,
+}
+
+impl<'a> Bandwidth<'a> {
+    pub fn new(s: &'a Study, pal: &'a Palette) -> Self {
+        let rows: Vec<&TradeoffRow> = s
+            .tradeoff
+            .iter()
+            .filter(|r| {
+                r.chosen
+                    && r.channel_kind.eq_ignore_ascii_case("fixed")
+                    && pos(r.uplink_mbps)
+                    && pos(r.total_ms)
+            })
+            .collect();
+        let mut lines = Vec::new();
+        for m in pal.names() {
+            let mut pts: Vec<(f64, f64)> = rows
+                .iter()
+                .filter(|r| &r.method == m)
+                .map(|r| (r.uplink_mbps, r.total_ms))
+                .collect();
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            pts.dedup_by(|a, b| a.0 == b.0);
+            if !pts.is_empty() {
+                lines.push((m.as_str(), pts));
+            }
+        }
+        let mut presets: Vec<(&'static str, f64)> = Vec::new();
+        for r in &rows {
+            if let Some(p) = preset_of(&r.channel) {
+                if !presets.iter().any(|(n, _)| *n == PRESETS[p]) {
+                    presets.push((PRESETS[p], r.uplink_mbps));
+                }
+            }
+        }
+        presets.sort_by(|a, b| a.1.total_cmp(&b.1));
+        Bandwidth {
+            title: &s.title,
+            pal,
+            lines,
+            presets,
+        }
+    }
+}
+
+/// Finite and positive (plottable on a log axis).
+fn pos(v: f64) -> bool {
+    v.is_finite() && v > 0.0
+}
+
+/// Min and max of an iterator of values (infinite when empty).
+fn extent(vals: impl Iterator<Item = f64>) -> (f64, f64) {
+    vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    })
+}
+
+impl Chart for Bandwidth<'_> {
+    fn stem(&self) -> &'static str {
+        "latency_vs_bandwidth"
+    }
+
+    fn skip(&self) -> Option<String> {
+        self.lines
+            .is_empty()
+            .then(|| "no chosen rows on fixed-rate channels".into())
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DResult {
+        let body = titled(root, self.title, "end-to-end latency vs uplink bandwidth")?;
+        let (plot, side) =
+            with_legend(&body, self.lines.iter().map(|l| l.0).chain(["preset rate"]));
+        let all = || self.lines.iter().flat_map(|(_, p)| p.iter());
+        let (x0, x1) = extent(all().map(|p| p.0));
+        let (y0, y1) = extent(all().map(|p| p.1));
+        let (pw, ph) = plot.dim_in_pixel();
+        let xs = Scale::log(x0, x1, 0.04, (pw / 80) as usize);
+        let ys = Scale::log(y0, y1, 0.08, (ph / 45) as usize);
+        let mut chart = ChartBuilder::on(&plot)
+            .margin(12)
+            .margin_right(24)
+            .x_label_area_size(80)
+            .y_label_area_size(100)
+            .build_cartesian_2d(xs.coord(), ys.coord())
+            .map_err(de)?;
+        let xf = |v: &f64| scale::num(xs.to_data(*v));
+        let yf = |v: &f64| scale::num(ys.to_data(*v));
+        mesh!(
+            chart,
+            xs,
+            ys,
+            &xf,
+            &yf,
+            "uplink bandwidth (Mbit/s, log scale)",
+            "end-to-end latency (ms, log scale)"
+        )
+        .draw()
+        .map_err(de)?;
+
+        // Preset rates: dashed verticals labelled at the top.
+        for (name, mbps) in &self.presets {
+            let x = xs.to_plot(*mbps);
+            if x < xs.lo || x > xs.hi {
+                continue;
+            }
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(x, ys.lo), (x, ys.hi)],
+                    8,
+                    6,
+                    RGBColor(120, 120, 120).stroke_width(2),
+                ))
+                .map_err(de)?;
+            chart
+                .draw_series(std::iter::once(
+                    EmptyElement::at((x, ys.hi))
+                        + Text::new(
+                            name.to_string(),
+                            (6, 6),
+                            font(size::NOTE).color(&RGBColor(90, 90, 90)),
+                        ),
+                ))
+                .map_err(de)?;
+        }
+
+        let n = self.lines.len();
+        for (j, (m, pts)) in self.lines.iter().enumerate() {
+            let (color, mk) = self.pal.get(m);
+            let p: Vec<(f64, f64)> = pts
+                .iter()
+                .map(|(x, y)| (xs.to_plot(*x), ys.to_plot(*y)))
+                .collect();
+            // Earlier lines wider, so a later line drawn on top leaves both visible.
+            let w = 2 + (n - j).min(3) as u32;
+            chart
+                .draw_series(LineSeries::new(p.clone(), color.stroke_width(w)))
+                .map_err(de)?;
+            let every = p.len().div_ceil(14).max(1);
+            chart
+                .draw_series(
+                    p.iter()
+                        .skip(j % every)
+                        .step_by(every)
+                        .map(|q| marker(mk, *q, 6, color, 0.85)),
+                )
+                .map_err(de)?;
+        }
+        let items: Vec<(String, Swatch)> = self
+            .lines
+            .iter()
+            .map(|(m, _)| {
+                let (color, mk) = self.pal.get(m);
+                (
+                    m.to_string(),
+                    Swatch::Line {
+                        color,
+                        width: 3,
+                        marker: Some(mk),
+                        dashed: false,
+                    },
+                )
+            })
+            .collect();
+        let bottom = legend(&side, 12, Some("method"), &items)?;
+        if !self.presets.is_empty() {
+            legend(
+                &side,
+                bottom + 14,
+                None,
+                &[(
+                    "preset rate".into(),
+                    Swatch::Line {
+                        color: RGBColor(120, 120, 120),
+                        width: 2,
+                        marker: None,
+                        dashed: true,
+                    },
+                )],
+            )?;
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- (c) breakdown
+
+/// Latency components of a row, in stacking order, with their colours.
+const PARTS: [(&str, RGBColor); 6] = [
+    ("device", RGBColor(78, 121, 167)),
+    ("encode", RGBColor(242, 142, 43)),
+    ("transmit", RGBColor(225, 87, 89)),
+    ("decode", RGBColor(118, 183, 178)),
+    ("edge", RGBColor(89, 161, 79)),
+    ("RTT", RGBColor(186, 176, 172)),
+];
+
+/// The text right of a bar: total, split and (when it is not plain) the encoding.
+fn annotation(r: &TradeoffRow) -> String {
+    let plain = ["none", "f32", "uint8-input", ""].contains(&r.variant.as_str());
+    if plain {
+        format!("{} ms  (split {})", scale::num(r.total_ms), r.split)
+    } else {
+        format!(
+            "{} ms  (split {}, {})",
+            scale::num(r.total_ms),
+            r.split,
+            r.variant
+        )
+    }
+}
+
+fn parts(r: &TradeoffRow) -> [f64; 6] {
+    [
+        r.device_ms,
+        r.encode_ms,
+        r.tx_ms,
+        r.decode_ms,
+        r.edge_ms,
+        r.rtt_ms,
+    ]
+    .map(|v| if v.is_finite() { v.max(0.0) } else { 0.0 })
+}
+
+/// (c) Stacked latency breakdown per method at the 3G / 4G / Wi-Fi presets.
+pub(super) struct Breakdown<'a> {
+    title: &'a str,
+    /// Per preset present: channel label and the chosen rows in method order.
+    groups: Vec<(&'a str, Vec<&'a TradeoffRow>)>,
+    rtt: bool,
+}
+
+impl<'a> Breakdown<'a> {
+    pub fn new(s: &'a Study, pal: &'a Palette) -> Self {
+        let mut groups = Vec::new();
+        for p in 0..PRESETS.len() {
+            let rows: Vec<&TradeoffRow> = s
+                .tradeoff
+                .iter()
+                .filter(|r| r.chosen && preset_of(&r.channel) == Some(p))
+                .collect();
+            let Some(first) = rows.first() else { continue };
+            // One channel per preset: the first label seen (a study may hold variants).
+            let label = first.channel.as_str();
+            let mut sel = Vec::new();
+            for m in pal.names() {
+                if let Some(r) = rows.iter().find(|r| &r.method == m && r.channel == label) {
+                    sel.push(*r);
+                }
+            }
+            groups.push((label, sel));
+        }
+        let rtt = groups
+            .iter()
+            .flat_map(|g| g.1.iter())
+            .any(|r| r.rtt_ms > 0.0);
+        Breakdown {
+            title: &s.title,
+            groups,
+            rtt,
+        }
+    }
+}
+
+impl Chart for Breakdown<'_> {
+    fn stem(&self) -> &'static str {
+        "breakdown"
+    }
+
+    fn skip(&self) -> Option<String> {
+        self.groups
+            .is_empty()
+            .then(|| "no chosen rows at the 3G / 4G / Wi-Fi presets".into())
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DResult {
+        let body = titled(
+            root,
+            self.title,
+            "latency breakdown of each method's pick at 3G / 4G / Wi-Fi",
+        )?;
+        let (plot, side) = with_legend(&body, PARTS.iter().map(|p| p.0));
+        // Equal plot heights: the last panel also holds the axis description.
+        let (_, ph) = plot.dim_in_pixel();
+        let extra = 36;
+        let g = self.groups.len() as u32;
+        let each = ph.saturating_sub(extra) / g;
+        let breaks: Vec<u32> = (1..g).map(|i| i * each).collect();
+        let panels = plot.split_by_breakpoints([] as [u32; 0], breaks);
+        let tick = font(size::TICK);
+        let names_w = self
+            .groups
+            .iter()
+            .flat_map(|g| g.1.iter())
+            .map(|r| {
+                plot.estimate_text_size(&r.method, &tick)
+                    .map(|d| d.0)
+                    .unwrap_or(0)
+            })
+            .max()
+            .unwrap_or(0);
+        let last = self.groups.len() - 1;
+        for (gi, ((label, rows), area)) in self.groups.iter().zip(&panels).enumerate() {
+            let m = rows.len();
+            // Leave room right of each bar for its annotation.
+            let note = font(size::NOTE);
+            let plot_w = area.dim_in_pixel().0.saturating_sub(names_w + 60).max(100) as f64;
+            let notes: Vec<String> = rows.iter().map(|r| annotation(r)).collect();
+            let need = rows
+                .iter()
+                .zip(&notes)
+                .map(|(r, t)| {
+                    let total = parts(r).iter().sum::<f64>();
+                    let tw = area.estimate_text_size(t, &note).map(|d| d.0).unwrap_or(0);
+                    let free = (1.0 - (tw as f64 + 14.0) / plot_w).max(0.3);
+                    total / free
+                })
+                .fold(0.0, f64::max);
+            let xs = Scale::from_zero(need, 0.0, 6);
+            let ys = Scale {
+                lo: -0.6,
+                hi: m as f64 - 0.4,
+                log: false,
+                bold: (0..m).map(|i| i as f64).collect(),
+                light: Vec::new(),
+            };
+            let mut chart = ChartBuilder::on(area)
+                .margin(8)
+                .margin_right(24)
+                .caption(*label, font(size::PANEL))
+                .x_label_area_size(if gi == last { 34 + extra } else { 34 })
+                .y_label_area_size(names_w + 24)
+                .build_cartesian_2d(xs.coord(), ys.coord())
+                .map_err(de)?;
+            // Row i from the top holds rows[i].
+            let name_of = |v: &f64| {
+                let i = v.round();
+                if (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < m {
+                    rows[m - 1 - i as usize].method.clone()
+                } else {
+                    String::new()
+                }
+            };
+            let xf = |v: &f64| scale::num(*v);
+            mesh!(
+                chart,
+                xs,
+                ys,
+                &xf,
+                &name_of,
+                if gi == last { "latency (ms)" } else { "" },
+                ""
+            )
+            .disable_y_mesh()
+            .draw()
+            .map_err(de)?;
+            for (i, r) in rows.iter().enumerate() {
+                let y = (m - 1 - i) as f64;
+                let mut x = 0.0;
+                for (v, (_, color)) in parts(r).iter().zip(PARTS) {
+                    if *v > 0.0 {
+                        chart
+                            .draw_series(std::iter::once(Rectangle::new(
+                                [(x, y - 0.34), (x + v, y + 0.34)],
+                                color.filled(),
+                            )))
+                            .map_err(de)?;
+                    }
+                    x += v;
+                }
+                let text = notes[i].clone();
+                chart
+                    .draw_series(std::iter::once(
+                        EmptyElement::at((x, y))
+                            + Text::new(
+                                text,
+                                (8, 0),
+                                font(size::NOTE).pos(Pos::new(HPos::Left, VPos::Center)),
+                            ),
+                    ))
+                    .map_err(de)?;
+            }
+        }
+        let items: Vec<(String, Swatch)> = PARTS
+            .iter()
+            .filter(|(n, _)| self.rtt || *n != "RTT")
+            .map(|(n, c)| (n.to_string(), Swatch::Fill(*c)))
+            .collect();
+        legend(&side, 12, Some("component"), &items)?;
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- (d) trade-off
+
+/// Bits per value a variant name implies, for ordering (`f32` 32, `8bit-tensor` 8, ...).
+fn variant_bits(v: &str) -> Option<u32> {
+    let l = v.to_ascii_lowercase();
+    if l.contains("f32") || l.contains("float32") || l.contains("fp32") {
+        return Some(32);
+    }
+    if l.contains("f16") || l.contains("fp16") || l.contains("half") {
+        return Some(16);
+    }
+    let b = l.as_bytes();
+    let pos = l.find("bit")?;
+    let mut start = pos;
+    while start > 0 && b[start - 1].is_ascii_digit() {
+        start -= 1;
+    }
+    l[start..pos].parse().ok()
+}
+
+/// (d) Device compute vs bytes to send, one point per candidate, Pareto front as a step.
+pub(super) struct Tradeoff<'a> {
+    title: &'a str,
+    rows: Vec<&'a CandidateRow>,
+    variants: Palette,
+}
+
+impl<'a> Tradeoff<'a> {
+    pub fn new(s: &'a Study) -> Self {
+        let rows: Vec<&CandidateRow> = s
+            .candidates
+            .iter()
+            .filter(|r| r.device_ms.is_finite())
+            .collect();
+        let mut names: Vec<&str> = Vec::new();
+        for r in &rows {
+            if !names.contains(&r.variant.as_str()) {
+                names.push(&r.variant);
+            }
+        }
+        // Widest encoding first, then by name; names without a bit width last.
+        names.sort_by(|a, b| {
+            let (ba, bb) = (variant_bits(a), variant_bits(b));
+            (ba.is_none(), std::cmp::Reverse(ba), *a).cmp(&(
+                bb.is_none(),
+                std::cmp::Reverse(bb),
+                *b,
+            ))
+        });
+        Tradeoff {
+            title: &s.title,
+            rows,
+            variants: Palette::categories(names),
+        }
+    }
+}
+
+/// Colour of the Pareto step line.
+const FRONT: RGBColor = RGBColor(20, 20, 20);
+
+impl Chart for Tradeoff<'_> {
+    fn stem(&self) -> &'static str {
+        "tradeoff"
+    }
+
+    fn skip(&self) -> Option<String> {
+        self.rows.is_empty().then(|| "no candidate rows".into())
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DResult {
+        let body = titled(
+            root,
+            self.title,
+            "communication-computation trade-off per split and encoding",
+        )?;
+        let (plot, side) = with_legend(
+            &body,
+            self.variants
+                .names()
+                .iter()
+                .map(|n| n.as_str())
+                .chain(["Pareto front"]),
+        );
+        let (b0, b1) = extent(
+            self.rows
+                .iter()
+                .filter(|r| r.payload_bytes > 0)
+                .map(|r| r.payload_bytes as f64),
+        );
+        let has_zero = self.rows.iter().any(|r| r.payload_bytes == 0);
+        let (b0, b1) = if b0.is_finite() {
+            (b0, b1)
+        } else {
+            (1.0, 10.0)
+        };
+        let mut xs = Scale::log(b0, b1, 0.08, (plot.dim_in_pixel().0 / 90) as usize);
+        // Candidates that send nothing (device-only) sit on a "0 B" tick left of the rest.
+        let zero_at = xs.lo - 0.35;
+        if has_zero {
+            xs.lo = zero_at - 0.2;
+            let first = zero_at + 0.175;
+            xs.bold.retain(|t| *t > first);
+            xs.light.retain(|t| *t > first);
+            xs.bold.insert(0, zero_at);
+        }
+        let (d0, d1) = extent(self.rows.iter().map(|r| r.device_ms.max(0.0)));
+        // A little room below 0 so markers at 0 ms (edge-only) are not cut by the axis.
+        let mut ys = Scale::linear(d0.min(0.0), d1 * 1.06, 6);
+        ys.lo -= 0.03 * (ys.hi - ys.lo);
+        let mut chart = ChartBuilder::on(&plot)
+            .margin(12)
+            .margin_right(24)
+            .x_label_area_size(80)
+            .y_label_area_size(95)
+            .build_cartesian_2d(xs.coord(), ys.coord())
+            .map_err(de)?;
+        let xf = |v: &f64| {
+            if has_zero && (v - zero_at).abs() < 1e-9 {
+                "0 B".to_string()
+            } else {
+                scale::bytes(xs.to_data(*v))
+            }
+        };
+        let yf = |v: &f64| scale::num(*v);
+        mesh!(
+            chart,
+            xs,
+            ys,
+            &xf,
+            &yf,
+            "bytes sent per inference (log scale)",
+            "device compute incl. encoding (ms)"
+        )
+        .draw()
+        .map_err(de)?;
+        let at = |r: &CandidateRow| {
+            let x = if r.payload_bytes == 0 {
+                zero_at
+            } else {
+                xs.to_plot(r.payload_bytes as f64)
+            };
+            (x, r.device_ms)
+        };
+        if has_zero {
+            // Axis break between the "0 B" column and the log axis.
+            let xb = zero_at + 0.175;
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(xb, ys.lo), (xb, ys.hi)],
+                    4,
+                    6,
+                    RGBColor(160, 160, 160).stroke_width(1),
+                ))
+                .map_err(de)?;
+        }
+
+        let mut front: Vec<(f64, f64)> = self
+            .rows
+            .iter()
+            .filter(|r| r.pareto)
+            .map(|r| at(r))
+            .collect();
+        front.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)));
+        for name in self.variants.names() {
+            let (color, mk) = self.variants.get(name);
+            chart
+                .draw_series(
+                    self.rows
+                        .iter()
+                        .filter(|r| &r.variant == name)
+                        .map(|r| marker(mk, at(r), 6, color, 0.55)),
+                )
+                .map_err(de)?;
+        }
+        if !front.is_empty() {
+            let mut step = vec![front[0]];
+            for w in front.windows(2) {
+                step.push((w[1].0, w[0].1));
+                step.push(w[1]);
+            }
+            chart
+                .draw_series(LineSeries::new(step, FRONT.stroke_width(2)))
+                .map_err(de)?;
+            chart
+                .draw_series(
+                    front.iter().map(|p| {
+                        EmptyElement::at(*p) + Circle::new((0, 0), 10, FRONT.stroke_width(2))
+                    }),
+                )
+                .map_err(de)?;
+        }
+
+        let mut items: Vec<(String, Swatch)> = self
+            .variants
+            .names()
+            .iter()
+            .map(|n| {
+                let (c, m) = self.variants.get(n);
+                (n.clone(), Swatch::Mark(c, m))
+            })
+            .collect();
+        if !front.is_empty() {
+            items.push((
+                "Pareto front".into(),
+                Swatch::Line {
+                    color: FRONT,
+                    width: 2,
+                    marker: None,
+                    dashed: false,
+                },
+            ));
+        }
+        legend(&side, 12, Some("feature encoding"), &items)?;
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- (e) CDF
+
+/// A method's curve: its name and (latency ms, cumulative probability) points.
+type Curve<'a> = (&'a str, Vec<(f64, f64)>);
+
+/// (e) Latency CDF per method, one panel per random channel.
+pub(super) struct Cdf<'a> {
+    title: &'a str,
+    pal: &'a Palette,
+    /// Per channel: label and per method (palette order) the (ms, probability) points.
+    panels: Vec<(&'a str, Vec<Curve<'a>>)>,
+}
+
+impl<'a> Cdf<'a> {
+    pub fn new(s: &'a Study, pal: &'a Palette) -> Self {
+        let mut channels: Vec<&str> = Vec::new();
+        for r in &s.cdf {
+            if !channels.contains(&r.channel.as_str()) {
+                channels.push(&r.channel);
+            }
+        }
+        let panels = channels
+            .into_iter()
+            .map(|ch| {
+                let lines = pal
+                    .names()
+                    .iter()
+                    .filter_map(|m| {
+                        let mut pts: Vec<(f64, f64)> = s
+                            .cdf
+                            .iter()
+                            .filter(|r: &&CdfRow| r.channel == ch && &r.method == m)
+                            .filter(|r| pos(r.total_ms) && r.quantile.is_finite())
+                            .map(|r| (r.total_ms, r.quantile.clamp(0.0, 1.0)))
+                            .collect();
+                        pts.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.total_cmp(&b.0)));
+                        (!pts.is_empty()).then_some((m.as_str(), pts))
+                    })
+                    .collect::<Vec<_>>();
+                (ch, lines)
+            })
+            .filter(|(_, l)| !l.is_empty())
+            .collect();
+        Cdf {
+            title: &s.title,
+            pal,
+            panels,
+        }
+    }
+}
+
+impl Chart for Cdf<'_> {
+    fn stem(&self) -> &'static str {
+        "cdf"
+    }
+
+    fn skip(&self) -> Option<String> {
+        self.panels
+            .is_empty()
+            .then(|| "no CDF rows (no Rayleigh or trace channel)".into())
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DResult {
+        let body = titled(
+            root,
+            self.title,
+            "end-to-end latency CDF under random links",
+        )?;
+        let (plot, side) = with_legend(
+            &body,
+            self.panels
+                .iter()
+                .flat_map(|(_, l)| l.iter().map(|(m, _)| *m)),
+        );
+        let n = self.panels.len();
+        let cols = if n == 4 { 2 } else { n.min(3) };
+        let rows = n.div_ceil(cols);
+        let areas = plot.split_evenly((rows, cols));
+        for (pi, ((label, lines), area)) in self.panels.iter().zip(&areas).enumerate() {
+            let all = || lines.iter().flat_map(|(_, p)| p.iter());
+            let (x0, x1) = extent(all().map(|p| p.0));
+            let xs = if x1 / x0 > 8.0 {
+                Scale::log(x0, x1, 0.04, (area.dim_in_pixel().0 / 75) as usize)
+            } else {
+                let pad = (x1 - x0).max(x1 * 0.05) * 0.05;
+                Scale::linear((x0 - pad).max(0.0), x1 + pad, 5)
+            };
+            let ys = Scale {
+                lo: 0.0,
+                hi: 1.02,
+                log: false,
+                bold: vec![0.0, 0.25, 0.5, 0.75, 1.0],
+                light: vec![0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9],
+            };
+            let cap = kit::fit(
+                area,
+                label,
+                &font(size::PANEL),
+                area.dim_in_pixel().0.saturating_sub(20),
+            );
+            let first_col = pi % cols == 0;
+            let mut chart = ChartBuilder::on(area)
+                .margin(10)
+                .margin_right(24)
+                .caption(cap, font(size::PANEL))
+                .x_label_area_size(80)
+                .y_label_area_size(if first_col { 95 } else { 55 })
+                .build_cartesian_2d(xs.coord(), ys.coord())
+                .map_err(de)?;
+            let xf = |v: &f64| scale::num(xs.to_data(*v));
+            let yf = |v: &f64| scale::num(*v);
+            mesh!(
+                chart,
+                xs,
+                ys,
+                &xf,
+                &yf,
+                if xs.log {
+                    "end-to-end latency (ms, log scale)"
+                } else {
+                    "end-to-end latency (ms)"
+                },
+                if first_col {
+                    "cumulative probability"
+                } else {
+                    ""
+                }
+            )
+            .draw()
+            .map_err(de)?;
+            let k = lines.len();
+            for (j, (m, pts)) in lines.iter().enumerate() {
+                let (color, mk) = self.pal.get(m);
+                let p: Vec<(f64, f64)> = pts.iter().map(|(x, q)| (xs.to_plot(*x), *q)).collect();
+                let w = 2 + (k - j).min(3) as u32;
+                chart
+                    .draw_series(LineSeries::new(p.clone(), color.stroke_width(w)))
+                    .map_err(de)?;
+                // A few markers per curve, staggered so coinciding curves stay tellable.
+                let picks = (0..5).map(|t| (0.1 + 0.2 * t as f64 + 0.03 * j as f64).min(0.99));
+                chart
+                    .draw_series(picks.filter_map(|q| {
+                        let i = p.iter().position(|pt| pt.1 >= q)?;
+                        Some(marker(mk, p[i], 6, color, 0.85))
+                    }))
+                    .map_err(de)?;
+            }
+        }
+        let items: Vec<(String, Swatch)> = self
+            .pal
+            .names()
+            .iter()
+            .filter(|m| {
+                self.panels
+                    .iter()
+                    .any(|(_, l)| l.iter().any(|(n, _)| n == &m.as_str()))
+            })
+            .map(|m| {
+                let (color, mk) = self.pal.get(m);
+                (
+                    m.clone(),
+                    Swatch::Line {
+                        color,
+                        width: 3,
+                        marker: Some(mk),
+                        dashed: false,
+                    },
+                )
+            })
+            .collect();
+        legend(&side, 12, Some("method"), &items)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_and_bits() {
+        assert_eq!(preset_of("3G 1.1 Mbps"), Some(0));
+        assert_eq!(preset_of("4G 5.85 Mbps, RTT 30 ms"), Some(1));
+        assert_eq!(preset_of("Wi-Fi 18.88 Mbps"), Some(2));
+        assert_eq!(preset_of("WiFi"), Some(2));
+        assert_eq!(preset_of("fixed 3 Mbps"), None);
+        assert_eq!(variant_bits("f32"), Some(32));
+        assert_eq!(variant_bits("8bit-tensor"), Some(8));
+        assert_eq!(variant_bits("bottleneck16-4bit"), Some(4));
+        assert_eq!(variant_bits("pruned"), None);
+    }
+}

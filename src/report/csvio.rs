@@ -1,0 +1,100 @@
+//! A study as CSV files in one folder, and back, so charts can be redrawn from the files a
+//! run left behind (`layers.csv`, `tradeoff.csv`, `candidates.csv`, `cdf.csv`, plus the
+//! chart title in `title.txt`).
+
+use super::{write_csv, Study};
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// File of the per-node rows (chart a).
+pub const LAYERS_CSV: &str = "layers.csv";
+/// File of the evaluated points (charts b, c).
+pub const TRADEOFF_CSV: &str = "tradeoff.csv";
+/// File of the link-independent candidates (chart d).
+pub const CANDIDATES_CSV: &str = "candidates.csv";
+/// File of the latency distributions (chart e).
+pub const CDF_CSV: &str = "cdf.csv";
+/// File holding the chart title (one line).
+pub const TITLE_TXT: &str = "title.txt";
+
+/// Writes the study's rows into `dir` (created if missing), one CSV per row type; a row type
+/// with no rows gives an empty file.
+pub fn write_study(dir: &Path, study: &Study) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    write_csv(&dir.join(LAYERS_CSV), &study.layers)?;
+    write_csv(&dir.join(TRADEOFF_CSV), &study.tradeoff)?;
+    write_csv(&dir.join(CANDIDATES_CSV), &study.candidates)?;
+    write_csv(&dir.join(CDF_CSV), &study.cdf)?;
+    let title = dir.join(TITLE_TXT);
+    std::fs::write(&title, format!("{}\n", study.title)).map_err(|e| Error::io(&title, e))
+}
+
+/// Reads a study written by [`write_study`] (or by the planner in the same format). A
+/// missing file gives no rows of its kind; a malformed one gives [`Error::BadFile`] naming
+/// the file and the line. Without `title.txt` the title is the folder's name.
+pub fn read_study(dir: &Path) -> Result<Study> {
+    let title_path = dir.join(TITLE_TXT);
+    let title = match std::fs::read_to_string(&title_path) {
+        Ok(t) => t.trim().to_string(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        Err(e) => return Err(Error::io(&title_path, e)),
+    };
+    Ok(Study {
+        title,
+        layers: read_rows(&dir.join(LAYERS_CSV))?,
+        tradeoff: read_rows(&dir.join(TRADEOFF_CSV))?,
+        candidates: read_rows(&dir.join(CANDIDATES_CSV))?,
+        cdf: read_rows(&dir.join(CDF_CSV))?,
+    })
+}
+
+/// Reads the study's CSVs in `dir` and draws its charts there (see
+/// [`draw_study`](super::draw_study)); returns the chart files.
+pub fn redraw(dir: &Path) -> Result<Vec<PathBuf>> {
+    let study = read_study(dir)?;
+    super::draw_study(dir, &study)
+}
+
+/// Rows of one CSV with a header; none when the file does not exist.
+fn read_rows<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
+    let bad = |msg: String| Error::BadFile {
+        file: path.into(),
+        msg,
+    };
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let mut r = csv::Reader::from_reader(std::io::BufReader::new(file));
+    let headers = r
+        .headers()
+        .map_err(|e| bad(format!("header: {e}")))?
+        .clone();
+    let mut rows = Vec::new();
+    for rec in r.deserialize::<T>() {
+        let row = rec.map_err(|e| {
+            let line = e.position().map(|p| p.line());
+            let what = match e.kind() {
+                csv::ErrorKind::Deserialize { err, .. } => match err.field() {
+                    Some(f) => format!(
+                        "column '{}': {}",
+                        headers.get(f as usize).unwrap_or("?"),
+                        err.kind()
+                    ),
+                    None => err.kind().to_string(),
+                },
+                _ => e.to_string(),
+            };
+            match line {
+                Some(l) => bad(format!("line {l}: {what}")),
+                None => bad(what),
+            }
+        })?;
+        rows.push(row);
+    }
+    Ok(rows)
+}
