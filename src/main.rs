@@ -103,7 +103,7 @@ enum Cmd {
         out: PathBuf,
     },
     /// Profile a model on the GPU and compare split methods (device-only, edge-only,
-    /// Neurosurgeon, best split, three-step) over a bandwidth sweep, the 3G/4G/Wi-Fi presets
+    /// Neurosurgeon, best split, two-step pruning, three-step) over a bandwidth sweep, the 3G/4G/Wi-Fi presets
     /// and random links; write CSVs, a manifest and charts into a folder.
     Tradeoff(Box<TradeoffArgs>),
 }
@@ -148,6 +148,21 @@ struct TradeoffArgs {
     /// A note on the choice of input, recorded in the manifest.
     #[arg(long)]
     input_note: Option<String>,
+    /// Pruning ratios of the three-step search (uniform over the on-device stages and on
+    /// the last on-device stage only), comma-separated in (0, 1), or `none`.
+    #[arg(long, default_value = "0.25,0.5,0.75")]
+    prune_ratios: String,
+    /// Leave the learned bottleneck out of the three-step search.
+    #[arg(long)]
+    no_bottleneck: bool,
+    /// CSV `config,accuracy` of known accuracies (config: `<split node>/<variant>`, e.g.
+    /// `layer1.1.conv2/prune-0.5_0.5_0_0_0+bn16+4bit-tensor`).
+    #[arg(long)]
+    accuracy_table: Option<PathBuf>,
+    /// Three-step and two-step-pruning only choose configurations whose accuracy in
+    /// --accuracy-table is at least this (same unit as the table).
+    #[arg(long, requires = "accuracy_table", allow_negative_numbers = true)]
+    min_accuracy: Option<f64>,
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
@@ -380,12 +395,18 @@ mod tradeoff {
     use splitbench::channel::Channel;
     use splitbench::gpu::{self, codec::CodecTimer, Executor, GpuContext};
     use splitbench::model;
+    use splitbench::compress::{
+        self, frame, Bottleneck, FrameTensor, Granularity, GroupParams, Payload, Quantized,
+        BOTTLENECK_WEIGHTS_NOTE,
+    };
     use splitbench::plan::{
-        codec_keys, link_summaries, quantization_variants, run_study, summary_text, sweep_channels,
-        ChannelInfo, ChannelRole, CodecTable, CodecTime, EdgeModel, Predictor, Problem,
-        SearchSpace, StudyChannel, StudyOptions, TradeoffManifest, DEFAULT_EDGE_SPEEDUP,
-        DEFAULT_RAYLEIGH, DEFAULT_TRACE, DOWNLINK_NOTE, PRESETS, QUANT_GROUP_PARAM_BYTES,
-        QUANT_HEADER_BYTES, STUDY_BITS, SWEEP_MAX_MBPS, SWEEP_MIN_MBPS, SWEEP_POINTS,
+        bytes_rows, codec_keys, link_summaries, prune_configs, quantization_variants, run_study,
+        summary_text, sweep_channels, three_step_candidates, three_step_requirements,
+        AccuracyTable, BottleneckTable, ChannelInfo, ChannelRole, CodecTable, CodecTime,
+        EdgeModel, Predictor, Problem, PruneFamily, PrunedPrefix, SearchSpace, StudyChannel,
+        StudyOptions, TradeoffManifest, DEFAULT_EDGE_SPEEDUP, DEFAULT_RAYLEIGH, DEFAULT_TRACE,
+        DOWNLINK_NOTE, FRAME_OVERHEAD_BYTES, FRAME_TENSOR_BYTES, PRESETS, QUANT_GROUP_PARAM_BYTES,
+        STUDY_BITS, SWEEP_MAX_MBPS, SWEEP_MIN_MBPS, SWEEP_POINTS,
     };
     use splitbench::report::{self, RunInfo};
     use std::path::{Path, PathBuf};
@@ -449,6 +470,62 @@ mod tradeoff {
         Ok(out)
     }
 
+    /// `--prune-ratios`: the pruning families of the search.
+    fn families(spec: &str) -> Result<Vec<PruneFamily>> {
+        if spec.trim() == "none" || spec.trim().is_empty() {
+            return Ok(vec![]);
+        }
+        let mut out = Vec::new();
+        for r in spec.split(',') {
+            let v: f32 = r
+                .trim()
+                .parse()
+                .with_context(|| format!("--prune-ratios: `{r}` is not a number"))?;
+            if !(v > 0.0 && v < 1.0) {
+                bail!("--prune-ratios: {v} is not in (0, 1)");
+            }
+            out.extend([PruneFamily::Uniform(v), PruneFamily::LastStage(v)]);
+        }
+        Ok(out)
+    }
+
+    /// Split points of the bytes chart: the paper's five for ResNets, else every
+    /// single-tensor cut where the feature size changes.
+    fn bytes_points(g: &model::Graph, problem: &Problem) -> Vec<(String, usize)> {
+        let paper = model::paper_split_points(g);
+        if !paper.is_empty() {
+            return paper.iter().map(|(l, k)| (l.to_string(), *k)).collect();
+        }
+        let mut out: Vec<(String, usize)> = Vec::new();
+        let mut last = 0;
+        for s in &problem.splits[1..problem.last()] {
+            if s.tensors.len() == 1 && s.f32_bytes() != last {
+                last = s.f32_bytes();
+                out.push((g.nodes[s.after].name.clone(), s.after));
+            }
+        }
+        out
+    }
+
+    /// Exact frame length of `x` (one sample of `shape`) at `bits` bits per-tensor, packed
+    /// and with entropy coding where it helps (CPU quantization, the GPU's bit-exact twin).
+    fn coded_frame(x: &[f32], shape: model::Shape, bits: u32) -> Result<(u64, u64)> {
+        let (params, words) = splitbench::cpu::quantize_pack(x, x.len(), bits);
+        let t = FrameTensor {
+            batch: 1,
+            shape,
+            payload: Payload::Quantized(Quantized {
+                bits,
+                granularity: Granularity::PerTensor,
+                params: params.iter().map(GroupParams::from_quant).collect(),
+                words,
+            }),
+        };
+        let packed = frame::encode(std::slice::from_ref(&t), false)?.bytes.len() as u64;
+        let coded = frame::encode(std::slice::from_ref(&t), true)?.bytes.len() as u64;
+        Ok((packed, coded))
+    }
+
     pub(super) fn run(args: &TradeoffArgs) -> Result<()> {
         if args.reps == 0 {
             bail!("--reps must be at least 1");
@@ -463,7 +540,18 @@ mod tradeoff {
                 bail!("--deadline-ms {d}: expected a positive number");
             }
         }
+        if let Some(m) = args.min_accuracy {
+            if !m.is_finite() {
+                bail!("--min-accuracy {m}: expected a number");
+            }
+        }
         // Everything the user gave is checked before the GPU work.
+        let families = families(&args.prune_ratios)?;
+        let accuracy = args
+            .accuracy_table
+            .as_deref()
+            .map(AccuracyTable::read)
+            .transpose()?;
         let study_channels = channels(args)?;
         let p = model::prepare(&args.model.model, &args.model.options()?, None, args.seed)?;
         let g = &p.model.graph;
@@ -526,9 +614,55 @@ mod tradeoff {
             edge.speedup
         );
 
-        // 3. Codec times of every distinct feature size and bit width.
+        // 3. Step 2: measure every pruned on-device configuration (compacted prefix).
+        let configs = prune_configs(g, &families)?;
+        let pb = bar(configs.len() as u64, "profiling pruned prefixes");
+        let mut pruned = Vec::with_capacity(configs.len());
+        for cfg in &configs {
+            let small = compress::compact(&p.model, cfg)?;
+            let until = PrunedPrefix::changed_until(g, &small.graph);
+            let mut measured = device_ms.clone();
+            if until > 0 {
+                let exec = Executor::new(&ctx, &small, 1..until + 1, 1, &[])?;
+                exec.set_input(0, &input)?;
+                let prof = gpu::profile(&exec, args.warmup, args.reps, None)?;
+                for (step, st) in exec.steps().iter().zip(&prof.per_node) {
+                    measured[step.node] = st.median_ms;
+                }
+            }
+            pruned.push(PrunedPrefix::new(
+                *cfg,
+                g,
+                &device_ms,
+                &edge,
+                &small.graph,
+                &measured,
+            )?);
+            pb.inc(1);
+        }
+        pb.finish_and_clear();
+        let (extra_keys, mut bn_keys) = three_step_requirements(&problem, g, &families, &pruned)?;
+        if args.no_bottleneck {
+            bn_keys.clear();
+        }
+
+        // 4. Step 3: time the bottlenecks (seeded weights, latency only).
+        let pb = bar(bn_keys.len() as u64, "timing bottlenecks");
+        let mut bottlenecks = BottleneckTable::new();
+        for key in &bn_keys {
+            let b = Bottleneck::new(key.shape(), key.width)?;
+            let t = b.time(&ctx, args.warmup, args.reps, args.seed ^ 0xb0)?;
+            bottlenecks.insert(*key, (t.encoder.median_ms, t.decoder.median_ms));
+            pb.inc(1);
+        }
+        pb.finish_and_clear();
+
+        // 5. Codec times of every distinct feature size and bit width.
         let variants = quantization_variants(&STUDY_BITS);
-        let keys = codec_keys(&problem, &variants);
+        let mut keys = codec_keys(&problem, &variants);
+        keys.extend(extra_keys);
+        keys.sort_unstable();
+        keys.dedup();
         let pb = bar(keys.len() as u64, "timing encode/decode");
         let mut timer = CodecTimer::new(&ctx, args.warmup, args.reps, args.seed ^ 0xc0dec);
         let mut codec = CodecTable::new();
@@ -545,10 +679,52 @@ mod tradeoff {
         }
         pb.finish_and_clear();
 
-        // 4. Plan.
+        // 6. Bytes per split: exact frames, and entropy-coded frames of the real feature.
+        let points = bytes_points(g, &problem);
+        let mut bytes = bytes_rows(&problem, &points);
+        {
+            let outs: Vec<usize> = points.iter().map(|(_, k)| *k).collect();
+            let exec = Executor::new(&ctx, &p.model, 1..n, 1, &outs)?;
+            exec.set_input(0, &input)?;
+            let feats = exec.run()?;
+            for ((_, k), x) in points.iter().zip(&feats) {
+                let shape = g.nodes[*k].shape;
+                for r in bytes.iter_mut().filter(|r| r.split_index == *k) {
+                    let bits = match r.encoding.as_str() {
+                        "8-bit" => 8,
+                        "4-bit" => 4,
+                        "2-bit" => 2,
+                        _ => continue,
+                    };
+                    let (packed, coded) = coded_frame(&x.data, shape, bits)?;
+                    debug_assert_eq!(packed, r.payload_bytes);
+                    r.coded_bytes = Some(coded);
+                }
+            }
+        }
+
+        // 7. Plan.
         let predictor = Predictor::fit(&problem);
         let errors = predictor.errors(&problem);
-        let space = SearchSpace::build(&problem, &variants, &codec, edge.speedup, &predictor)?;
+        let mut space = SearchSpace::build(&problem, &variants, &codec, edge.speedup, &predictor)?;
+        let mut more = three_step_candidates(
+            &problem,
+            g,
+            &families,
+            &pruned,
+            &codec,
+            &bottlenecks,
+            edge.speedup,
+        )?;
+        if args.no_bottleneck {
+            more.retain(|c| c.variant.bottleneck.is_none());
+        }
+        space.extend(more);
+        let known = accuracy
+            .as_ref()
+            .map(|t| space.apply_accuracy(t, &problem))
+            .unwrap_or(0);
+        space.set_min_accuracy(args.min_accuracy)?;
         let title = format!(
             "{} {} on {} (edge: {})",
             g.name,
@@ -562,10 +738,11 @@ mod tradeoff {
             all_points: args.all_points,
         };
         let pb = bar(study_channels.len() as u64, "evaluating links");
-        let result = run_study(&problem, &space, &study_channels, &opts, &mut |k| {
+        let mut result = run_study(&problem, &space, &study_channels, &opts, &mut |k| {
             pb.set_position(k as u64)
         });
         pb.finish_and_clear();
+        result.study.bytes = bytes;
         let summaries = link_summaries(&problem, &space, &study_channels, &result);
 
         // 5. Write.
@@ -578,6 +755,7 @@ mod tradeoff {
             report::LAYERS_CSV,
             report::CANDIDATES_CSV,
             report::CDF_CSV,
+            report::BYTES_CSV,
             report::TITLE_TXT,
             "device_profile.csv",
         ]
@@ -617,7 +795,7 @@ mod tradeoff {
             edge_source: edge.source.describe(),
             edge_speedup: edge.speedup,
             edge_decode_note: format!(
-                "feature decode (unpack + dequantize) measured on the local GPU and divided by \
+                "feature decode (unpack + dequantize, and a bottleneck's decoder) measured on the local GPU and divided by \
                  the edge speed-up {:.4} ({})",
                 edge.speedup,
                 if args.edge_profile.is_some() {
@@ -634,10 +812,13 @@ mod tradeoff {
                          f32 features and the uint8 input are sent raw (encode = decode = 0)",
             }),
             payload_note: format!(
-                "uint8 input: C*H*W bytes; f32: 4*numel per crossing tensor; n-bit: \
-                 ceil(numel*bits/32)*4 packed bytes + {QUANT_GROUP_PARAM_BYTES} bytes (min, \
-                 scale) per scale group + {QUANT_HEADER_BYTES}-byte header per tensor; \
-                 device-only sends nothing"
+                "uint8 input: C*H*W bytes; a feature: the exact wire-frame length \
+                 (docs/wire-format.md), packed without entropy coding: {FRAME_OVERHEAD_BYTES} \
+                 bytes (fixed header + CRC-32) per frame, per tensor a {FRAME_TENSOR_BYTES}-byte \
+                 descriptor, {QUANT_GROUP_PARAM_BYTES} bytes (min, scale) per scale group and \
+                 ceil(numel*bits/8) payload bytes (f32: 4*numel); device-only sends nothing. \
+                 bytes_per_split.csv gives, at the chart's split points, the entropy-coded frame \
+                 of the real feature (seeded weights and input) beside the packed one"
             ),
             downlink_note: DOWNLINK_NOTE.into(),
             random_link_rule: "on random links (Rayleigh, trace) every method picks the \
@@ -645,10 +826,36 @@ mod tradeoff {
                 give that mean (total_ms) and its quantiles, cdf.csv the chosen \
                 configuration's distribution"
                 .into(),
-            accuracy_note: "no accuracy is known for the quantized variants in this study: \
-                three-step minimises latency without an accuracy constraint (a later issue adds \
-                an accuracy table and --min-accuracy)"
-                .into(),
+            accuracy_note: match (&accuracy, args.min_accuracy) {
+                (Some(t), Some(m)) => format!(
+                    "{known} candidates have an accuracy in {}; three-step and two-step-pruning \
+                     choose only among those with accuracy >= {m}",
+                    t.path.display()
+                ),
+                (Some(t), None) => format!(
+                    "{known} candidates have an accuracy in {}; no --min-accuracy: every \
+                     method minimises latency only",
+                    t.path.display()
+                ),
+                _ => "no accuracy is known (no --accuracy-table): three-step and \
+                      two-step-pruning minimise latency without an accuracy constraint; pruned, \
+                      quantized and bottlenecked variants lose accuracy that this study does \
+                      not measure"
+                    .into(),
+            },
+            bottleneck_weights: BOTTLENECK_WEIGHTS_NOTE.into(),
+            search_space: serde_json::json!({
+                "plain": "f32, and 8/4/2-bit with per-tensor and per-channel scales, at every intermediate split",
+                "prune_families": families.iter().map(|f| format!("{f:?}")).collect::<Vec<_>>(),
+                "prune_configs_measured": configs.iter().map(|c| c.ratios).collect::<Vec<_>>(),
+                "prune_note": "device time of a pruned prefix is measured: the compacted graph is profiled once per distinct config (nodes up to the last one compaction changes); unchanged nodes keep the unpruned measurement; a changed node's edge time is scaled by the same measured ratio",
+                "bottleneck_widths": "C/4, C/8, C/16 of the (pruned) feature at single-tensor cuts; 3x3 conv + tanh / 3x3 conv + ELU, linear for vector features",
+                "bottlenecks_timed": bn_keys.len(),
+                "compressed_encodings": "f32, 8/4/2-bit per-tensor",
+                "two_step_pruning": "Shi et al. 2019: pruned or unpruned on-device part x split, f32 or 8-bit per-tensor feature, no bottleneck",
+            }),
+            accuracy_table: args.accuracy_table.as_ref().map(|p| p.display().to_string()),
+            min_accuracy: args.min_accuracy,
             predictor_error: errors.clone(),
             predictor: serde_json::to_value(&predictor)?,
             channels: study_channels.iter().map(ChannelInfo::of).collect(),
@@ -666,8 +873,10 @@ mod tradeoff {
 
         // 6. Summary.
         println!(
-            "{} candidates ({} codec measurements, {}); {} links",
+            "{} candidates ({} pruned prefixes, {} bottlenecks, {} codec measurements, {}); {} links",
             space.candidates.len(),
+            configs.len(),
+            bn_keys.len(),
             timer.measured(),
             timer.method().map_or("none", |m| m.as_str()),
             study_channels.len()
@@ -685,9 +894,23 @@ mod tradeoff {
         }
         print!("{}", summary_text(&summaries));
         println!("edge: {}; {}", edge.source, DOWNLINK_NOTE);
-        println!(
-            "accuracy: not known for the quantized variants; three-step minimises latency only"
-        );
+        match args.min_accuracy {
+            Some(m) => println!(
+                "accuracy: {known} candidates known; three-step and two-step-pruning keep those \
+                 >= {m}"
+            ),
+            None => println!(
+                "accuracy: {}; three-step minimises latency only",
+                if accuracy.is_some() {
+                    format!("{known} candidates known, no --min-accuracy")
+                } else {
+                    "not known for the compressed variants".into()
+                }
+            ),
+        }
+        if !bn_keys.is_empty() {
+            println!("{BOTTLENECK_WEIGHTS_NOTE}");
+        }
         println!("wrote {} files to {}", manifest.files.len(), out.display());
         Ok(())
     }

@@ -9,6 +9,10 @@ pub mod frame;
 pub mod prune;
 
 
+pub use bottleneck::{
+    widths as bottleneck_widths, Bottleneck, BottleneckKind, BottleneckTimes, BOTTLENECK_WEIGHTS_NOTE,
+    WIDTH_DIVISORS,
+};
 pub use codec::{coded_sizes, entropy_decode, entropy_encode, CodedSizes};
 pub use encode::{
     decode_on_edge, encode_on_device, transmit, CodecTimes, DeviceTensor, DeviceTimes, EdgeTensor,

@@ -12,30 +12,36 @@
 //! - device-only ([`Encoding::Nothing`]): nothing, no RTT;
 //! - edge-only ([`Encoding::Uint8Input`]): the raw input as uint8 pixels, `C*H*W` bytes,
 //!   with no encoding or decoding time (the camera's bytes are sent as they are);
-//! - a float feature ([`Encoding::F32`]): `4 * numel` bytes per crossing tensor, raw (the
-//!   shapes are fixed by the model and known to both ends), encode = decode = 0;
-//! - an n-bit feature ([`Encoding::Quant`]): per crossing tensor, the packed words
-//!   `ceil(numel * bits / 32) * 4` bytes, plus [`QUANT_GROUP_PARAM_BYTES`] (min and scale,
-//!   two f32) per scale group (one group per sample for per-tensor scales, one per channel
-//!   for per-channel scales), plus a [`QUANT_HEADER_BYTES`] header. Encode (min/max, quantize,
-//!   pack on the device) and decode (unpack, dequantize on the edge) are measured on the GPU
-//!   (`gpu::codec`); the edge's decode is the local measurement divided by the edge
-//!   speed-up ([`super::EdgeModel::speedup`]).
+//! - a feature: the **exact length of the wire frame** (`docs/wire-format.md`,
+//!   [`crate::compress::frame`]) carrying the crossing tensors, without entropy coding:
+//!   10-byte fixed header + 4-byte CRC once, and per tensor a 23-byte descriptor, then
+//!   - [`Encoding::F32`]: `4 * numel` payload bytes (encode = decode = 0: sent raw);
+//!   - [`Encoding::Quant`]: 8 bytes (min, scale) per scale group (one per sample for
+//!     per-tensor scales, one per channel for per-channel scales) and the packed symbols,
+//!     `ceil(numel * bits / 8)` bytes. Encode (min/max, quantize, pack on the device GPU) and
+//!     decode (unpack, dequantize) are measured on the GPU (`gpu::codec`); the edge's decode
+//!     is the local measurement divided by the edge speed-up ([`super::EdgeModel::speedup`]).
+//!
+//!   The frame's optional entropy coding (codec 2) is not used by the cost model: its gain
+//!   depends on the feature's values, which with seeded weights say nothing about a trained
+//!   network; the study reports coded sizes of real features beside the packed ones.
 //!
 //! A cut crossed by several tensors (a residual stream and a block's branch) sends each of
 //! them with the same encoding; payloads and codec times add up.
 
 use super::problem::{CutTensor, Problem};
+use crate::compress::frame::{CHECKSUM_LEN, FIXED_HEADER_LEN, PARAM_LEN, TENSOR_DESC_LEN};
+use crate::compress::PruneConfig;
 use crate::channel::Channel;
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 
-/// Per-tensor header of a quantized feature, bytes: format version, bits, scale layout and
-/// codec (4 x u8), then channels, plane size and numel (3 x u32). Issue 4's wire frame will
-/// replace this estimate by the exact frame length (in [`payload_bytes`]).
-pub const QUANT_HEADER_BYTES: u64 = 16;
+/// Bytes of the frame's fixed header and checksum, sent once per frame.
+pub const FRAME_OVERHEAD_BYTES: u64 = (FIXED_HEADER_LEN + CHECKSUM_LEN) as u64;
+/// Bytes of one tensor descriptor in the frame (without its quantization params).
+pub const FRAME_TENSOR_BYTES: u64 = TENSOR_DESC_LEN as u64;
 /// Bytes of quantization parameters per scale group: min and scale as f32.
-pub const QUANT_GROUP_PARAM_BYTES: u64 = 8;
+pub const QUANT_GROUP_PARAM_BYTES: u64 = PARAM_LEN as u64;
 /// What the manifests say about the downlink.
 pub const DOWNLINK_NOTE: &str = "the edge returns the result (class index or logits, a few \
     bytes) over the downlink; its transmission time is negligible and not counted; the RTT is \
@@ -116,29 +122,34 @@ impl Encoding {
     }
 }
 
-/// Bytes sent per sample for `tensors` under `enc` (see the module docs). The only
+/// Bytes sent per sample for `tensors` under `enc` (see the module docs): for a feature,
+/// the exact wire-frame length (`compress::frame::frame_len` of the same tensors). The only
 /// function that sizes a payload.
 pub fn payload_bytes(enc: Encoding, tensors: &[CutTensor]) -> u64 {
-    tensors
-        .iter()
-        .map(|t| {
-            let numel = t.numel() as u64;
-            match enc {
-                Encoding::Nothing => 0,
-                Encoding::Uint8Input => numel,
-                Encoding::F32 => 4 * numel,
-                Encoding::Quant { bits, scale } => {
-                    let groups = match scale {
-                        Scale::Tensor => 1,
-                        Scale::Channel => t.channels as u64,
-                    };
-                    (numel * bits as u64).div_ceil(32) * 4
-                        + groups * QUANT_GROUP_PARAM_BYTES
-                        + QUANT_HEADER_BYTES
-                }
+    let per_tensor = |t: &CutTensor| {
+        let numel = t.numel() as u64;
+        match enc {
+            Encoding::Nothing => 0,
+            Encoding::Uint8Input => numel,
+            Encoding::F32 => FRAME_TENSOR_BYTES + 4 * numel,
+            Encoding::Quant { bits, scale } => {
+                let groups = match scale {
+                    Scale::Tensor => 1,
+                    Scale::Channel => t.channels as u64,
+                };
+                FRAME_TENSOR_BYTES
+                    + groups * QUANT_GROUP_PARAM_BYTES
+                    + (numel * bits as u64).div_ceil(8)
             }
-        })
-        .sum()
+        }
+    };
+    let body: u64 = tensors.iter().map(per_tensor).sum();
+    match enc {
+        Encoding::F32 | Encoding::Quant { .. } if !tensors.is_empty() => {
+            FRAME_OVERHEAD_BYTES + body
+        }
+        _ => body,
+    }
 }
 
 /// How a variant changes the crossing tensors before they are encoded (issue 4: channel
@@ -185,9 +196,23 @@ pub struct Variant {
     pub device_delta_ms: f64,
     /// Added to the edge suffix time, ms (bottleneck decoder).
     pub edge_delta_ms: f64,
+    /// Per-stage pruning of the on-device part (`None`: unpruned).
+    pub prune: Option<PruneConfig>,
+    /// Width of the learned bottleneck at the split (`None`: no bottleneck).
+    pub bottleneck: Option<usize>,
     /// Top-1 accuracy of the configuration, when known.
     pub accuracy: Option<f64>,
 }
+
+/// Variant families, for charts and legends.
+pub const FAMILIES: [&str; 6] = [
+    "f32",
+    "n-bit",
+    "pruned+n-bit",
+    "bottleneck",
+    "uint8-input",
+    "none",
+];
 
 impl Variant {
     /// A plain encoding of the unchanged feature.
@@ -198,7 +223,41 @@ impl Variant {
             feature: FeatureMap::Same,
             device_delta_ms: 0.0,
             edge_delta_ms: 0.0,
+            prune: None,
+            bottleneck: None,
             accuracy: None,
+        }
+    }
+
+    /// A pruned and/or bottlenecked variant (named by [`variant_name`]); its times and
+    /// tensors are set by the candidate that uses it.
+    pub fn compressed(
+        encoding: Encoding,
+        prune: Option<PruneConfig>,
+        bottleneck: Option<usize>,
+    ) -> Self {
+        Self {
+            name: variant_name(encoding, prune.as_ref(), bottleneck),
+            prune,
+            bottleneck,
+            ..Self::encoding(encoding)
+        }
+    }
+
+    /// The family: `bottleneck` (any variant with one), `pruned+n-bit` (pruned, f32 or
+    /// n-bit), `n-bit`, `f32`, `uint8-input` (edge-only) or `none` (device-only).
+    pub fn family(&self) -> &'static str {
+        if self.bottleneck.is_some() {
+            "bottleneck"
+        } else if self.prune.is_some() {
+            "pruned+n-bit"
+        } else {
+            match self.encoding {
+                Encoding::F32 => "f32",
+                Encoding::Quant { .. } => "n-bit",
+                Encoding::Uint8Input => "uint8-input",
+                Encoding::Nothing => "none",
+            }
         }
     }
 
@@ -213,8 +272,26 @@ impl Variant {
     }
 }
 
-/// Bit widths of the three-step search in this study.
-pub const STUDY_BITS: [u32; 4] = [8, 6, 4, 2];
+/// The canonical variant name: `[prune-R0_R1_R2_R3_R4+][bnK+]ENCODING`, the per-stage ratios
+/// (stem, layer1..layer4) printed as Rust prints an `f32` (`0`, `0.25`, `0.5`), e.g.
+/// `4bit-tensor`, `prune-0.5_0.5_0_0_0+8bit-tensor`, `bn16+2bit-tensor`,
+/// `prune-0_0_0.75_0_0+bn8+f32`. With the split's node name it forms the configuration
+/// key of the accuracy table (`Candidate::config`).
+pub fn variant_name(enc: Encoding, prune: Option<&PruneConfig>, bottleneck: Option<usize>) -> String {
+    let mut s = String::new();
+    if let Some(p) = prune {
+        let r: Vec<String> = p.ratios.iter().map(|r| format!("{r}")).collect();
+        s.push_str(&format!("prune-{}+", r.join("_")));
+    }
+    if let Some(k) = bottleneck {
+        s.push_str(&format!("bn{k}+"));
+    }
+    s.push_str(&enc.name());
+    s
+}
+
+/// Bit widths of the three-step search in this study (besides f32).
+pub const STUDY_BITS: [u32; 3] = [8, 4, 2];
 
 /// The feature variants of an intermediate split: `f32`, then every width of `bits` with
 /// per-tensor and per-channel scales.
@@ -321,6 +398,19 @@ pub fn codec_keys(problem: &Problem, variants: &[Variant]) -> Vec<CodecKey> {
     keys
 }
 
+/// Compute parts of a candidate (see [`Candidate::from_parts`]), ms.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Parts {
+    /// Device compute of the prefix.
+    pub device_ms: f64,
+    /// Edge compute of the suffix.
+    pub edge_ms: f64,
+    /// Extra device work charged to encoding (a bottleneck encoder).
+    pub device_extra_ms: f64,
+    /// Extra edge work charged to decoding, measured locally (a bottleneck decoder).
+    pub edge_extra_local_ms: f64,
+}
+
 /// A (split, variant) configuration with the link-independent parts of its cost.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Candidate {
@@ -363,25 +453,61 @@ impl Candidate {
         } else {
             variant.sent_tensors(&problem.splits[split].tensors)
         };
-        let (mut encode_ms, mut decode_ms) = (0.0, 0.0);
-        for t in &sent {
+        Self::from_parts(
+            split,
+            variant,
+            &sent,
+            Parts {
+                device_ms: problem.device_prefix_ms(split) + variant.device_delta_ms,
+                edge_ms: problem.edge_suffix_ms(split) + variant.edge_delta_ms,
+                device_extra_ms: 0.0,
+                edge_extra_local_ms: 0.0,
+            },
+            codec,
+            edge_speedup,
+        )
+    }
+
+    /// A candidate from its parts: the tensors `sent` (after pruning and bottleneck), the
+    /// device and edge compute, and extra encode/decode work (a bottleneck's encoder on the
+    /// device; its decoder measured locally, divided by `edge_speedup` like the codec's
+    /// decode). Codec times of `sent` come from `codec` (a missing key is an error).
+    pub fn from_parts(
+        split: usize,
+        variant: &Variant,
+        sent: &[CutTensor],
+        parts: Parts,
+        codec: &CodecTable,
+        edge_speedup: f64,
+    ) -> Result<Self> {
+        let (mut encode_ms, mut decode_ms) = (parts.device_extra_ms, 0.0);
+        let mut decode_local = parts.edge_extra_local_ms;
+        for t in sent {
             if let Some(key) = variant.encoding.codec_key(t) {
                 let c = codec.get(&key).ok_or_else(|| {
                     Error::InvalidArg(format!("no codec time measured for {key:?}"))
                 })?;
                 encode_ms += c.encode_ms;
-                decode_ms += c.decode_ms / edge_speedup;
+                decode_local += c.decode_ms;
             }
         }
+        decode_ms += decode_local / edge_speedup;
         Ok(Self {
             split,
             variant: variant.clone(),
-            payload_bytes: payload_bytes(variant.encoding, &sent),
-            device_ms: (problem.device_prefix_ms(split) + variant.device_delta_ms).max(0.0),
+            payload_bytes: payload_bytes(variant.encoding, sent),
+            device_ms: parts.device_ms.max(0.0),
             encode_ms,
             decode_ms,
-            edge_ms: (problem.edge_suffix_ms(split) + variant.edge_delta_ms).max(0.0),
+            edge_ms: parts.edge_ms.max(0.0),
         })
+    }
+
+    /// The configuration key of the accuracy table: `<split node name>/<variant name>`,
+    /// e.g. `layer1.1.conv2/prune-0.5_0.5_0_0_0+bn16+4bit-tensor`, `input/uint8-input`
+    /// (edge-only), `fc/none` (device-only).
+    pub fn config(&self, problem: &Problem) -> String {
+        format!("{}/{}", problem.layers[self.split].name, self.variant.name)
     }
 
     /// Whether anything is sent (then the RTT and a transmission are charged).

@@ -6,16 +6,23 @@
 //! | `edge-only` | split 0, the input sent as uint8 pixels | - |
 //! | `neurosurgeon` | every split with an f32 feature (plus the two above) | latency *predicted* by per-op-type linear regression ([`Predictor`]) |
 //! | `best-split` | the same | measured latency (oracle without compression) |
-//! | `three-step` | every split x every variant (f32, n-bit per-tensor / per-channel), plus the two above | measured latency |
+//! | `two-step-pruning` | every split x (unpruned or pruned on-device part) x (f32, 8-bit per-tensor), no bottleneck, plus the two above | measured latency |
+//! | `three-step` | every split x pruning x bottleneck width x bits (see [`super::three`]), plus the two above | measured latency |
 //!
 //! The three-step set contains every other method's set, so on every link its choice is at
-//! least as good as theirs. On a random link (Rayleigh, trace) each method chooses the
+//! least as good as theirs. With a minimum accuracy ([`SearchSpace::set_min_accuracy`]),
+//! three-step and two-step-pruning only keep candidates whose accuracy is known and high
+//! enough (then three-step can be slower than the unconstrained baselines: that is the
+//! price of the accuracy they do not guarantee). On a random link (Rayleigh, trace) each method chooses the
 //! configuration with the lowest *mean* latency over the link states (for Rayleigh fading,
 //! the sample mean over the seeded draws), and its latency distribution is that of the chosen
 //! configuration over the states: methods do not re-choose per state (they cannot know the
 //! state before sending).
 
-use super::cost::{allowed, Candidate, CodecTable, CostTable, Encoding, Variant};
+use super::cost::{
+    allowed, Candidate, CodecTable, CostTable, Encoding, FeatureMap, Scale, Variant,
+};
+use super::three::AccuracyTable;
 use super::predict::Predictor;
 use super::problem::Problem;
 use crate::channel::Channel;
@@ -32,17 +39,20 @@ pub enum Method {
     Neurosurgeon,
     /// One f32 split chosen on measured latencies.
     BestSplit,
-    /// Split x feature compression, chosen on measured latencies.
+    /// Pruning + split, f32 or 8-bit feature, chosen on measured latencies (Shi et al.).
+    TwoStepPruning,
+    /// Split x pruning x bottleneck x bits, chosen on measured latencies.
     ThreeStep,
 }
 
 impl Method {
     /// Every method, in table order.
-    pub const ALL: [Method; 5] = [
+    pub const ALL: [Method; 6] = [
         Method::DeviceOnly,
         Method::EdgeOnly,
         Method::Neurosurgeon,
         Method::BestSplit,
+        Method::TwoStepPruning,
         Method::ThreeStep,
     ];
 
@@ -53,6 +63,7 @@ impl Method {
             Method::EdgeOnly => "edge-only",
             Method::Neurosurgeon => "neurosurgeon",
             Method::BestSplit => "best-split",
+            Method::TwoStepPruning => "two-step-pruning",
             Method::ThreeStep => "three-step",
         }
     }
@@ -85,7 +96,9 @@ pub struct SearchSpace {
     device_only: usize,
     edge_only: usize,
     f32_set: Vec<usize>,
+    two_step: Vec<usize>,
     all: Vec<usize>,
+    min_accuracy: Option<f64>,
     measured: CostTable,
     predicted: CostTable,
     pred_compute: Vec<f64>,
@@ -154,7 +167,9 @@ impl SearchSpace {
             device_only: 1,
             edge_only: 0,
             f32_set: Vec::new(),
+            two_step: Vec::new(),
             all: Vec::new(),
+            min_accuracy: None,
             measured: CostTable::default(),
             predicted: CostTable::default(),
             pred_compute,
@@ -176,17 +191,72 @@ impl SearchSpace {
 
     fn reindex(&mut self) {
         let plain_f32 = Variant::encoding(Encoding::F32);
+        let ends = |i: usize| i == self.edge_only || i == self.device_only;
         self.f32_set = (0..self.candidates.len())
+            .filter(|&i| ends(i) || self.candidates[i].variant == plain_f32)
+            .collect();
+        let ok = |c: &Candidate| match self.min_accuracy {
+            None => true,
+            Some(m) => c.variant.accuracy.is_some_and(|a| a >= m),
+        };
+        self.two_step = (0..self.candidates.len())
             .filter(|&i| {
-                i == self.edge_only
-                    || i == self.device_only
-                    || self.candidates[i].variant == plain_f32
+                let v = &self.candidates[i].variant;
+                let enc_ok = matches!(
+                    v.encoding,
+                    Encoding::F32
+                        | Encoding::Quant {
+                            bits: 8,
+                            scale: Scale::Tensor
+                        }
+                );
+                (ends(i) || (enc_ok && v.bottleneck.is_none() && v.feature == FeatureMap::Same))
+                    && ok(&self.candidates[i])
             })
             .collect();
-        self.all = (0..self.candidates.len()).collect();
+        self.all = (0..self.candidates.len())
+            .filter(|&i| ok(&self.candidates[i]))
+            .collect();
         self.measured = CostTable::new(&self.candidates);
         self.predicted =
             CostTable::with_compute(&self.candidates, self.pred_compute.iter().copied());
+    }
+
+    /// Sets the accuracy of every candidate listed in `table` (returns how many).
+    pub fn apply_accuracy(&mut self, table: &AccuracyTable, problem: &Problem) -> usize {
+        let n = table.apply(problem, &mut self.candidates);
+        self.reindex();
+        n
+    }
+
+    /// Restricts three-step and two-step-pruning to candidates of known accuracy `>= min`
+    /// (`None`: no restriction). An error, leaving the space unrestricted, when no
+    /// candidate of one of them qualifies.
+    pub fn set_min_accuracy(&mut self, min: Option<f64>) -> Result<()> {
+        let old = self.min_accuracy;
+        self.min_accuracy = min;
+        self.reindex();
+        if let Some(m) = min {
+            let empty = [
+                ("three-step", self.all.is_empty()),
+                ("two-step-pruning", self.two_step.is_empty()),
+            ];
+            for (name, is_empty) in empty {
+                if is_empty {
+                    self.min_accuracy = old;
+                    self.reindex();
+                    return Err(Error::InvalidArg(format!(
+                        "--min-accuracy {m}: no {name} configuration has a known accuracy of at                          least {m} (see --accuracy-table)"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The minimum accuracy in force.
+    pub fn min_accuracy(&self) -> Option<f64> {
+        self.min_accuracy
     }
 
     /// The candidate indices a method chooses from.
@@ -195,6 +265,7 @@ impl SearchSpace {
             Method::DeviceOnly => std::slice::from_ref(&self.device_only),
             Method::EdgeOnly => std::slice::from_ref(&self.edge_only),
             Method::Neurosurgeon | Method::BestSplit => &self.f32_set,
+            Method::TwoStepPruning => &self.two_step,
             Method::ThreeStep => &self.all,
         }
     }

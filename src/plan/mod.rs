@@ -1,5 +1,5 @@
 //! Planning: the cost model, the split-selection methods (device-only, edge-only,
-//! Neurosurgeon, best split, three-step), the Pareto front and the trade-off study.
+//! Neurosurgeon, best split, two-step pruning, three-step), the Pareto front and the trade-off study.
 //! Consumes profiles and link models; never touches wgpu (codec times come in as data).
 //!
 //! ```
@@ -30,11 +30,16 @@ mod pareto;
 mod predict;
 mod problem;
 mod study;
+mod three;
 
 pub use cost::{
-    allowed, codec_keys, payload_bytes, quantization_variants, Candidate, CodecKey, CodecTable,
-    CodecTime, CostTable, Encoding, FeatureMap, Scale, Variant, DOWNLINK_NOTE,
-    QUANT_GROUP_PARAM_BYTES, QUANT_HEADER_BYTES, STUDY_BITS,
+    allowed, codec_keys, payload_bytes, quantization_variants, variant_name, Candidate, CodecKey,
+    CodecTable, CodecTime, CostTable, Encoding, FeatureMap, Parts, Scale, Variant, DOWNLINK_NOTE,
+    FAMILIES, FRAME_OVERHEAD_BYTES, FRAME_TENSOR_BYTES, QUANT_GROUP_PARAM_BYTES, STUDY_BITS,
+};
+pub use three::{
+    compressed_encodings, prune_configs, three_step_candidates, three_step_requirements,
+    AccuracyTable, BottleneckKey, BottleneckTable, PruneFamily, PrunedPrefix, STUDY_RATIOS,
 };
 pub use edge::{EdgeModel, EdgeSource, DEFAULT_EDGE_SPEEDUP};
 pub use methods::{Choice, Method, SearchSpace};
@@ -42,7 +47,7 @@ pub use pareto::pareto_front;
 pub use predict::{LinearFit, OpFit, Predictor, PredictorError};
 pub use problem::{CutTensor, Layer, Problem, SplitPoint};
 pub use study::{
-    candidate_rows, layer_rows, link_summaries, run_study, summary_text, sweep_channels,
+    bytes_rows, candidate_rows, layer_rows, link_summaries, run_study, summary_text, sweep_channels,
     ChannelInfo, ChannelRole, ChoiceSummary, LinkResult, LinkSummary, StudyChannel, StudyOptions,
     StudyResult, TradeoffManifest, CDF_POINTS, DEFAULT_RAYLEIGH, DEFAULT_TRACE, PRESETS,
     SWEEP_MAX_MBPS, SWEEP_MIN_MBPS, SWEEP_POINTS,

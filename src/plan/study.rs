@@ -7,7 +7,9 @@ use super::predict::PredictorError;
 use super::problem::Problem;
 use crate::channel::{quantile_sorted, Channel, LinkKind};
 use crate::error::{Error, Result};
-use crate::report::{CandidateRow, CdfRow, LayerRow, RunInfo, Study, TradeoffRow};
+use super::cost::{payload_bytes, Encoding, Scale};
+use super::problem::CutTensor;
+use crate::report::{BytesRow, CandidateRow, CdfRow, LayerRow, RunInfo, Study, TradeoffRow};
 
 /// Points of the fixed-rate bandwidth sweep (chart b).
 pub const SWEEP_POINTS: usize = 25;
@@ -145,6 +147,7 @@ fn row(
         split: problem.layers[c.split].name.clone(),
         split_index: c.split,
         variant: c.variant.name.clone(),
+        family: c.variant.family().into(),
         bits: c.bits(),
         payload_bytes: c.payload_bytes,
         device_ms: c.device_ms,
@@ -198,11 +201,63 @@ pub fn candidate_rows(problem: &Problem, space: &SearchSpace) -> Vec<CandidateRo
             split: problem.layers[c.split].name.clone(),
             split_index: c.split,
             variant: c.variant.name.clone(),
+            family: c.variant.family().into(),
             device_ms: c.device_ms + c.encode_ms,
             payload_bytes: c.payload_bytes,
             pareto,
         })
         .collect()
+}
+
+/// Bytes on the wire at the given split points (label, node index) for f32, 8/4/2-bit
+/// per-tensor and a `C/16` bottleneck at 4 bits (single-tensor cuts only), as exact frame
+/// lengths (chart `bytes_per_split`).
+pub fn bytes_rows(problem: &Problem, points: &[(String, usize)]) -> Vec<BytesRow> {
+    let mut out = Vec::new();
+    for (label, k) in points {
+        let Some(sp) = problem.splits.get(*k) else {
+            continue;
+        };
+        let mut series: Vec<(String, Encoding, Vec<CutTensor>)> = vec![(
+            "f32".into(),
+            Encoding::F32,
+            sp.tensors.clone(),
+        )];
+        for bits in [8, 4, 2] {
+            series.push((
+                format!("{bits}-bit"),
+                Encoding::Quant {
+                    bits,
+                    scale: Scale::Tensor,
+                },
+                sp.tensors.clone(),
+            ));
+        }
+        if let [t] = sp.tensors[..] {
+            let k = (t.channels / 16).max(1);
+            series.push((
+                "bottleneck C/16 4-bit".into(),
+                Encoding::Quant {
+                    bits: 4,
+                    scale: Scale::Tensor,
+                },
+                vec![CutTensor {
+                    channels: k,
+                    plane: t.plane,
+                }],
+            ));
+        }
+        for (name, enc, tensors) in series {
+            out.push(BytesRow {
+                split: label.clone(),
+                split_index: *k,
+                encoding: name,
+                payload_bytes: payload_bytes(enc, &tensors),
+                coded_bytes: None,
+            });
+        }
+    }
+    out
 }
 
 /// Runs every method on every link. `progress(done)` is called after each link.
@@ -280,6 +335,10 @@ pub struct ChoiceSummary {
     pub split_index: usize,
     /// Variant.
     pub variant: String,
+    /// Variant family.
+    pub family: String,
+    /// Accuracy of the configuration, when known.
+    pub accuracy: Option<f64>,
     /// Bytes sent.
     pub payload_bytes: u64,
     /// Mean end-to-end latency, ms.
@@ -305,6 +364,8 @@ pub struct LinkSummary {
     pub three_step_vs_neurosurgeon: f64,
     /// best-split total / three-step total.
     pub three_step_vs_best_split: f64,
+    /// two-step-pruning total / three-step total.
+    pub three_step_vs_two_step: f64,
     /// device-only total / three-step total.
     pub three_step_vs_device_only: f64,
 }
@@ -343,6 +404,8 @@ pub fn link_summaries(
                             split: problem.layers[cand.split].name.clone(),
                             split_index: cand.split,
                             variant: cand.variant.name.clone(),
+                            family: cand.variant.family().into(),
+                            accuracy: cand.variant.accuracy,
                             payload_bytes: cand.payload_bytes,
                             total_ms: c.mean_total_ms,
                             predicted_ms: c.predicted_ms,
@@ -352,6 +415,7 @@ pub fn link_summaries(
                 three_step_vs_edge_only: total(Method::EdgeOnly) / ts,
                 three_step_vs_neurosurgeon: total(Method::Neurosurgeon) / ts,
                 three_step_vs_best_split: total(Method::BestSplit) / ts,
+                three_step_vs_two_step: total(Method::TwoStepPruning) / ts,
                 three_step_vs_device_only: total(Method::DeviceOnly) / ts,
             }
         })
@@ -364,12 +428,12 @@ pub fn summary_text(summaries: &[LinkSummary]) -> String {
     let mut s = String::new();
     for l in summaries {
         s.push_str(&format!(
-            "{} (mean over link states where random)\n  {:<13} {:<24} {:<13} {:>12} {:>11}\n",
+            "{} (mean over link states where random)\n  {:<16} {:<24} {:<36} {:>10} {:>11}\n",
             l.channel, "method", "split", "variant", "payload_B", "total_ms"
         ));
         for c in &l.choices {
             s.push_str(&format!(
-                "  {:<13} {:<24} {:<13} {:>12} {:>11.3}{}\n",
+                "  {:<16} {:<24} {:<36} {:>10} {:>11.3}{}\n",
                 c.method,
                 format!("{} [{}]", c.split, c.split_index),
                 c.variant,
@@ -381,8 +445,11 @@ pub fn summary_text(summaries: &[LinkSummary]) -> String {
             ));
         }
         s.push_str(&format!(
-            "  three-step is {:.2}x faster than edge-only, {:.2}x than neurosurgeon, {:.2}x than best-split\n",
-            l.three_step_vs_edge_only, l.three_step_vs_neurosurgeon, l.three_step_vs_best_split
+            "  three-step is {:.2}x faster than edge-only, {:.2}x than neurosurgeon, {:.2}x than best-split, {:.2}x than two-step-pruning\n",
+            l.three_step_vs_edge_only,
+            l.three_step_vs_neurosurgeon,
+            l.three_step_vs_best_split,
+            l.three_step_vs_two_step
         ));
     }
     s
@@ -467,6 +534,14 @@ pub struct TradeoffManifest {
     pub random_link_rule: String,
     /// What is known about accuracy.
     pub accuracy_note: String,
+    /// Where the bottleneck weights came from.
+    pub bottleneck_weights: String,
+    /// The three-step search space.
+    pub search_space: serde_json::Value,
+    /// `--accuracy-table`.
+    pub accuracy_table: Option<String>,
+    /// `--min-accuracy`.
+    pub min_accuracy: Option<f64>,
     /// Per op type: median absolute percentage error of Neurosurgeon's predictor.
     pub predictor_error: Vec<PredictorError>,
     /// The fitted predictor.

@@ -1,5 +1,5 @@
 //! A study as CSV files in one folder, and back, so charts can be redrawn from the files a
-//! run left behind (`layers.csv`, `tradeoff.csv`, `candidates.csv`, `cdf.csv`, plus the
+//! run left behind (`layers.csv`, `tradeoff.csv`, `candidates.csv`, `cdf.csv`, `bytes_per_split.csv`, plus the
 //! chart title in `title.txt`).
 
 use super::{write_csv, Study};
@@ -14,6 +14,8 @@ pub const TRADEOFF_CSV: &str = "tradeoff.csv";
 pub const CANDIDATES_CSV: &str = "candidates.csv";
 /// File of the latency distributions (chart e).
 pub const CDF_CSV: &str = "cdf.csv";
+/// File of the bytes on the wire per split point (chart `bytes_per_split`).
+pub const BYTES_CSV: &str = "bytes_per_split.csv";
 /// File holding the chart title (one line).
 pub const TITLE_TXT: &str = "title.txt";
 
@@ -25,6 +27,7 @@ pub fn write_study(dir: &Path, study: &Study) -> Result<()> {
     write_csv(&dir.join(TRADEOFF_CSV), &study.tradeoff)?;
     write_csv(&dir.join(CANDIDATES_CSV), &study.candidates)?;
     write_csv(&dir.join(CDF_CSV), &study.cdf)?;
+    write_csv(&dir.join(BYTES_CSV), &study.bytes)?;
     let title = dir.join(TITLE_TXT);
     std::fs::write(&title, format!("{}\n", study.title)).map_err(|e| Error::io(&title, e))
 }
@@ -48,6 +51,7 @@ pub fn read_study(dir: &Path) -> Result<Study> {
         tradeoff: read_rows(&dir.join(TRADEOFF_CSV))?,
         candidates: read_rows(&dir.join(CANDIDATES_CSV))?,
         cdf: read_rows(&dir.join(CDF_CSV))?,
+        bytes: read_rows(&dir.join(BYTES_CSV))?,
     })
 }
 

@@ -18,8 +18,12 @@ pub struct TradeoffRow {
     pub split: String,
     /// Index of that node in the inference graph.
     pub split_index: usize,
-    /// Feature encoding (`none`, `f32`, `8bit-tensor`, `4bit-channel`, `uint8-input`).
+    /// Variant: pruning, bottleneck and encoding (`none`, `f32`, `8bit-tensor`,
+    /// `4bit-channel`, `uint8-input`, `prune-0.5_0.5_0_0_0+bn16+4bit-tensor`, ...).
     pub variant: String,
+    /// Variant family: `f32`, `n-bit`, `pruned+n-bit`, `bottleneck`, `uint8-input`, `none`.
+    #[serde(default)]
+    pub family: String,
     /// Bits per transmitted value (32 for f32, 8 for uint8 input pixels, 0 when nothing is sent).
     pub bits: u32,
     /// Exact bytes sent per inference.
@@ -78,14 +82,33 @@ pub struct CandidateRow {
     pub split: String,
     /// Node index.
     pub split_index: usize,
-    /// Feature encoding.
+    /// Variant (pruning, bottleneck, encoding).
     pub variant: String,
+    /// Variant family: `f32`, `n-bit`, `pruned+n-bit`, `bottleneck`, `uint8-input`, `none`.
+    #[serde(default)]
+    pub family: String,
     /// Device compute of the prefix plus encoding.
     pub device_ms: f64,
     /// Bytes sent.
     pub payload_bytes: u64,
     /// On the Pareto front of (device_ms, payload_bytes).
     pub pareto: bool,
+}
+
+/// Bytes on the wire at one split point for one encoding (chart `bytes_per_split`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BytesRow {
+    /// Split label (`stem`, `layer1`, ... or the node name).
+    pub split: String,
+    /// Node index of the cut.
+    pub split_index: usize,
+    /// Series: `f32`, `8-bit`, `4-bit`, `2-bit` (per-tensor scales), `bottleneck C/16 4-bit`.
+    pub encoding: String,
+    /// Exact frame length, packed, bytes.
+    pub payload_bytes: u64,
+    /// Frame length with entropy coding of the real feature (seeded weights and input)
+    /// where it was measured (quantized series).
+    pub coded_bytes: Option<u64>,
 }
 
 /// A point of a method's end-to-end latency distribution under a random link (chart e).
@@ -114,4 +137,6 @@ pub struct Study {
     pub candidates: Vec<CandidateRow>,
     /// Chart (e).
     pub cdf: Vec<CdfRow>,
+    /// Chart `bytes_per_split`.
+    pub bytes: Vec<BytesRow>,
 }

@@ -5,7 +5,8 @@
 //! | `layers`               | per-node device time (bars) and feature size at each cut (line)  |
 //! | `latency_vs_bandwidth` | end-to-end latency vs uplink rate, one line per method           |
 //! | `breakdown`            | stacked device/encode/transmit/decode/edge(/RTT) at 3G, 4G, Wi-Fi |
-//! | `tradeoff`             | device compute vs bytes sent per candidate, Pareto front          |
+//! | `tradeoff`             | device compute vs bytes sent per candidate (colour: variant family), Pareto front |
+//! | `bytes_per_split`      | exact frame bytes per split point: f32, 8/4/2-bit, bottleneck     |
 //! | `cdf`                  | latency CDF per method, one panel per random channel             |
 //!
 //! Text is drawn with DejaVu Sans embedded in the binary (plotters' `ab_glyph` mode never
@@ -67,6 +68,7 @@ pub fn draw_charts(dir: &Path, study: &Study) -> Result<Drawn> {
     emit(dir, &plots::Breakdown::new(study, &methods), &mut out)?;
     emit(dir, &plots::Tradeoff::new(study), &mut out)?;
     emit(dir, &plots::Cdf::new(study, &methods), &mut out)?;
+    emit(dir, &plots::BytesPerSplit::new(study), &mut out)?;
     Ok(out)
 }
 

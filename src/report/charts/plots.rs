@@ -4,7 +4,7 @@
 
 use super::kit::{self, de, font, legend, marker, size, titled, DResult, Marker, Palette, Swatch};
 use super::scale::{self, Scale};
-use crate::report::{CandidateRow, CdfRow, LayerRow, Study, TradeoffRow};
+use crate::report::{BytesRow, CandidateRow, CdfRow, LayerRow, Study, TradeoffRow};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -676,29 +676,29 @@ impl Chart for Breakdown<'_> {
 
 // ---------------------------------------------------------------- (d) trade-off
 
-/// Bits per value a variant name implies, for ordering (`f32` 32, `8bit-tensor` 8, ...).
-fn variant_bits(v: &str) -> Option<u32> {
-    let l = v.to_ascii_lowercase();
-    if l.contains("f32") || l.contains("float32") || l.contains("fp32") {
-        return Some(32);
-    }
-    if l.contains("f16") || l.contains("fp16") || l.contains("half") {
-        return Some(16);
-    }
-    let b = l.as_bytes();
-    let pos = l.find("bit")?;
-    let mut start = pos;
-    while start > 0 && b[start - 1].is_ascii_digit() {
-        start -= 1;
-    }
-    l[start..pos].parse().ok()
-}
-
 /// (d) Device compute vs bytes to send, one point per candidate, Pareto front as a step.
 pub(super) struct Tradeoff<'a> {
     title: &'a str,
     rows: Vec<&'a CandidateRow>,
     variants: Palette,
+}
+
+/// The family of a candidate row: its `family` column, or for rows written before that
+/// column existed, derived from the variant name.
+fn family_of(r: &CandidateRow) -> &str {
+    if !r.family.is_empty() {
+        return &r.family;
+    }
+    let v = r.variant.as_str();
+    if v.contains("bn") && v.contains('+') {
+        "bottleneck"
+    } else if v.starts_with("prune") {
+        "pruned+n-bit"
+    } else if v.contains("bit-") {
+        "n-bit"
+    } else {
+        v
+    }
 }
 
 impl<'a> Tradeoff<'a> {
@@ -708,21 +708,16 @@ impl<'a> Tradeoff<'a> {
             .iter()
             .filter(|r| r.device_ms.is_finite())
             .collect();
+        // Families in a fixed order (so a family keeps its colour), unknown ones after.
+        let order = crate::plan::FAMILIES;
         let mut names: Vec<&str> = Vec::new();
         for r in &rows {
-            if !names.contains(&r.variant.as_str()) {
-                names.push(&r.variant);
+            let f = family_of(r);
+            if !names.contains(&f) {
+                names.push(f);
             }
         }
-        // Widest encoding first, then by name; names without a bit width last.
-        names.sort_by(|a, b| {
-            let (ba, bb) = (variant_bits(a), variant_bits(b));
-            (ba.is_none(), std::cmp::Reverse(ba), *a).cmp(&(
-                bb.is_none(),
-                std::cmp::Reverse(bb),
-                *b,
-            ))
-        });
+        names.sort_by_key(|n| (order.iter().position(|o| o == n).unwrap_or(order.len()), *n));
         Tradeoff {
             title: &s.title,
             rows,
@@ -747,7 +742,7 @@ impl Chart for Tradeoff<'_> {
         let body = titled(
             root,
             self.title,
-            "communication-computation trade-off per split and encoding",
+            "communication-computation trade-off per split and variant",
         )?;
         let (plot, side) = with_legend(
             &body,
@@ -843,8 +838,8 @@ impl Chart for Tradeoff<'_> {
                 .draw_series(
                     self.rows
                         .iter()
-                        .filter(|r| &r.variant == name)
-                        .map(|r| marker(mk, at(r), 6, color, 0.55)),
+                        .filter(|r| family_of(r) == name)
+                        .map(|r| marker(mk, at(r), 5, color, 0.5)),
                 )
                 .map_err(de)?;
         }
@@ -886,7 +881,151 @@ impl Chart for Tradeoff<'_> {
                 },
             ));
         }
-        legend(&side, 12, Some("feature encoding"), &items)?;
+        legend(&side, 12, Some("variant family"), &items)?;
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- bytes per split
+
+/// Bytes on the wire per split point, one line per encoding (log y).
+pub(super) struct BytesPerSplit<'a> {
+    title: &'a str,
+    /// Split labels in node order, with their node index.
+    splits: Vec<(&'a str, usize)>,
+    /// Series in first-seen order.
+    series: Palette,
+    rows: &'a [BytesRow],
+}
+
+impl<'a> BytesPerSplit<'a> {
+    pub fn new(s: &'a Study) -> Self {
+        let mut splits: Vec<(&str, usize)> = Vec::new();
+        let mut names: Vec<&str> = Vec::new();
+        for r in &s.bytes {
+            if !splits.iter().any(|(_, k)| *k == r.split_index) {
+                splits.push((&r.split, r.split_index));
+            }
+            if !names.contains(&r.encoding.as_str()) {
+                names.push(&r.encoding);
+            }
+        }
+        splits.sort_by_key(|s| s.1);
+        BytesPerSplit {
+            title: &s.title,
+            splits,
+            series: Palette::categories(names),
+            rows: &s.bytes,
+        }
+    }
+}
+
+impl Chart for BytesPerSplit<'_> {
+    fn stem(&self) -> &'static str {
+        "bytes_per_split"
+    }
+
+    fn skip(&self) -> Option<String> {
+        self.rows.is_empty().then(|| "no bytes-per-split rows".into())
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DResult {
+        let body = titled(
+            root,
+            self.title,
+            "bytes on the wire per split point (exact frame length)",
+        )?;
+        let (plot, side) = with_legend(&body, self.series.names().iter().map(|n| n.as_str()));
+        let n = self.splits.len();
+        let (y0, y1) = extent(
+            self.rows
+                .iter()
+                .map(|r| r.payload_bytes as f64)
+                .filter(|v| pos(*v)),
+        );
+        let (_, ph) = plot.dim_in_pixel();
+        let ys = Scale::log(y0, y1, 0.08, (ph / 45) as usize);
+        let xs = Scale {
+            lo: -0.5,
+            hi: n as f64 - 0.5,
+            log: false,
+            bold: (0..n).map(|i| i as f64).collect(),
+            light: Vec::new(),
+        };
+        let mut chart = ChartBuilder::on(&plot)
+            .margin(12)
+            .margin_right(24)
+            .x_label_area_size(if n > 6 { 150 } else { 80 })
+            .y_label_area_size(100)
+            .build_cartesian_2d(xs.coord(), ys.coord())
+            .map_err(de)?;
+        let xf = |v: &f64| {
+            let i = v.round();
+            if (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n {
+                self.splits[i as usize].0.to_string()
+            } else {
+                String::new()
+            }
+        };
+        let yf = |v: &f64| scale::bytes(ys.to_data(*v));
+        let xstyle = if n > 6 {
+            font(size::TICK)
+                .transform(FontTransform::Rotate90)
+                .pos(Pos::new(HPos::Left, VPos::Center))
+        } else {
+            font(size::TICK)
+        };
+        mesh!(
+            chart,
+            xs,
+            ys,
+            &xf,
+            &yf,
+            "split point",
+            "bytes sent per inference (log scale)"
+        )
+        .x_label_style(xstyle)
+        .draw()
+        .map_err(de)?;
+        for name in self.series.names() {
+            let (color, mk) = self.series.get(name);
+            let pts: Vec<(f64, f64)> = self
+                .splits
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (_, k))| {
+                    self.rows
+                        .iter()
+                        .find(|r| r.split_index == *k && &r.encoding == name)
+                        .filter(|r| pos(r.payload_bytes as f64))
+                        .map(|r| (i as f64, ys.to_plot(r.payload_bytes as f64)))
+                })
+                .collect();
+            chart
+                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(3)))
+                .map_err(de)?;
+            chart
+                .draw_series(pts.iter().map(|p| marker(mk, *p, 7, color, 0.9)))
+                .map_err(de)?;
+        }
+        let items: Vec<(String, Swatch)> = self
+            .series
+            .names()
+            .iter()
+            .map(|n| {
+                let (color, mk) = self.series.get(n);
+                (
+                    n.clone(),
+                    Swatch::Line {
+                        color,
+                        width: 3,
+                        marker: Some(mk),
+                        dashed: false,
+                    },
+                )
+            })
+            .collect();
+        legend(&side, 12, Some("encoding"), &items)?;
         Ok(())
     }
 }
@@ -1077,9 +1216,5 @@ mod tests {
         assert_eq!(preset_of("Wi-Fi 18.88 Mbps"), Some(2));
         assert_eq!(preset_of("WiFi"), Some(2));
         assert_eq!(preset_of("fixed 3 Mbps"), None);
-        assert_eq!(variant_bits("f32"), Some(32));
-        assert_eq!(variant_bits("8bit-tensor"), Some(8));
-        assert_eq!(variant_bits("bottleneck16-4bit"), Some(4));
-        assert_eq!(variant_bits("pruned"), None);
     }
 }
