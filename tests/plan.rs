@@ -88,13 +88,14 @@ fn cost_formula_on_hand_computed_numbers() {
     let cand =
         |split, enc| Candidate::build(&p, split, &Variant::encoding(enc), &codec, speedup).unwrap();
 
-    // f32 after a: 16 values = 64 bytes; 1 + 64e-3 + (0.2 + 0.3) + 5.
+    // f32 after a: a frame of 16 values = 64 bytes + 23 descriptor + 10 header + 4 CRC =
+    // 101 bytes; 1 + 101e-3 + (0.2 + 0.3) + 5.
     let c = cand(1, Encoding::F32);
-    assert_eq!(c.payload_bytes, 64);
+    assert_eq!(c.payload_bytes, 101);
     assert_eq!((c.encode_ms, c.decode_ms), (0.0, 0.0));
-    close(c.total_ms(&ch, 0), 1.0 + 0.064 + 0.5 + 5.0, "f32 after a");
+    close(c.total_ms(&ch, 0), 1.0 + 0.101 + 0.5 + 5.0, "f32 after a");
 
-    // 4-bit per tensor: 64 bits = 2 words = 8 bytes, + 8 (min, scale) + 16 header = 32 B;
+    // 4-bit per tensor: 64 bits = 8 bytes, + 8 (min, scale) + 23 descriptor + 14 = 53 B;
     // encode 0.5, decode 0.2 / 10 on the edge.
     let q = Encoding::Quant {
         bits: 4,
@@ -103,18 +104,18 @@ fn cost_formula_on_hand_computed_numbers() {
     let c = cand(1, q);
     assert_eq!(
         c.payload_bytes,
-        8 + QUANT_GROUP_PARAM_BYTES + QUANT_HEADER_BYTES
+        8 + QUANT_GROUP_PARAM_BYTES + FRAME_TENSOR_BYTES + FRAME_OVERHEAD_BYTES
     );
-    assert_eq!(c.payload_bytes, 32);
+    assert_eq!(c.payload_bytes, 53);
     close(c.encode_ms, 0.5, "encode");
     close(c.decode_ms, 0.02, "decode");
     close(
         c.total_ms(&ch, 0),
-        1.0 + 0.5 + 0.032 + 0.02 + 0.5 + 5.0,
+        1.0 + 0.5 + 0.053 + 0.02 + 0.5 + 5.0,
         "4-bit after a",
     );
 
-    // 4-bit per channel: 8 + 4 groups x 8 + 16 = 56 B.
+    // 4-bit per channel: 8 + 4 groups x 8 + 23 + 14 = 77 B.
     let c = cand(
         1,
         Encoding::Quant {
@@ -122,7 +123,7 @@ fn cost_formula_on_hand_computed_numbers() {
             scale: Scale::Channel,
         },
     );
-    assert_eq!(c.payload_bytes, 56);
+    assert_eq!(c.payload_bytes, 77);
 
     // Edge-only: 12 uint8 pixels, all of the edge's time, RTT.
     let c = cand(0, Encoding::Uint8Input);
@@ -152,20 +153,21 @@ fn payload_sizes() {
         bits: 4,
         scale: Scale::Tensor,
     };
-    // Issue 4's reference point: 64x32x32 at 4 bits = 32,768 packed bytes.
-    assert_eq!(payload_bytes(Encoding::F32, &[t]), 262_144);
-    assert_eq!(payload_bytes(q4, &[t]), 32_768 + 8 + 16);
-    // Bits that do not fill a word round up: 10 values x 3 bits = 30 bits = 1 word.
+    // Issue 4's reference point: 64x32x32 at 4 bits = 32,768 packed bytes + a 41-byte
+    // header (10 fixed + 23 descriptor + 8 params) + 4-byte CRC (docs/wire-format.md).
+    assert_eq!(payload_bytes(Encoding::F32, &[t]), 262_144 + 10 + 23 + 4);
+    assert_eq!(payload_bytes(q4, &[t]), 32_813);
+    // Bits that do not fill a byte round up: 10 values x 3 bits = 30 bits = 4 bytes.
     let small = CutTensor::of(Shape::new(10, 1, 1));
     let q3 = Encoding::Quant {
         bits: 3,
         scale: Scale::Channel,
     };
-    assert_eq!(payload_bytes(q3, &[small]), 4 + 10 * 8 + 16);
-    // Two tensors: the sum.
+    assert_eq!(payload_bytes(q3, &[small]), 4 + 10 * 8 + 23 + 14);
+    // Two tensors share one frame: one fixed header and CRC.
     assert_eq!(
         payload_bytes(q4, &[t, small]),
-        payload_bytes(q4, &[t]) + payload_bytes(q4, &[small])
+        payload_bytes(q4, &[t]) + payload_bytes(q4, &[small]) - FRAME_OVERHEAD_BYTES
     );
     assert_eq!(payload_bytes(Encoding::Nothing, &[t]), 0);
 }
@@ -189,7 +191,8 @@ fn a_cut_crossed_by_two_tensors_sends_both() {
             .tensors
             .iter()
             .map(|t| payload_bytes(v.encoding, &[*t]))
-            .sum();
+            .sum::<u64>()
+            - FRAME_OVERHEAD_BYTES; // one frame carries both
         assert_eq!(c.payload_bytes, sum, "{}", v.name);
         if v.encoding != Encoding::F32 {
             // Each tensor is encoded and decoded.
@@ -342,8 +345,11 @@ fn methods_pick_from_their_sets() {
                 <= space.choose(Method::Neurosurgeon, &ch).mean_total_ms
         );
     }
-    // Every intermediate split has f32 + 8 quantized variants.
-    assert_eq!(space.candidates.len(), 2 + (p.layers.len() - 2) * 9);
+    // Every intermediate split has f32 + 2 scales x STUDY_BITS quantized variants.
+    assert_eq!(
+        space.candidates.len(),
+        2 + (p.layers.len() - 2) * (1 + 2 * STUDY_BITS.len())
+    );
 }
 
 #[test]
@@ -642,12 +648,14 @@ fn variants_shape_the_payload_for_issue_4() {
         feature: FeatureMap::KeepFraction(0.5),
         device_delta_ms: -1.0,
         edge_delta_ms: 0.0,
+        prune: None,
+        bottleneck: None,
         accuracy: Some(0.9),
     };
-    assert_eq!(v.payload_bytes(&[t]), 32 * 64 + 8 + 16);
+    assert_eq!(v.payload_bytes(&[t]), 32 * 64 + 8 + 23 + 14);
     let b = Variant {
         feature: FeatureMap::Channels(4),
         ..v.clone()
     };
-    assert_eq!(b.payload_bytes(&[t]), 4 * 64 + 8 + 16);
+    assert_eq!(b.payload_bytes(&[t]), 4 * 64 + 8 + 23 + 14);
 }
