@@ -393,20 +393,20 @@ mod tradeoff {
     use anyhow::{bail, Context, Result};
     use indicatif::{ProgressBar, ProgressStyle};
     use splitbench::channel::Channel;
-    use splitbench::gpu::{self, codec::CodecTimer, Executor, GpuContext};
-    use splitbench::model;
     use splitbench::compress::{
         self, frame, Bottleneck, FrameTensor, Granularity, GroupParams, Payload, Quantized,
         BOTTLENECK_WEIGHTS_NOTE,
     };
+    use splitbench::gpu::{self, codec::CodecTimer, Executor, GpuContext};
+    use splitbench::model;
     use splitbench::plan::{
         bytes_rows, codec_keys, link_summaries, prune_configs, quantization_variants, run_study,
         summary_text, sweep_channels, three_step_candidates, three_step_requirements,
-        AccuracyTable, BottleneckTable, ChannelInfo, ChannelRole, CodecTable, CodecTime,
-        EdgeModel, Predictor, Problem, PruneFamily, PrunedPrefix, SearchSpace, StudyChannel,
-        StudyOptions, TradeoffManifest, DEFAULT_EDGE_SPEEDUP, DEFAULT_RAYLEIGH, DEFAULT_TRACE,
-        DOWNLINK_NOTE, FRAME_OVERHEAD_BYTES, FRAME_TENSOR_BYTES, PRESETS, QUANT_GROUP_PARAM_BYTES,
-        STUDY_BITS, SWEEP_MAX_MBPS, SWEEP_MIN_MBPS, SWEEP_POINTS,
+        AccuracyTable, BottleneckTable, ChannelInfo, ChannelRole, CodecTable, CodecTime, EdgeModel,
+        Predictor, Problem, PruneFamily, PrunedPrefix, SearchSpace, StudyChannel, StudyOptions,
+        TradeoffManifest, DEFAULT_EDGE_SPEEDUP, DEFAULT_RAYLEIGH, DEFAULT_TRACE, DOWNLINK_NOTE,
+        FRAME_OVERHEAD_BYTES, FRAME_TENSOR_BYTES, PRESETS, QUANT_GROUP_PARAM_BYTES, STUDY_BITS,
+        SWEEP_MAX_MBPS, SWEEP_MIN_MBPS, SWEEP_POINTS,
     };
     use splitbench::report::{self, RunInfo};
     use std::path::{Path, PathBuf};

@@ -30,8 +30,14 @@ fn shapes_of_conv_and_linear_bottlenecks() {
     // A vector feature (after global pooling) gets a linear bottleneck.
     let v = Bottleneck::new(Shape::new(512, 1, 1), 32).unwrap();
     assert_eq!(v.kind, BottleneckKind::Linear);
-    assert!(matches!(v.encoder_graph().unwrap().nodes[1].op, Op::Linear(_)));
-    assert_eq!(v.decoder_graph().unwrap().nodes[1].shape, Shape::new(512, 1, 1));
+    assert!(matches!(
+        v.encoder_graph().unwrap().nodes[1].op,
+        Op::Linear(_)
+    ));
+    assert_eq!(
+        v.decoder_graph().unwrap().nodes[1].shape,
+        Shape::new(512, 1, 1)
+    );
     // Widths C/4, C/8, C/16, distinct and below C.
     assert_eq!(bottleneck_widths(64), vec![16, 8, 4]);
     assert_eq!(bottleneck_widths(8), vec![2, 1]);

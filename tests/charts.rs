@@ -6,8 +6,8 @@
 //! Set `SPLITBENCH_CHART_DIR=/some/dir` to keep the drawn charts for viewing.
 
 use splitbench::report::{
-    draw_charts, draw_study, read_study, redraw, write_study, CandidateRow, CdfRow, LayerRow,
-    Study, TradeoffRow, CHART_SIZE,
+    draw_charts, draw_study, read_study, redraw, write_study, BytesRow, CandidateRow, CdfRow,
+    LayerRow, Study, TradeoffRow, CHART_SIZE,
 };
 use splitbench::Error;
 use std::path::{Path, PathBuf};
@@ -125,6 +125,7 @@ fn row(
         split: name,
         split_index: idx,
         variant,
+        family: String::new(),
         bits: match (payload, bits) {
             (0, _) => 0,
             (_, 2) => 4,
@@ -198,6 +199,7 @@ fn candidates(l: &[LayerRow]) -> Vec<CandidateRow> {
                 split: r.split,
                 split_index: i,
                 variant: r.variant,
+                family: String::new(),
                 device_ms: r.device_ms + r.encode_ms,
                 payload_bytes: r.payload_bytes,
                 pareto: false,
@@ -209,6 +211,7 @@ fn candidates(l: &[LayerRow]) -> Vec<CandidateRow> {
         split: r.split,
         split_index: 0,
         variant: r.variant,
+        family: String::new(),
         device_ms: 0.0,
         payload_bytes: r.payload_bytes,
         pareto: false,
@@ -275,12 +278,46 @@ fn study(n: usize) -> Study {
     }
     let mut c = cdf(&l, "Rayleigh 1 MHz 10 dB", 3.46, 1.0);
     c.extend(cdf(&l, "trace norway-bus-1 (mean 1.35 Mbps)", 1.35, 1.6));
+    // Bytes per split: five points, f32 / 8 / 4 / 2 bits and a bottleneck.
+    let mut bytes = Vec::new();
+    for (k, (label, numel)) in [
+        ("stem", 65536u64),
+        ("layer1", 65536),
+        ("layer2", 32768),
+        ("layer3", 16384),
+        ("layer4", 8192),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for (enc, b) in [
+            ("f32", 32u64),
+            ("8-bit", 8),
+            ("4-bit", 4),
+            ("2-bit", 2),
+            ("bottleneck C/16 4-bit", 0),
+        ] {
+            let payload = if b == 0 {
+                numel / 16 / 2 + 45
+            } else {
+                numel * b / 8 + 45
+            };
+            bytes.push(BytesRow {
+                split: label.into(),
+                split_index: 3 * k + 1,
+                encoding: enc.into(),
+                payload_bytes: payload,
+                coded_bytes: None,
+            });
+        }
+    }
     Study {
         title: "resnet18 on llvmpipe (synthetic)".into(),
         candidates: candidates(&l),
         layers: l,
         tradeoff,
         cdf: c,
+        bytes,
     }
 }
 
@@ -298,12 +335,13 @@ fn png_size(path: &Path) -> (u32, u32) {
     (be(16), be(20))
 }
 
-const STEMS: [&str; 5] = [
+const STEMS: [&str; 6] = [
     "layers",
     "latency_vs_bandwidth",
     "breakdown",
     "tradeoff",
     "cdf",
+    "bytes_per_split",
 ];
 
 #[test]
@@ -319,6 +357,7 @@ fn draws_every_chart_as_png_and_svg() {
         "latency (ms)",
         "bytes sent per inference (log scale)",
         "cumulative probability",
+        "split point",
     ];
     for (stem, text) in STEMS.iter().zip(texts) {
         let png = dir.join(format!("{stem}.png"));
@@ -359,13 +398,16 @@ fn many_nodes_and_new_names_still_draw() {
         .filter(|r| r.variant == "4bit-tensor")
     {
         r.variant = "pruned50-bottleneck8-4bit".into();
+        r.family = "my-family".into();
     }
     let files = draw_study(&dir, &s).unwrap();
-    assert_eq!(files.len(), 10);
+    assert_eq!(files.len(), 2 * STEMS.len());
     let body = std::fs::read_to_string(dir.join("latency_vs_bandwidth.svg")).unwrap();
     assert!(body.contains(">\nmy-method\n<"));
     let body = std::fs::read_to_string(dir.join("tradeoff.svg")).unwrap();
-    assert!(body.contains(">\npruned50-bottleneck8-4bit\n<"));
+    // Chart (d) colours by variant family: the legend names families, not variants.
+    assert!(body.contains(">\nmy-family\n<"));
+    assert!(body.contains(">\nn-bit\n<"));
 }
 
 #[test]
@@ -380,7 +422,7 @@ fn csv_round_trip_and_redraw() {
     assert_eq!(back.candidates, s.candidates);
     assert_eq!(back.cdf, s.cdf);
     let files = redraw(&dir).unwrap();
-    assert_eq!(files.len(), 10);
+    assert_eq!(files.len(), 2 * STEMS.len());
 }
 
 #[test]
@@ -402,12 +444,12 @@ fn missing_files_give_empty_rows_and_skipped_charts() {
     };
     let drawn = draw_charts(&dir.join("charts"), &only_layers).unwrap();
     assert_eq!(drawn.files.len(), 2);
-    assert_eq!(drawn.skipped.len(), 4, "{:?}", drawn.skipped);
+    assert_eq!(drawn.skipped.len(), STEMS.len() - 1, "{:?}", drawn.skipped);
     assert!(drawn.skipped.iter().any(|s| s.starts_with("cdf:")));
 
     let empty = draw_charts(&dir.join("empty"), &Study::default()).unwrap();
     assert!(empty.files.is_empty());
-    assert_eq!(empty.skipped.len(), 5);
+    assert_eq!(empty.skipped.len(), STEMS.len());
 }
 
 #[test]
@@ -460,7 +502,7 @@ fn odd_values_do_not_panic() {
         c.payload_bytes = 0;
     }
     let drawn = draw_charts(&dir, &s).unwrap();
-    assert_eq!(drawn.files.len(), 10, "{:?}", drawn.skipped);
+    assert_eq!(drawn.files.len(), 2 * STEMS.len(), "{:?}", drawn.skipped);
 }
 
 #[test]

@@ -46,10 +46,7 @@ fn space() -> (Problem, SearchSpace) {
         encode_ms: k.numel as f64 * 1e-5,
         decode_ms: k.numel as f64 * 1e-5,
     });
-    let bt: BottleneckTable = bns
-        .iter()
-        .map(|k| (*k, (0.05, 0.05)))
-        .collect();
+    let bt: BottleneckTable = bns.iter().map(|k| (*k, (0.05, 0.05))).collect();
     let mut space =
         SearchSpace::build(&problem, &variants, &codec, 10.0, &Predictor::fit(&problem)).unwrap();
     space.extend(
@@ -61,7 +58,11 @@ fn space() -> (Problem, SearchSpace) {
 #[test]
 fn three_step_is_never_worse_and_uses_every_family() {
     let (_, space) = space();
-    let fams: Vec<&str> = space.candidates.iter().map(|c| c.variant.family()).collect();
+    let fams: Vec<&str> = space
+        .candidates
+        .iter()
+        .map(|c| c.variant.family())
+        .collect();
     for f in ["f32", "n-bit", "pruned+n-bit", "bottleneck"] {
         assert!(fams.contains(&f), "no {f} candidate");
     }
@@ -71,11 +72,17 @@ fn three_step_is_never_worse_and_uses_every_family() {
         let ts = space.choose(Method::ThreeStep, &ch).mean_total_ms;
         for m in Method::ALL {
             let c = space.choose(m, &ch);
-            assert!(ts <= c.mean_total_ms + 1e-12, "{m} beats three-step at {mbps}");
+            assert!(
+                ts <= c.mean_total_ms + 1e-12,
+                "{m} beats three-step at {mbps}"
+            );
         }
         let two = space.choose(Method::TwoStepPruning, &ch).mean_total_ms;
         let best = space.choose(Method::BestSplit, &ch).mean_total_ms;
-        assert!(two <= best + 1e-12, "two-step worse than best-split at {mbps}");
+        assert!(
+            two <= best + 1e-12,
+            "two-step worse than best-split at {mbps}"
+        );
         let i = space.choose(Method::ThreeStep, &ch).index;
         picked.insert(space.candidates[i].variant.family());
     }
@@ -141,7 +148,9 @@ fn pruning_shrinks_the_feature_and_the_prefix() {
 fn payload_is_the_exact_frame_length() {
     let shape = Shape::new(5, 3, 7);
     let t = CutTensor::of(shape);
-    let x: Vec<f32> = (0..shape.numel()).map(|i| (i as f32 * 0.37).sin()).collect();
+    let x: Vec<f32> = (0..shape.numel())
+        .map(|i| (i as f32 * 0.37).sin())
+        .collect();
     let f32_frame = frame::encode(
         &[FrameTensor {
             batch: 1,
@@ -151,7 +160,10 @@ fn payload_is_the_exact_frame_length() {
         false,
     )
     .unwrap();
-    assert_eq!(payload_bytes(Encoding::F32, &[t]), f32_frame.bytes.len() as u64);
+    assert_eq!(
+        payload_bytes(Encoding::F32, &[t]),
+        f32_frame.bytes.len() as u64
+    );
     for bits in [1, 2, 3, 4, 8] {
         for (scale, gran, group) in [
             (Scale::Tensor, Granularity::PerTensor, shape.numel()),
@@ -171,7 +183,11 @@ fn payload_is_the_exact_frame_length() {
             let two = frame::encode(&[ft.clone(), ft.clone()], false).unwrap();
             let one = frame::encode(&[ft], false).unwrap();
             let enc = Encoding::Quant { bits, scale };
-            assert_eq!(payload_bytes(enc, &[t]), one.bytes.len() as u64, "{bits} {scale:?}");
+            assert_eq!(
+                payload_bytes(enc, &[t]),
+                one.bytes.len() as u64,
+                "{bits} {scale:?}"
+            );
             assert_eq!(payload_bytes(enc, &[t, t]), two.bytes.len() as u64);
         }
     }
@@ -252,5 +268,7 @@ fn variant_names_are_canonical() {
         .unwrap(),
     )
     .unwrap();
-    assert!(prune_configs(&mb, &PruneFamily::study()).unwrap().is_empty());
+    assert!(prune_configs(&mb, &PruneFamily::study())
+        .unwrap()
+        .is_empty());
 }

@@ -8,10 +8,9 @@ pub mod encode;
 pub mod frame;
 pub mod prune;
 
-
 pub use bottleneck::{
-    widths as bottleneck_widths, Bottleneck, BottleneckKind, BottleneckTimes, BOTTLENECK_WEIGHTS_NOTE,
-    WIDTH_DIVISORS,
+    widths as bottleneck_widths, Bottleneck, BottleneckKind, BottleneckTimes,
+    BOTTLENECK_WEIGHTS_NOTE, WIDTH_DIVISORS,
 };
 pub use codec::{coded_sizes, entropy_decode, entropy_encode, CodedSizes};
 pub use encode::{

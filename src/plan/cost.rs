@@ -30,9 +30,9 @@
 //! them with the same encoding; payloads and codec times add up.
 
 use super::problem::{CutTensor, Problem};
+use crate::channel::Channel;
 use crate::compress::frame::{CHECKSUM_LEN, FIXED_HEADER_LEN, PARAM_LEN, TENSOR_DESC_LEN};
 use crate::compress::PruneConfig;
-use crate::channel::Channel;
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 
@@ -277,7 +277,11 @@ impl Variant {
 /// `4bit-tensor`, `prune-0.5_0.5_0_0_0+8bit-tensor`, `bn16+2bit-tensor`,
 /// `prune-0_0_0.75_0_0+bn8+f32`. With the split's node name it forms the configuration
 /// key of the accuracy table (`Candidate::config`).
-pub fn variant_name(enc: Encoding, prune: Option<&PruneConfig>, bottleneck: Option<usize>) -> String {
+pub fn variant_name(
+    enc: Encoding,
+    prune: Option<&PruneConfig>,
+    bottleneck: Option<usize>,
+) -> String {
     let mut s = String::new();
     if let Some(p) = prune {
         let r: Vec<String> = p.ratios.iter().map(|r| format!("{r}")).collect();

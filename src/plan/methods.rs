@@ -22,9 +22,9 @@
 use super::cost::{
     allowed, Candidate, CodecTable, CostTable, Encoding, FeatureMap, Scale, Variant,
 };
-use super::three::AccuracyTable;
 use super::predict::Predictor;
 use super::problem::Problem;
+use super::three::AccuracyTable;
 use crate::channel::Channel;
 use crate::error::{Error, Result};
 

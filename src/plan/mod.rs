@@ -37,18 +37,18 @@ pub use cost::{
     CodecTable, CodecTime, CostTable, Encoding, FeatureMap, Parts, Scale, Variant, DOWNLINK_NOTE,
     FAMILIES, FRAME_OVERHEAD_BYTES, FRAME_TENSOR_BYTES, QUANT_GROUP_PARAM_BYTES, STUDY_BITS,
 };
-pub use three::{
-    compressed_encodings, prune_configs, three_step_candidates, three_step_requirements,
-    AccuracyTable, BottleneckKey, BottleneckTable, PruneFamily, PrunedPrefix, STUDY_RATIOS,
-};
 pub use edge::{EdgeModel, EdgeSource, DEFAULT_EDGE_SPEEDUP};
 pub use methods::{Choice, Method, SearchSpace};
 pub use pareto::pareto_front;
 pub use predict::{LinearFit, OpFit, Predictor, PredictorError};
 pub use problem::{CutTensor, Layer, Problem, SplitPoint};
 pub use study::{
-    bytes_rows, candidate_rows, layer_rows, link_summaries, run_study, summary_text, sweep_channels,
-    ChannelInfo, ChannelRole, ChoiceSummary, LinkResult, LinkSummary, StudyChannel, StudyOptions,
-    StudyResult, TradeoffManifest, CDF_POINTS, DEFAULT_RAYLEIGH, DEFAULT_TRACE, PRESETS,
-    SWEEP_MAX_MBPS, SWEEP_MIN_MBPS, SWEEP_POINTS,
+    bytes_rows, candidate_rows, layer_rows, link_summaries, run_study, summary_text,
+    sweep_channels, ChannelInfo, ChannelRole, ChoiceSummary, LinkResult, LinkSummary, StudyChannel,
+    StudyOptions, StudyResult, TradeoffManifest, CDF_POINTS, DEFAULT_RAYLEIGH, DEFAULT_TRACE,
+    PRESETS, SWEEP_MAX_MBPS, SWEEP_MIN_MBPS, SWEEP_POINTS,
+};
+pub use three::{
+    compressed_encodings, prune_configs, three_step_candidates, three_step_requirements,
+    AccuracyTable, BottleneckKey, BottleneckTable, PruneFamily, PrunedPrefix, STUDY_RATIOS,
 };

@@ -1,14 +1,14 @@
 //! The trade-off study: every method on every link, assembled into the rows of
 //! [`crate::report::Study`] (CSV and charts) and a summary.
 
+use super::cost::{payload_bytes, Encoding, Scale};
 use super::methods::{Choice, Method, SearchSpace};
 use super::pareto::pareto_front;
 use super::predict::PredictorError;
+use super::problem::CutTensor;
 use super::problem::Problem;
 use crate::channel::{quantile_sorted, Channel, LinkKind};
 use crate::error::{Error, Result};
-use super::cost::{payload_bytes, Encoding, Scale};
-use super::problem::CutTensor;
 use crate::report::{BytesRow, CandidateRow, CdfRow, LayerRow, RunInfo, Study, TradeoffRow};
 
 /// Points of the fixed-rate bandwidth sweep (chart b).
@@ -218,11 +218,8 @@ pub fn bytes_rows(problem: &Problem, points: &[(String, usize)]) -> Vec<BytesRow
         let Some(sp) = problem.splits.get(*k) else {
             continue;
         };
-        let mut series: Vec<(String, Encoding, Vec<CutTensor>)> = vec![(
-            "f32".into(),
-            Encoding::F32,
-            sp.tensors.clone(),
-        )];
+        let mut series: Vec<(String, Encoding, Vec<CutTensor>)> =
+            vec![("f32".into(), Encoding::F32, sp.tensors.clone())];
         for bits in [8, 4, 2] {
             series.push((
                 format!("{bits}-bit"),

@@ -44,9 +44,7 @@
 //! Blank lines are ignored. With `--min-accuracy X`, three-step and two-step-pruning only
 //! choose candidates whose accuracy is known and `>= X`.
 
-use super::cost::{
-    Candidate, CodecKey, CodecTable, Encoding, Parts, Scale, Variant, STUDY_BITS,
-};
+use super::cost::{Candidate, CodecKey, CodecTable, Encoding, Parts, Scale, Variant, STUDY_BITS};
 use super::edge::EdgeModel;
 use super::problem::{CutTensor, Problem};
 use crate::compress::{bottleneck_widths, stage_of, PruneConfig, STAGES};
@@ -162,7 +160,12 @@ impl PrunedPrefix {
         edge_node_ms[0] = 0.0;
         let cuts = cuts(compacted)
             .into_iter()
-            .map(|c| c.tensors.iter().map(|&t| compacted.nodes[t].shape).collect())
+            .map(|c| {
+                c.tensors
+                    .iter()
+                    .map(|&t| compacted.nodes[t].shape)
+                    .collect()
+            })
             .collect();
         Ok(Self {
             config,
@@ -267,9 +270,10 @@ fn plans(
                 continue;
             }
             seen.push(cfg);
-            let p = pruned.iter().find(|p| p.config == cfg).ok_or_else(|| {
-                Error::InvalidArg(format!("pruning {cfg:?} was not measured"))
-            })?;
+            let p = pruned
+                .iter()
+                .find(|p| p.config == cfg)
+                .ok_or_else(|| Error::InvalidArg(format!("pruning {cfg:?} was not measured")))?;
             prefixes.push((
                 Some(cfg),
                 p.cuts[split].clone(),

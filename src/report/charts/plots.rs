@@ -926,7 +926,9 @@ impl Chart for BytesPerSplit<'_> {
     }
 
     fn skip(&self) -> Option<String> {
-        self.rows.is_empty().then(|| "no bytes-per-split rows".into())
+        self.rows
+            .is_empty()
+            .then(|| "no bytes-per-split rows".into())
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DResult {
