@@ -641,10 +641,8 @@ mod tradeoff {
             pb.inc(1);
         }
         pb.finish_and_clear();
-        let (extra_keys, mut bn_keys) = three_step_requirements(&problem, g, &families, &pruned)?;
-        if args.no_bottleneck {
-            bn_keys.clear();
-        }
+        let (extra_keys, bn_keys) =
+            three_step_requirements(&problem, g, &families, &pruned, !args.no_bottleneck)?;
 
         // 4. Step 3: time the bottlenecks (seeded weights, latency only).
         let pb = bar(bn_keys.len() as u64, "timing bottlenecks");
@@ -707,19 +705,16 @@ mod tradeoff {
         let predictor = Predictor::fit(&problem);
         let errors = predictor.errors(&problem);
         let mut space = SearchSpace::build(&problem, &variants, &codec, edge.speedup, &predictor)?;
-        let mut more = three_step_candidates(
+        space.extend(three_step_candidates(
             &problem,
             g,
             &families,
             &pruned,
+            !args.no_bottleneck,
             &codec,
             &bottlenecks,
             edge.speedup,
-        )?;
-        if args.no_bottleneck {
-            more.retain(|c| c.variant.bottleneck.is_none());
-        }
-        space.extend(more);
+        )?);
         let known = accuracy
             .as_ref()
             .map(|t| space.apply_accuracy(t, &problem))

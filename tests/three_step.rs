@@ -38,7 +38,7 @@ fn space() -> (Problem, SearchSpace) {
             PrunedPrefix::new(*c, &g, &dev, &edge, &small, &ms(&small)).unwrap()
         })
         .collect();
-    let (keys, bns) = three_step_requirements(&problem, &g, &families, &pruned).unwrap();
+    let (keys, bns) = three_step_requirements(&problem, &g, &families, &pruned, true).unwrap();
     let variants = quantization_variants(&STUDY_BITS);
     let mut all = codec_keys(&problem, &variants);
     all.extend(keys);
@@ -50,7 +50,7 @@ fn space() -> (Problem, SearchSpace) {
     let mut space =
         SearchSpace::build(&problem, &variants, &codec, 10.0, &Predictor::fit(&problem)).unwrap();
     space.extend(
-        three_step_candidates(&problem, &g, &families, &pruned, &codec, &bt, 10.0).unwrap(),
+        three_step_candidates(&problem, &g, &families, &pruned, true, &codec, &bt, 10.0).unwrap(),
     );
     (problem, space)
 }

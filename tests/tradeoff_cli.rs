@@ -180,6 +180,7 @@ fn tradeoff_writes_the_study() {
         "layers.csv",
         "candidates.csv",
         "cdf.csv",
+        "bytes_per_split.csv",
         "manifest.json",
     ] {
         assert!(out.join(f).is_file(), "{f} missing");
@@ -190,6 +191,7 @@ fn tradeoff_writes_the_study() {
         "breakdown",
         "tradeoff",
         "cdf",
+        "bytes_per_split",
     ] {
         for ext in ["png", "svg"] {
             let f = out.join(format!("{stem}.{ext}"));
@@ -213,6 +215,10 @@ fn tradeoff_writes_the_study() {
         "split,split_index,variant,device_ms,payload_bytes,pareto",
     );
     has_columns(&out.join("cdf.csv"), "method,channel,quantile,total_ms");
+    has_columns(
+        &out.join("bytes_per_split.csv"),
+        "split,split_index,encoding,payload_bytes,coded_bytes",
+    );
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     assert!(m["edge_source"]
@@ -229,9 +235,24 @@ fn tradeoff_writes_the_study() {
         "edge-only",
         "neurosurgeon",
         "best-split",
+        "two-step-pruning",
         "three-step",
     ] {
         assert!(stdout.contains(method), "stdout lacks {method}");
+    }
+    // Pruned and bottlenecked candidates are in the search, and the seeded bottleneck
+    // weights are declared.
+    assert!(stdout.contains("bottleneck weights: seeded (latency only)"));
+    assert_eq!(
+        m["bottleneck_weights"].as_str(),
+        Some("bottleneck weights: seeded (latency only)")
+    );
+    let cands = std::fs::read_to_string(out.join("candidates.csv")).unwrap();
+    for family in ["pruned+n-bit", "bottleneck", "n-bit", "f32"] {
+        assert!(
+            cands.contains(&format!(",{family},")),
+            "no {family} candidate"
+        );
     }
     assert!(stdout.contains("three-step is"));
     assert!(stdout.contains("default --edge-speedup"));
@@ -260,6 +281,53 @@ fn tradeoff_writes_the_study() {
         .unwrap()
         .contains("device_profile.csv"));
     assert!(String::from_utf8_lossy(&o.stdout).contains("device_profile.csv"));
+}
+
+#[test]
+fn min_accuracy_restricts_three_step_to_known_configurations() {
+    let d = tmp("accuracy");
+    std::fs::create_dir_all(&d).unwrap();
+    let bad = d.join("bad.csv");
+    std::fs::write(&bad, "config,accuracy\ninput/uint8-input,high\n").unwrap();
+    fails(
+        &["--accuracy-table", bad.to_str().unwrap()],
+        "bad.csv: line 2",
+    );
+    let Some(ctx) = common::gpu() else { return };
+    drop(ctx);
+    let table = d.join("acc.csv");
+    std::fs::write(
+        &table,
+        "config,accuracy\ninput/uint8-input,0.93\nfc/none,0.93\nconv1/2bit-tensor,0.5\n",
+    )
+    .unwrap();
+    let out = d.join("out");
+    let out_s = out.to_string_lossy().to_string();
+    let mut args = vec!["tradeoff"];
+    args.extend(TINY);
+    args.extend([
+        "--prune-ratios",
+        "none",
+        "--no-bottleneck",
+        "--accuracy-table",
+        table.to_str().unwrap(),
+        "--min-accuracy",
+        "0.9",
+        "--out",
+        &out_s,
+    ]);
+    let o = splitbench(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["min_accuracy"].as_f64(), Some(0.9));
+    for link in m["summary"].as_array().unwrap() {
+        for c in link["choices"].as_array().unwrap() {
+            if c["method"] == "three-step" {
+                assert!(c["accuracy"].as_f64().is_some_and(|a| a >= 0.9), "{c}");
+            }
+        }
+    }
 }
 
 #[test]

@@ -238,6 +238,7 @@ fn plans(
     graph: &Graph,
     families: &[PruneFamily],
     pruned: &[PrunedPrefix],
+    bottleneck: bool,
 ) -> Result<Vec<Plan>> {
     if graph.nodes.len() != problem.layers.len() {
         return Err(Error::InvalidArg(format!(
@@ -283,7 +284,7 @@ fn plans(
         }
         for (cfg, shapes, device_ms, edge_ms) in prefixes {
             let mut widths = vec![None];
-            if let [s] = shapes[..] {
+            if let (true, [s]) = (bottleneck, &shapes[..]) {
                 widths.extend(bottleneck_widths(s.c).into_iter().map(Some));
             }
             for k in widths {
@@ -311,14 +312,15 @@ fn plans(
 }
 
 /// What the pruned and bottlenecked candidates need measured: codec keys and bottlenecks,
-/// sorted and distinct.
+/// sorted and distinct (`bottleneck`: whether bottleneck widths are searched).
 pub fn three_step_requirements(
     problem: &Problem,
     graph: &Graph,
     families: &[PruneFamily],
     pruned: &[PrunedPrefix],
+    bottleneck: bool,
 ) -> Result<(Vec<CodecKey>, Vec<BottleneckKey>)> {
-    let plans = plans(problem, graph, families, pruned)?;
+    let plans = plans(problem, graph, families, pruned, bottleneck)?;
     let mut keys: Vec<CodecKey> = plans
         .iter()
         .flat_map(|p| {
@@ -338,17 +340,19 @@ pub fn three_step_requirements(
 
 /// The pruned and bottlenecked candidates (to [`super::SearchSpace::extend`] the plain
 /// space with). `pruned` must hold every config of [`prune_configs`], `codec` and
-/// `bottlenecks` every key of [`three_step_requirements`].
+/// `bottlenecks` every key of [`three_step_requirements`] (with the same `bottleneck`).
+#[allow(clippy::too_many_arguments)] // the measured inputs of the search, each one table
 pub fn three_step_candidates(
     problem: &Problem,
     graph: &Graph,
     families: &[PruneFamily],
     pruned: &[PrunedPrefix],
+    bottleneck: bool,
     codec: &CodecTable,
     bottlenecks: &BottleneckTable,
     edge_speedup: f64,
 ) -> Result<Vec<Candidate>> {
-    plans(problem, graph, families, pruned)?
+    plans(problem, graph, families, pruned, bottleneck)?
         .into_iter()
         .map(|p| {
             let (enc_ms, dec_ms) = match p.bottleneck {
