@@ -254,11 +254,11 @@ fn plans(
         .collect();
     let encodings = compressed_encodings();
     let mut out = Vec::new();
-    for split in 1..problem.last() {
+    for (split, base_cut) in base_cuts.iter().enumerate().take(problem.last()).skip(1) {
         // (prune config, cut shapes, device prefix, edge suffix)
         let mut prefixes = vec![(
             None,
-            base_cuts[split].clone(),
+            base_cut.clone(),
             problem.device_prefix_ms(split),
             problem.edge_suffix_ms(split),
         )];
