@@ -77,11 +77,12 @@ const MARKERS: [Marker; 6] = [
 ];
 
 /// The methods the planner knows, in legend order, with a fixed colour and marker each.
-const KNOWN_METHODS: [(&str, RGBColor, Marker); 8] = [
+const KNOWN_METHODS: [(&str, RGBColor, Marker); 9] = [
     ("device-only", RGBColor(110, 110, 110), Marker::Square),
     ("edge-only", RGBColor(140, 86, 75), Marker::Down),
     ("neurosurgeon", RGBColor(31, 119, 180), Marker::Up),
     ("best-split", RGBColor(255, 127, 14), Marker::Diamond),
+    ("two-step-pruning", RGBColor(148, 103, 189), Marker::Cross),
     ("two-step", RGBColor(148, 103, 189), Marker::Cross),
     ("2-step", RGBColor(148, 103, 189), Marker::Cross),
     ("three-step", RGBColor(214, 39, 40), Marker::Circle),
