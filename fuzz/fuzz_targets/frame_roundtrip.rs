@@ -22,21 +22,38 @@ impl Bytes<'_> {
         }
     }
     fn f32(&mut self) -> f32 {
-        f32::from_bits(u32::from_le_bytes([self.u8(), self.u8(), self.u8(), self.u8()]))
+        f32::from_bits(u32::from_le_bytes([
+            self.u8(),
+            self.u8(),
+            self.u8(),
+            self.u8(),
+        ]))
     }
 }
 
 fn tensor(b: &mut Bytes) -> FrameTensor {
     let batch = 1 + (b.u8() % 3) as usize;
-    let shape = Shape::new(1 + (b.u8() % 9) as usize, 1 + (b.u8() % 7) as usize, 1 + (b.u8() % 5) as usize);
+    let shape = Shape::new(
+        1 + (b.u8() % 9) as usize,
+        1 + (b.u8() % 7) as usize,
+        1 + (b.u8() % 5) as usize,
+    );
     let numel = batch * shape.numel();
     let mode = b.u8();
     if mode % 5 == 0 {
         let v = (0..numel).map(|_| b.f32()).collect();
-        return FrameTensor { batch, shape, payload: Payload::RawF32(v) };
+        return FrameTensor {
+            batch,
+            shape,
+            payload: Payload::RawF32(v),
+        };
     }
     let bits = 1 + (b.u8() % 8) as u32;
-    let granularity = if mode & 0x80 != 0 { Granularity::PerChannel } else { Granularity::PerTensor };
+    let granularity = if mode & 0x80 != 0 {
+        Granularity::PerChannel
+    } else {
+        Granularity::PerTensor
+    };
     let (groups, _) = granularity.groups(batch, shape).unwrap();
     let params = (0..groups)
         .map(|_| {
@@ -53,11 +70,24 @@ fn tensor(b: &mut Bytes) -> FrameTensor {
     let symbols: Vec<u32> = (0..numel)
         .map(|_| {
             let v = b.u8() as u32;
-            if v < skew as u32 { 0 } else { v & mask }
+            if v < skew as u32 {
+                0
+            } else {
+                v & mask
+            }
         })
         .collect();
     let words = cpu::pack_symbols(&symbols, bits);
-    FrameTensor { batch, shape, payload: Payload::Quantized(Quantized { bits, granularity, params, words }) }
+    FrameTensor {
+        batch,
+        shape,
+        payload: Payload::Quantized(Quantized {
+            bits,
+            granularity,
+            params,
+            words,
+        }),
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -81,7 +111,11 @@ fuzz_target!(|data: &[u8]| {
         if !entropy {
             let specs: Vec<TensorSpec> = tensors
                 .iter()
-                .map(|t| TensorSpec { batch: t.batch, shape: t.shape, encoding: t.encoding() })
+                .map(|t| TensorSpec {
+                    batch: t.batch,
+                    shape: t.shape,
+                    encoding: t.encoding(),
+                })
                 .collect();
             assert_eq!(frame::frame_len(&specs).unwrap(), enc.bytes.len());
         }
