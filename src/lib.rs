@@ -3,10 +3,14 @@
 
 pub mod channel;
 pub mod cpu;
+pub mod data;
 mod error;
+pub mod eval;
 pub mod gpu;
 pub mod model;
 pub mod report;
 pub mod tensor;
+#[cfg(feature = "train")]
+pub mod train;
 
 pub use error::{Error, Result};
