@@ -133,6 +133,13 @@ pub struct TrainArgs {
 pub fn train(a: &TrainArgs) -> Result<()> {
     use indicatif::{ProgressBar, ProgressStyle};
     use splitbench::train::{self, Net, TrainConfig};
+    // candle's element-wise thread pool busy-waits at its barriers; on a shared or
+    // oversubscribed CPU that spinning takes the cores the GEMMs need (measured: 2.7 -> 1.8
+    // CPU-s per step on 2 busy cores). The trainer's own kernels use rayon. Still one thread
+    // of control here, so changing the environment is sound.
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
     let kind = DatasetKind::parse(&a.dataset)?;
     let graph = model::zoo::build(&a.model, &options(kind, a.width))?;
     let train_set = data::load(kind, Split::Train, a.data.as_deref())?;
@@ -168,9 +175,11 @@ pub fn train(a: &TrainArgs) -> Result<()> {
     let steps = train_set.len() / cfg.batch;
     let bar = ProgressBar::new(steps as u64);
     bar.set_style(
-        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}<{eta})")
-            .map_err(|e| anyhow::anyhow!("progress template: {e}"))?
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}<{eta})",
+        )
+        .map_err(|e| anyhow::anyhow!("progress template: {e}"))?
+        .progress_chars("=> "),
     );
     let out: &Path = &a.out;
     let mut last_epoch = usize::MAX;

@@ -3,8 +3,7 @@
 
 use flate2::write::GzEncoder;
 use splitbench::data::{
-    self, load_cifar10, load_fashion_mnist, DatasetKind, Normalization, Split,
-    CIFAR10_RECORD_BYTES,
+    self, load_cifar10, load_fashion_mnist, DatasetKind, Normalization, Split, CIFAR10_RECORD_BYTES,
 };
 use splitbench::Error;
 use std::io::Write;
@@ -77,7 +76,12 @@ fn fashion_mnist_raw_and_gzip_load_normalized() {
     for compress in [false, true] {
         let dir = tmp(if compress { "fm-gz" } else { "fm-raw" });
         let px = pixels(3, 28 * 28);
-        write_fmnist(&dir, compress, &idx_images(3, 28, 28, &px), &idx_labels(&[0, 9, 4]));
+        write_fmnist(
+            &dir,
+            compress,
+            &idx_images(3, 28, 28, &px),
+            &idx_labels(&[0, 9, 4]),
+        );
         let ds = load_fashion_mnist(&dir, Split::Test).unwrap();
         assert_eq!(ds.len(), 3);
         assert_eq!(ds.labels, vec![0, 9, 4]);
@@ -118,12 +122,20 @@ fn fashion_mnist_corruptions_name_the_file() {
     let mut bad = good_lbl.clone();
     bad[3] = 0x03;
     write_fmnist(&dir, true, &good_img, &bad);
-    expect_bad(load_fashion_mnist(&dir, Split::Test), "t10k-labels-idx1-ubyte.gz", "magic");
+    expect_bad(
+        load_fashion_mnist(&dir, Split::Test),
+        "t10k-labels-idx1-ubyte.gz",
+        "magic",
+    );
 
     // Truncated image data.
     let dir = tmp("fm-trunc");
     write_fmnist(&dir, false, &good_img[..good_img.len() - 5], &good_lbl);
-    expect_bad(load_fashion_mnist(&dir, Split::Test), images, "announces 3 images");
+    expect_bad(
+        load_fashion_mnist(&dir, Split::Test),
+        images,
+        "announces 3 images",
+    );
 
     // Header too short.
     let dir = tmp("fm-short");
@@ -132,7 +144,12 @@ fn fashion_mnist_corruptions_name_the_file() {
 
     // Images of the wrong size (consistent file, wrong dataset).
     let dir = tmp("fm-dims");
-    write_fmnist(&dir, false, &idx_images(3, 32, 32, &pixels(3, 1024)), &good_lbl);
+    write_fmnist(
+        &dir,
+        false,
+        &idx_images(3, 32, 32, &pixels(3, 1024)),
+        &good_lbl,
+    );
     expect_bad(load_fashion_mnist(&dir, Split::Test), images, "28x28");
 
     // Image and label counts differ.
@@ -143,7 +160,11 @@ fn fashion_mnist_corruptions_name_the_file() {
     // Label out of range.
     let dir = tmp("fm-label");
     write_fmnist(&dir, false, &good_img, &idx_labels(&[1, 10, 3]));
-    expect_bad(load_fashion_mnist(&dir, Split::Test), labels, "label 10 of image 1");
+    expect_bad(
+        load_fashion_mnist(&dir, Split::Test),
+        labels,
+        "label 10 of image 1",
+    );
 
     // Corrupt gzip stream.
     let dir = tmp("fm-gzip");
@@ -152,13 +173,21 @@ fn fashion_mnist_corruptions_name_the_file() {
     z.truncate(mid);
     std::fs::write(dir.join("t10k-images-idx3-ubyte.gz"), z).unwrap();
     std::fs::write(dir.join("t10k-labels-idx1-ubyte.gz"), gz(&good_lbl)).unwrap();
-    expect_bad(load_fashion_mnist(&dir, Split::Test), "t10k-images-idx3-ubyte.gz", "gzip");
+    expect_bad(
+        load_fashion_mnist(&dir, Split::Test),
+        "t10k-images-idx3-ubyte.gz",
+        "gzip",
+    );
 
     // Missing file: an I/O error naming it.
     let dir = tmp("fm-missing");
     match load_fashion_mnist(&dir, Split::Train) {
         Err(Error::Io { path, .. }) => {
-            assert!(path.ends_with("train-images-idx3-ubyte"), "{}", path.display())
+            assert!(
+                path.ends_with("train-images-idx3-ubyte"),
+                "{}",
+                path.display()
+            )
         }
         other => panic!("expected Io, got {other:?}"),
     }
@@ -179,7 +208,11 @@ fn cifar10_loads_train_and_test_in_channel_planes() {
     let sub = dir.join("cifar-10-batches-bin");
     std::fs::create_dir_all(&sub).unwrap();
     for i in 1..=5 {
-        std::fs::write(sub.join(format!("data_batch_{i}.bin")), cifar_records(&[i, 0])).unwrap();
+        std::fs::write(
+            sub.join(format!("data_batch_{i}.bin")),
+            cifar_records(&[i, 0]),
+        )
+        .unwrap();
     }
     std::fs::write(sub.join("test_batch.bin"), cifar_records(&[7, 8, 9])).unwrap();
     let test = load_cifar10(&dir, Split::Test).unwrap();
@@ -208,7 +241,11 @@ fn cifar10_corruptions_name_the_file() {
     let mut rec = cifar_records(&[1, 2]);
     rec[CIFAR10_RECORD_BYTES] = 10;
     std::fs::write(dir.join("test_batch.bin"), &rec).unwrap();
-    expect_bad(load_cifar10(&dir, Split::Test), "test_batch.bin", "record 1");
+    expect_bad(
+        load_cifar10(&dir, Split::Test),
+        "test_batch.bin",
+        "record 1",
+    );
 
     std::fs::write(dir.join("test_batch.bin"), b"").unwrap();
     expect_bad(load_cifar10(&dir, Split::Test), "test_batch.bin", "0 bytes");
@@ -229,7 +266,10 @@ fn dataset_names_parse() {
 fn debian_fashion_mnist_package_when_installed() {
     let dir = Path::new(data::FASHION_MNIST_DIR);
     if !dir.join("t10k-labels-idx1-ubyte.gz").exists() {
-        eprintln!("skipped: {} absent (apt-get install dataset-fashion-mnist)", dir.display());
+        eprintln!(
+            "skipped: {} absent (apt-get install dataset-fashion-mnist)",
+            dir.display()
+        );
         return;
     }
     let ds = data::load(DatasetKind::FashionMnist, Split::Test, None).unwrap();

@@ -80,7 +80,10 @@ fn gpu_accuracy_counts_like_cpu_reference() {
     let mut calls = Vec::new();
     let acc = eval::accuracy(&mut clf, &ds, None, &mut |d, t| calls.push((d, t))).unwrap();
     assert_eq!(acc.total, 23);
-    assert_eq!(acc.correct, want, "GPU top-1 count differs from the CPU reference");
+    assert_eq!(
+        acc.correct, want,
+        "GPU top-1 count differs from the CPU reference"
+    );
     assert_eq!(calls.last(), Some(&(23, 23)));
     assert_eq!(calls.len(), 5);
     let acc7 = eval::accuracy(&mut clf, &ds, Some(7), &mut |_, _| {}).unwrap();
@@ -110,7 +113,8 @@ fn documented_first_1000() -> f64 {
 fn committed_base_model_reaches_documented_accuracy() {
     let require = std::env::var("SPLITBENCH_REQUIRE_GPU").is_ok_and(|v| v == "1");
     let dir = Path::new(data::FASHION_MNIST_DIR);
-    if !dir.join("t10k-images-idx3-ubyte.gz").exists() && !dir.join("t10k-images-idx3-ubyte").exists()
+    if !dir.join("t10k-images-idx3-ubyte.gz").exists()
+        && !dir.join("t10k-images-idx3-ubyte").exists()
     {
         assert!(
             !require,

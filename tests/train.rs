@@ -189,8 +189,8 @@ fn exported_weights_match_reference_and_gpu_engine() {
 
     let Some(ctx) = common::gpu() else { return };
     let fused = model::load_fused(&graph, Some(&path), 0).unwrap();
-    let exec = splitbench::gpu::Executor::new(&ctx, &fused, 1..fused.graph.nodes.len(), n, &[])
-        .unwrap();
+    let exec =
+        splitbench::gpu::Executor::new(&ctx, &fused, 1..fused.graph.nodes.len(), n, &[]).unwrap();
     exec.set_input(0, &images).unwrap();
     let gpu = exec.run().unwrap();
     common::assert_close(&gpu[0].data, &want, 1e-3, "GPU engine vs candle");

@@ -67,7 +67,9 @@ pub fn read_idx_images(path: &Path) -> Result<IdxImages> {
     if magic != IDX3_U8 {
         return Err(bad(
             path,
-            format!("magic number {magic:#010x}, expected {IDX3_U8:#010x} (IDX3 unsigned-byte images)"),
+            format!(
+                "magic number {magic:#010x}, expected {IDX3_U8:#010x} (IDX3 unsigned-byte images)"
+            ),
         ));
     }
     let (count, rows, cols) = (
@@ -76,7 +78,10 @@ pub fn read_idx_images(path: &Path) -> Result<IdxImages> {
         be_u32(&b, 12) as usize,
     );
     if rows == 0 || cols == 0 {
-        return Err(bad(path, format!("image size {rows}x{cols} has a zero dimension")));
+        return Err(bad(
+            path,
+            format!("image size {rows}x{cols} has a zero dimension"),
+        ));
     }
     let want = count
         .checked_mul(rows * cols)
@@ -113,7 +118,9 @@ pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>> {
     if magic != IDX1_U8 {
         return Err(bad(
             path,
-            format!("magic number {magic:#010x}, expected {IDX1_U8:#010x} (IDX1 unsigned-byte labels)"),
+            format!(
+                "magic number {magic:#010x}, expected {IDX1_U8:#010x} (IDX1 unsigned-byte labels)"
+            ),
         ));
     }
     let count = be_u32(&b, 4) as usize;

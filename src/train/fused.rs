@@ -23,7 +23,9 @@ fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
 fn dims2(l: &Layout, what: &str) -> Result<(usize, usize)> {
     match l.shape().dims() {
         [m, c] => Ok((*m, *c)),
-        d => Err(candle_core::Error::Msg(format!("{what}: expected [m, c], got {d:?}"))),
+        d => Err(candle_core::Error::Msg(format!(
+            "{what}: expected [m, c], got {d:?}"
+        ))),
     }
 }
 
@@ -305,5 +307,127 @@ impl CustomOp2 for ReluBwd {
                 }
             });
         Ok((CpuStorage::F32(out), gl.shape().clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn rand(n: usize, seed: u64) -> Vec<f32> {
+        crate::tensor::Rng::new(seed).vec(n, -2.0, 2.0)
+    }
+
+    /// Forward and gradients of the fused batch norm + ReLU equal candle's elementary ops.
+    #[test]
+    fn fused_batch_norm_and_relu_match_elementary_ops() {
+        let (m, c) = (300, 5);
+        let dev = Device::Cpu;
+        let x = Var::from_vec(rand(m * c, 1), (m, c), &dev).unwrap();
+        let gamma = Var::from_vec(rand(c, 2), c, &dev).unwrap();
+        let beta = Var::from_vec(rand(c, 3), c, &dev).unwrap();
+        let w = Tensor::from_vec(rand(m * c, 4), (m, c), &dev).unwrap();
+        let eps = 1e-5;
+
+        let stats = Arc::new(Mutex::new(None));
+        let op = BatchNormTrain {
+            eps,
+            stats: stats.clone(),
+        };
+        let y = x
+            .as_tensor()
+            .apply_op3(gamma.as_tensor(), beta.as_tensor(), op)
+            .unwrap()
+            .apply_op1(Relu)
+            .unwrap();
+        let loss = (y.clone() * &w).unwrap().sum_all().unwrap();
+        let g = loss.backward().unwrap();
+
+        let mean = x.as_tensor().mean_keepdim(0).unwrap();
+        let xc = x.as_tensor().broadcast_sub(&mean).unwrap();
+        let var = xc.sqr().unwrap().mean_keepdim(0).unwrap();
+        let yr = xc
+            .broadcast_div(&(var.clone() + eps as f64).unwrap().sqrt().unwrap())
+            .unwrap()
+            .broadcast_mul(&gamma.as_tensor().unsqueeze(0).unwrap())
+            .unwrap()
+            .broadcast_add(&beta.as_tensor().unsqueeze(0).unwrap())
+            .unwrap()
+            .relu()
+            .unwrap();
+        let loss_r = (yr.clone() * &w).unwrap().sum_all().unwrap();
+        let gr = loss_r.backward().unwrap();
+
+        let close = |a: &Tensor, b: &Tensor, what: &str| {
+            let a = a.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let b = b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            for (i, (p, q)) in a.iter().zip(&b).enumerate() {
+                assert!(
+                    (p - q).abs() <= 1e-4 * (1.0 + q.abs()),
+                    "{what}[{i}]: {p} vs {q}"
+                );
+            }
+        };
+        close(&y, &yr, "y");
+        for v in [&x, &gamma, &beta] {
+            close(
+                g.get(v.as_tensor()).unwrap(),
+                gr.get(v.as_tensor()).unwrap(),
+                "grad",
+            );
+        }
+        let (bm, bv) = stats.lock().unwrap().clone().unwrap();
+        close(
+            &Tensor::new(bm, &dev).unwrap(),
+            &mean.squeeze(0).unwrap(),
+            "mean",
+        );
+        close(
+            &Tensor::new(bv, &dev).unwrap(),
+            &var.squeeze(0).unwrap(),
+            "var",
+        );
+    }
+
+    /// im2col backward (col2im) is the adjoint of im2col: <im2col(x), c> = <x, col2im(c)>.
+    #[test]
+    fn col2im_is_adjoint_of_im2col() {
+        use crate::train::im2col::{Col2Im, ConvGeom, Im2Col};
+        let g = ConvGeom {
+            n: 2,
+            h: 5,
+            w: 6,
+            c: 3,
+            kh: 3,
+            kw: 3,
+            sh: 2,
+            sw: 1,
+            ph: 1,
+            pw: 1,
+        };
+        let dev = Device::Cpu;
+        let x = Tensor::from_vec(rand(2 * 5 * 6 * 3, 5), (60, 3), &dev).unwrap();
+        let cols = x.apply_op1_no_bwd(&Im2Col(g)).unwrap();
+        let (oh, ow) = g.out_hw();
+        assert_eq!(cols.dims(), &[2 * oh * ow, 27]);
+        let c = Tensor::from_vec(rand(2 * oh * ow * 27, 6), (2 * oh * ow, 27), &dev).unwrap();
+        let back = c.apply_op1_no_bwd(&Col2Im(g)).unwrap();
+        let lhs = (cols * &c)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        let rhs = (x * back)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(
+            (lhs - rhs).abs() < 1e-3 * lhs.abs().max(1.0),
+            "{lhs} vs {rhs}"
+        );
     }
 }

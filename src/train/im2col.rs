@@ -108,31 +108,35 @@ impl CustomOp1 for Col2Im {
         let cols = g.cols();
         let per_img = g.h * g.w * g.c;
         let mut out = vec![0f32; g.n * per_img];
-        out.par_chunks_mut(per_img).enumerate().for_each(|(b, img)| {
-            let src_img = &cm[b * oh * ow * cols..(b + 1) * oh * ow * cols];
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let row = &src_img[(oy * ow + ox) * cols..(oy * ow + ox + 1) * cols];
-                    for ky in 0..g.kh {
-                        let iy = (oy * g.sh + ky) as isize - g.ph as isize;
-                        if iy < 0 || iy >= g.h as isize {
-                            continue;
-                        }
-                        for kx in 0..g.kw {
-                            let ix = (ox * g.sw + kx) as isize - g.pw as isize;
-                            if ix < 0 || ix >= g.w as isize {
+        out.par_chunks_mut(per_img)
+            .enumerate()
+            .for_each(|(b, img)| {
+                let src_img = &cm[b * oh * ow * cols..(b + 1) * oh * ow * cols];
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let row = &src_img[(oy * ow + ox) * cols..(oy * ow + ox + 1) * cols];
+                        for ky in 0..g.kh {
+                            let iy = (oy * g.sh + ky) as isize - g.ph as isize;
+                            if iy < 0 || iy >= g.h as isize {
                                 continue;
                             }
-                            let dst = (iy as usize * g.w + ix as usize) * g.c;
-                            let src = (ky * g.kw + kx) * g.c;
-                            for (d, s) in img[dst..dst + g.c].iter_mut().zip(&row[src..src + g.c]) {
-                                *d += s;
+                            for kx in 0..g.kw {
+                                let ix = (ox * g.sw + kx) as isize - g.pw as isize;
+                                if ix < 0 || ix >= g.w as isize {
+                                    continue;
+                                }
+                                let dst = (iy as usize * g.w + ix as usize) * g.c;
+                                let src = (ky * g.kw + kx) * g.c;
+                                for (d, s) in
+                                    img[dst..dst + g.c].iter_mut().zip(&row[src..src + g.c])
+                                {
+                                    *d += s;
+                                }
                             }
                         }
                     }
                 }
-            }
-        });
+            });
         Ok((CpuStorage::F32(out), Shape::from((g.n * g.h * g.w, g.c))))
     }
 }

@@ -244,7 +244,16 @@ pub fn train(
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    train_with(net, ds, cfg, vars, Mode::Train, &mut |_, f| Ok(f), on_step, on_epoch)
+    train_with(
+        net,
+        ds,
+        cfg,
+        vars,
+        Mode::Train,
+        &mut |_, f| Ok(f),
+        on_step,
+        on_epoch,
+    )
 }
 
 /// The training loop: per epoch a seeded permutation of `ds`, augmented batches (the last
@@ -300,7 +309,8 @@ pub fn train_with(
             let idx = &order[step * cfg.batch..(step + 1) * cfg.batch];
             let x = augmented_batch(ds, idx, cfg.crop_pad, cfg.flip, &mut rng);
             let s = ds.shape;
-            let x = Tensor::from_vec(x, (cfg.batch * s.h * s.w, s.c), &Device::Cpu).map_err(cerr)?;
+            let x =
+                Tensor::from_vec(x, (cfg.batch * s.h * s.w, s.c), &Device::Cpu).map_err(cerr)?;
             let labels: Vec<u32> = idx.iter().map(|&i| ds.labels[i] as u32).collect();
             let y = Tensor::from_vec(labels.clone(), cfg.batch, &Device::Cpu).map_err(cerr)?;
             let logits = net.forward_with(&x, cfg.batch, bn_mode, hook)?;

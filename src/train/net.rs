@@ -140,7 +140,10 @@ impl Net {
                 Some(v) => v.as_tensor(),
                 None => &self.buffers[&key],
             };
-            let data = t.flatten_all().and_then(|t| t.to_vec1::<f32>()).map_err(cerr)?;
+            let data = t
+                .flatten_all()
+                .and_then(|t| t.to_vec1::<f32>())
+                .map_err(cerr)?;
             out.insert(key, HostTensor { shape, data });
         }
         Ok(out)
@@ -204,12 +207,18 @@ impl Net {
                     };
                     let w = self.params[&format!("{}.weight", node.name)].as_tensor();
                     let t = conv(&a.t, g, w, self.params.get(&format!("{}.bias", node.name)))?;
-                    Feature { t, shape: node.shape }
+                    Feature {
+                        t,
+                        shape: node.shape,
+                    }
                 }
                 Op::BatchNorm { eps, .. } => {
                     let a = arg(0)?;
                     let t = self.batch_norm(&node.name, &a.t, eps, mode)?;
-                    Feature { t, shape: node.shape }
+                    Feature {
+                        t,
+                        shape: node.shape,
+                    }
                 }
                 Op::Relu => {
                     let a = arg(0)?;
@@ -233,16 +242,21 @@ impl Net {
                         crate::model::Act::Relu => relu(&t)?,
                         crate::model::Act::Relu6 => t.clamp(0f32, 6f32).map_err(cerr)?,
                     };
-                    Feature { t, shape: node.shape }
+                    Feature {
+                        t,
+                        shape: node.shape,
+                    }
                 }
                 Op::AdaptiveAvgPool { .. } => {
                     let a = arg(0)?;
-                    let t = a
-                        .t
-                        .reshape((n, a.shape.h * a.shape.w, a.shape.c))
-                        .and_then(|t| t.mean(1))
-                        .map_err(cerr)?;
-                    Feature { t, shape: node.shape }
+                    let t =
+                        a.t.reshape((n, a.shape.h * a.shape.w, a.shape.c))
+                            .and_then(|t| t.mean(1))
+                            .map_err(cerr)?;
+                    Feature {
+                        t,
+                        shape: node.shape,
+                    }
                 }
                 Op::Flatten | Op::Dropout => {
                     let a = arg(0)?;
@@ -251,20 +265,25 @@ impl Net {
                     } else {
                         a.t
                     };
-                    Feature { t, shape: node.shape }
+                    Feature {
+                        t,
+                        shape: node.shape,
+                    }
                 }
                 Op::Linear(l) => {
                     let a = arg(0)?;
                     let w = self.params[&format!("{}.weight", node.name)].as_tensor();
-                    let mut t = a
-                        .t
-                        .reshape((n, l.in_f))
-                        .and_then(|t| t.matmul(&w.t()?))
-                        .map_err(cerr)?;
+                    let mut t =
+                        a.t.reshape((n, l.in_f))
+                            .and_then(|t| t.matmul(&w.t()?))
+                            .map_err(cerr)?;
                     if let Some(b) = self.params.get(&format!("{}.bias", node.name)) {
                         t = t.broadcast_add(b.as_tensor()).map_err(cerr)?;
                     }
-                    Feature { t, shape: node.shape }
+                    Feature {
+                        t,
+                        shape: node.shape,
+                    }
                 }
                 _ => {
                     return Err(Error::Unsupported(format!(
@@ -337,9 +356,7 @@ impl Net {
 
 /// max(x, 0) with a one-pass backward.
 fn relu(x: &Tensor) -> Result<Tensor> {
-    x.contiguous()
-        .and_then(|x| x.apply_op1(Relu))
-        .map_err(cerr)
+    x.contiguous().and_then(|x| x.apply_op1(Relu)).map_err(cerr)
 }
 
 /// `x` (`[n*h*w, c]`) convolved with torch-layout `w` (`[o, c, kh, kw]`) -> `[n*oh*ow, o]`.
