@@ -37,11 +37,6 @@ struct Params {
 var<workgroup> a_tile: array<vec4<f32>, CONV_TILE_K * CONV_TILE_M / 4u>;
 var<workgroup> b_tile: array<vec4<f32>, CONV_TILE_K * CONV_TILE_N / 4u>;
 
-fn activate(v: f32) -> f32 {
-    if (p.act == 1u) { return max(v, 0.0); }
-    if (p.act == 2u) { return clamp(v, 0.0, 6.0); }
-    return v;
-}
 
 fn load_b(g: u32, k: u32, n: u32, k_total: u32, n_total: u32) -> f32 {
     if (k >= k_total || n >= n_total) { return 0.0; }
@@ -69,7 +64,7 @@ fn finish(co: u32, idx: u32, sum: f32) -> f32 {
     var v = sum;
     if (p.has_bias != 0u) { v += bias[co]; }
     if (p.has_res != 0u) { v += res[idx]; }
-    return activate(v);
+    return apply_act(v, p.act);
 }
 
 fn store_row(g: u32, ks: u32, m: u32, n_base: u32, n_total: u32, acc: vec4<f32>) {

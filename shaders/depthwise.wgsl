@@ -41,7 +41,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     if (p.has_bias != 0u) { acc += bias[c]; }
     if (p.has_res != 0u) { acc += res[idx]; }
-    if (p.act == 1u) { acc = max(acc, 0.0); }
-    if (p.act == 2u) { acc = clamp(acc, 0.0, 6.0); }
-    y[idx] = acc;
+    y[idx] = apply_act(acc, p.act);
 }

@@ -23,7 +23,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         let c = (i / p.inner) % p.channels;
         v = v * b[2u * c] + b[2u * c + 1u];
     }
-    if (p.act == 1u) { v = max(v, 0.0); }
-    if (p.act == 2u) { v = clamp(v, 0.0, 6.0); }
-    y[i] = v;
+    y[i] = apply_act(v, p.act);
 }

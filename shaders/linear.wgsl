@@ -41,8 +41,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     if (lid.x < 4u && b0 + lid.x < p.batch) {
         var v = partial[0][lid.x];
         if (p.has_bias != 0u) { v += bias[o]; }
-        if (p.act == 1u) { v = max(v, 0.0); }
-        if (p.act == 2u) { v = clamp(v, 0.0, 6.0); }
+        v = apply_act(v, p.act);
         y[(b0 + lid.x) * p.out_f + o] = v;
     }
 }

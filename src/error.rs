@@ -57,6 +57,15 @@ pub enum Error {
         /// What is wrong (with line number where known).
         msg: String,
     },
+    /// A wire frame (see `compress::frame`) is malformed: truncated, oversized, corrupted
+    /// or inconsistent. `offset` is the byte where the problem was found.
+    #[error("bad frame at byte {offset}: {msg}")]
+    BadFrame {
+        /// Byte offset in the frame.
+        offset: usize,
+        /// What is wrong.
+        msg: String,
+    },
     /// I/O on a named path.
     #[error("{}: {source}", path.display())]
     Io {

@@ -104,11 +104,60 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Profile a model on the GPU and compare split methods (device-only, edge-only,
+    /// Neurosurgeon, best split, three-step) over a bandwidth sweep, the 3G/4G/Wi-Fi presets
+    /// and random links; write CSVs, a manifest and charts into a folder.
+    Tradeoff(Box<TradeoffArgs>),
     /// Top-1 accuracy of trained weights on a test set, through the GPU engine.
     Eval(accuracy_cli::EvalArgs),
     /// Train a model on the CPU (candle) and write safetensors with torchvision keys.
     #[cfg(feature = "train")]
     Train(accuracy_cli::TrainArgs),
+}
+
+/// Flags of `splitbench tradeoff`.
+#[derive(clap::Args)]
+struct TradeoffArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Extra link (repeatable), e.g. `rayleigh:bw_mhz=1,snr_db=10` or `trace:path=FILE`;
+    /// default: a Rayleigh link and the synthetic Markov trace.
+    #[arg(long = "channel", value_name = "SPEC")]
+    channels: Vec<String>,
+    /// Edge per-node times from a CSV of `splitbench profile` run on the edge machine
+    /// (batch 1, same model and input).
+    #[arg(long, conflicts_with = "edge_speedup")]
+    edge_profile: Option<PathBuf>,
+    /// Edge per-node times = device times / X (default 10).
+    #[arg(long, allow_negative_numbers = true)]
+    edge_speedup: Option<f64>,
+    /// Timed repetitions of the device profile and of each codec measurement.
+    #[arg(long, default_value_t = 10)]
+    reps: usize,
+    /// Untimed warm-up runs.
+    #[arg(long, default_value_t = 2)]
+    warmup: usize,
+    /// Use the first adapter whose name contains this (case-insensitive).
+    #[arg(long)]
+    adapter: Option<String>,
+    /// Deadline for the miss probability of random links, ms.
+    #[arg(long, allow_negative_numbers = true)]
+    deadline_ms: Option<f64>,
+    /// RTT added to the sweep and preset links, ms.
+    #[arg(long, default_value_t = 0.0)]
+    rtt_ms: f64,
+    /// Seed of the random weights and input.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Write every candidate's row for the bandwidth sweep too (large).
+    #[arg(long)]
+    all_points: bool,
+    /// A note on the choice of input, recorded in the manifest.
+    #[arg(long)]
+    input_note: Option<String>,
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 fn main() -> ExitCode {
@@ -167,6 +216,7 @@ fn run(cli: Cli) -> Result<()> {
                 &out,
             )
         }
+        Cmd::Tradeoff(args) => tradeoff::run(&args),
     }
 }
 
@@ -330,4 +380,325 @@ fn profile(
     );
     println!("wrote {} and {}", out.display(), json_path.display());
     Ok(())
+}
+
+/// `splitbench tradeoff`: measure on the local GPU, then plan (src/plan) and write the study.
+mod tradeoff {
+    use super::TradeoffArgs;
+    use anyhow::{bail, Context, Result};
+    use indicatif::{ProgressBar, ProgressStyle};
+    use splitbench::channel::Channel;
+    use splitbench::gpu::{self, codec::CodecTimer, Executor, GpuContext};
+    use splitbench::model;
+    use splitbench::plan::{
+        codec_keys, link_summaries, quantization_variants, run_study, summary_text, sweep_channels,
+        ChannelInfo, ChannelRole, CodecTable, CodecTime, EdgeModel, Predictor, Problem,
+        SearchSpace, StudyChannel, StudyOptions, TradeoffManifest, DEFAULT_EDGE_SPEEDUP,
+        DEFAULT_RAYLEIGH, DEFAULT_TRACE, DOWNLINK_NOTE, PRESETS, QUANT_GROUP_PARAM_BYTES,
+        QUANT_HEADER_BYTES, STUDY_BITS, SWEEP_MAX_MBPS, SWEEP_MIN_MBPS, SWEEP_POINTS,
+    };
+    use splitbench::report::{self, RunInfo};
+    use std::path::{Path, PathBuf};
+
+    /// The default trace: relative to the working directory, else to the repository.
+    fn default_trace() -> PathBuf {
+        let local = PathBuf::from(DEFAULT_TRACE);
+        if local.exists() {
+            local
+        } else {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_TRACE)
+        }
+    }
+
+    fn bar(len: u64, what: &str) -> ProgressBar {
+        let pb = ProgressBar::new(len);
+        pb.set_style(
+            ProgressStyle::with_template("{msg:<28} [{bar:30}] {pos}/{len} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        pb.set_message(what.to_string());
+        pb
+    }
+
+    /// The links of the study: sweep, presets, then `--channel`s or the default random ones.
+    fn channels(args: &TradeoffArgs) -> Result<Vec<StudyChannel>> {
+        let mut out: Vec<StudyChannel> =
+            sweep_channels(SWEEP_POINTS, SWEEP_MIN_MBPS, SWEEP_MAX_MBPS, args.rtt_ms)?
+                .into_iter()
+                .map(|channel| StudyChannel {
+                    channel,
+                    role: ChannelRole::Sweep,
+                })
+                .collect();
+        for p in PRESETS {
+            let spec = if args.rtt_ms > 0.0 {
+                format!("{p}:rtt_ms={}", args.rtt_ms)
+            } else {
+                p.to_string()
+            };
+            out.push(StudyChannel {
+                channel: Channel::parse(&spec)?,
+                role: ChannelRole::Preset,
+            });
+        }
+        let extra: Vec<String> = if args.channels.is_empty() {
+            vec![
+                DEFAULT_RAYLEIGH.to_string(),
+                format!("trace:path={}", default_trace().display()),
+            ]
+        } else {
+            args.channels.clone()
+        };
+        for spec in extra {
+            out.push(StudyChannel {
+                channel: Channel::parse(&spec)?,
+                role: ChannelRole::Extra,
+            });
+        }
+        Ok(out)
+    }
+
+    pub(super) fn run(args: &TradeoffArgs) -> Result<()> {
+        if args.reps == 0 {
+            bail!("--reps must be at least 1");
+        }
+        if let Some(x) = args.edge_speedup {
+            if !(x.is_finite() && x > 0.0) {
+                bail!("--edge-speedup {x}: expected a positive number");
+            }
+        }
+        if let Some(d) = args.deadline_ms {
+            if !(d.is_finite() && d > 0.0) {
+                bail!("--deadline-ms {d}: expected a positive number");
+            }
+        }
+        // Everything the user gave is checked before the GPU work.
+        let study_channels = channels(args)?;
+        let p = model::prepare(&args.model.model, &args.model.options()?, None, args.seed)?;
+        let g = &p.model.graph;
+        let n = g.nodes.len();
+        if let Some(path) = &args.edge_profile {
+            EdgeModel::from_profile(path, g, &vec![0.0; n])?;
+        }
+        std::fs::create_dir_all(&args.out)
+            .with_context(|| format!("creating {}", args.out.display()))?;
+
+        let ctx = GpuContext::new(args.adapter.as_deref())?;
+        let run_info = RunInfo::new(&ctx.summary);
+        println!(
+            "{} {} on {} ({}), {} reps after {} warm-up",
+            g.name,
+            g.input_shape(),
+            ctx.summary.name,
+            ctx.summary.backend,
+            args.reps,
+            args.warmup
+        );
+        if let Some(note) = &run_info.note {
+            println!("note: {note}");
+        }
+
+        // 1. Device profile.
+        let spin = ProgressBar::new_spinner();
+        spin.set_message(format!("profiling {} nodes", n - 1));
+        spin.enable_steady_tick(std::time::Duration::from_millis(200));
+        let exec = Executor::new(&ctx, &p.model, 1..n, 1, &[])?;
+        let input = splitbench::tensor::Rng::new(args.seed ^ 0x5eed).vec(
+            g.input_shape().numel(),
+            -1.0,
+            1.0,
+        );
+        exec.set_input(0, &input)?;
+        let prof = gpu::profile(&exec, args.warmup, args.reps, None)?;
+        spin.finish_and_clear();
+        let device_rows = report::profile_rows(&exec, &prof);
+        let mut device_ms = vec![0.0];
+        device_ms.extend(prof.per_node.iter().map(|s| s.median_ms));
+        drop(exec);
+
+        // 2. Edge model.
+        let edge = match &args.edge_profile {
+            Some(path) => EdgeModel::from_profile(path, g, &device_ms)?,
+            None => EdgeModel::from_speedup(
+                &device_ms,
+                args.edge_speedup.unwrap_or(DEFAULT_EDGE_SPEEDUP),
+                args.edge_speedup.is_none(),
+            )?,
+        };
+        let problem = Problem::from_graph(g, &device_ms, &edge)?;
+        println!(
+            "device: sum of node medians {:.3} ms, whole graph {:.3} ms ({}); edge: {} (speed-up {:.3})",
+            prof.sum_of_medians_ms(),
+            prof.whole.median_ms,
+            prof.method.as_str(),
+            edge.source,
+            edge.speedup
+        );
+
+        // 3. Codec times of every distinct feature size and bit width.
+        let variants = quantization_variants(&STUDY_BITS);
+        let keys = codec_keys(&problem, &variants);
+        let pb = bar(keys.len() as u64, "timing encode/decode");
+        let mut timer = CodecTimer::new(&ctx, args.warmup, args.reps, args.seed ^ 0xc0dec);
+        let mut codec = CodecTable::new();
+        for k in &keys {
+            let s = timer.time(k.numel, k.group_len, k.bits)?;
+            codec.insert(
+                *k,
+                CodecTime {
+                    encode_ms: s.encode.median_ms,
+                    decode_ms: s.decode.median_ms,
+                },
+            );
+            pb.inc(1);
+        }
+        pb.finish_and_clear();
+
+        // 4. Plan.
+        let predictor = Predictor::fit(&problem);
+        let errors = predictor.errors(&problem);
+        let space = SearchSpace::build(&problem, &variants, &codec, edge.speedup, &predictor)?;
+        let title = format!(
+            "{} {} on {} (edge: {})",
+            g.name,
+            g.input_shape(),
+            ctx.summary.name,
+            edge.source
+        );
+        let opts = StudyOptions {
+            title,
+            deadline_ms: args.deadline_ms,
+            all_points: args.all_points,
+        };
+        let pb = bar(study_channels.len() as u64, "evaluating links");
+        let result = run_study(&problem, &space, &study_channels, &opts, &mut |k| {
+            pb.set_position(k as u64)
+        });
+        pb.finish_and_clear();
+        let summaries = link_summaries(&problem, &space, &study_channels, &result);
+
+        // 5. Write.
+        let out = &args.out;
+        let st = &result.study;
+        report::write_study(out, st)?;
+        report::write_csv(&out.join("device_profile.csv"), &device_rows)?;
+        let mut files: Vec<String> = [
+            report::TRADEOFF_CSV,
+            report::LAYERS_CSV,
+            report::CANDIDATES_CSV,
+            report::CDF_CSV,
+            report::TITLE_TXT,
+            "device_profile.csv",
+        ]
+        .map(String::from)
+        .to_vec();
+        let spin = ProgressBar::new_spinner();
+        spin.set_message("drawing charts");
+        spin.enable_steady_tick(std::time::Duration::from_millis(200));
+        let charts = report::draw_charts(out, st)?;
+        spin.finish_and_clear();
+        for s in &charts.skipped {
+            println!("chart skipped: {s}");
+        }
+        files.extend(
+            charts
+                .files
+                .iter()
+                .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned())),
+        );
+        let manifest = TradeoffManifest {
+            run: run_info,
+            model: g.name.clone(),
+            input: g.input_shape().to_string(),
+            input_note: args.input_note.clone(),
+            model_hash: report::model_hash(&p.model),
+            weights: p.weights_source.clone(),
+            seeds: serde_json::json!({
+                "weights": args.seed,
+                "input": args.seed ^ 0x5eed,
+                "codec_data": args.seed ^ 0xc0dec,
+            }),
+            warmup: args.warmup,
+            reps: args.reps,
+            timing: prof.method.as_str().into(),
+            whole_graph_ms_median: prof.whole.median_ms,
+            sum_of_node_medians_ms: prof.sum_of_medians_ms(),
+            edge_source: edge.source.describe(),
+            edge_speedup: edge.speedup,
+            edge_decode_note: format!(
+                "feature decode (unpack + dequantize) measured on the local GPU and divided by \
+                 the edge speed-up {:.4} ({})",
+                edge.speedup,
+                if args.edge_profile.is_some() {
+                    "effective: sum of device node times / sum of edge node times"
+                } else {
+                    "the given factor"
+                }
+            ),
+            codec: serde_json::json!({
+                "timing": timer.method().map(|m| m.as_str()),
+                "measured_keys": timer.measured(),
+                "reps": args.reps,
+                "note": "encode = per-group min/max + quantize/pack on the device GPU; \
+                         f32 features and the uint8 input are sent raw (encode = decode = 0)",
+            }),
+            payload_note: format!(
+                "uint8 input: C*H*W bytes; f32: 4*numel per crossing tensor; n-bit: \
+                 ceil(numel*bits/32)*4 packed bytes + {QUANT_GROUP_PARAM_BYTES} bytes (min, \
+                 scale) per scale group + {QUANT_HEADER_BYTES}-byte header per tensor; \
+                 device-only sends nothing"
+            ),
+            downlink_note: DOWNLINK_NOTE.into(),
+            random_link_rule: "on random links (Rayleigh, trace) every method picks the \
+                configuration with the lowest mean latency over the link states; tradeoff rows \
+                give that mean (total_ms) and its quantiles, cdf.csv the chosen \
+                configuration's distribution"
+                .into(),
+            accuracy_note: "no accuracy is known for the quantized variants in this study: \
+                three-step minimises latency without an accuracy constraint (a later issue adds \
+                an accuracy table and --min-accuracy)"
+                .into(),
+            predictor_error: errors.clone(),
+            predictor: serde_json::to_value(&predictor)?,
+            channels: study_channels.iter().map(ChannelInfo::of).collect(),
+            deadline_ms: args.deadline_ms,
+            candidates: space.candidates.len(),
+            summary: summaries.clone(),
+            files: vec![],
+        };
+        let mut manifest = manifest;
+        manifest.files = files;
+        manifest.files.push("manifest.json".into());
+        let mpath = out.join("manifest.json");
+        std::fs::write(&mpath, serde_json::to_string_pretty(&manifest)?)
+            .with_context(|| format!("writing {}", mpath.display()))?;
+
+        // 6. Summary.
+        println!(
+            "{} candidates ({} codec measurements, {}); {} links",
+            space.candidates.len(),
+            timer.measured(),
+            timer.method().map_or("none", |m| m.as_str()),
+            study_channels.len()
+        );
+        println!("Neurosurgeon predictor, median abs. error per op type (device / edge):");
+        for e in &errors {
+            let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}%"));
+            println!(
+                "  {:<10} {:>3} layers  {:>8} / {:>8}",
+                e.op,
+                e.layers,
+                pct(e.device_mdape_pct),
+                pct(e.edge_mdape_pct)
+            );
+        }
+        print!("{}", summary_text(&summaries));
+        println!("edge: {}; {}", edge.source, DOWNLINK_NOTE);
+        println!(
+            "accuracy: not known for the quantized variants; three-step minimises latency only"
+        );
+        println!("wrote {} files to {}", manifest.files.len(), out.display());
+        Ok(())
+    }
 }

@@ -124,6 +124,18 @@ fn conv2d_matches_cpu_on_odd_shapes() {
             3,
             Shape::new(4, 23, 21),
         ),
+        (
+            "bottleneck encoder tanh",
+            with(conv(16, 6, 3, 1, 1, 1), true, Act::Tanh, false),
+            1,
+            Shape::new(16, 8, 8),
+        ),
+        (
+            "bottleneck decoder elu",
+            with(conv(6, 16, 3, 1, 1, 1), true, Act::Elu, false),
+            1,
+            Shape::new(6, 8, 8),
+        ),
     ];
     for (i, (name, c, batch, input)) in cases.into_iter().enumerate() {
         check_conv(&ctx, name, c, batch, input, 100 + i as u64);
@@ -295,17 +307,23 @@ fn eltwise_add_activation_and_batchnorm_match_cpu() {
     );
     let yb = buffers::zeroed(&ctx, "y", (n * 4) as u64);
     let k = Builder::new(&ctx);
-    for act in [Act::None, Act::Relu, Act::Relu6] {
+    for act in [Act::None, Act::Relu, Act::Relu6, Act::Tanh, Act::Elu] {
+        // tanh and exp are not correctly rounded on GPUs: a few ulps.
+        let tol = if matches!(act, Act::Tanh | Act::Elu) {
+            1e-5
+        } else {
+            0.0
+        };
         buffers::run(&ctx, &[k.add(n, act, &ab, &bb, &yb)]).unwrap();
         let got: Vec<f32> = buffers::read(&ctx, &yb, n).unwrap();
-        assert_close(&got, &cpu::add(&a, &b, act), 0.0, "add");
+        assert_close(&got, &cpu::add(&a, &b, act), tol, "add");
         let scaled: Vec<f32> = a.iter().map(|v| v * 8.0).collect();
         let sb = buffers::upload(&ctx, "s", &scaled);
         buffers::run(&ctx, &[k.activation(n, act, &sb, &yb)]).unwrap();
         let got: Vec<f32> = buffers::read(&ctx, &yb, n).unwrap();
         let mut want = scaled.clone();
         cpu::act_inplace(&mut want, act);
-        assert_close(&got, &want, 0.0, "activation");
+        assert_close(&got, &want, tol, "activation");
     }
     // Batch norm on a 2 x 5 x 10 tensor (5 channels, 10 pixels), as scale/shift.
     let s = Shape::new(5, 2, 5);

@@ -2,6 +2,7 @@
 //! node range of a graph and returns tensors and timings; knows nothing of planning.
 
 pub mod buffers;
+pub mod codec;
 mod context;
 mod kernels;
 pub mod shaders;
@@ -14,4 +15,4 @@ mod timing;
 
 pub use executor::{Executor, Step};
 pub use pass_timer::PassTimer;
-pub use timing::{percentile, profile, RangeProfile, Stats, TimingMethod};
+pub use timing::{percentile, profile, time_dispatch_groups, RangeProfile, Stats, TimingMethod};

@@ -1,6 +1,8 @@
 //! Shader registry: every `.wgsl` in `shaders/` embedded at compile time, prefixed with a
 //! prelude of the constants that Rust and WGSL must agree on (one source of truth).
 
+use crate::model::Act;
+
 /// Threads per workgroup of the one-thread-per-element kernels.
 pub const WG_1D: u32 = 256;
 /// Workgroup width of the convolution kernel (threads along output pixels).
@@ -86,7 +88,27 @@ pub fn prelude_for(tile: ConvTile) -> String {
     ]
     .iter()
     .map(|(name, v)| format!("const {name}: u32 = {v}u;\n"))
+    .chain(std::iter::once(activation_wgsl()))
     .collect()
+}
+
+/// `apply_act(v, code)`, the activation every kernel's epilogue applies, with the codes of
+/// [`Act::code`] (one definition for all shaders).
+fn activation_wgsl() -> String {
+    let c = |a: Act| a.code();
+    format!(
+        "fn apply_act(v: f32, act: u32) -> f32 {{\n\
+         \x20   if (act == {relu}u) {{ return max(v, 0.0); }}\n\
+         \x20   if (act == {relu6}u) {{ return clamp(v, 0.0, 6.0); }}\n\
+         \x20   if (act == {tanh}u) {{ return tanh(v); }}\n\
+         \x20   if (act == {elu}u) {{ return select(exp(v) - 1.0, v, v > 0.0); }}\n\
+         \x20   return v;\n\
+         }}\n",
+        relu = c(Act::Relu),
+        relu6 = c(Act::Relu6),
+        tanh = c(Act::Tanh),
+        elu = c(Act::Elu),
+    )
 }
 
 /// The default prelude (wide conv tile).

@@ -4,7 +4,9 @@
 //! followed by a completed `device.poll(wait)` (`wall-clock`, which includes submission
 //! and driver overhead).
 
+use super::context::GpuContext;
 use super::executor::Executor;
+use super::kernels::Dispatch;
 use crate::error::{Error, Result};
 use std::time::Instant;
 
@@ -310,4 +312,113 @@ pub fn profile(
         whole_method,
         whole: Stats::of(&whole),
     })
+}
+
+impl Queries {
+    /// Durations in ms of the pairs (2i, 2i+1), read on `ctx`.
+    fn read_pairs_on(&self, ctx: &GpuContext) -> Result<Vec<f64>> {
+        let ticks: Vec<u64> = super::buffers::map_read(ctx, &self.staging, self.count as u64 * 8)?;
+        let period_ns = ctx.timestamp_period_ns();
+        Ok(ticks
+            .chunks(2)
+            .map(|p| p[1].saturating_sub(p[0]) as f64 * period_ns / 1e6)
+            .collect())
+    }
+}
+
+/// Times arbitrary groups of dispatches (e.g. the encode and the decode of a feature):
+/// `warmup` untimed runs of every group, then `reps` timed runs, each group timed on its own
+/// with the best method the device supports (timestamps around the group inside one pass,
+/// else one timestamped pass per group, else wall clock around submit + wait per group).
+/// Returns the method and one [`Stats`] per group.
+pub fn time_dispatch_groups(
+    ctx: &GpuContext,
+    groups: &[Vec<Dispatch>],
+    warmup: usize,
+    reps: usize,
+) -> Result<(TimingMethod, Vec<Stats>)> {
+    if reps == 0 {
+        return Err(Error::InvalidArg("reps must be at least 1".into()));
+    }
+    let method = TimingMethod::best_per_node(ctx.features);
+    let dev = &ctx.device;
+    let n = groups.len() as u32;
+    let q = (method != TimingMethod::WallClock && n > 0).then(|| Queries::new(dev, 2 * n));
+    let submit = |enc: wgpu::CommandEncoder| -> Result<()> {
+        ctx.queue.submit([enc.finish()]);
+        ctx.wait()
+    };
+    let scope = dev.push_error_scope(wgpu::ErrorFilter::Validation);
+    for _ in 0..warmup {
+        let mut enc = dev.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for d in groups.iter().flatten() {
+                d.encode(&mut pass);
+            }
+        }
+        submit(enc)?;
+    }
+    let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(reps); groups.len()];
+    for _ in 0..reps {
+        let times: Vec<f64> = match (method, q.as_ref()) {
+            (TimingMethod::TimestampInsidePass, Some(q)) => {
+                let mut enc = dev.create_command_encoder(&Default::default());
+                {
+                    let mut pass = enc.begin_compute_pass(&Default::default());
+                    for (i, g) in groups.iter().enumerate() {
+                        pass.write_timestamp(&q.set, 2 * i as u32);
+                        for d in g {
+                            d.encode(&mut pass);
+                        }
+                        pass.write_timestamp(&q.set, 2 * i as u32 + 1);
+                    }
+                }
+                q.finish(&mut enc);
+                submit(enc)?;
+                q.read_pairs_on(ctx)?
+            }
+            (TimingMethod::TimestampPass, Some(q)) => {
+                let mut enc = dev.create_command_encoder(&Default::default());
+                for (i, g) in groups.iter().enumerate() {
+                    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: None,
+                        timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                            query_set: &q.set,
+                            beginning_of_pass_write_index: Some(2 * i as u32),
+                            end_of_pass_write_index: Some(2 * i as u32 + 1),
+                        }),
+                    });
+                    for d in g {
+                        d.encode(&mut pass);
+                    }
+                }
+                q.finish(&mut enc);
+                submit(enc)?;
+                q.read_pairs_on(ctx)?
+            }
+            _ => groups
+                .iter()
+                .map(|g| {
+                    let mut enc = dev.create_command_encoder(&Default::default());
+                    {
+                        let mut pass = enc.begin_compute_pass(&Default::default());
+                        for d in g {
+                            d.encode(&mut pass);
+                        }
+                    }
+                    let t = Instant::now();
+                    submit(enc)?;
+                    Ok(t.elapsed().as_secs_f64() * 1e3)
+                })
+                .collect::<Result<_>>()?,
+        };
+        for (acc, t) in samples.iter_mut().zip(times) {
+            acc.push(t);
+        }
+    }
+    if let Some(e) = pollster::block_on(scope.pop()) {
+        return Err(Error::Gpu(e.to_string()));
+    }
+    Ok((method, samples.iter().map(|s| Stats::of(s)).collect()))
 }

@@ -52,6 +52,10 @@ pub enum Act {
     Relu,
     /// min(max(x, 0), 6).
     Relu6,
+    /// tanh(x) (the learned bottleneck's encoder output, before quantization).
+    Tanh,
+    /// ELU with alpha 1: x if x > 0 else exp(x) - 1 (the bottleneck's decoder).
+    Elu,
 }
 
 impl Act {
@@ -61,6 +65,14 @@ impl Act {
             Act::None => x,
             Act::Relu => x.max(0.0),
             Act::Relu6 => x.clamp(0.0, 6.0),
+            Act::Tanh => x.tanh(),
+            Act::Elu => {
+                if x > 0.0 {
+                    x
+                } else {
+                    x.exp_m1()
+                }
+            }
         }
     }
     /// Code shared with the shaders (`act` field of their params).
@@ -69,6 +81,8 @@ impl Act {
             Act::None => 0,
             Act::Relu => 1,
             Act::Relu6 => 2,
+            Act::Tanh => 3,
+            Act::Elu => 4,
         }
     }
 }

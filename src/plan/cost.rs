@@ -1,0 +1,504 @@
+//! The cost model. For a candidate (split, variant) at link state `s`:
+//!
+//! ```text
+//! total = device(prefix) + encode + tx(payload, s) + decode + edge(suffix) + RTT
+//! ```
+//!
+//! with the RTT charged once, and only when something is sent. The result that the edge
+//! returns (a class index or a few logits) is a few bytes: its downlink time is neglected
+//! ([`DOWNLINK_NOTE`]).
+//!
+//! What is sent ([`payload_bytes`], the one place that sizes a payload):
+//! - device-only ([`Encoding::Nothing`]): nothing, no RTT;
+//! - edge-only ([`Encoding::Uint8Input`]): the raw input as uint8 pixels, `C*H*W` bytes,
+//!   with no encoding or decoding time (the camera's bytes are sent as they are);
+//! - a float feature ([`Encoding::F32`]): `4 * numel` bytes per crossing tensor, raw (the
+//!   shapes are fixed by the model and known to both ends), encode = decode = 0;
+//! - an n-bit feature ([`Encoding::Quant`]): per crossing tensor, the packed words
+//!   `ceil(numel * bits / 32) * 4` bytes, plus [`QUANT_GROUP_PARAM_BYTES`] (min and scale,
+//!   two f32) per scale group (one group per sample for per-tensor scales, one per channel
+//!   for per-channel scales), plus a [`QUANT_HEADER_BYTES`] header. Encode (min/max, quantize,
+//!   pack on the device) and decode (unpack, dequantize on the edge) are measured on the GPU
+//!   (`gpu::codec`); the edge's decode is the local measurement divided by the edge
+//!   speed-up ([`super::EdgeModel::speedup`]).
+//!
+//! A cut crossed by several tensors (a residual stream and a block's branch) sends each of
+//! them with the same encoding; payloads and codec times add up.
+
+use super::problem::{CutTensor, Problem};
+use crate::channel::Channel;
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+
+/// Per-tensor header of a quantized feature, bytes: format version, bits, scale layout and
+/// codec (4 x u8), then channels, plane size and numel (3 x u32). Issue 4's wire frame will
+/// replace this estimate by the exact frame length (in [`payload_bytes`]).
+pub const QUANT_HEADER_BYTES: u64 = 16;
+/// Bytes of quantization parameters per scale group: min and scale as f32.
+pub const QUANT_GROUP_PARAM_BYTES: u64 = 8;
+/// What the manifests say about the downlink.
+pub const DOWNLINK_NOTE: &str = "the edge returns the result (class index or logits, a few \
+    bytes) over the downlink; its transmission time is negligible and not counted; the RTT is \
+    charged once per offloaded inference";
+
+/// Scale groups of n-bit quantization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scale {
+    /// One (min, scale) per tensor and sample.
+    Tensor,
+    /// One (min, scale) per channel.
+    Channel,
+}
+
+/// How the crossing tensors are put on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Encoding {
+    /// Nothing is sent (device-only).
+    Nothing,
+    /// The raw input as uint8 pixels (edge-only).
+    Uint8Input,
+    /// Raw float32.
+    F32,
+    /// Uniform `bits`-bit quantization with packing.
+    Quant {
+        /// Bits per value, 1..=8.
+        bits: u32,
+        /// Scale groups.
+        scale: Scale,
+    },
+}
+
+impl Encoding {
+    /// Bits per transmitted value (0 when nothing is sent).
+    pub fn bits(self) -> u32 {
+        match self {
+            Encoding::Nothing => 0,
+            Encoding::Uint8Input => 8,
+            Encoding::F32 => 32,
+            Encoding::Quant { bits, .. } => bits,
+        }
+    }
+
+    /// The CSV name: `none`, `uint8-input`, `f32`, `8bit-tensor`, `4bit-channel`, ...
+    pub fn name(self) -> String {
+        match self {
+            Encoding::Nothing => "none".into(),
+            Encoding::Uint8Input => "uint8-input".into(),
+            Encoding::F32 => "f32".into(),
+            Encoding::Quant { bits, scale } => format!(
+                "{bits}bit-{}",
+                match scale {
+                    Scale::Tensor => "tensor",
+                    Scale::Channel => "channel",
+                }
+            ),
+        }
+    }
+
+    /// Whether anything is sent.
+    pub fn sends(self) -> bool {
+        self != Encoding::Nothing
+    }
+
+    /// The GPU codec work for one tensor, if the encoding has any.
+    pub fn codec_key(self, t: &CutTensor) -> Option<CodecKey> {
+        match self {
+            Encoding::Quant { bits, scale } => Some(CodecKey {
+                numel: t.numel(),
+                group_len: match scale {
+                    Scale::Tensor => t.numel(),
+                    Scale::Channel => t.plane,
+                },
+                bits,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Bytes sent per sample for `tensors` under `enc` (see the module docs). The only
+/// function that sizes a payload.
+pub fn payload_bytes(enc: Encoding, tensors: &[CutTensor]) -> u64 {
+    tensors
+        .iter()
+        .map(|t| {
+            let numel = t.numel() as u64;
+            match enc {
+                Encoding::Nothing => 0,
+                Encoding::Uint8Input => numel,
+                Encoding::F32 => 4 * numel,
+                Encoding::Quant { bits, scale } => {
+                    let groups = match scale {
+                        Scale::Tensor => 1,
+                        Scale::Channel => t.channels as u64,
+                    };
+                    (numel * bits as u64).div_ceil(32) * 4
+                        + groups * QUANT_GROUP_PARAM_BYTES
+                        + QUANT_HEADER_BYTES
+                }
+            }
+        })
+        .sum()
+}
+
+/// How a variant changes the crossing tensors before they are encoded (issue 4: channel
+/// pruning at the split, a learned bottleneck).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FeatureMap {
+    /// Sent as computed.
+    Same,
+    /// `ceil(channels * f)` channels kept (structured pruning of the split tensor).
+    KeepFraction(f64),
+    /// A bottleneck producing this many channels at the same spatial size.
+    Channels(usize),
+}
+
+impl FeatureMap {
+    /// The tensor actually encoded and sent.
+    pub fn apply(self, t: CutTensor) -> CutTensor {
+        match self {
+            FeatureMap::Same => t,
+            FeatureMap::KeepFraction(f) => CutTensor {
+                channels: ((t.channels as f64 * f).ceil() as usize).clamp(1, t.channels),
+                plane: t.plane,
+            },
+            FeatureMap::Channels(c) => CutTensor {
+                channels: c,
+                plane: t.plane,
+            },
+        }
+    }
+}
+
+/// A compression variant applied at a split: how the feature is transformed and encoded,
+/// what it adds to the device and edge compute, and its accuracy when known. This issue
+/// uses [`quantization_variants`]; issue 4 adds pruning ratios and bottlenecks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Variant {
+    /// CSV name (`f32`, `4bit-channel`, later `prune0.5-bn16-4bit`, ...).
+    pub name: String,
+    /// Wire encoding.
+    pub encoding: Encoding,
+    /// Transformation of the crossing tensors before encoding.
+    pub feature: FeatureMap,
+    /// Added to the device prefix time, ms (bottleneck encoder; negative for pruning).
+    pub device_delta_ms: f64,
+    /// Added to the edge suffix time, ms (bottleneck decoder).
+    pub edge_delta_ms: f64,
+    /// Top-1 accuracy of the configuration, when known.
+    pub accuracy: Option<f64>,
+}
+
+impl Variant {
+    /// A plain encoding of the unchanged feature.
+    pub fn encoding(encoding: Encoding) -> Self {
+        Self {
+            name: encoding.name(),
+            encoding,
+            feature: FeatureMap::Same,
+            device_delta_ms: 0.0,
+            edge_delta_ms: 0.0,
+            accuracy: None,
+        }
+    }
+
+    /// The tensors encoded and sent for a cut's crossing tensors.
+    pub fn sent_tensors(&self, cut: &[CutTensor]) -> Vec<CutTensor> {
+        cut.iter().map(|&t| self.feature.apply(t)).collect()
+    }
+
+    /// Bytes sent for a cut.
+    pub fn payload_bytes(&self, cut: &[CutTensor]) -> u64 {
+        payload_bytes(self.encoding, &self.sent_tensors(cut))
+    }
+}
+
+/// Bit widths of the three-step search in this study.
+pub const STUDY_BITS: [u32; 4] = [8, 6, 4, 2];
+
+/// The feature variants of an intermediate split: `f32`, then every width of `bits` with
+/// per-tensor and per-channel scales.
+pub fn quantization_variants(bits: &[u32]) -> Vec<Variant> {
+    let mut v = vec![Variant::encoding(Encoding::F32)];
+    for &b in bits {
+        for scale in [Scale::Tensor, Scale::Channel] {
+            v.push(Variant::encoding(Encoding::Quant { bits: b, scale }));
+        }
+    }
+    v
+}
+
+/// One unit of GPU codec work: a tensor of `numel` values in groups of `group_len` at
+/// `bits` bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct CodecKey {
+    /// Values.
+    pub numel: usize,
+    /// Values per scale group.
+    pub group_len: usize,
+    /// Bits per value.
+    pub bits: u32,
+}
+
+/// Measured codec times of one [`CodecKey`], ms, both on the local GPU.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct CodecTime {
+    /// Min/max, quantize and pack (device side).
+    pub encode_ms: f64,
+    /// Unpack and dequantize, measured locally (the edge's time is this / speed-up).
+    pub decode_ms: f64,
+}
+
+/// Codec times by key.
+#[derive(Clone, Debug, Default)]
+pub struct CodecTable {
+    times: HashMap<CodecKey, CodecTime>,
+}
+
+impl CodecTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a key's times.
+    pub fn insert(&mut self, key: CodecKey, t: CodecTime) {
+        self.times.insert(key, t);
+    }
+
+    /// A key's times.
+    pub fn get(&self, key: &CodecKey) -> Option<CodecTime> {
+        self.times.get(key).copied()
+    }
+
+    /// A table with `f(key)` for every key (synthetic codec costs in tests).
+    pub fn from_fn(keys: &[CodecKey], f: impl Fn(&CodecKey) -> CodecTime) -> Self {
+        Self {
+            times: keys.iter().map(|k| (*k, f(k))).collect(),
+        }
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
+}
+
+/// Which encodings a split allows: split 0 only the uint8 input, the last node only
+/// nothing (device-only), any other split a feature encoding (f32 or n-bit).
+pub fn allowed(problem: &Problem, split: usize, enc: Encoding) -> bool {
+    match enc {
+        Encoding::Uint8Input => split == 0,
+        Encoding::Nothing => split == problem.last(),
+        Encoding::F32 | Encoding::Quant { .. } => split > 0 && split < problem.last(),
+    }
+}
+
+/// Every distinct codec key that `variants` at the intermediate splits need, sorted.
+pub fn codec_keys(problem: &Problem, variants: &[Variant]) -> Vec<CodecKey> {
+    let mut keys: Vec<CodecKey> = problem
+        .splits
+        .iter()
+        .flat_map(|s| {
+            variants
+                .iter()
+                .filter(|v| allowed(problem, s.after, v.encoding))
+                .flat_map(|v| {
+                    v.sent_tensors(&s.tensors)
+                        .into_iter()
+                        .filter_map(|t| v.encoding.codec_key(&t))
+                        .collect::<Vec<_>>()
+                })
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// A (split, variant) configuration with the link-independent parts of its cost.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Candidate {
+    /// Cut after this node.
+    pub split: usize,
+    /// The variant.
+    pub variant: Variant,
+    /// Bytes sent.
+    pub payload_bytes: u64,
+    /// Device compute of the prefix (with the variant's delta), ms.
+    pub device_ms: f64,
+    /// Feature encoding on the device, ms.
+    pub encode_ms: f64,
+    /// Feature decoding on the edge, ms.
+    pub decode_ms: f64,
+    /// Edge compute of the suffix (with the variant's delta), ms.
+    pub edge_ms: f64,
+}
+
+impl Candidate {
+    /// Builds the candidate `variant` at `split`. Codec times come from `codec` (a missing
+    /// key is an error); the edge's decode is the local time divided by `edge_speedup`.
+    pub fn build(
+        problem: &Problem,
+        split: usize,
+        variant: &Variant,
+        codec: &CodecTable,
+        edge_speedup: f64,
+    ) -> Result<Self> {
+        if split >= problem.splits.len() || !allowed(problem, split, variant.encoding) {
+            return Err(Error::InvalidArg(format!(
+                "variant {} is not allowed at split {split} of {}",
+                variant.name, problem.model
+            )));
+        }
+        let sent = if variant.encoding == Encoding::Uint8Input {
+            vec![CutTensor::of(problem.input)]
+        } else if variant.encoding == Encoding::Nothing {
+            vec![]
+        } else {
+            variant.sent_tensors(&problem.splits[split].tensors)
+        };
+        let (mut encode_ms, mut decode_ms) = (0.0, 0.0);
+        for t in &sent {
+            if let Some(key) = variant.encoding.codec_key(t) {
+                let c = codec.get(&key).ok_or_else(|| {
+                    Error::InvalidArg(format!("no codec time measured for {key:?}"))
+                })?;
+                encode_ms += c.encode_ms;
+                decode_ms += c.decode_ms / edge_speedup;
+            }
+        }
+        Ok(Self {
+            split,
+            variant: variant.clone(),
+            payload_bytes: payload_bytes(variant.encoding, &sent),
+            device_ms: (problem.device_prefix_ms(split) + variant.device_delta_ms).max(0.0),
+            encode_ms,
+            decode_ms,
+            edge_ms: (problem.edge_suffix_ms(split) + variant.edge_delta_ms).max(0.0),
+        })
+    }
+
+    /// Whether anything is sent (then the RTT and a transmission are charged).
+    pub fn sends(&self) -> bool {
+        self.variant.encoding.sends()
+    }
+
+    /// Bits per transmitted value.
+    pub fn bits(&self) -> u32 {
+        self.variant.encoding.bits()
+    }
+
+    /// Everything but the link: device + encode + decode + edge, ms.
+    pub fn compute_ms(&self) -> f64 {
+        self.device_ms + self.encode_ms + self.decode_ms + self.edge_ms
+    }
+
+    /// Transmission time in link state `state` (0 when nothing is sent), ms, without RTT.
+    pub fn tx_ms(&self, ch: &Channel, state: usize) -> f64 {
+        if self.sends() {
+            ch.tx_ms_in_state(self.payload_bytes, state)
+        } else {
+            0.0
+        }
+    }
+
+    /// The RTT charged on `ch`: its RTT when something is sent, else 0.
+    pub fn rtt_ms(&self, ch: &Channel) -> f64 {
+        if self.sends() {
+            ch.rtt_ms()
+        } else {
+            0.0
+        }
+    }
+
+    /// End-to-end latency in link state `state`, ms.
+    pub fn total_ms(&self, ch: &Channel, state: usize) -> f64 {
+        self.compute_ms() + self.rtt_ms(ch) + self.tx_ms(ch, state)
+    }
+}
+
+/// The candidates flattened for the search's inner loop: the link-independent compute
+/// time, payload and whether anything is sent, per candidate. Evaluating a (candidate,
+/// link state) pair reads two numbers and calls the channel's allocation-free
+/// [`Channel::tx_ms_in_state`].
+#[derive(Clone, Debug, Default)]
+pub struct CostTable {
+    compute_ms: Vec<f64>,
+    payload_bytes: Vec<u64>,
+    sends: Vec<bool>,
+}
+
+impl CostTable {
+    /// The table of `candidates` with their measured compute times.
+    pub fn new(candidates: &[Candidate]) -> Self {
+        Self::with_compute(candidates, candidates.iter().map(Candidate::compute_ms))
+    }
+
+    /// The table of `candidates` with other compute times (e.g. predicted ones).
+    pub fn with_compute(candidates: &[Candidate], compute_ms: impl Iterator<Item = f64>) -> Self {
+        Self {
+            compute_ms: compute_ms.collect(),
+            payload_bytes: candidates.iter().map(|c| c.payload_bytes).collect(),
+            sends: candidates.iter().map(Candidate::sends).collect(),
+        }
+    }
+
+    /// Number of candidates.
+    pub fn len(&self) -> usize {
+        self.compute_ms.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.compute_ms.is_empty()
+    }
+
+    /// Compute time of candidate `i`, ms.
+    pub fn compute_ms(&self, i: usize) -> f64 {
+        self.compute_ms[i]
+    }
+
+    /// End-to-end latency of candidate `i` in link state `state`, ms.
+    #[inline]
+    pub fn total_ms(&self, i: usize, ch: &Channel, state: usize) -> f64 {
+        if self.sends[i] {
+            self.compute_ms[i] + ch.rtt_ms() + ch.tx_ms_in_state(self.payload_bytes[i], state)
+        } else {
+            self.compute_ms[i]
+        }
+    }
+
+    /// Mean end-to-end latency of candidate `i` over the link's states, ms (the total
+    /// itself for a deterministic link).
+    #[inline]
+    pub fn mean_total_ms(&self, i: usize, ch: &Channel) -> f64 {
+        let n = ch.n_states();
+        if !self.sends[i] {
+            return self.compute_ms[i];
+        }
+        let mut sum = 0.0;
+        for s in 0..n {
+            sum += self.total_ms(i, ch, s);
+        }
+        sum / n as f64
+    }
+
+    /// The candidate of `set` with the lowest mean latency on `ch` (the first on ties) and
+    /// that latency. `None` for an empty set.
+    pub fn argmin_mean(&self, set: &[usize], ch: &Channel) -> Option<(usize, f64)> {
+        let mut best: Option<(usize, f64)> = None;
+        for &i in set {
+            let t = self.mean_total_ms(i, ch);
+            if best.is_none_or(|(_, b)| t < b) {
+                best = Some((i, t));
+            }
+        }
+        best
+    }
+}

@@ -1,0 +1,49 @@
+//! Planning: the cost model, the split-selection methods (device-only, edge-only,
+//! Neurosurgeon, best split, three-step), the Pareto front and the trade-off study.
+//! Consumes profiles and link models; never touches wgpu (codec times come in as data).
+//!
+//! ```
+//! use splitbench::channel::Channel;
+//! use splitbench::model::{zoo, ZooOptions, Shape};
+//! use splitbench::plan::*;
+//!
+//! let g = zoo::build("resnet18-cifar", &ZooOptions { width: Some(8), ..Default::default() })?;
+//! let g = splitbench::model::fuse_graph(&g)?;
+//! // Synthetic device times: 1 ms per MFLOP; the edge is 10x faster.
+//! let dev: Vec<f64> = g.nodes.iter().map(|n| n.flops(&g) as f64 / 1e6).collect();
+//! let edge = EdgeModel::from_speedup(&dev, 10.0, false)?;
+//! let problem = Problem::from_graph(&g, &dev, &edge)?;
+//! let variants = quantization_variants(&STUDY_BITS);
+//! let codec = CodecTable::from_fn(&codec_keys(&problem, &variants), |_| CodecTime::default());
+//! let space = SearchSpace::build(&problem, &variants, &codec, edge.speedup, &Predictor::fit(&problem))?;
+//! let ch = Channel::parse("4g")?;
+//! let best = space.choose(Method::ThreeStep, &ch);
+//! let edge_only = space.choose(Method::EdgeOnly, &ch);
+//! assert!(best.mean_total_ms <= edge_only.mean_total_ms);
+//! # Ok::<(), splitbench::Error>(())
+//! ```
+
+mod cost;
+mod edge;
+mod methods;
+mod pareto;
+mod predict;
+mod problem;
+mod study;
+
+pub use cost::{
+    allowed, codec_keys, payload_bytes, quantization_variants, Candidate, CodecKey, CodecTable,
+    CodecTime, CostTable, Encoding, FeatureMap, Scale, Variant, DOWNLINK_NOTE,
+    QUANT_GROUP_PARAM_BYTES, QUANT_HEADER_BYTES, STUDY_BITS,
+};
+pub use edge::{EdgeModel, EdgeSource, DEFAULT_EDGE_SPEEDUP};
+pub use methods::{Choice, Method, SearchSpace};
+pub use pareto::pareto_front;
+pub use predict::{LinearFit, OpFit, Predictor, PredictorError};
+pub use problem::{CutTensor, Layer, Problem, SplitPoint};
+pub use study::{
+    candidate_rows, layer_rows, link_summaries, run_study, summary_text, sweep_channels,
+    ChannelInfo, ChannelRole, ChoiceSummary, LinkResult, LinkSummary, StudyChannel, StudyOptions,
+    StudyResult, TradeoffManifest, CDF_POINTS, DEFAULT_RAYLEIGH, DEFAULT_TRACE, PRESETS,
+    SWEEP_MAX_MBPS, SWEEP_MIN_MBPS, SWEEP_POINTS,
+};

@@ -1,0 +1,286 @@
+//! `splitbench tradeoff` end to end on a tiny model, and its one-line errors on bad input.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const TINY: [&str; 8] = [
+    "--model",
+    "resnet18-cifar",
+    "--width",
+    "8",
+    "--input",
+    "3x16x16",
+    "--reps",
+    "2",
+];
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "splitbench-tradeoff-cli-{}-{name}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn splitbench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_splitbench"))
+        .args(args)
+        .output()
+        .expect("run splitbench")
+}
+
+fn header(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .map(String::from)
+        .collect()
+}
+
+fn has_columns(path: &Path, cols: &str) {
+    let h = header(path);
+    for c in cols.split(',') {
+        assert!(
+            h.iter().any(|x| x == c),
+            "{}: no column {c} in {h:?}",
+            path.display()
+        );
+    }
+}
+
+/// Runs `tradeoff` with `extra` flags; asserts failure with exactly one `error:` line naming
+/// `needle`.
+fn fails(extra: &[&str], needle: &str) {
+    let out_dir = tmp("bad");
+    let mut args = vec!["tradeoff"];
+    args.extend(TINY);
+    args.extend(extra);
+    let out_s = out_dir.to_string_lossy().to_string();
+    args.extend(["--out", &out_s]);
+    let o = splitbench(&args);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{extra:?} succeeded");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{extra:?}: one line expected, got {stderr}");
+    assert!(lines[0].starts_with("error: "), "{}", lines[0]);
+    assert!(
+        lines[0].contains(needle),
+        "{extra:?}: '{}' lacks '{needle}'",
+        lines[0]
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn bad_channel_specs_fail_with_one_line() {
+    fails(&["--channel", "carrier-pigeon:mbps=1"], "carrier-pigeon");
+    fails(&["--channel", "fixed:mbps=-3"], "mbps");
+    fails(&["--channel", "rayleigh:bw_mhz=1"], "snr_db");
+}
+
+#[test]
+fn bad_traces_fail_with_one_line_naming_the_file() {
+    let d = tmp("traces");
+    let missing = d.join("missing.csv");
+    fails(
+        &["--channel", &format!("trace:path={}", missing.display())],
+        "missing.csv",
+    );
+    for (name, text) in [
+        ("unsorted.csv", "time_s,mbps\n0,1\n2,1\n1,1\n"),
+        ("negative.csv", "time_s,mbps\n0,1\n1,-2\n"),
+        ("nan.csv", "time_s,mbps\n0,1\n1,NaN\n"),
+        ("empty.csv", ""),
+        ("nocolumn.csv", "time_s\n0\n1\n"),
+    ] {
+        let p = d.join(name);
+        std::fs::write(&p, text).unwrap();
+        fails(&["--channel", &format!("trace:path={}", p.display())], name);
+    }
+}
+
+#[test]
+fn bad_edge_inputs_fail_with_one_line() {
+    let d = tmp("edge");
+    // A profile of another model (mobilenet_v2 rows against resnet18-cifar).
+    let g = splitbench::model::zoo::build(
+        "mobilenet_v2",
+        &splitbench::model::ZooOptions {
+            input: Some(splitbench::model::Shape::new(3, 16, 16)),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let g = splitbench::model::fuse_graph(&g).unwrap();
+    let rows: Vec<splitbench::report::ProfileRow> = g
+        .nodes
+        .iter()
+        .skip(1)
+        .map(|n| splitbench::report::ProfileRow {
+            node: n.name.clone(),
+            op: n.op.kind().into(),
+            out_shape: format!("1x{}", n.shape),
+            batch: 1,
+            flops: n.flops(&g),
+            out_bytes: 0,
+            in_bytes: 0,
+            device_ms_median: 0.1,
+            device_ms_p5: 0.1,
+            device_ms_p95: 0.1,
+            reps: 1,
+            dispatches: 1,
+            timing: "wall-clock".into(),
+        })
+        .collect();
+    let other = d.join("mobilenet-edge.csv");
+    splitbench::report::write_csv(&other, &rows).unwrap();
+    fails(
+        &["--edge-profile", other.to_str().unwrap()],
+        "mobilenet-edge.csv",
+    );
+    let garbage = d.join("garbage.csv");
+    std::fs::write(&garbage, "hello,world\n1,2\n").unwrap();
+    fails(
+        &["--edge-profile", garbage.to_str().unwrap()],
+        "garbage.csv",
+    );
+    fails(
+        &["--edge-profile", d.join("none.csv").to_str().unwrap()],
+        "none.csv",
+    );
+    fails(&["--edge-speedup", "0"], "--edge-speedup");
+    fails(&["--edge-speedup", "-2"], "--edge-speedup");
+}
+
+#[test]
+fn tradeoff_writes_the_study() {
+    let Some(ctx) = common::gpu() else { return };
+    drop(ctx);
+    let d = tmp("study");
+    let out = d.join("out");
+    let mut args = vec!["tradeoff"];
+    args.extend(TINY);
+    let out_s = out.to_string_lossy().to_string();
+    args.extend(["--deadline-ms", "20", "--out", &out_s]);
+    let o = splitbench(&args);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for f in [
+        "tradeoff.csv",
+        "layers.csv",
+        "candidates.csv",
+        "cdf.csv",
+        "manifest.json",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    for stem in [
+        "layers",
+        "latency_vs_bandwidth",
+        "breakdown",
+        "tradeoff",
+        "cdf",
+    ] {
+        for ext in ["png", "svg"] {
+            let f = out.join(format!("{stem}.{ext}"));
+            assert!(
+                std::fs::metadata(&f).is_ok_and(|m| m.len() > 1000),
+                "chart {} missing or empty",
+                f.display()
+            );
+        }
+    }
+    has_columns(
+        &out.join("tradeoff.csv"),
+        "method,channel,uplink_mbps,split,payload_bytes,device_ms,encode_ms,tx_ms,decode_ms,edge_ms,total_ms",
+    );
+    has_columns(
+        &out.join("layers.csv"),
+        "index,node,op,device_ms,flops,cut_bytes",
+    );
+    has_columns(
+        &out.join("candidates.csv"),
+        "split,split_index,variant,device_ms,payload_bytes,pareto",
+    );
+    has_columns(&out.join("cdf.csv"), "method,channel,quantile,total_ms");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert!(m["edge_source"]
+        .as_str()
+        .unwrap()
+        .contains("default --edge-speedup"));
+    assert!(m["downlink_note"].as_str().unwrap().contains("negligible"));
+    assert!(m["predictor_error"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty()));
+    assert_eq!(m["summary"].as_array().map(|a| a.len()), Some(5));
+    for method in [
+        "device-only",
+        "edge-only",
+        "neurosurgeon",
+        "best-split",
+        "three-step",
+    ] {
+        assert!(stdout.contains(method), "stdout lacks {method}");
+    }
+    assert!(stdout.contains("three-step is"));
+    assert!(stdout.contains("default --edge-speedup"));
+
+    // The device profile of this run serves as an edge profile of the same model.
+    let out2 = d.join("out2");
+    let edge = out.join("device_profile.csv");
+    let mut args = vec!["tradeoff"];
+    args.extend(TINY);
+    let out2_s = out2.to_string_lossy().to_string();
+    args.extend([
+        "--channel",
+        "4g:rtt_ms=10",
+        "--edge-profile",
+        edge.to_str().unwrap(),
+        "--out",
+        &out2_s,
+    ]);
+    let o = splitbench(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out2.join("manifest.json")).unwrap())
+            .unwrap();
+    assert!(m["edge_source"]
+        .as_str()
+        .unwrap()
+        .contains("device_profile.csv"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("device_profile.csv"));
+}
+
+#[test]
+fn codec_timer_measures_and_caches() {
+    let Some(ctx) = common::gpu() else { return };
+    let mut t = splitbench::gpu::codec::CodecTimer::new(&ctx, 1, 3, 0);
+    let s = t.time(64 * 16 * 16, 16 * 16, 4).unwrap();
+    assert_eq!(s.encode.count, 3);
+    assert_eq!(s.decode.count, 3);
+    assert!(
+        s.encode.median_ms > 0.0 && s.decode.median_ms > 0.0,
+        "{s:?}"
+    );
+    assert!(t.method().is_some());
+    // Cached: the same key is not measured again.
+    assert_eq!(t.time(64 * 16 * 16, 16 * 16, 4).unwrap(), s);
+    assert_eq!(t.measured(), 1);
+    t.time(1000, 1000, 2).unwrap();
+    assert_eq!(t.measured(), 2);
+    // Bad keys are errors, not panics.
+    assert!(t.time(10, 3, 4).is_err());
+    assert!(t.time(10, 10, 9).is_err());
+    assert!(t.time(0, 1, 4).is_err());
+}
