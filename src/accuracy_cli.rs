@@ -2,10 +2,10 @@
 
 use anyhow::{bail, Result};
 use splitbench::data::{self, DatasetKind, Split};
+use splitbench::eval;
 use splitbench::gpu::GpuContext;
 use splitbench::model::{self, ZooOptions};
-use splitbench::{eval, Error};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Flags of `splitbench eval`.
 #[derive(clap::Args)]
@@ -133,6 +133,8 @@ pub struct TrainArgs {
 pub fn train(a: &TrainArgs) -> Result<()> {
     use indicatif::{ProgressBar, ProgressStyle};
     use splitbench::train::{self, Net, TrainConfig};
+    use splitbench::Error;
+    use std::path::Path;
     // candle's element-wise thread pool busy-waits at its barriers; on a shared or
     // oversubscribed CPU that spinning takes the cores the GEMMs need (measured: 2.7 -> 1.8
     // CPU-s per step on 2 busy cores). The trainer's own kernels use rayon. Still one thread

@@ -132,7 +132,7 @@ fn augmentation_crops_with_black_padding_and_flips() {
     for _ in 0..20 {
         let a = train::augmented_batch(&ds, &[0], 2, true, &mut rng);
         assert_eq!(a.len(), 784);
-        saw_pad |= a.iter().any(|&v| v == zero);
+        saw_pad |= a.contains(&zero);
         // Every value is either padding or a pixel of the image.
         assert!(a.iter().all(|v| *v == zero || ds.image(0).contains(v)));
     }

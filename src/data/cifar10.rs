@@ -15,7 +15,7 @@ pub fn parse_cifar10_batch(path: &Path, bytes: &[u8]) -> Result<(Vec<u8>, Vec<u8
         file: path.into(),
         msg,
     };
-    if bytes.is_empty() || bytes.len() % CIFAR10_RECORD_BYTES != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(CIFAR10_RECORD_BYTES) {
         return Err(bad(format!(
             "{} bytes is not a whole number of {CIFAR10_RECORD_BYTES}-byte CIFAR-10 records",
             bytes.len()

@@ -237,11 +237,7 @@ impl Net {
                 Op::Add { act } => {
                     let (a, b) = (arg(0)?, arg(1)?);
                     let mut t = (&a.t + &b.t).map_err(cerr)?;
-                    t = match act {
-                        crate::model::Act::None => t,
-                        crate::model::Act::Relu => relu(&t)?,
-                        crate::model::Act::Relu6 => t.clamp(0f32, 6f32).map_err(cerr)?,
-                    };
+                    t = activation(t, act)?;
                     Feature {
                         t,
                         shape: node.shape,
@@ -351,6 +347,18 @@ impl Net {
             }
         })();
         r.map_err(cerr)
+    }
+}
+
+/// The activation of a fused op (bottleneck layers use tanh and ELU).
+fn activation(t: Tensor, act: crate::model::Act) -> Result<Tensor> {
+    use crate::model::Act;
+    match act {
+        Act::None => Ok(t),
+        Act::Relu => relu(&t),
+        Act::Relu6 => t.clamp(0f32, 6f32).map_err(cerr),
+        Act::Tanh => t.tanh().map_err(cerr),
+        Act::Elu => t.elu(1.0).map_err(cerr),
     }
 }
 
