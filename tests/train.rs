@@ -57,7 +57,7 @@ fn smoke_loss_falls() {
     let graph = small_graph(4);
     let mut net = Net::new(&graph, 7).unwrap();
     let cfg = TrainConfig {
-        epochs: 6,
+        epochs: 10,
         batch: 20,
         lr: 0.05,
         warmup_epochs: 0.0,
@@ -75,14 +75,14 @@ fn smoke_loss_falls() {
         &mut |_, _| Ok(()),
     )
     .unwrap();
-    assert_eq!(stats.len(), 6);
-    assert_eq!(losses.len(), 12);
+    assert_eq!(stats.len(), 10);
+    assert_eq!(losses.len(), 20);
     assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
     let first = (losses[0] + losses[1]) / 2.0;
-    let last = (losses[10] + losses[11]) / 2.0;
+    let last = (losses[18] + losses[19]) / 2.0;
     eprintln!("smoke losses: {losses:?}");
     assert!(
-        last < 0.7 * first,
+        last < 0.6 * first,
         "loss did not fall: first {first}, last {last} ({losses:?})"
     );
 }
