@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what splitbench needs on a fresh Debian/Ubuntu machine: the Vulkan loader and
 # Mesa's drivers (lavapipe, a CPU Vulkan implementation, is the GPU of machines without
-# one). Idempotent; run as root or with sudo available.
+# one), and Debian's Fashion-MNIST (/usr/share/datasets/fashion-mnist, for training and the
+# accuracy tests). Idempotent; run as root or with sudo available.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 need=()
-for pkg in mesa-vulkan-drivers libvulkan1; do
+for pkg in mesa-vulkan-drivers libvulkan1 dataset-fashion-mnist; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

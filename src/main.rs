@@ -1,5 +1,7 @@
 //! The `splitbench` command line.
 
+mod accuracy_cli;
+
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
 use splitbench::gpu::{self, Executor, GpuContext, TimingMethod};
@@ -106,6 +108,11 @@ enum Cmd {
     /// Neurosurgeon, best split, two-step pruning, three-step) over a bandwidth sweep, the 3G/4G/Wi-Fi presets
     /// and random links; write CSVs, a manifest and charts into a folder.
     Tradeoff(Box<TradeoffArgs>),
+    /// Top-1 accuracy of trained weights on a test set, through the GPU engine.
+    Eval(accuracy_cli::EvalArgs),
+    /// Train a model on the CPU (candle) and write safetensors with torchvision keys.
+    #[cfg(feature = "train")]
+    Train(accuracy_cli::TrainArgs),
 }
 
 /// Flags of `splitbench tradeoff`.
@@ -183,6 +190,9 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
+        Cmd::Eval(a) => accuracy_cli::eval(&a),
+        #[cfg(feature = "train")]
+        Cmd::Train(a) => accuracy_cli::train(&a),
         Cmd::Devices => devices(),
         Cmd::Inspect { model } => inspect(&model),
         Cmd::Profile {

@@ -1,0 +1,247 @@
+//! The `train` and `eval` subcommands (accuracy on real data).
+
+use anyhow::{bail, Result};
+use splitbench::data::{self, DatasetKind, Split};
+use splitbench::eval;
+use splitbench::gpu::GpuContext;
+use splitbench::model::{self, ZooOptions};
+use std::path::PathBuf;
+
+/// Flags of `splitbench eval`.
+#[derive(clap::Args)]
+pub struct EvalArgs {
+    /// Zoo model (resnet18-cifar for the committed weights).
+    #[arg(long)]
+    pub model: String,
+    /// Base width of ResNets (the committed model: 16).
+    #[arg(long)]
+    pub width: Option<usize>,
+    /// Weights (safetensors with torchvision key names).
+    #[arg(long)]
+    pub weights: PathBuf,
+    /// Dataset: fashion-mnist or cifar10.
+    #[arg(long, default_value = "fashion-mnist")]
+    pub dataset: String,
+    /// Dataset folder (default for fashion-mnist: /usr/share/datasets/fashion-mnist).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Evaluate only the first N test images.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Images per GPU submission.
+    #[arg(long, default_value_t = 100)]
+    pub batch: usize,
+    /// Use the first adapter whose name contains this (case-insensitive).
+    #[arg(long)]
+    pub adapter: Option<String>,
+}
+
+/// The model options implied by a dataset: its image shape and class count.
+fn options(kind: DatasetKind, width: Option<usize>) -> ZooOptions {
+    ZooOptions {
+        input: Some(kind.shape()),
+        classes: Some(kind.classes()),
+        width,
+    }
+}
+
+/// `splitbench eval`: top-1 accuracy of the test set through the GPU engine.
+pub fn eval(a: &EvalArgs) -> Result<()> {
+    if a.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    let kind = DatasetKind::parse(&a.dataset)?;
+    let p = model::prepare(&a.model, &options(kind, a.width), Some(&a.weights), 0)?;
+    let test = data::load(kind, Split::Test, a.data.as_deref())?;
+    let ctx = GpuContext::new(a.adapter.as_deref())?;
+    let mut clf = eval::GpuClassifier::new(&ctx, &p.model, a.batch)?;
+    let t0 = std::time::Instant::now();
+    let acc = eval::accuracy(&mut clf, &test, a.limit, &mut |_, _| {})?;
+    println!(
+        "{} ({}) on {} test set, {} images, GPU engine on {} ({}), batch {}: top-1 {:.2}% ({}/{}) in {:.1} s",
+        a.model,
+        a.weights.display(),
+        kind.name(),
+        acc.total,
+        ctx.summary.name,
+        ctx.summary.backend,
+        a.batch,
+        100.0 * acc.top1(),
+        acc.correct,
+        acc.total,
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Flags of `splitbench train`.
+#[cfg(feature = "train")]
+#[derive(clap::Args)]
+pub struct TrainArgs {
+    /// Zoo model (ResNets without max-pool: resnet18-cifar).
+    #[arg(long)]
+    pub model: String,
+    /// Dataset: fashion-mnist or cifar10.
+    #[arg(long, default_value = "fashion-mnist")]
+    pub dataset: String,
+    /// Dataset folder (default for fashion-mnist: /usr/share/datasets/fashion-mnist).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Base width of ResNets.
+    #[arg(long)]
+    pub width: Option<usize>,
+    /// Passes over the training set.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Images per step.
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+    /// Peak learning rate (SGD, cosine decay to 0).
+    #[arg(long, default_value_t = 0.1)]
+    pub lr: f64,
+    /// Linear warm-up, in epochs.
+    #[arg(long, default_value_t = 0.2)]
+    pub warmup: f64,
+    /// SGD momentum.
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f64,
+    /// Weight decay of conv and linear weights.
+    #[arg(long, default_value_t = 5e-4)]
+    pub weight_decay: f64,
+    /// Random-crop padding in pixels (default 2 for 28x28 images, 4 for 32x32).
+    #[arg(long)]
+    pub crop_pad: Option<usize>,
+    /// Disable random horizontal flips.
+    #[arg(long)]
+    pub no_flip: bool,
+    /// Seed of initialisation, data order and augmentation.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Test images evaluated (on the CPU, by candle) after every epoch; 0: none.
+    #[arg(long, default_value_t = 2000)]
+    pub test_limit: usize,
+    /// Stop after this many steps in all (for timing and smoke runs).
+    #[arg(long)]
+    pub max_steps: Option<usize>,
+    /// Output safetensors (torchvision keys), rewritten after every epoch.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `splitbench train`: trains on the CPU with candle, writes safetensors after every epoch.
+#[cfg(feature = "train")]
+pub fn train(a: &TrainArgs) -> Result<()> {
+    use indicatif::{ProgressBar, ProgressStyle};
+    use splitbench::train::{self, Net, TrainConfig};
+    use splitbench::Error;
+    use std::path::Path;
+    // candle's element-wise thread pool busy-waits at its barriers; on a shared or
+    // oversubscribed CPU that spinning takes the cores the GEMMs need (measured: 2.7 -> 1.8
+    // CPU-s per step on 2 busy cores). The trainer's own kernels use rayon. Still one thread
+    // of control here, so changing the environment is sound.
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
+    let kind = DatasetKind::parse(&a.dataset)?;
+    let graph = model::zoo::build(&a.model, &options(kind, a.width))?;
+    let train_set = data::load(kind, Split::Train, a.data.as_deref())?;
+    let test_set = if a.test_limit > 0 {
+        Some(data::load(kind, Split::Test, a.data.as_deref())?.take(a.test_limit))
+    } else {
+        None
+    };
+    let cfg = TrainConfig {
+        epochs: a.epochs,
+        batch: a.batch,
+        lr: a.lr,
+        warmup_epochs: a.warmup,
+        momentum: a.momentum,
+        weight_decay: a.weight_decay,
+        seed: a.seed,
+        crop_pad: a
+            .crop_pad
+            .unwrap_or(if kind.shape().h <= 28 { 2 } else { 4 }),
+        flip: !a.no_flip,
+        max_steps: a.max_steps,
+    };
+    println!(
+        "training {} (width {}, {} params) on {} ({} images), {:?}",
+        a.model,
+        a.width.unwrap_or(64),
+        graph.param_count(),
+        kind.name(),
+        train_set.len(),
+        cfg
+    );
+    let mut net = Net::new(&graph, a.seed)?;
+    let steps = train_set.len() / cfg.batch;
+    let bar = ProgressBar::new(steps as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}<{eta})",
+        )
+        .map_err(|e| anyhow::anyhow!("progress template: {e}"))?
+        .progress_chars("=> "),
+    );
+    let out: &Path = &a.out;
+    let mut last_epoch = usize::MAX;
+    let stats = train::train(
+        &mut net,
+        &train_set,
+        &cfg,
+        &mut |s| {
+            if s.epoch != last_epoch {
+                last_epoch = s.epoch;
+                bar.reset();
+                bar.set_prefix(format!("{}/{}", s.epoch + 1, cfg.epochs));
+            }
+            bar.set_position(s.step as u64 + 1);
+            bar.set_message(format!("loss {:.4} lr {:.4}", s.loss, s.lr));
+            // Without a terminal the bar is hidden: log a line now and then instead.
+            if bar.is_hidden() && (s.step + 1) % 10 == 0 {
+                println!(
+                    "epoch {} step {}/{}: loss {:.4} lr {:.4} ({:.1} s)",
+                    s.epoch + 1,
+                    s.step + 1,
+                    s.steps,
+                    s.loss,
+                    s.lr,
+                    bar.elapsed().as_secs_f64()
+                );
+            }
+        },
+        &mut |st, net| {
+            let test_acc = match &test_set {
+                Some(t) => format!(
+                    ", test top-1 (first {}, candle) {:.2}%",
+                    t.len(),
+                    100.0 * train::accuracy(net, t, 250, None)?
+                ),
+                None => String::new(),
+            };
+            model::save_safetensors(&net.weights()?, out)?;
+            bar.suspend(|| {
+                println!(
+                    "epoch {}/{}: loss {:.4}, train top-1 {:.2}%{test_acc}, {:.1} s/epoch; wrote {}",
+                    st.epoch + 1,
+                    cfg.epochs,
+                    st.loss,
+                    100.0 * st.train_accuracy,
+                    st.seconds,
+                    out.display()
+                )
+            });
+            Ok::<(), Error>(())
+        },
+    )?;
+    bar.finish_and_clear();
+    let secs: f64 = stats.iter().map(|s| s.seconds).sum();
+    println!(
+        "trained {} epochs in {:.1} s ({:.1} s/epoch); weights in {}",
+        stats.len(),
+        secs,
+        secs / stats.len().max(1) as f64,
+        out.display()
+    );
+    Ok(())
+}

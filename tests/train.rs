@@ -1,0 +1,197 @@
+//! Training (feature `train`): a smoke run whose loss must fall, and exported weights that
+//! the engine's loader reads and that give the same logits on the CPU reference and the GPU
+//! engine as in candle.
+#![cfg(feature = "train")]
+
+mod common;
+
+use splitbench::data::{Dataset, DatasetKind, Normalization};
+use splitbench::model::{self, zoo, Shape, ZooOptions};
+use splitbench::tensor::{Rng, Tensor};
+use splitbench::train::{self, Mode, Net, TrainConfig};
+
+/// A tiny separable dataset: class k has a bright horizontal bar at rows 2k..2k+3 plus
+/// noise, so a few steps are enough to see the loss fall.
+fn bars(n: usize, seed: u64) -> Dataset {
+    let mut rng = Rng::new(seed);
+    let shape = Shape::new(1, 28, 28);
+    let mut px = Vec::with_capacity(n * 784);
+    let mut labels = Vec::with_capacity(n);
+    for i in 0..n {
+        let k = (i % 10) as u8;
+        for y in 0..28 {
+            for _ in 0..28 {
+                let bar = y >= 2 * k as usize + 4 && y < 2 * k as usize + 7;
+                let base = if bar { 200.0 } else { 30.0 };
+                px.push((base + rng.range(0.0, 50.0)) as u8);
+            }
+        }
+        labels.push(k);
+    }
+    Dataset::from_bytes(
+        "bars".as_ref(),
+        &px,
+        labels,
+        shape,
+        10,
+        Normalization::FASHION_MNIST,
+    )
+    .unwrap()
+}
+
+fn small_graph(width: usize) -> model::Graph {
+    zoo::build(
+        "resnet18-cifar",
+        &ZooOptions {
+            input: Some(DatasetKind::FashionMnist.shape()),
+            classes: Some(10),
+            width: Some(width),
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn smoke_loss_falls() {
+    let ds = bars(40, 1);
+    let graph = small_graph(4);
+    let mut net = Net::new(&graph, 7).unwrap();
+    let cfg = TrainConfig {
+        epochs: 10,
+        batch: 20,
+        lr: 0.05,
+        warmup_epochs: 0.0,
+        crop_pad: 0,
+        flip: false,
+        seed: 3,
+        ..Default::default()
+    };
+    let mut losses = Vec::new();
+    let stats = train::train(
+        &mut net,
+        &ds,
+        &cfg,
+        &mut |s| losses.push(s.loss),
+        &mut |_, _| Ok(()),
+    )
+    .unwrap();
+    assert_eq!(stats.len(), 10);
+    assert_eq!(losses.len(), 20);
+    assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+    let first = (losses[0] + losses[1]) / 2.0;
+    let last = (losses[18] + losses[19]) / 2.0;
+    eprintln!("smoke losses: {losses:?}");
+    assert!(
+        last < 0.6 * first,
+        "loss did not fall: first {first}, last {last} ({losses:?})"
+    );
+}
+
+#[test]
+fn max_steps_and_bad_batch() {
+    let ds = bars(20, 2);
+    let mut net = Net::new(&small_graph(2), 0).unwrap();
+    let cfg = TrainConfig {
+        epochs: 5,
+        batch: 10,
+        max_steps: Some(3),
+        ..Default::default()
+    };
+    let mut n = 0;
+    train::train(&mut net, &ds, &cfg, &mut |_| n += 1, &mut |_, _| Ok(())).unwrap();
+    assert_eq!(n, 3);
+    let bad = TrainConfig {
+        batch: 21,
+        ..cfg.clone()
+    };
+    assert!(train::train(&mut net, &ds, &bad, &mut |_| {}, &mut |_, _| Ok(())).is_err());
+}
+
+#[test]
+fn lr_schedule_warms_up_then_decays_to_zero() {
+    let cfg = TrainConfig {
+        lr: 0.1,
+        warmup_epochs: 1.0,
+        ..Default::default()
+    };
+    // 10 steps per epoch, 100 in all.
+    assert!((train::lr_at(&cfg, 0, 100, 10) - 0.01).abs() < 1e-12);
+    assert!((train::lr_at(&cfg, 9, 100, 10) - 0.1).abs() < 1e-12);
+    assert!((train::lr_at(&cfg, 10, 100, 10) - 0.1).abs() < 1e-12);
+    assert!(train::lr_at(&cfg, 99, 100, 10) < 1e-3);
+}
+
+#[test]
+fn augmentation_crops_with_black_padding_and_flips() {
+    let ds = bars(1, 4);
+    let mut rng = Rng::new(0);
+    let same = train::augmented_batch(&ds, &[0], 0, false, &mut rng);
+    assert_eq!(same, ds.image(0));
+    let zero = Normalization::FASHION_MNIST.zero(0);
+    let mut saw_pad = false;
+    for _ in 0..20 {
+        let a = train::augmented_batch(&ds, &[0], 2, true, &mut rng);
+        assert_eq!(a.len(), 784);
+        saw_pad |= a.contains(&zero);
+        // Every value is either padding or a pixel of the image.
+        assert!(a.iter().all(|v| *v == zero || ds.image(0).contains(v)));
+    }
+    assert!(saw_pad, "20 random crops with padding 2 never padded");
+}
+
+/// Train a few steps (so batch-norm running statistics move), export, reload through the
+/// engine's loader, and compare eval-mode logits: candle vs the CPU reference on the
+/// unfused graph, and vs the GPU engine on the fused model, within 1e-3.
+#[test]
+fn exported_weights_match_reference_and_gpu_engine() {
+    let ds = bars(40, 5);
+    let graph = small_graph(4);
+    let mut net = Net::new(&graph, 11).unwrap();
+    let cfg = TrainConfig {
+        epochs: 2,
+        batch: 20,
+        lr: 0.05,
+        crop_pad: 2,
+        seed: 9,
+        ..Default::default()
+    };
+    train::train(&mut net, &ds, &cfg, &mut |_| {}, &mut |_, _| Ok(())).unwrap();
+
+    let dir = std::env::temp_dir().join(format!("splitbench-train-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("w.safetensors");
+    model::save_safetensors(&net.weights().unwrap(), &path).unwrap();
+    let loaded = model::load_safetensors(&graph, &path).unwrap();
+    // Running statistics really moved away from their initial 0 / 1.
+    let rv = &loaded["layer1.0.bn1.running_var"].data;
+    assert!(rv.iter().any(|v| (v - 1.0).abs() > 1e-3), "{rv:?}");
+
+    let n = 4;
+    let images: Vec<f32> = (0..n).flat_map(|i| ds.image(i).to_vec()).collect();
+    let x = net.input(&images, n).unwrap();
+    let logits = net.forward(&x, n, Mode::Eval).unwrap();
+    let want: Vec<f32> = train::logits_to_vec(&logits).unwrap().concat();
+
+    let input = Tensor::new(vec![n, 1, 28, 28], images.clone()).unwrap();
+    let cpu = splitbench::cpu::run(&graph, &loaded, &input).unwrap();
+    let cpu_logits = &cpu.last().unwrap().data;
+    common::assert_close(cpu_logits, &want, 1e-3, "CPU reference vs candle");
+
+    // A reloaded Net gives the same logits (fine-tuning starts from exported weights).
+    let mut again = Net::from_weights(&graph, &loaded).unwrap();
+    let re = again.forward(&x, n, Mode::Eval).unwrap();
+    common::assert_close(
+        &train::logits_to_vec(&re).unwrap().concat(),
+        &want,
+        1e-5,
+        "reloaded Net vs candle",
+    );
+
+    let Some(ctx) = common::gpu() else { return };
+    let fused = model::load_fused(&graph, Some(&path), 0).unwrap();
+    let exec =
+        splitbench::gpu::Executor::new(&ctx, &fused, 1..fused.graph.nodes.len(), n, &[]).unwrap();
+    exec.set_input(0, &images).unwrap();
+    let gpu = exec.run().unwrap();
+    common::assert_close(&gpu[0].data, &want, 1e-3, "GPU engine vs candle");
+}
