@@ -123,6 +123,10 @@ pub struct TrainArgs {
     /// Stop after this many steps in all (for timing and smoke runs).
     #[arg(long)]
     pub max_steps: Option<usize>,
+    /// Start from these weights (safetensors, torchvision keys) instead of a seeded
+    /// initialisation: to resume or fine-tune (the SGD momentum starts from zero).
+    #[arg(long)]
+    pub init: Option<PathBuf>,
     /// Output safetensors (torchvision keys), rewritten after every epoch.
     #[arg(long)]
     pub out: PathBuf,
@@ -173,7 +177,13 @@ pub fn train(a: &TrainArgs) -> Result<()> {
         train_set.len(),
         cfg
     );
-    let mut net = Net::new(&graph, a.seed)?;
+    let mut net = match &a.init {
+        Some(p) => {
+            println!("starting from {}", p.display());
+            Net::from_weights(&graph, &model::load_safetensors(&graph, p)?)?
+        }
+        None => Net::new(&graph, a.seed)?,
+    };
     let steps = train_set.len() / cfg.batch;
     let bar = ProgressBar::new(steps as u64);
     bar.set_style(
