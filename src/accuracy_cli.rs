@@ -34,6 +34,12 @@ pub struct EvalArgs {
     /// Use the first adapter whose name contains this (case-insensitive).
     #[arg(long)]
     pub adapter: Option<String>,
+    /// A configuration of the study, `<split node>/<variant>` (e.g.
+    /// `layer2.1.conv2/bn8+4bit-tensor`): evaluates the whole split pipeline (device part,
+    /// bottleneck, quantize/pack, wire frame, unpack, edge part). Its trained files are
+    /// found next to --weights (see models/README.md).
+    #[arg(long)]
+    pub config: Option<String>,
 }
 
 /// The model options implied by a dataset: its image shape and class count.
@@ -54,11 +60,25 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
     let p = model::prepare(&a.model, &options(kind, a.width), Some(&a.weights), 0)?;
     let test = data::load(kind, Split::Test, a.data.as_deref())?;
     let ctx = GpuContext::new(a.adapter.as_deref())?;
-    let mut clf = eval::GpuClassifier::new(&ctx, &p.model, a.batch)?;
     let t0 = std::time::Instant::now();
-    let acc = eval::accuracy(&mut clf, &test, a.limit, &mut |_, _| {})?;
+    let (acc, what) = match &a.config {
+        Some(c) => {
+            let files = eval::TrainedFiles::beside(&a.weights);
+            let r = evaluate_config(&ctx, &p, &files, c, &test, a.limit, a.batch)?;
+            let what = match r.frame_bytes {
+                Some(b) => format!("config {c} ({b} frame bytes per image)"),
+                None => format!("config {c}"),
+            };
+            (r.accuracy, what)
+        }
+        None => {
+            let mut clf = eval::GpuClassifier::new(&ctx, &p.model, a.batch)?;
+            let acc = eval::accuracy(&mut clf, &test, a.limit, &mut |_, _| {})?;
+            (acc, "whole model".to_string())
+        }
+    };
     println!(
-        "{} ({}) on {} test set, {} images, GPU engine on {} ({}), batch {}: top-1 {:.2}% ({}/{}) in {:.1} s",
+        "{} ({}, {what}) on {} test set, {} images, GPU engine on {} ({}), batch {}: top-1 {:.2}% ({}/{}) in {:.1} s",
         a.model,
         a.weights.display(),
         kind.name(),
@@ -72,6 +92,54 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
         t0.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// What [`evaluate_config`] measured.
+pub struct ConfigResult {
+    /// Top-1 hits.
+    pub accuracy: eval::Accuracy,
+    /// Frame bytes per image (`None` when nothing is cut).
+    pub frame_bytes: Option<usize>,
+    /// Frame bytes per image of the f32 feature at the same split.
+    pub f32_frame_bytes: Option<usize>,
+}
+
+/// Evaluates one configuration of the study through the GPU split pipeline.
+pub fn evaluate_config(
+    ctx: &GpuContext,
+    p: &model::Prepared,
+    files: &eval::TrainedFiles,
+    config: &str,
+    test: &data::Dataset,
+    limit: Option<usize>,
+    batch: usize,
+) -> Result<ConfigResult> {
+    let cfg = eval::SplitConfig::parse(&p.model.graph, config)?;
+    let (pruned, bottleneck) = eval::load_parts(&p.torch, &p.model, &cfg, files)?;
+    let eval::SplitConfig::Split { split, wire, .. } = cfg else {
+        let mut clf = eval::GpuClassifier::new(ctx, &p.model, batch)?;
+        return Ok(ConfigResult {
+            accuracy: eval::accuracy(&mut clf, test, limit, &mut |_, _| {})?,
+            frame_bytes: None,
+            f32_frame_bytes: None,
+        });
+    };
+    let parts = eval::SplitParts {
+        model: pruned.as_ref().unwrap_or(&p.model),
+        bottleneck,
+    };
+    let mut clf = eval::SplitClassifier::new(ctx, &parts, split, wire, batch)?;
+    let frame_bytes = clf.frame_bytes_per_image()?;
+    let f32_frame_bytes = splitbench::compress::frame_len(&[splitbench::compress::TensorSpec {
+        batch: 1,
+        shape: p.model.graph.nodes[split].shape,
+        encoding: splitbench::compress::Encoding::RawF32,
+    }])?;
+    Ok(ConfigResult {
+        accuracy: eval::accuracy(&mut clf, test, limit, &mut |_, _| {})?,
+        frame_bytes: Some(frame_bytes),
+        f32_frame_bytes: Some(f32_frame_bytes),
+    })
 }
 
 /// Flags of `splitbench train`.
@@ -253,5 +321,194 @@ pub fn train(a: &TrainArgs) -> Result<()> {
         secs / stats.len().max(1) as f64,
         out.display()
     );
+    Ok(())
+}
+
+/// Flags of `splitbench accuracy`.
+#[derive(clap::Args)]
+pub struct AccuracyArgs {
+    /// Zoo model (resnet18-cifar for the committed weights).
+    #[arg(long)]
+    pub model: String,
+    /// Base width of ResNets (the committed model: 16).
+    #[arg(long)]
+    pub width: Option<usize>,
+    /// Base weights; pruned and bottleneck files are looked up next to them.
+    #[arg(long)]
+    pub weights: PathBuf,
+    /// Dataset: fashion-mnist or cifar10.
+    #[arg(long, default_value = "fashion-mnist")]
+    pub dataset: String,
+    /// Dataset folder (default for fashion-mnist: /usr/share/datasets/fashion-mnist).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Evaluate every configuration on the first N test images (default: all).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Images per GPU submission.
+    #[arg(long, default_value_t = 100)]
+    pub batch: usize,
+    /// Use the first adapter whose name contains this (case-insensitive).
+    #[arg(long)]
+    pub adapter: Option<String>,
+    /// Output folder: `accuracy.csv` (details) and `accuracy_table.csv` (`config,accuracy`
+    /// in percent, for `tradeoff --accuracy-table`). Configurations already in
+    /// `accuracy.csv` with the same image count are kept, not re-evaluated.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// One row of `accuracy.csv`.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
+struct AccuracyRow {
+    config: String,
+    split: String,
+    variant: String,
+    images: usize,
+    correct: usize,
+    accuracy_pct: f64,
+    frame_bytes: Option<usize>,
+    f32_frame_bytes: Option<usize>,
+    reduction_vs_f32: Option<f64>,
+    seconds: f64,
+}
+
+/// Every configuration of the study at the paper's split points for which trained files
+/// exist (plain encodings need none), plus device-only and edge-only.
+fn study_configs(p: &model::Prepared, files: &eval::TrainedFiles) -> Result<Vec<(String, String)>> {
+    use splitbench::compress::bottleneck_widths;
+    use splitbench::plan::{compressed_encodings, variant_name, PruneFamily};
+    let g = &p.model.graph;
+    let mut out = vec![
+        (
+            "device-only".to_string(),
+            format!("{}/none", g.nodes[g.output()].name),
+        ),
+        ("edge-only".to_string(), "input/uint8-input".to_string()),
+    ];
+    let encodings = compressed_encodings();
+    for (label, node) in model::paper_split_points(g) {
+        let name = &g.nodes[node].name;
+        let mut push = |variant: String| out.push((label.to_string(), format!("{name}/{variant}")));
+        for &e in &encodings {
+            push(variant_name(e, None, None));
+        }
+        for k in bottleneck_widths(g.nodes[node].shape.c) {
+            if files.bottleneck(name, k).exists() {
+                for &e in &encodings {
+                    push(variant_name(e, None, Some(k)));
+                }
+            }
+        }
+        let mut seen = Vec::new();
+        for f in PruneFamily::study() {
+            let Some(cfg) = f.config(g, node)? else {
+                continue;
+            };
+            if seen.contains(&cfg) || !files.pruned(&cfg).exists() {
+                continue;
+            }
+            seen.push(cfg);
+            for &e in &encodings {
+                push(variant_name(e, Some(&cfg), None));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `splitbench accuracy`: the accuracy table of the study through the GPU split pipeline.
+pub fn accuracy(a: &AccuracyArgs) -> Result<()> {
+    use anyhow::Context;
+    if a.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    let kind = DatasetKind::parse(&a.dataset)?;
+    let p = model::prepare(&a.model, &options(kind, a.width), Some(&a.weights), 0)?;
+    let test = data::load(kind, Split::Test, a.data.as_deref())?;
+    let images = a.limit.unwrap_or(test.len()).min(test.len());
+    let ctx = GpuContext::new(a.adapter.as_deref())?;
+    let files = eval::TrainedFiles::beside(&a.weights);
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let detail = a.out.join("accuracy.csv");
+    let mut rows: Vec<AccuracyRow> = Vec::new();
+    if detail.exists() {
+        let mut r = csv::Reader::from_path(&detail)
+            .with_context(|| format!("reading {}", detail.display()))?;
+        for (i, row) in r.deserialize::<AccuracyRow>().enumerate() {
+            let row = row.with_context(|| format!("{}: row {}", detail.display(), i + 1))?;
+            if row.images == images {
+                rows.push(row);
+            }
+        }
+    }
+    let configs = study_configs(&p, &files)?;
+    println!(
+        "{} configurations of {} on the first {images} {} test images, GPU engine on {} ({} already in {})",
+        configs.len(),
+        a.model,
+        kind.name(),
+        ctx.summary.name,
+        rows.len(),
+        detail.display()
+    );
+    for (i, (label, config)) in configs.iter().enumerate() {
+        if rows.iter().any(|r| &r.config == config) {
+            continue;
+        }
+        let t0 = std::time::Instant::now();
+        let r = evaluate_config(&ctx, &p, &files, config, &test, Some(images), a.batch)
+            .with_context(|| format!("evaluating {config}"))?;
+        let row = AccuracyRow {
+            config: config.clone(),
+            split: label.clone(),
+            variant: config.split_once('/').map_or("", |v| v.1).to_string(),
+            images: r.accuracy.total,
+            correct: r.accuracy.correct,
+            accuracy_pct: 100.0 * r.accuracy.top1(),
+            frame_bytes: r.frame_bytes,
+            f32_frame_bytes: r.f32_frame_bytes,
+            reduction_vs_f32: match (r.frame_bytes, r.f32_frame_bytes) {
+                (Some(b), Some(f)) if b > 0 => Some(f as f64 / b as f64),
+                _ => None,
+            },
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        println!(
+            "[{}/{}] {config}: {:.2}% ({}/{}){} in {:.1} s",
+            i + 1,
+            configs.len(),
+            row.accuracy_pct,
+            row.correct,
+            row.images,
+            row.frame_bytes
+                .map(|b| format!(", {b} B/image"))
+                .unwrap_or_default(),
+            row.seconds
+        );
+        rows.push(row);
+        write_accuracy(&a.out, &rows)?;
+    }
+    write_accuracy(&a.out, &rows)?;
+    println!(
+        "wrote {} and {}",
+        detail.display(),
+        a.out.join("accuracy_table.csv").display()
+    );
+    Ok(())
+}
+
+/// Writes both CSVs (details, then the `config,accuracy` table) in the order evaluated.
+fn write_accuracy(dir: &std::path::Path, rows: &[AccuracyRow]) -> Result<()> {
+    let mut w = csv::Writer::from_path(dir.join("accuracy.csv"))?;
+    for r in rows {
+        w.serialize(r)?;
+    }
+    w.flush()?;
+    let mut t = String::from("config,accuracy\n");
+    for r in rows {
+        t.push_str(&format!("{},{:.2}\n", r.config, r.accuracy_pct));
+    }
+    std::fs::write(dir.join("accuracy_table.csv"), t)?;
     Ok(())
 }

@@ -20,6 +20,10 @@
 //! # Ok::<(), splitbench::Error>(())
 //! ```
 
+pub mod split;
+
+pub use split::{load_parts, SplitClassifier, SplitConfig, SplitParts, TrainedFiles, Wire};
+
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::gpu::{Executor, GpuContext};

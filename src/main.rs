@@ -110,6 +110,9 @@ enum Cmd {
     Tradeoff(Box<TradeoffArgs>),
     /// Top-1 accuracy of trained weights on a test set, through the GPU engine.
     Eval(accuracy_cli::EvalArgs),
+    /// Accuracy of every configuration of the study (paper split points x plain, pruned and
+    /// bottleneck variants) through the GPU split pipeline: the table for `tradeoff`.
+    Accuracy(accuracy_cli::AccuracyArgs),
     /// Train a model on the CPU (candle) and write safetensors with torchvision keys.
     #[cfg(feature = "train")]
     Train(accuracy_cli::TrainArgs),
@@ -191,6 +194,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Eval(a) => accuracy_cli::eval(&a),
+        Cmd::Accuracy(a) => accuracy_cli::accuracy(&a),
         #[cfg(feature = "train")]
         Cmd::Train(a) => accuracy_cli::train(&a),
         Cmd::Devices => devices(),

@@ -144,6 +144,36 @@ impl Bottleneck {
         self.half("decoder", self.code_shape(), self.feature.c, Act::Elu)
     }
 
+    /// Encoder and decoder in one graph (feature -> code -> feature): the layout of a
+    /// trained bottleneck file, whose keys are `encoder.*` and `decoder.*`.
+    pub fn pair_graph(&self) -> Result<Graph> {
+        let enc = self.encoder_graph()?;
+        let dec = self.decoder_graph()?;
+        let mut g = Graph::new(
+            format!("bottleneck-{}-{}", self.feature, self.width),
+            self.feature,
+        );
+        g.push("encoder", enc.nodes[1].op.clone(), &[0])?;
+        g.push("decoder", dec.nodes[1].op.clone(), &[1])?;
+        Ok(g)
+    }
+
+    /// Trained encoder and decoder from a safetensors file with the keys of
+    /// [`Self::pair_graph`] (as `splitbench train-bottleneck` writes it); errors name the
+    /// file and the key.
+    pub fn load(&self, path: &std::path::Path) -> Result<(Model, Model)> {
+        let w = crate::model::load_safetensors(&self.pair_graph()?, path)?;
+        let half = |graph: Graph| -> Model {
+            let weights = w
+                .iter()
+                .filter(|(k, _)| k.starts_with(&format!("{}.", graph.nodes[1].name)))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            Model { graph, weights }
+        };
+        Ok((half(self.encoder_graph()?), half(self.decoder_graph()?)))
+    }
+
     /// The encoder with seeded weights.
     pub fn encoder(&self, seed: u64) -> Result<Model> {
         let graph = self.encoder_graph()?;

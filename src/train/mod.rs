@@ -25,8 +25,10 @@
 mod fused;
 mod im2col;
 mod net;
+mod split;
 
 pub use net::{logits_to_vec, Feature, Net, BN_MOMENTUM};
+pub use split::{compact_unfused, fake_quantize, train_bottleneck, BottleneckNets};
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -351,6 +353,18 @@ pub fn train_with(
 /// Top-1 accuracy of `net` (batch norms in eval mode) on the first `limit` images of `ds`
 /// (all when `None`), in batches of `batch`: candle's view, for monitoring training.
 pub fn accuracy(net: &mut Net, ds: &Dataset, batch: usize, limit: Option<usize>) -> Result<f32> {
+    accuracy_with(net, ds, batch, limit, &mut |_, f, _| Ok(f))
+}
+
+/// [`accuracy`] with a hook as in [`Net::forward_with`] that also gets the batch size (a
+/// bottleneck at a split, for instance).
+pub fn accuracy_with(
+    net: &mut Net,
+    ds: &Dataset,
+    batch: usize,
+    limit: Option<usize>,
+    hook: &mut dyn FnMut(crate::model::NodeId, Feature, usize) -> Result<Feature>,
+) -> Result<f32> {
     let n = limit.unwrap_or(ds.len()).min(ds.len());
     let per = ds.shape.numel();
     let mut correct = 0;
@@ -358,7 +372,7 @@ pub fn accuracy(net: &mut Net, ds: &Dataset, batch: usize, limit: Option<usize>)
     while start < n {
         let b = batch.max(1).min(n - start);
         let x = net.input(&ds.images[start * per..(start + b) * per], b)?;
-        let logits = net.forward(&x, b, Mode::Eval)?;
+        let logits = net.forward_with(&x, b, Mode::Eval, &mut |id, f| hook(id, f, b))?;
         let pred: Vec<u32> = logits
             .argmax(1)
             .and_then(|p| p.to_vec1::<u32>())
