@@ -512,3 +512,247 @@ fn write_accuracy(dir: &std::path::Path, rows: &[AccuracyRow]) -> Result<()> {
     std::fs::write(dir.join("accuracy_table.csv"), t)?;
     Ok(())
 }
+
+/// Flags shared by `prune-finetune` and `train-bottleneck`: the base model and the run.
+#[cfg(feature = "train")]
+#[derive(clap::Args)]
+pub struct TuneArgs {
+    /// Zoo model (resnet18-cifar).
+    #[arg(long)]
+    pub model: String,
+    /// Base width of ResNets (the committed model: 16).
+    #[arg(long)]
+    pub width: Option<usize>,
+    /// Base weights (safetensors, torchvision keys); the output goes next to them unless
+    /// --out says otherwise.
+    #[arg(long)]
+    pub weights: PathBuf,
+    /// Dataset: fashion-mnist or cifar10.
+    #[arg(long, default_value = "fashion-mnist")]
+    pub dataset: String,
+    /// Dataset folder (default for fashion-mnist: /usr/share/datasets/fashion-mnist).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Optimisation steps (cosine decay to 0 over them).
+    #[arg(long, default_value_t = 300)]
+    pub steps: usize,
+    /// Images per step.
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+    /// Peak learning rate (SGD, momentum 0.9).
+    #[arg(long, default_value_t = 0.01)]
+    pub lr: f64,
+    /// Seed of data order, augmentation and new weights.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Test images evaluated by candle before and after (0: none).
+    #[arg(long, default_value_t = 1000)]
+    pub test_limit: usize,
+    /// Output safetensors (default: the name `splitbench accuracy` looks for).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Flags of `splitbench prune-finetune`.
+#[cfg(feature = "train")]
+#[derive(clap::Args)]
+pub struct PruneFinetuneArgs {
+    #[command(flatten)]
+    pub tune: TuneArgs,
+    /// Per-stage pruning ratios, stem,layer1,..,layer4 (e.g. 0,0.5,0,0,0).
+    #[arg(long, value_delimiter = ',')]
+    pub ratios: Vec<f32>,
+}
+
+/// Flags of `splitbench train-bottleneck`.
+#[cfg(feature = "train")]
+#[derive(clap::Args)]
+pub struct TrainBottleneckArgs {
+    #[command(flatten)]
+    pub tune: TuneArgs,
+    /// Split point: stem, layer1, layer2, layer3 or layer4.
+    #[arg(long)]
+    pub split: String,
+    /// Channels of the code (the study uses C/4, C/8, C/16).
+    #[arg(long)]
+    pub channels: usize,
+    /// Bit widths drawn per step for the straight-through quantization.
+    #[arg(long, value_delimiter = ',', default_value = "8,4,2")]
+    pub bits: Vec<u32>,
+}
+
+#[cfg(feature = "train")]
+struct TuneSetup {
+    kind: DatasetKind,
+    base: model::Model,
+    train_set: data::Dataset,
+    test_set: Option<data::Dataset>,
+    cfg: splitbench::train::TrainConfig,
+}
+
+#[cfg(feature = "train")]
+fn tune_setup(t: &TuneArgs) -> Result<TuneSetup> {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
+    let kind = DatasetKind::parse(&t.dataset)?;
+    let graph = model::zoo::build(&t.model, &options(kind, t.width))?;
+    let weights = model::load_safetensors(&graph, &t.weights)?;
+    let train_set = data::load(kind, Split::Train, t.data.as_deref())?;
+    let test_set = (t.test_limit > 0)
+        .then(|| data::load(kind, Split::Test, t.data.as_deref()).map(|d| d.take(t.test_limit)))
+        .transpose()?;
+    let cfg = splitbench::train::TrainConfig {
+        epochs: t.steps.div_ceil((train_set.len() / t.batch.max(1)).max(1)),
+        batch: t.batch,
+        lr: t.lr,
+        warmup_epochs: 0.0,
+        seed: t.seed,
+        crop_pad: if kind.shape().h <= 28 { 2 } else { 4 },
+        max_steps: Some(t.steps),
+        ..Default::default()
+    };
+    Ok(TuneSetup {
+        kind,
+        base: model::Model { graph, weights },
+        train_set,
+        test_set,
+        cfg,
+    })
+}
+
+#[cfg(feature = "train")]
+fn log_step(s: splitbench::train::StepInfo, t0: std::time::Instant) {
+    if (s.step + 1) % 25 == 0 {
+        println!(
+            "step {}: loss {:.4} lr {:.4} ({:.1} s)",
+            s.epoch * s.steps + s.step + 1,
+            s.loss,
+            s.lr,
+            t0.elapsed().as_secs_f64()
+        );
+    }
+}
+
+/// `splitbench prune-finetune`: compacts the base model with per-stage ratios (L1 ranking
+/// of the folded filters, as the latency study does) and fine-tunes every parameter.
+#[cfg(feature = "train")]
+pub fn prune_finetune(a: &PruneFinetuneArgs) -> Result<()> {
+    use splitbench::compress::PruneConfig;
+    use splitbench::train::{self, Net};
+    let s = tune_setup(&a.tune)?;
+    let cfg = PruneConfig::new(&a.ratios)?;
+    let out = a.tune.out.clone().unwrap_or_else(|| {
+        eval::TrainedFiles::beside(&a.tune.weights).pruned(&cfg)
+    });
+    let compacted = train::compact_unfused(&s.base, &cfg)?;
+    println!(
+        "pruning {} with {:?}: {} -> {} params; fine-tuning {} steps of {} {} images",
+        a.tune.model,
+        cfg.ratios,
+        s.base.graph.param_count(),
+        compacted.graph.param_count(),
+        a.tune.steps,
+        a.tune.batch,
+        s.kind.name()
+    );
+    let mut net = Net::from_weights(&compacted.graph, &compacted.weights)?;
+    if let Some(t) = &s.test_set {
+        println!(
+            "before fine-tuning: test top-1 (first {}, candle) {:.2}%",
+            t.len(),
+            100.0 * train::accuracy(&mut net, t, 250, None)?
+        );
+    }
+    let t0 = std::time::Instant::now();
+    train::train(
+        &mut net,
+        &s.train_set,
+        &s.cfg,
+        &mut |st| log_step(st, t0),
+        &mut |_, _| Ok(()),
+    )?;
+    let secs = t0.elapsed().as_secs_f64();
+    if let Some(t) = &s.test_set {
+        println!(
+            "after {} steps ({secs:.1} s): test top-1 (first {}, candle) {:.2}%",
+            a.tune.steps,
+            t.len(),
+            100.0 * train::accuracy(&mut net, t, 250, None)?
+        );
+    }
+    model::save_safetensors(&net.weights()?, &out)?;
+    println!("wrote {}", out.display());
+    Ok(())
+}
+
+/// `splitbench train-bottleneck`: trains an encoder/decoder pair at a split point of the
+/// frozen base model with straight-through quantization at the given bit widths.
+#[cfg(feature = "train")]
+pub fn train_bottleneck(a: &TrainBottleneckArgs) -> Result<()> {
+    use splitbench::compress::Bottleneck;
+    use splitbench::train::{self, BottleneckNets, Net};
+    let s = tune_setup(&a.tune)?;
+    let torch_split = model::paper_split_points(&s.base.graph)
+        .into_iter()
+        .find(|(l, _)| *l == a.split)
+        .map(|(_, n)| n)
+        .ok_or_else(|| anyhow::anyhow!("--split {}: expected stem or layer1..layer4", a.split))?;
+    let fused = model::fuse(&s.base)?;
+    let fused_split = model::paper_split_points(&fused.graph)
+        .into_iter()
+        .find(|(l, _)| *l == a.split)
+        .map(|(_, n)| n)
+        .ok_or_else(|| anyhow::anyhow!("--split {}: not in the fused graph", a.split))?;
+    let spec = Bottleneck::new(s.base.graph.nodes[torch_split].shape, a.channels)?;
+    let out = a.tune.out.clone().unwrap_or_else(|| {
+        eval::TrainedFiles::beside(&a.tune.weights)
+            .bottleneck(&fused.graph.nodes[fused_split].name, a.channels)
+    });
+    println!(
+        "bottleneck {} at {} ({}): {} -> {} channels, bits {:?}, {} steps of {} {} images, backbone frozen",
+        spec.name(),
+        a.split,
+        fused.graph.nodes[fused_split].name,
+        spec.feature,
+        a.channels,
+        a.bits,
+        a.tune.steps,
+        a.tune.batch,
+        s.kind.name()
+    );
+    let mut net = Net::from_weights(&s.base.graph, &s.base.weights)?;
+    let mut bn = BottleneckNets::new(spec, a.tune.seed)?;
+    let t0 = std::time::Instant::now();
+    train::train_bottleneck(
+        &mut net,
+        &mut bn,
+        torch_split,
+        &a.bits,
+        &s.train_set,
+        &s.cfg,
+        &mut |st| log_step(st, t0),
+        &mut |_, _| Ok(()),
+    )?;
+    let secs = t0.elapsed().as_secs_f64();
+    if let Some(t) = &s.test_set {
+        for &b in &a.bits {
+            let acc = train::accuracy_with(&mut net, t, 250, None, &mut |id, f, n| {
+                if id == torch_split {
+                    bn.apply(&f, n, Some(b))
+                } else {
+                    Ok(f)
+                }
+            })?;
+            println!(
+                "after {} steps ({secs:.1} s), {b}-bit: test top-1 (first {}, candle) {:.2}%",
+                a.tune.steps,
+                t.len(),
+                100.0 * acc
+            );
+        }
+    }
+    model::save_safetensors(&bn.weights()?, &out)?;
+    println!("wrote {}", out.display());
+    Ok(())
+}

@@ -116,6 +116,12 @@ enum Cmd {
     /// Train a model on the CPU (candle) and write safetensors with torchvision keys.
     #[cfg(feature = "train")]
     Train(accuracy_cli::TrainArgs),
+    /// Prune a trained model (per-stage ratios, compacted) and fine-tune it on the CPU.
+    #[cfg(feature = "train")]
+    PruneFinetune(accuracy_cli::PruneFinetuneArgs),
+    /// Train a bottleneck encoder/decoder at a split point of a frozen trained model.
+    #[cfg(feature = "train")]
+    TrainBottleneck(accuracy_cli::TrainBottleneckArgs),
 }
 
 /// Flags of `splitbench tradeoff`.
@@ -197,6 +203,10 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Accuracy(a) => accuracy_cli::accuracy(&a),
         #[cfg(feature = "train")]
         Cmd::Train(a) => accuracy_cli::train(&a),
+        #[cfg(feature = "train")]
+        Cmd::PruneFinetune(a) => accuracy_cli::prune_finetune(&a),
+        #[cfg(feature = "train")]
+        Cmd::TrainBottleneck(a) => accuracy_cli::train_bottleneck(&a),
         Cmd::Devices => devices(),
         Cmd::Inspect { model } => inspect(&model),
         Cmd::Profile {

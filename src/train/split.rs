@@ -26,18 +26,6 @@ pub fn compact_unfused(base: &Model, cfg: &PruneConfig) -> Result<Model> {
     PrunePlan::with_ranking(&base.graph, &fused.weights, cfg)?.compact(base)
 }
 
-/// Fine-tunes a compacted network: every parameter trains, batch norms in training mode
-/// (their statistics re-adapt to the pruned channels).
-pub fn finetune(
-    net: &mut Net,
-    ds: &Dataset,
-    cfg: &TrainConfig,
-    on_step: &mut dyn FnMut(StepInfo),
-    on_epoch: &mut dyn FnMut(&EpochStats, &mut Net) -> Result<()>,
-) -> Result<Vec<EpochStats>> {
-    super::train(net, ds, cfg, on_step, on_epoch)
-}
-
 /// Per-sample min/max n-bit quantization and dequantization of `[n, m]` rows, as the
 /// engine's per-tensor codec does it (one group per sample: `scale = (max - min) / (2^b - 1)`,
 /// `q = round((x - min) / scale)`), with a straight-through gradient: the forward value is
