@@ -235,6 +235,7 @@ pub fn train(a: &TrainArgs) -> Result<()> {
             .unwrap_or(if kind.shape().h <= 28 { 2 } else { 4 }),
         flip: !a.no_flip,
         max_steps: a.max_steps,
+        ..Default::default()
     };
     println!(
         "training {} (width {}, {} params) on {} ({} images), {:?}",
@@ -539,7 +540,7 @@ pub struct TuneArgs {
     /// Images per step.
     #[arg(long, default_value_t = 128)]
     pub batch: usize,
-    /// Peak learning rate (SGD, momentum 0.9).
+    /// Peak learning rate (fine-tuning: SGD, momentum 0.9; bottlenecks: AdamW).
     #[arg(long, default_value_t = 0.01)]
     pub lr: f64,
     /// Seed of data order, augmentation and new weights.
@@ -642,9 +643,11 @@ pub fn prune_finetune(a: &PruneFinetuneArgs) -> Result<()> {
     use splitbench::train::{self, Net};
     let s = tune_setup(&a.tune)?;
     let cfg = PruneConfig::new(&a.ratios)?;
-    let out = a.tune.out.clone().unwrap_or_else(|| {
-        eval::TrainedFiles::beside(&a.tune.weights).pruned(&cfg)
-    });
+    let out = a
+        .tune
+        .out
+        .clone()
+        .unwrap_or_else(|| eval::TrainedFiles::beside(&a.tune.weights).pruned(&cfg));
     let compacted = train::compact_unfused(&s.base, &cfg)?;
     println!(
         "pruning {} with {:?}: {} -> {} params; fine-tuning {} steps of {} {} images",
@@ -723,6 +726,11 @@ pub fn train_bottleneck(a: &TrainBottleneckArgs) -> Result<()> {
     );
     let mut net = Net::from_weights(&s.base.graph, &s.base.weights)?;
     let mut bn = BottleneckNets::new(spec, a.tune.seed)?;
+    let cfg = splitbench::train::TrainConfig {
+        optimizer: splitbench::train::Optimizer::AdamW,
+        weight_decay: 0.0,
+        ..s.cfg.clone()
+    };
     let t0 = std::time::Instant::now();
     train::train_bottleneck(
         &mut net,
@@ -730,7 +738,7 @@ pub fn train_bottleneck(a: &TrainBottleneckArgs) -> Result<()> {
         torch_split,
         &a.bits,
         &s.train_set,
-        &s.cfg,
+        &cfg,
         &mut |st| log_step(st, t0),
         &mut |_, _| Ok(()),
     )?;

@@ -74,6 +74,19 @@ pub struct TrainConfig {
     pub flip: bool,
     /// Stop after this many steps in all (for smoke tests); `None`: full epochs.
     pub max_steps: Option<usize>,
+    /// The optimiser.
+    pub optimizer: Optimizer,
+}
+
+/// Optimiser of a training run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Optimizer {
+    /// [`Sgd`] with `momentum` and `weight_decay` (the base model, fine-tuning).
+    #[default]
+    Sgd,
+    /// candle's AdamW (betas 0.9/0.999, decoupled `weight_decay`): for freshly initialised
+    /// layers trained on a frozen backbone (bottlenecks), where SGD needs many more steps.
+    AdamW,
 }
 
 impl Default for TrainConfig {
@@ -89,6 +102,7 @@ impl Default for TrainConfig {
             crop_pad: 2,
             flip: true,
             max_steps: None,
+            optimizer: Optimizer::Sgd,
         }
     }
 }
@@ -289,7 +303,22 @@ pub fn train_with(
     }
     let steps = ds.len() / cfg.batch;
     let total = cfg.max_steps.unwrap_or(usize::MAX).min(steps * cfg.epochs);
-    let mut opt = Sgd::new(vars, cfg.momentum, cfg.weight_decay);
+    let mut sgd = Sgd::new(vars.clone(), cfg.momentum, cfg.weight_decay);
+    let mut adam = match cfg.optimizer {
+        Optimizer::Sgd => None,
+        Optimizer::AdamW => {
+            use candle_nn::Optimizer as _;
+            let params = candle_nn::ParamsAdamW {
+                lr: cfg.lr,
+                weight_decay: cfg.weight_decay,
+                ..Default::default()
+            };
+            Some(
+                candle_nn::AdamW::new(vars.into_iter().map(|(_, v)| v).collect(), params)
+                    .map_err(cerr)?,
+            )
+        }
+    };
     let mut rng = Rng::new(cfg.seed);
     let mut stats = Vec::new();
     let mut global = 0;
@@ -318,7 +347,14 @@ pub fn train_with(
             let logits = net.forward_with(&x, cfg.batch, bn_mode, hook)?;
             let loss = candle_nn::loss::cross_entropy(&logits, &y).map_err(cerr)?;
             let lr = lr_at(cfg, global, total, steps);
-            opt.backward_step(&loss, lr)?;
+            match adam.as_mut() {
+                Some(a) => {
+                    use candle_nn::Optimizer as _;
+                    a.set_learning_rate(lr);
+                    a.backward_step(&loss).map_err(cerr)?;
+                }
+                None => sgd.backward_step(&loss, lr)?,
+            }
             let l = loss.to_scalar::<f32>().map_err(cerr)?;
             let pred: Vec<u32> = logits
                 .argmax(1)
