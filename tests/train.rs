@@ -195,3 +195,139 @@ fn exported_weights_match_reference_and_gpu_engine() {
     let gpu = exec.run().unwrap();
     common::assert_close(&gpu[0].data, &want, 1e-3, "GPU engine vs candle");
 }
+
+#[test]
+fn fake_quantize_matches_the_codec_and_passes_gradients_straight_through() {
+    use candle_core::{Device, Var};
+    let x: Vec<f32> = Rng::new(4).vec(2 * 37, -1.5, 2.5);
+    let v = Var::from_vec(x.clone(), (2, 37), &Device::Cpu).unwrap();
+    for bits in [2u32, 4, 8] {
+        let y = train::fake_quantize(v.as_tensor(), bits).unwrap();
+        let got: Vec<f32> = y.flatten_all().unwrap().to_vec1().unwrap();
+        // The engine's per-tensor codec: one group per sample.
+        let (params, words) = splitbench::cpu::quantize_pack(&x, 37, bits);
+        let want = splitbench::cpu::dequantize_unpack(&words, &params, 37, bits, x.len());
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-5, "{bits} bits: {g} vs {w}");
+        }
+        let grads = (y * 3.0).unwrap().sum_all().unwrap().backward().unwrap();
+        let g: Vec<f32> = grads
+            .get(v.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert!(
+            g.iter().all(|&d| (d - 3.0).abs() < 1e-6),
+            "straight-through"
+        );
+    }
+}
+
+#[test]
+fn bottleneck_training_on_a_frozen_backbone_lowers_the_loss() {
+    use splitbench::compress::Bottleneck;
+    let ds = bars(40, 2);
+    let graph = small_graph(4);
+    // A backbone that has learnt the task a little, then frozen.
+    let mut net = Net::new(&graph, 7).unwrap();
+    let cfg = TrainConfig {
+        epochs: 30,
+        batch: 20,
+        lr: 0.05,
+        warmup_epochs: 0.0,
+        crop_pad: 0,
+        flip: false,
+        seed: 3,
+        ..Default::default()
+    };
+    train::train(&mut net, &ds, &cfg, &mut |_| {}, &mut |_, _| Ok(())).unwrap();
+    // Running statistics have settled: the frozen backbone (eval mode) knows the task.
+    let acc = train::accuracy(&mut net, &ds, 20, None).unwrap();
+    assert!(acc > 0.5, "backbone accuracy {acc}");
+    let before = net.weights().unwrap();
+    let (_, split) = model::paper_split_points(&graph)[2];
+    let spec = Bottleneck::new(graph.nodes[split].shape, 2).unwrap();
+    let mut bn = train::BottleneckNets::new(spec, 1).unwrap();
+    let cfg = TrainConfig {
+        epochs: 10,
+        batch: 20,
+        lr: 0.01,
+        warmup_epochs: 0.0,
+        crop_pad: 0,
+        flip: false,
+        weight_decay: 0.0,
+        optimizer: train::Optimizer::AdamW,
+        ..Default::default()
+    };
+    let mut losses = Vec::new();
+    let bn0 = bn.weights().unwrap();
+    train::train_bottleneck(
+        &mut net,
+        &mut bn,
+        split,
+        &[8, 4, 2],
+        &ds,
+        &cfg,
+        &mut |s| losses.push(s.loss),
+        &mut |_, _| Ok(()),
+    )
+    .unwrap();
+    let first: f32 = losses[..2].iter().sum::<f32>() / 2.0;
+    let last: f32 = losses[losses.len() - 2..].iter().sum::<f32>() / 2.0;
+    assert!(last < 0.7 * first, "loss {first} -> {last} ({losses:?})");
+    // Only the bottleneck changed; the backbone (weights and BN statistics) is frozen.
+    assert_eq!(net.weights().unwrap(), before);
+    assert_ne!(bn.weights().unwrap(), bn0);
+    // Keys the engine's loader expects.
+    let keys: Vec<String> = bn.weights().unwrap().into_keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "decoder.bias",
+            "decoder.weight",
+            "encoder.bias",
+            "encoder.weight"
+        ]
+    );
+    assert!(train::train_bottleneck(
+        &mut net,
+        &mut bn,
+        split,
+        &[9],
+        &ds,
+        &cfg,
+        &mut |_| {},
+        &mut |_, _| Ok(())
+    )
+    .is_err());
+}
+
+#[test]
+fn compacted_unfused_model_fuses_to_the_engines_compaction() {
+    use splitbench::compress::{compact, PruneConfig};
+    let graph = small_graph(8);
+    let m = model::Model {
+        weights: model::seeded(&graph, 3),
+        graph,
+    };
+    let cfg = PruneConfig::new(&[0.25, 0.5, 0.0, 0.5, 0.0]).unwrap();
+    let small = train::compact_unfused(&m, &cfg).unwrap();
+    let via_unfused = model::fuse(&small).unwrap();
+    let via_fused = compact(&model::fuse(&m).unwrap(), &cfg).unwrap();
+    assert_eq!(via_unfused.graph.nodes.len(), via_fused.graph.nodes.len());
+    for (k, t) in &via_fused.weights {
+        let u = &via_unfused.weights[k];
+        assert_eq!(u.shape, t.shape, "{k}");
+        let d = u
+            .data
+            .iter()
+            .zip(&t.data)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(d < 1e-4, "{k}: {d}");
+    }
+    // And it trains as it is.
+    Net::from_weights(&small.graph, &small.weights).unwrap();
+}

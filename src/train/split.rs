@@ -36,9 +36,12 @@ pub fn fake_quantize(x: &Tensor, bits: u32) -> Result<Tensor> {
         let xd = x.detach();
         let lo = xd.min_keepdim(1)?;
         let hi = xd.max_keepdim(1)?;
-        // A constant sample has scale 0: any scale reproduces it exactly.
-        let scale = ((&hi - &lo)? / levels)?.maximum(1e-12)?;
-        let q = xd.broadcast_sub(&lo)?.broadcast_div(&scale)?.round()?;
+        // As the codec: q = round((x - min) * L / range), x' = q * range / L + min; a
+        // constant sample (range 0) has q = 0 and comes back exactly.
+        let range = (&hi - &lo)?;
+        let inv = (range.maximum(1e-30)?.recip()? * levels)?;
+        let scale = (range / levels)?;
+        let q = xd.broadcast_sub(&lo)?.broadcast_mul(&inv)?.round()?;
         let deq = q.broadcast_mul(&scale)?.broadcast_add(&lo)?;
         // x + (deq - x) without gradient through the difference.
         x + (deq - &xd)?.detach()
