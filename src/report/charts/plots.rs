@@ -1328,7 +1328,7 @@ impl Chart for AccuracyLatency<'_> {
         };
         let (a0, a1) = extent(all().map(|p| p.1).chain(self.base));
         let pad = ((a1 - a0) * 0.06).max(a1.abs() * 1e-3);
-        let ys = Scale::linear(a0 - pad, a1 + pad, 6);
+        let ys = Scale::linear(a0 - pad, a1 + pad, (plot.dim_in_pixel().1 / 60) as usize);
         let n = self.panels.len();
         let areas = plot.split_evenly((1, n));
         for (pi, ((label, series), area)) in self.panels.iter().zip(&areas).enumerate() {
@@ -1377,8 +1377,7 @@ impl Chart for AccuracyLatency<'_> {
                     ))
                     .map_err(de)?;
             }
-            // Widest sets first, so a narrower set's dots and front stay on top; earlier
-            // fronts are wider, so coinciding fronts (neurosurgeon, best-split) both show.
+            // Dots of the widest sets first, so a narrower set's dots stay visible on top.
             for s in series.iter().rev() {
                 let (color, _) = self.pal.get(s.method);
                 chart
@@ -1387,11 +1386,16 @@ impl Chart for AccuracyLatency<'_> {
                     }))
                     .map_err(de)?;
             }
+            // Fronts in palette order (three-step last, on top), earlier ones wider: a front
+            // that coincides with a later one (two-step-pruning's with three-step's) shows as
+            // a halo around it.
             let k = series.len();
-            for (j, s) in series.iter().rev().enumerate() {
-                let (color, mk) = self.pal.get(s.method);
-                let front: Vec<(f64, f64)> =
-                    s.front.iter().map(|&(x, y)| (xs.to_plot(x), y)).collect();
+            let halo = |j: usize| (k - 1 - j).min(3) as u32;
+            let fronts: Vec<Vec<(f64, f64)>> = series
+                .iter()
+                .map(|s| s.front.iter().map(|&(x, y)| (xs.to_plot(x), y)).collect())
+                .collect();
+            for (j, (s, front)) in series.iter().zip(&fronts).enumerate() {
                 let Some(&start) = front.first() else { continue };
                 // Best accuracy within a latency budget: flat until the next front point.
                 let mut step = vec![start];
@@ -1399,12 +1403,16 @@ impl Chart for AccuracyLatency<'_> {
                     step.push((w[1].0, w[0].1));
                     step.push(w[1]);
                 }
-                let w = 2 + (k - j).min(3) as u32;
+                let (color, _) = self.pal.get(s.method);
                 chart
-                    .draw_series(LineSeries::new(step, color.stroke_width(w)))
+                    .draw_series(LineSeries::new(step, color.stroke_width(3 + 2 * halo(j))))
                     .map_err(de)?;
+            }
+            for (j, (s, front)) in series.iter().zip(&fronts).enumerate() {
+                let (color, mk) = self.pal.get(s.method);
+                let r = 5 + halo(j) as i32;
                 chart
-                    .draw_series(front.iter().map(|&p| marker(mk, p, 6, color, 0.85)))
+                    .draw_series(front.iter().map(|&p| marker(mk, p, r, color, 0.85)))
                     .map_err(de)?;
             }
         }
