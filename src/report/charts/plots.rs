@@ -1299,12 +1299,10 @@ impl Chart for AccuracyLatency<'_> {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DResult {
-        let what = if self.source.is_empty() {
-            "top-1 accuracy vs end-to-end latency".to_string()
-        } else {
-            format!("top-1 accuracy vs end-to-end latency (accuracy: {})", self.source)
-        };
-        let body = titled(root, self.title, &what)?;
+        let mut body = titled(root, self.title, "top-1 accuracy vs end-to-end latency")?;
+        if !self.source.is_empty() {
+            body = kit::subtitled(&body, &format!("accuracy: {}", self.source))?;
+        }
         let methods: Vec<&str> = self
             .pal
             .names()
