@@ -508,7 +508,11 @@ fn accuracy_latency_rows_follow_the_method_sets() {
         .collect();
     let mut seen = std::collections::HashSet::new();
     let text: String = std::iter::once("config,accuracy\n".to_string())
-        .chain(text.lines().filter(|l| seen.insert(l.to_string())).map(|l| format!("{l}\n")))
+        .chain(
+            text.lines()
+                .filter(|l| seen.insert(l.to_string()))
+                .map(|l| format!("{l}\n")),
+        )
         .collect();
     let table = AccuracyTable::parse(std::path::Path::new("synthetic.csv"), &text).unwrap();
     let known = space.apply_accuracy(&table, &p);
@@ -523,7 +527,11 @@ fn accuracy_latency_rows_follow_the_method_sets() {
         assert_eq!(mine.len(), want, "{m}");
         assert!(!mine.is_empty(), "{m} has known candidates");
         for r in &mine {
-            close(r.device_ms + r.transmit_ms + r.edge_ms, r.total_ms, &r.config);
+            close(
+                r.device_ms + r.transmit_ms + r.edge_ms,
+                r.total_ms,
+                &r.config,
+            );
             let dominated = mine.iter().any(|q| {
                 q.total_ms <= r.total_ms
                     && q.accuracy >= r.accuracy
@@ -540,7 +548,10 @@ fn accuracy_latency_rows_follow_the_method_sets() {
     for m in Method::ALL {
         let c = space.choose(m, &ch);
         let cfg = space.candidates[c.index].config(&p);
-        if let Some(r) = rows.iter().find(|r| r.method == m.name() && r.config == cfg) {
+        if let Some(r) = rows
+            .iter()
+            .find(|r| r.method == m.name() && r.config == cfg)
+        {
             assert!(r.on_front, "{m} chose {cfg}, not on its front");
         }
     }

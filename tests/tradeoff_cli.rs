@@ -434,7 +434,11 @@ fn accuracy_table_gives_the_accuracy_latency_csv_and_chart() {
                     let (qt, qa) = (num(q, "total_ms"), num(q, "accuracy"));
                     qt <= t && qa >= a && (qt < t || qa > a)
                 });
-                assert_eq!(r["on_front"] == "true", !dominated, "{method} at {link}: {r:?}");
+                assert_eq!(
+                    r["on_front"] == "true",
+                    !dominated,
+                    "{method} at {link}: {r:?}"
+                );
             }
         }
         // The single-configuration methods have exactly their configuration.
@@ -445,13 +449,17 @@ fn accuracy_table_gives_the_accuracy_latency_csv_and_chart() {
                 .collect::<Vec<_>>()
         };
         assert_eq!(only("edge-only"), ["input/uint8-input"]);
-        assert_eq!(only("device-only"), [format!("{}/none", g.nodes[last].name)]);
+        assert_eq!(
+            only("device-only"),
+            [format!("{}/none", g.nodes[last].name)]
+        );
     }
     // Only neurosurgeon's and best-split's f32 features and the two ends.
     assert!(rows
         .iter()
         .filter(|r| r["method"] == "best-split")
-        .all(|r| r["config"].ends_with("/f32") || r["config"].ends_with("/none")
+        .all(|r| r["config"].ends_with("/f32")
+            || r["config"].ends_with("/none")
             || r["config"].ends_with("/uint8-input")));
     assert!(rows
         .iter()
@@ -474,7 +482,11 @@ fn accuracy_table_gives_the_accuracy_latency_csv_and_chart() {
         .iter()
         .filter_map(|f| f.as_str())
         .collect();
-    for f in ["accuracy_latency.csv", "f_accuracy_latency.png", "f_accuracy_latency.svg"] {
+    for f in [
+        "accuracy_latency.csv",
+        "f_accuracy_latency.png",
+        "f_accuracy_latency.svg",
+    ] {
         assert!(files.contains(&f), "manifest lacks {f}: {files:?}");
     }
 }

@@ -1316,7 +1316,10 @@ impl Chart for AccuracyLatency<'_> {
             .collect();
         let (plot, side) = with_legend(
             &body,
-            methods.iter().copied().chain(["candidate", "device-only accuracy"]),
+            methods
+                .iter()
+                .copied()
+                .chain(["candidate", "device-only accuracy"]),
         );
         // One accuracy axis for every panel: the accuracies do not depend on the link.
         let all = || {
@@ -1379,9 +1382,11 @@ impl Chart for AccuracyLatency<'_> {
             for s in series.iter().rev() {
                 let (color, _) = self.pal.get(s.method);
                 chart
-                    .draw_series(s.points.iter().map(|&(x, y)| {
-                        Circle::new((xs.to_plot(x), y), 3, color.mix(0.3).filled())
-                    }))
+                    .draw_series(
+                        s.points.iter().map(|&(x, y)| {
+                            Circle::new((xs.to_plot(x), y), 3, color.mix(0.3).filled())
+                        }),
+                    )
                     .map_err(de)?;
             }
             // Fronts in palette order (three-step last, on top), earlier ones wider: a front
@@ -1394,7 +1399,9 @@ impl Chart for AccuracyLatency<'_> {
                 .map(|s| s.front.iter().map(|&(x, y)| (xs.to_plot(x), y)).collect())
                 .collect();
             for (j, (s, front)) in series.iter().zip(&fronts).enumerate() {
-                let Some(&start) = front.first() else { continue };
+                let Some(&start) = front.first() else {
+                    continue;
+                };
                 // Best accuracy within a latency budget: flat until the next front point.
                 let mut step = vec![start];
                 for w in front.windows(2) {
