@@ -1,8 +1,10 @@
 //! The default trade-off study on the local GPU: `cargo bench --bench study`.
 //!
-//! Runs `splitbench tradeoff` for resnet18-cifar (3x32x32, 10 classes, as in Shao & Zhang)
-//! and mobilenet_v2 (3x224x224, ImageNet size; about 40 s on lavapipe) and writes
-//! `results/<device>/<model>/{tradeoff,layers,candidates,cdf}.csv`, `manifest.json` and the
+//! Runs `splitbench tradeoff` for resnet18-cifar (3x32x32, 10 classes, as in Shao & Zhang),
+//! mobilenet_v2 (3x224x224, ImageNet size; about 40 s on lavapipe) and the trained
+//! resnet18-cifar of models/ (width 16, 1x28x28 Fashion-MNIST, with its accuracy table when
+//! `ACCURACY_TABLE` exists, giving chart (f)) and writes
+//! `results/<device>/<run>/{tradeoff,layers,candidates,cdf}.csv`, `manifest.json` and the
 //! charts. Modest repetitions (`STUDY_REPS`, 5 on CPU adapters) keep it short; the
 //! manifests record them. Without `--bench` (`cargo test --benches`) it only says it skipped.
 
@@ -11,6 +13,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use splitbench::gpu::GpuContext;
 use std::path::Path;
 use std::process::Command;
+
+/// The accuracy table of the trained width-16 Fashion-MNIST model, relative to the
+/// repository root; used when present (it is produced separately, not by this bench).
+const ACCURACY_TABLE: &str = "results/accuracy/resnet18-cifar-w16-fashion-mnist/accuracy_table.csv";
 
 fn main() -> Result<()> {
     if !std::env::args().any(|a| a == "--bench") {
@@ -34,11 +40,12 @@ fn main() -> Result<()> {
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(if cpu { 5 } else { 20 });
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("results")
-        .join(&device);
-    let runs: Vec<(&str, Vec<String>)> = vec![
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest_dir.join("results").join(&device);
+    // (output folder, model, flags)
+    let mut runs: Vec<(&str, &str, Vec<String>)> = vec![
         (
+            "resnet18-cifar",
             "resnet18-cifar",
             vec![
                 "--input".into(),
@@ -51,6 +58,7 @@ fn main() -> Result<()> {
         ),
         (
             "mobilenet_v2",
+            "mobilenet_v2",
             vec![
                 "--input".into(),
                 "3x224x224".into(),
@@ -59,14 +67,37 @@ fn main() -> Result<()> {
             ],
         ),
     ];
+    let mut fashion: Vec<String> = [
+        "--input",
+        "1x28x28",
+        "--classes",
+        "10",
+        "--width",
+        "16",
+        "--input-note",
+        "1x28x28 Fashion-MNIST, 10 classes, width 16 (the trained model of models/)",
+    ]
+    .map(String::from)
+    .to_vec();
+    // Relative, so the manifest and chart (f) name it as in the repository.
+    if manifest_dir.join(ACCURACY_TABLE).is_file() {
+        fashion.extend(["--accuracy-table".into(), ACCURACY_TABLE.into()]);
+    } else {
+        println!("note: {ACCURACY_TABLE} does not exist yet: resnet18-cifar-w16-fashion-mnist runs without accuracies (no chart f)");
+    }
+    runs.push((
+        "resnet18-cifar-w16-fashion-mnist",
+        "resnet18-cifar",
+        fashion,
+    ));
     let pb = ProgressBar::new(runs.len() as u64);
     pb.set_style(
         ProgressStyle::with_template("study {pos}/{len} [{bar:20}] {msg} {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    for (model, extra) in &runs {
-        pb.set_message(model.to_string());
-        let out = root.join(model);
+    for (folder, model, extra) in &runs {
+        pb.set_message(folder.to_string());
+        let out = root.join(folder);
         let reps_s = reps.to_string();
         let mut args: Vec<&str> = vec!["tradeoff", "--model", model, "--reps", &reps_s];
         args.extend(extra.iter().map(String::as_str));
@@ -75,12 +106,13 @@ fn main() -> Result<()> {
         let status = pb.suspend(|| {
             println!("== splitbench {}", args.join(" "));
             Command::new(env!("CARGO_BIN_EXE_splitbench"))
+                .current_dir(manifest_dir)
                 .args(&args)
                 .status()
                 .context("running splitbench")
         })?;
         if !status.success() {
-            bail!("splitbench tradeoff --model {model} failed ({status})");
+            bail!("splitbench tradeoff --model {model} ({folder}) failed ({status})");
         }
         pb.inc(1);
     }

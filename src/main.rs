@@ -762,6 +762,16 @@ mod tradeoff {
         });
         pb.finish_and_clear();
         result.study.bytes = bytes;
+        if let Some(t) = &accuracy {
+            result.study.accuracy_source = t.path.display().to_string();
+            if result.study.accuracy_latency.is_empty() {
+                println!(
+                    "note: no configuration of {} is a candidate of this study: no {} and no chart (f)",
+                    t.path.display(),
+                    report::ACCURACY_LATENCY_CSV
+                );
+            }
+        }
         let summaries = link_summaries(&problem, &space, &study_channels, &result);
 
         // 5. Write.
@@ -780,6 +790,9 @@ mod tradeoff {
         ]
         .map(String::from)
         .to_vec();
+        if !st.accuracy_latency.is_empty() {
+            files.push(report::ACCURACY_LATENCY_CSV.into());
+        }
         let spin = ProgressBar::new_spinner();
         spin.set_message("drawing charts");
         spin.enable_steady_tick(std::time::Duration::from_millis(200));

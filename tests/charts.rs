@@ -318,6 +318,7 @@ fn study(n: usize) -> Study {
         tradeoff,
         cdf: c,
         bytes,
+        ..Default::default()
     }
 }
 

@@ -447,6 +447,116 @@ fn pareto_front_on_hand_made_points() {
     }
 }
 
+#[test]
+fn accuracy_front_on_hand_made_points() {
+    // (latency ms, accuracy): lower latency and higher accuracy are better.
+    let pts = [
+        (10.0, 0.90), // on: the fastest
+        (50.0, 0.93), // on: the most accurate
+        (20.0, 0.92), // on
+        (30.0, 0.91), // dominated by (20, 0.92)
+        (20.0, 0.91), // dominated by (20, 0.92): same latency, less accurate
+        (40.0, 0.92), // dominated by (20, 0.92): same accuracy, slower
+        (20.0, 0.92), // a duplicate of a front point: on
+        (5.0, f64::NAN),
+        (f64::NAN, 0.99),
+    ];
+    assert_eq!(
+        accuracy_front(&pts),
+        vec![true, true, true, false, false, false, true, false, false]
+    );
+    assert!(accuracy_front(&[]).is_empty());
+    assert_eq!(accuracy_front(&[(1.0, 0.5)]), vec![true]);
+    // Brute force on random points with many ties.
+    let mut rng = Rng::new(7);
+    let pts: Vec<(f64, f64)> = (0..300)
+        .map(|_| {
+            (
+                (rng.range(0.0, 20.0) as f64).round(),
+                (rng.range(0.0, 10.0) as f64).round() / 10.0,
+            )
+        })
+        .collect();
+    let front = accuracy_front(&pts);
+    for (i, p) in pts.iter().enumerate() {
+        let dominated = pts
+            .iter()
+            .any(|q| q.0 <= p.0 && q.1 >= p.1 && (q.0 < p.0 || q.1 > p.1));
+        assert_eq!(front[i], !dominated, "point {p:?}");
+    }
+}
+
+#[test]
+fn accuracy_latency_rows_follow_the_method_sets() {
+    let g = cifar(8);
+    let (p, mut space) = random_space(&g, &mut Rng::new(3));
+    let ch = Channel::parse("4g").unwrap();
+    assert!(
+        accuracy_latency_rows(&p, &space, &[&ch]).is_empty(),
+        "no accuracy known, no rows"
+    );
+    // Every other candidate known, accuracy rising with the split and the bits.
+    let text: String = space
+        .candidates
+        .iter()
+        .step_by(2)
+        .chain(&space.candidates[..2]) // edge-only and device-only
+        .map(|c| {
+            let a = 0.5 + 0.4 * c.split as f64 / p.last() as f64 + c.bits().min(8) as f64 / 100.0;
+            format!("{},{a}\n", c.config(&p))
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let text: String = std::iter::once("config,accuracy\n".to_string())
+        .chain(
+            text.lines()
+                .filter(|l| seen.insert(l.to_string()))
+                .map(|l| format!("{l}\n")),
+        )
+        .collect();
+    let table = AccuracyTable::parse(std::path::Path::new("synthetic.csv"), &text).unwrap();
+    let known = space.apply_accuracy(&table, &p);
+    let rows = accuracy_latency_rows(&p, &space, &[&ch]);
+    for m in Method::ALL {
+        let mine: Vec<_> = rows.iter().filter(|r| r.method == m.name()).collect();
+        let want = space
+            .set(m)
+            .iter()
+            .filter(|&&i| space.candidates[i].variant.accuracy.is_some())
+            .count();
+        assert_eq!(mine.len(), want, "{m}");
+        assert!(!mine.is_empty(), "{m} has known candidates");
+        for r in &mine {
+            close(
+                r.device_ms + r.transmit_ms + r.edge_ms,
+                r.total_ms,
+                &r.config,
+            );
+            let dominated = mine.iter().any(|q| {
+                q.total_ms <= r.total_ms
+                    && q.accuracy >= r.accuracy
+                    && (q.total_ms < r.total_ms || q.accuracy > r.accuracy)
+            });
+            assert_eq!(r.on_front, !dominated, "{m} {}", r.config);
+        }
+    }
+    assert_eq!(
+        rows.iter().filter(|r| r.method == "three-step").count(),
+        known
+    );
+    // The chosen configuration of an unconstrained method is on its front.
+    for m in Method::ALL {
+        let c = space.choose(m, &ch);
+        let cfg = space.candidates[c.index].config(&p);
+        if let Some(r) = rows
+            .iter()
+            .find(|r| r.method == m.name() && r.config == cfg)
+        {
+            assert!(r.on_front, "{m} chose {cfg}, not on its front");
+        }
+    }
+}
+
 fn profile_rows(g: &Graph, ms: f64) -> Vec<ProfileRow> {
     g.nodes
         .iter()

@@ -202,6 +202,9 @@ fn tradeoff_writes_the_study() {
             );
         }
     }
+    // Without an accuracy table there is no chart (f) and no accuracy-latency CSV.
+    assert!(!out.join("accuracy_latency.csv").exists());
+    assert!(!out.join("f_accuracy_latency.png").exists());
     has_columns(
         &out.join("tradeoff.csv"),
         "method,channel,uplink_mbps,split,payload_bytes,device_ms,encode_ms,tx_ms,decode_ms,edge_ms,total_ms",
@@ -327,6 +330,164 @@ fn min_accuracy_restricts_three_step_to_known_configurations() {
                 assert!(c["accuracy"].as_f64().is_some_and(|a| a >= 0.9), "{c}");
             }
         }
+    }
+}
+
+/// Rows of a CSV without quoted fields, as header-keyed maps.
+fn csv_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    let cols: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    lines
+        .map(|l| {
+            cols.iter()
+                .map(|c| c.to_string())
+                .zip(l.split(',').map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn accuracy_table_gives_the_accuracy_latency_csv_and_chart() {
+    let Some(ctx) = common::gpu() else { return };
+    drop(ctx);
+    let d = tmp("chart-f");
+    // A synthetic table over the tiny model's plain candidates: accuracy rises with the
+    // split and the bits, so the fronts are staircases, not single points.
+    let g = splitbench::model::fuse_graph(
+        &splitbench::model::zoo::build(
+            "resnet18-cifar",
+            &splitbench::model::ZooOptions {
+                width: Some(8),
+                input: Some(splitbench::model::Shape::new(3, 16, 16)),
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let last = g.nodes.len() - 1;
+    let mut table = format!(
+        "config,accuracy\ninput/uint8-input,0.92\n{}/none,0.92\n",
+        g.nodes[last].name
+    );
+    for (k, node) in g.nodes.iter().enumerate().take(last).skip(1) {
+        let depth = k as f64 / last as f64;
+        for (variant, loss) in [
+            ("f32", 0.0),
+            ("8bit-tensor", 0.01),
+            ("4bit-tensor", 0.08),
+            ("2bit-channel", 0.3),
+        ] {
+            let a = 0.92 - loss * (1.0 - depth);
+            table.push_str(&format!("{}/{variant},{a:.4}\n", node.name));
+        }
+    }
+    let table_path = d.join("acc.csv");
+    std::fs::write(&table_path, table).unwrap();
+    let out = d.join("out");
+    let out_s = out.to_string_lossy().to_string();
+    let mut args = vec!["tradeoff"];
+    args.extend(TINY);
+    args.extend([
+        "--prune-ratios",
+        "none",
+        "--no-bottleneck",
+        "--accuracy-table",
+        table_path.to_str().unwrap(),
+        "--out",
+        &out_s,
+    ]);
+    let o = splitbench(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let csv = out.join("accuracy_latency.csv");
+    has_columns(
+        &csv,
+        "link,method,config,accuracy,bytes,device_ms,transmit_ms,edge_ms,total_ms,on_front",
+    );
+    let rows = csv_rows(&csv);
+    let num = |r: &std::collections::HashMap<String, String>, c: &str| -> f64 {
+        r[c].parse().unwrap_or_else(|_| panic!("{c} = {}", r[c]))
+    };
+    for link in ["3G", "4G", "Wi-Fi"] {
+        for method in [
+            "device-only",
+            "edge-only",
+            "neurosurgeon",
+            "best-split",
+            "two-step-pruning",
+            "three-step",
+        ] {
+            let mine: Vec<_> = rows
+                .iter()
+                .filter(|r| r["link"].starts_with(link) && r["method"] == method)
+                .collect();
+            assert!(!mine.is_empty(), "no rows for {method} at {link}");
+            assert!(mine.iter().any(|r| r["on_front"] == "true"));
+            for r in &mine {
+                let (t, a) = (num(r, "total_ms"), num(r, "accuracy"));
+                let parts = num(r, "device_ms") + num(r, "transmit_ms") + num(r, "edge_ms");
+                assert!((parts - t).abs() <= 1e-6 * t.max(1.0), "{r:?}");
+                let dominated = mine.iter().any(|q| {
+                    let (qt, qa) = (num(q, "total_ms"), num(q, "accuracy"));
+                    qt <= t && qa >= a && (qt < t || qa > a)
+                });
+                assert_eq!(
+                    r["on_front"] == "true",
+                    !dominated,
+                    "{method} at {link}: {r:?}"
+                );
+            }
+        }
+        // The single-configuration methods have exactly their configuration.
+        let only = |m: &str| {
+            rows.iter()
+                .filter(|r| r["link"].starts_with(link) && r["method"] == m)
+                .map(|r| r["config"].clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(only("edge-only"), ["input/uint8-input"]);
+        assert_eq!(
+            only("device-only"),
+            [format!("{}/none", g.nodes[last].name)]
+        );
+    }
+    // Only neurosurgeon's and best-split's f32 features and the two ends.
+    assert!(rows
+        .iter()
+        .filter(|r| r["method"] == "best-split")
+        .all(|r| r["config"].ends_with("/f32")
+            || r["config"].ends_with("/none")
+            || r["config"].ends_with("/uint8-input")));
+    assert!(rows
+        .iter()
+        .any(|r| r["method"] == "three-step" && r["config"].ends_with("/2bit-channel")));
+    for ext in ["png", "svg"] {
+        let f = out.join(format!("f_accuracy_latency.{ext}"));
+        assert!(
+            std::fs::metadata(&f).is_ok_and(|m| m.len() > 1000),
+            "chart {} missing or empty",
+            f.display()
+        );
+    }
+    let svg = std::fs::read_to_string(out.join("f_accuracy_latency.svg")).unwrap();
+    assert!(svg.contains("top-1 accuracy"));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let files: Vec<&str> = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f.as_str())
+        .collect();
+    for f in [
+        "accuracy_latency.csv",
+        "f_accuracy_latency.png",
+        "f_accuracy_latency.svg",
+    ] {
+        assert!(files.contains(&f), "manifest lacks {f}: {files:?}");
     }
 }
 

@@ -23,6 +23,7 @@
 //! # Ok::<(), splitbench::Error>(())
 //! ```
 
+mod accuracy;
 mod cost;
 mod edge;
 mod methods;
@@ -32,6 +33,7 @@ mod problem;
 mod study;
 mod three;
 
+pub use accuracy::accuracy_latency_rows;
 pub use cost::{
     allowed, codec_keys, payload_bytes, quantization_variants, variant_name, Candidate, CodecKey,
     CodecTable, CodecTime, CostTable, Encoding, FeatureMap, Parts, Scale, Variant, DOWNLINK_NOTE,
@@ -39,7 +41,7 @@ pub use cost::{
 };
 pub use edge::{EdgeModel, EdgeSource, DEFAULT_EDGE_SPEEDUP};
 pub use methods::{Choice, Method, SearchSpace};
-pub use pareto::pareto_front;
+pub use pareto::{accuracy_front, pareto_front};
 pub use predict::{LinearFit, OpFit, Predictor, PredictorError};
 pub use problem::{CutTensor, Layer, Problem, SplitPoint};
 pub use study::{

@@ -1,6 +1,7 @@
 //! The trade-off study: every method on every link, assembled into the rows of
 //! [`crate::report::Study`] (CSV and charts) and a summary.
 
+use super::accuracy::accuracy_latency_rows;
 use super::cost::{payload_bytes, Encoding, Scale};
 use super::methods::{Choice, Method, SearchSpace};
 use super::pareto::pareto_front;
@@ -257,7 +258,8 @@ pub fn bytes_rows(problem: &Problem, points: &[(String, usize)]) -> Vec<BytesRow
     out
 }
 
-/// Runs every method on every link. `progress(done)` is called after each link.
+/// Runs every method on every link; with known accuracies, also the accuracy-latency rows
+/// of the preset links (chart f). `progress(done)` is called after each link.
 pub fn run_study(
     problem: &Problem,
     space: &SearchSpace,
@@ -318,6 +320,13 @@ pub fn run_study(
         });
         progress(k + 1);
     }
+    // Chart (f) compares methods at the presets, the links a reader knows.
+    let presets: Vec<&Channel> = channels
+        .iter()
+        .filter(|c| c.role == ChannelRole::Preset)
+        .map(|c| &c.channel)
+        .collect();
+    study.accuracy_latency = accuracy_latency_rows(problem, space, &presets);
     StudyResult { study, links }
 }
 

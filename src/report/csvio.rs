@@ -1,6 +1,6 @@
 //! A study as CSV files in one folder, and back, so charts can be redrawn from the files a
-//! run left behind (`layers.csv`, `tradeoff.csv`, `candidates.csv`, `cdf.csv`, `bytes_per_split.csv`, plus the
-//! chart title in `title.txt`).
+//! run left behind (`layers.csv`, `tradeoff.csv`, `candidates.csv`, `cdf.csv`, `bytes_per_split.csv`,
+//! `accuracy_latency.csv` when accuracies are known, plus the chart title in `title.txt`).
 
 use super::{write_csv, Study};
 use crate::error::{Error, Result};
@@ -16,11 +16,16 @@ pub const CANDIDATES_CSV: &str = "candidates.csv";
 pub const CDF_CSV: &str = "cdf.csv";
 /// File of the bytes on the wire per split point (chart `bytes_per_split`).
 pub const BYTES_CSV: &str = "bytes_per_split.csv";
+/// File of the accuracy-latency rows (chart f), written only when accuracies are known.
+pub const ACCURACY_LATENCY_CSV: &str = "accuracy_latency.csv";
+/// The run manifest, read back only for the accuracy table's path (chart f's title).
+const MANIFEST_JSON: &str = "manifest.json";
 /// File holding the chart title (one line).
 pub const TITLE_TXT: &str = "title.txt";
 
 /// Writes the study's rows into `dir` (created if missing), one CSV per row type; a row type
-/// with no rows gives an empty file.
+/// with no rows gives an empty file, except the accuracy-latency rows, whose file is only
+/// written when there are some (a study without accuracies looks as it always did).
 pub fn write_study(dir: &Path, study: &Study) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     write_csv(&dir.join(LAYERS_CSV), &study.layers)?;
@@ -28,6 +33,9 @@ pub fn write_study(dir: &Path, study: &Study) -> Result<()> {
     write_csv(&dir.join(CANDIDATES_CSV), &study.candidates)?;
     write_csv(&dir.join(CDF_CSV), &study.cdf)?;
     write_csv(&dir.join(BYTES_CSV), &study.bytes)?;
+    if !study.accuracy_latency.is_empty() {
+        write_csv(&dir.join(ACCURACY_LATENCY_CSV), &study.accuracy_latency)?;
+    }
     let title = dir.join(TITLE_TXT);
     std::fs::write(&title, format!("{}\n", study.title)).map_err(|e| Error::io(&title, e))
 }
@@ -52,7 +60,19 @@ pub fn read_study(dir: &Path) -> Result<Study> {
         candidates: read_rows(&dir.join(CANDIDATES_CSV))?,
         cdf: read_rows(&dir.join(CDF_CSV))?,
         bytes: read_rows(&dir.join(BYTES_CSV))?,
+        accuracy_latency: read_rows(&dir.join(ACCURACY_LATENCY_CSV))?,
+        accuracy_source: accuracy_source(dir),
     })
+}
+
+/// The accuracy table's path as the manifest records it; empty when there is no readable
+/// manifest or no table (the chart then names no source).
+fn accuracy_source(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join(MANIFEST_JSON))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|m| m.get("accuracy_table")?.as_str().map(String::from))
+        .unwrap_or_default()
 }
 
 /// Reads the study's CSVs in `dir` and draws its charts there (see

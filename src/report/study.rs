@@ -124,6 +124,32 @@ pub struct CdfRow {
     pub total_ms: f64,
 }
 
+/// One candidate of known accuracy, as one method sees it on one preset link (chart f).
+/// The three times add up to `total_ms`, the cost model's end-to-end latency.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AccuracyLatencyRow {
+    /// Preset link label (`3G 1.1 Mbps`, ...).
+    pub link: String,
+    /// Method whose candidate set holds the configuration.
+    pub method: String,
+    /// `<split node>/<variant>`, the accuracy table's key.
+    pub config: String,
+    /// Top-1 accuracy from the accuracy table (its unit).
+    pub accuracy: f64,
+    /// Exact bytes sent per inference.
+    pub bytes: u64,
+    /// Device compute of the prefix plus feature encoding.
+    pub device_ms: f64,
+    /// Transmission plus the RTT (0 when nothing is sent).
+    pub transmit_ms: f64,
+    /// Feature decoding plus edge compute of the suffix.
+    pub edge_ms: f64,
+    /// End-to-end latency.
+    pub total_ms: f64,
+    /// On the method's accuracy-latency Pareto front at this link.
+    pub on_front: bool,
+}
+
 /// Everything the charts of one study need.
 #[derive(Clone, Debug, Default)]
 pub struct Study {
@@ -139,4 +165,8 @@ pub struct Study {
     pub cdf: Vec<CdfRow>,
     /// Chart `bytes_per_split`.
     pub bytes: Vec<BytesRow>,
+    /// Chart (f); empty without an accuracy table.
+    pub accuracy_latency: Vec<AccuracyLatencyRow>,
+    /// Where the accuracies came from (the table's path), for chart (f)'s title.
+    pub accuracy_source: String,
 }

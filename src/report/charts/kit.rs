@@ -392,6 +392,40 @@ pub(super) fn fit<DB: DrawingBackend>(
     "…".into()
 }
 
+/// `text` shortened from the left with an ellipsis to fit `max_px` (for paths, whose end
+/// says the most).
+pub(super) fn fit_tail<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    style: &TextStyle,
+    max_px: u32,
+) -> String {
+    let width = |s: &str| area.estimate_text_size(s, style).map(|d| d.0).unwrap_or(0);
+    let mut chars: Vec<char> = text.chars().collect();
+    let mut s = text.to_string();
+    while width(&s) > max_px && !chars.is_empty() {
+        chars.remove(0);
+        s = std::iter::once('…').chain(chars.iter().copied()).collect();
+    }
+    s
+}
+
+/// Draws one centred line of note-sized text at the top of `area` (a subtitle under the
+/// title) and returns the area below it.
+pub(super) fn subtitled<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+) -> DResult<DrawingArea<DB, Shift>> {
+    let (w, _) = area.dim_in_pixel();
+    let st = font(size::NOTE)
+        .color(&RGBColor(70, 70, 70))
+        .pos(Pos::new(HPos::Center, VPos::Top));
+    let line = fit_tail(area, text, &st, w.saturating_sub(40));
+    area.draw(&Text::new(line, (w as i32 / 2, 0), st))
+        .map_err(de)?;
+    Ok(area.split_vertically((size::NOTE * 1.2) as i32 + 6).1)
+}
+
 /// Draws the chart title (`study` + `what`, on two lines when one is too wide) and returns
 /// the area below it.
 pub(super) fn titled<DB: DrawingBackend>(

@@ -8,6 +8,7 @@
 //! | `tradeoff`             | device compute vs bytes sent per candidate (colour: variant family), Pareto front |
 //! | `bytes_per_split`      | exact frame bytes per split point: f32, 8/4/2-bit, bottleneck     |
 //! | `cdf`                  | latency CDF per method, one panel per random channel             |
+//! | `f_accuracy_latency`   | top-1 accuracy vs end-to-end latency at 3G, 4G, Wi-Fi: candidates, Pareto front per method (only with an accuracy table) |
 //!
 //! Text is drawn with DejaVu Sans embedded in the binary (plotters' `ab_glyph` mode never
 //! reads system fonts), so the PNGs look the same on a machine without fonts. A method keeps
@@ -60,7 +61,8 @@ pub fn draw_charts(dir: &Path, study: &Study) -> Result<Drawn> {
             .tradeoff
             .iter()
             .map(|r| r.method.as_str())
-            .chain(study.cdf.iter().map(|r| r.method.as_str())),
+            .chain(study.cdf.iter().map(|r| r.method.as_str()))
+            .chain(study.accuracy_latency.iter().map(|r| r.method.as_str())),
     );
     let mut out = Drawn::default();
     emit(dir, &plots::Layers::new(study), &mut out)?;
@@ -69,6 +71,11 @@ pub fn draw_charts(dir: &Path, study: &Study) -> Result<Drawn> {
     emit(dir, &plots::Tradeoff::new(study), &mut out)?;
     emit(dir, &plots::Cdf::new(study, &methods), &mut out)?;
     emit(dir, &plots::BytesPerSplit::new(study), &mut out)?;
+    // Only studies with an accuracy table have chart (f); the others do not list it as
+    // skipped.
+    if !study.accuracy_latency.is_empty() {
+        emit(dir, &plots::AccuracyLatency::new(study, &methods), &mut out)?;
+    }
     Ok(out)
 }
 

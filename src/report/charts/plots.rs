@@ -1,10 +1,12 @@
-//! The five charts of a study. Each is a struct built from the rows (filtering, grouping and
+//! The charts of a study. Each is a struct built from the rows (filtering, grouping and
 //! sorting done once) that draws itself on any plotters backend, so the PNG and the SVG are
 //! the same picture.
 
 use super::kit::{self, de, font, legend, marker, size, titled, DResult, Marker, Palette, Swatch};
 use super::scale::{self, Scale};
-use crate::report::{BytesRow, CandidateRow, CdfRow, LayerRow, Study, TradeoffRow};
+use crate::report::{
+    AccuracyLatencyRow, BytesRow, CandidateRow, CdfRow, LayerRow, Study, TradeoffRow,
+};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -1203,6 +1205,254 @@ impl Chart for Cdf<'_> {
             })
             .collect();
         legend(&side, 12, Some("method"), &items)?;
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- (f) accuracy vs latency
+
+/// One method's points in one panel: every candidate and the front, (ms, accuracy).
+struct FrontSeries<'a> {
+    method: &'a str,
+    points: Vec<(f64, f64)>,
+    /// Sorted by latency (so accuracy rises along it).
+    front: Vec<(f64, f64)>,
+}
+
+/// (f) Accuracy vs end-to-end latency, one panel per preset link: every candidate of known
+/// accuracy as a faint dot in its method's colour, each method's Pareto front as a step
+/// line, and device-only's accuracy as a dashed reference.
+pub(super) struct AccuracyLatency<'a> {
+    title: &'a str,
+    source: &'a str,
+    pal: &'a Palette,
+    /// Per link (in row order): label and per method (palette order) its series.
+    panels: Vec<(&'a str, Vec<FrontSeries<'a>>)>,
+    /// device-only's accuracy, if known.
+    base: Option<f64>,
+}
+
+impl<'a> AccuracyLatency<'a> {
+    pub fn new(s: &'a Study, pal: &'a Palette) -> Self {
+        let rows: Vec<&AccuracyLatencyRow> = s
+            .accuracy_latency
+            .iter()
+            .filter(|r| pos(r.total_ms) && r.accuracy.is_finite())
+            .collect();
+        let mut links: Vec<&str> = Vec::new();
+        for r in &rows {
+            if !links.contains(&r.link.as_str()) {
+                links.push(&r.link);
+            }
+        }
+        let panels = links
+            .into_iter()
+            .map(|link| {
+                let series = pal
+                    .names()
+                    .iter()
+                    .filter_map(|m| {
+                        let mine = || rows.iter().filter(|r| r.link == link && &r.method == m);
+                        let points: Vec<(f64, f64)> =
+                            mine().map(|r| (r.total_ms, r.accuracy)).collect();
+                        let mut front: Vec<(f64, f64)> = mine()
+                            .filter(|r| r.on_front)
+                            .map(|r| (r.total_ms, r.accuracy))
+                            .collect();
+                        front.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+                        (!points.is_empty()).then_some(FrontSeries {
+                            method: m.as_str(),
+                            points,
+                            front,
+                        })
+                    })
+                    .collect::<Vec<_>>();
+                (link, series)
+            })
+            .collect();
+        let base = rows
+            .iter()
+            .find(|r| r.method == "device-only")
+            .map(|r| r.accuracy);
+        AccuracyLatency {
+            title: &s.title,
+            source: &s.accuracy_source,
+            pal,
+            panels,
+            base,
+        }
+    }
+}
+
+/// Grey of the base-accuracy reference line.
+const BASE: RGBColor = RGBColor(90, 90, 90);
+
+impl Chart for AccuracyLatency<'_> {
+    fn stem(&self) -> &'static str {
+        "f_accuracy_latency"
+    }
+
+    fn skip(&self) -> Option<String> {
+        self.panels
+            .is_empty()
+            .then(|| "no accuracy-latency rows (no --accuracy-table)".into())
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DResult {
+        let mut body = titled(root, self.title, "top-1 accuracy vs end-to-end latency")?;
+        if !self.source.is_empty() {
+            body = kit::subtitled(&body, &format!("accuracy: {}", self.source))?;
+        }
+        let methods: Vec<&str> = self
+            .pal
+            .names()
+            .iter()
+            .map(String::as_str)
+            .filter(|m| {
+                self.panels
+                    .iter()
+                    .any(|(_, l)| l.iter().any(|s| s.method == *m))
+            })
+            .collect();
+        let (plot, side) = with_legend(
+            &body,
+            methods
+                .iter()
+                .copied()
+                .chain(["candidate", "device-only accuracy"]),
+        );
+        // One accuracy axis for every panel: the accuracies do not depend on the link.
+        let all = || {
+            self.panels
+                .iter()
+                .flat_map(|(_, l)| l.iter().flat_map(|s| s.points.iter()))
+        };
+        let (a0, a1) = extent(all().map(|p| p.1).chain(self.base));
+        let pad = ((a1 - a0) * 0.06).max(a1.abs() * 1e-3);
+        let ys = Scale::linear(a0 - pad, a1 + pad, (plot.dim_in_pixel().1 / 60) as usize);
+        let n = self.panels.len();
+        let areas = plot.split_evenly((1, n));
+        for (pi, ((label, series), area)) in self.panels.iter().zip(&areas).enumerate() {
+            let (x0, x1) = extent(series.iter().flat_map(|s| s.points.iter().map(|p| p.0)));
+            let pw = area.dim_in_pixel().0;
+            let xs = if x1 / x0 > 10.0 {
+                Scale::log(x0, x1, 0.05, (pw / 70) as usize)
+            } else {
+                let pad = (x1 - x0).max(x1 * 0.05) * 0.06;
+                Scale::linear((x0 - pad).max(0.0), x1 + pad, (pw / 90).max(2) as usize)
+            };
+            let cap = kit::fit(area, label, &font(size::PANEL), pw.saturating_sub(20));
+            let first = pi == 0;
+            let mut chart = ChartBuilder::on(area)
+                .margin(10)
+                .margin_right(18)
+                .caption(cap, font(size::PANEL))
+                .x_label_area_size(80)
+                .y_label_area_size(if first { 95 } else { 55 })
+                .build_cartesian_2d(xs.coord(), ys.coord())
+                .map_err(de)?;
+            let xf = |v: &f64| scale::num(xs.to_data(*v));
+            let yf = |v: &f64| scale::num(*v);
+            mesh!(
+                chart,
+                xs,
+                ys,
+                &xf,
+                &yf,
+                if xs.log {
+                    "latency (ms, log scale)"
+                } else {
+                    "latency (ms)"
+                },
+                if first { "top-1 accuracy" } else { "" }
+            )
+            .draw()
+            .map_err(de)?;
+            if let Some(b) = self.base {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        vec![(xs.lo, b), (xs.hi, b)],
+                        8,
+                        6,
+                        BASE.stroke_width(2),
+                    ))
+                    .map_err(de)?;
+            }
+            // Dots of the widest sets first, so a narrower set's dots stay visible on top.
+            for s in series.iter().rev() {
+                let (color, _) = self.pal.get(s.method);
+                chart
+                    .draw_series(
+                        s.points.iter().map(|&(x, y)| {
+                            Circle::new((xs.to_plot(x), y), 3, color.mix(0.3).filled())
+                        }),
+                    )
+                    .map_err(de)?;
+            }
+            // Fronts in palette order (three-step last, on top), earlier ones wider: a front
+            // that coincides with a later one (two-step-pruning's with three-step's) shows as
+            // a halo around it.
+            let k = series.len();
+            let halo = |j: usize| (k - 1 - j).min(3) as u32;
+            let fronts: Vec<Vec<(f64, f64)>> = series
+                .iter()
+                .map(|s| s.front.iter().map(|&(x, y)| (xs.to_plot(x), y)).collect())
+                .collect();
+            for (j, (s, front)) in series.iter().zip(&fronts).enumerate() {
+                let Some(&start) = front.first() else {
+                    continue;
+                };
+                // Best accuracy within a latency budget: flat until the next front point.
+                let mut step = vec![start];
+                for w in front.windows(2) {
+                    step.push((w[1].0, w[0].1));
+                    step.push(w[1]);
+                }
+                let (color, _) = self.pal.get(s.method);
+                chart
+                    .draw_series(LineSeries::new(step, color.stroke_width(3 + 2 * halo(j))))
+                    .map_err(de)?;
+            }
+            for (j, (s, front)) in series.iter().zip(&fronts).enumerate() {
+                let (color, mk) = self.pal.get(s.method);
+                let r = 5 + halo(j) as i32;
+                chart
+                    .draw_series(front.iter().map(|&p| marker(mk, p, r, color, 0.85)))
+                    .map_err(de)?;
+            }
+        }
+        let items: Vec<(String, Swatch)> = methods
+            .iter()
+            .map(|m| {
+                let (color, mk) = self.pal.get(m);
+                (
+                    m.to_string(),
+                    Swatch::Line {
+                        color,
+                        width: 3,
+                        marker: Some(mk),
+                        dashed: false,
+                    },
+                )
+            })
+            .collect();
+        let bottom = legend(&side, 12, Some("Pareto front"), &items)?;
+        let mut notes = vec![(
+            "candidate".to_string(),
+            Swatch::Mark(RGBColor(150, 150, 150), Marker::Circle),
+        )];
+        if self.base.is_some() {
+            notes.push((
+                "device-only accuracy".into(),
+                Swatch::Line {
+                    color: BASE,
+                    width: 2,
+                    marker: None,
+                    dashed: true,
+                },
+            ));
+        }
+        legend(&side, bottom + 14, None, &notes)?;
         Ok(())
     }
 }
