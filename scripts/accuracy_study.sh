@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Steps 2 and 3 on the trained base model, then the accuracy table of the study:
-#   1. prune-finetune: the last-stage pruning family of the study (ratios 0.5 and 0.75 on
-#      the stage whose output crosses each of the 5 paper split points), fine-tuned briefly;
-#   2. train-bottleneck: an encoder/decoder of width C/4 and C/8 at each split point, backbone
+#   1. train-bottleneck: an encoder/decoder of width C/4, C/8 and C/16 at each split point, backbone
 #      frozen, straight-through quantization at 8/4/2 bits drawn per step;
+#   2. prune-finetune: the last-stage pruning family of the study (ratios 0.25, 0.5, 0.75 on
+#      the stage whose output crosses each of the 5 paper split points), fine-tuned briefly;
 #   3. splitbench accuracy: every configuration (plain f32/8/4/2-bit, pruned, bottleneck)
 #      through the GPU split pipeline on the first $LIMIT test images.
 # Files that exist are not retrained (delete them to redo a step). Training needs the
@@ -25,24 +25,24 @@ stem=${BASE%.safetensors}
 
 if [ "$STEP" = all ] || [ "$STEP" = train ]; then
   [ -x "$BIN" ] || cargo build --release --features train
+  # C = 16, 16, 32, 64, 128 at stem, layer1..4 (width 16).
+  for split in layer4 layer3 layer2 layer1 stem; do
+    case $split in stem|layer1) c=16;; layer2) c=32;; layer3) c=64;; layer4) c=128;; esac
+    node=$split.1.conv2; [ "$split" = stem ] && node=conv1  # the fused split node
+    for div in 4 8 16; do
+      [ -e "$stem.$node-bn$((c / div)).safetensors" ] || CANDLE_NUM_THREADS=1 RAYON_NUM_THREADS=1 "$BIN" train-bottleneck "${M[@]}" \
+        --split "$split" --channels $((c / div)) --bits 8,4,2 --steps "$BN_STEPS" --batch 64 \
+        --lr 0.003 --seed 1 --test-limit 1000
+    done
+  done
   # Stage whose output crosses each split: stem=0 .. layer4=4.
   for stage in 0 1 2 3 4; do
-    for r in 0.5 0.75; do
+    for r in 0.25 0.5 0.75; do
       ratios=(0 0 0 0 0); ratios[$stage]=$r
       csv=$(IFS=,; echo "${ratios[*]}"); name=$(IFS=_; echo "${ratios[*]}")
       f="$stem.prune-$name.safetensors"
       [ -e "$f" ] || CANDLE_NUM_THREADS=1 RAYON_NUM_THREADS=1 "$BIN" prune-finetune "${M[@]}" \
         --ratios "$csv" --steps "$PRUNE_STEPS" --batch 64 --lr 0.01 --seed 1 --test-limit 1000
-    done
-  done
-  # C = 16, 16, 32, 64, 128 at stem, layer1..4 (width 16).
-  for split in layer4 layer3 layer2 layer1 stem; do
-    case $split in stem|layer1) c=16;; layer2) c=32;; layer3) c=64;; layer4) c=128;; esac
-    node=$split.1.conv2; [ "$split" = stem ] && node=conv1  # the fused split node
-    for div in 4 8; do
-      [ -e "$stem.$node-bn$((c / div)).safetensors" ] || CANDLE_NUM_THREADS=1 RAYON_NUM_THREADS=1 "$BIN" train-bottleneck "${M[@]}" \
-        --split "$split" --channels $((c / div)) --bits 8,4,2 --steps "$BN_STEPS" --batch 64 \
-        --lr 0.003 --seed 1 --test-limit 1000
     done
   done
 fi

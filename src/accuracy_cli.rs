@@ -684,8 +684,8 @@ pub fn prune_finetune(a: &PruneFinetuneArgs) -> Result<()> {
             100.0 * train::accuracy(&mut net, t, 250, None)?
         );
     }
-    model::save_safetensors(&net.weights()?, &out)?;
-    println!("wrote {}", out.display());
+    model::save_safetensors_as(&net.weights()?, &out, true)?;
+    println!("wrote {} (f16)", out.display());
     Ok(())
 }
 
@@ -760,7 +760,7 @@ pub fn train_bottleneck(a: &TrainBottleneckArgs) -> Result<()> {
             );
         }
     }
-    model::save_safetensors(&bn.weights()?, &out)?;
-    println!("wrote {}", out.display());
+    model::save_safetensors_as(&bn.weights()?, &out, true)?;
+    println!("wrote {} (f16)", out.display());
     Ok(())
 }

@@ -300,3 +300,28 @@ fn save_to_a_missing_directory_fails_cleanly() {
         "{err}"
     );
 }
+
+#[test]
+fn round_trip_f16_rounds_each_value_once() {
+    let g = tiny();
+    let w = seeded(&g, 4);
+    let path = temp_file("round_trip_f16");
+    splitbench::model::save_safetensors_as(&w, &path, true).unwrap();
+    let back = load_safetensors(&g, &path).unwrap();
+    for (k, t) in &w {
+        let b = &back[k];
+        assert_eq!(b.shape, t.shape, "{k}");
+        for (x, y) in t.data.iter().zip(&b.data) {
+            assert_eq!(*y, half::f16::from_f32(*x).to_f32(), "{k}");
+        }
+    }
+    // Two bytes per value fewer than f32, give or take the header's offsets.
+    let f16_len = std::fs::metadata(&path).unwrap().len() as i64;
+    save_safetensors(&w, &path).unwrap();
+    let f32_len = std::fs::metadata(&path).unwrap().len() as i64;
+    let values: usize = w.values().map(|t| t.data.len()).sum();
+    assert!(
+        (f32_len - f16_len - 2 * values as i64).abs() < 64,
+        "{f16_len} vs {f32_len} for {values} values"
+    );
+}

@@ -204,6 +204,21 @@ pub fn load_safetensors(graph: &Graph, path: &Path) -> Result<Weights> {
 
 /// Writes the weights as an f32 safetensors file (readable by `safetensors.torch.load_file`).
 pub fn save_safetensors(weights: &Weights, path: &Path) -> Result<()> {
+    save_safetensors_as(weights, path, false)
+}
+
+/// Storage type of [`save_safetensors_as`].
+fn stored(v: f32, f16: bool) -> Vec<u8> {
+    if f16 {
+        half::f16::from_f32(v).to_le_bytes().to_vec()
+    } else {
+        v.to_le_bytes().to_vec()
+    }
+}
+
+/// Writes the weights as f32, or as f16 when `f16` (half the size; for derived models whose
+/// accuracy is measured from the stored f16 values, as the loader widens them back).
+pub fn save_safetensors_as(weights: &Weights, path: &Path, f16: bool) -> Result<()> {
     let file_err = |msg: String| Error::WeightsFile {
         file: path.into(),
         msg,
@@ -211,14 +226,15 @@ pub fn save_safetensors(weights: &Weights, path: &Path) -> Result<()> {
     let bytes: BTreeMap<&str, Vec<u8>> = weights
         .iter()
         .map(|(k, t)| {
-            let b = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let b = t.data.iter().flat_map(|&v| stored(v, f16)).collect();
             (k.as_str(), b)
         })
         .collect();
     let mut views = Vec::with_capacity(weights.len());
     for (k, t) in weights {
         let data = bytes.get(k.as_str()).map(Vec::as_slice).unwrap_or_default();
-        let view = TensorView::new(Dtype::F32, t.shape.clone(), data)
+        let dtype = if f16 { Dtype::F16 } else { Dtype::F32 };
+        let view = TensorView::new(dtype, t.shape.clone(), data)
             .map_err(|e| file_err(format!("tensor '{k}': {e}")))?;
         views.push((k.as_str(), view));
     }
