@@ -395,9 +395,11 @@ fn study_configs(p: &model::Prepared, files: &eval::TrainedFiles) -> Result<Vec<
             push(variant_name(e, None, None));
         }
         for k in bottleneck_widths(g.nodes[node].shape.c) {
+            // A bottleneck sent as f32 is never worth its bytes: not evaluated (the planner
+            // then treats its accuracy as unknown).
             if files.bottleneck(name, k).exists() {
-                for &e in &encodings {
-                    push(variant_name(e, None, Some(k)));
+                for e in encodings.iter().filter(|e| **e != splitbench::plan::Encoding::F32) {
+                    push(variant_name(*e, None, Some(k)));
                 }
             }
         }
