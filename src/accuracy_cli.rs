@@ -398,7 +398,10 @@ fn study_configs(p: &model::Prepared, files: &eval::TrainedFiles) -> Result<Vec<
             // A bottleneck sent as f32 is never worth its bytes: not evaluated (the planner
             // then treats its accuracy as unknown).
             if files.bottleneck(name, k).exists() {
-                for e in encodings.iter().filter(|e| **e != splitbench::plan::Encoding::F32) {
+                for e in encodings
+                    .iter()
+                    .filter(|e| **e != splitbench::plan::Encoding::F32)
+                {
                     push(variant_name(*e, None, Some(k)));
                 }
             }
@@ -626,7 +629,7 @@ fn tune_setup(t: &TuneArgs) -> Result<TuneSetup> {
 
 #[cfg(feature = "train")]
 fn log_step(s: splitbench::train::StepInfo, t0: std::time::Instant) {
-    if (s.step + 1) % 25 == 0 {
+    if (s.step + 1).is_multiple_of(25) {
         println!(
             "step {}: loss {:.4} lr {:.4} ({:.1} s)",
             s.epoch * s.steps + s.step + 1,

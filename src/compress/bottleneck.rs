@@ -153,8 +153,8 @@ impl Bottleneck {
             format!("bottleneck-{}-{}", self.feature, self.width),
             self.feature,
         );
-        g.push("encoder", enc.nodes[1].op.clone(), &[0])?;
-        g.push("decoder", dec.nodes[1].op.clone(), &[1])?;
+        g.push("encoder", enc.nodes[1].op, &[0])?;
+        g.push("decoder", dec.nodes[1].op, &[1])?;
         Ok(g)
     }
 

@@ -341,6 +341,10 @@ impl TrainedFiles {
     }
 }
 
+/// What [`load_parts`] loads: the compacted fine-tuned model when the configuration prunes,
+/// and the trained encoder and decoder when it has a bottleneck.
+pub type LoadedParts = (Option<Model>, Option<(Model, Model)>);
+
 /// The fused models a configuration runs, loaded from `files`: the base (`fused`), or the
 /// compacted model fine-tuned with its pruning (shapes from the unfused zoo graph `torch`),
 /// and the trained bottleneck. A missing file is an error naming it.
@@ -349,7 +353,7 @@ pub fn load_parts(
     fused: &Model,
     cfg: &SplitConfig,
     files: &TrainedFiles,
-) -> Result<(Option<Model>, Option<(Model, Model)>)> {
+) -> Result<LoadedParts> {
     let SplitConfig::Split {
         split,
         prune,

@@ -144,6 +144,7 @@ impl BottleneckNets {
 /// Trains `bn` at the output of node `split` of the frozen `net` (batch norms in eval mode,
 /// only the bottleneck's variables updated): every step quantizes the code at a bit width
 /// drawn from `bits` (seeded), so one encoder/decoder serves every width of the study.
+#[allow(clippy::too_many_arguments)] // train_with's inputs plus the split and bit widths
 pub fn train_bottleneck(
     net: &mut Net,
     bn: &mut BottleneckNets,
