@@ -158,11 +158,11 @@ fn spliced(g: &Graph, split: usize, enc: &Model, dec: &Model) -> Graph {
             .iter()
             .map(|&i| if i == split { split + 2 } else { remap(i) })
             .collect();
-        out.push(n.name.clone(), n.op.clone(), &inputs).unwrap();
+        out.push(n.name.clone(), n.op, &inputs).unwrap();
         if id == split {
-            out.push("encoder", enc.graph.nodes[1].op.clone(), &[split])
+            out.push("encoder", enc.graph.nodes[1].op, &[split])
                 .unwrap();
-            out.push("decoder", dec.graph.nodes[1].op.clone(), &[split + 1])
+            out.push("decoder", dec.graph.nodes[1].op, &[split + 1])
                 .unwrap();
         }
     }
