@@ -17,7 +17,11 @@ BASE=${BASE:-models/resnet18-cifar-w16-fashion-mnist.safetensors}
 LIMIT=${LIMIT:-500}
 STEP=${STEP:-all}
 OUT=${OUT:-results/accuracy/resnet18-cifar-w16-fashion-mnist}
-BN_STEPS=${BN_STEPS:-300}
+BN_STEPS=${BN_STEPS:-300}     # C/8 and C/16
+BN_STEPS_C4=${BN_STEPS_C4:-1000}  # C/4: the width that carries the >= 32x target
+DIVS=${DIVS:-4 8 16}
+SPLITS=${SPLITS:-layer4 layer3 layer2 layer1 stem}
+PRUNE=${PRUNE:-1}
 PRUNE_STEPS=${PRUNE_STEPS:-150}
 BIN=${BIN:-target/release/splitbench}
 M=(--model resnet18-cifar --width 16 --dataset fashion-mnist --weights "$BASE")
@@ -26,17 +30,18 @@ stem=${BASE%.safetensors}
 if [ "$STEP" = all ] || [ "$STEP" = train ]; then
   [ -x "$BIN" ] || cargo build --release --features train
   # C = 16, 16, 32, 64, 128 at stem, layer1..4 (width 16).
-  for split in layer4 layer3 layer2 layer1 stem; do
+  for split in $SPLITS; do
     case $split in stem|layer1) c=16;; layer2) c=32;; layer3) c=64;; layer4) c=128;; esac
     node=$split.1.conv2; [ "$split" = stem ] && node=conv1  # the fused split node
-    for div in 4 8 16; do
+    for div in $DIVS; do
+      steps=$BN_STEPS; [ "$div" = 4 ] && steps=$BN_STEPS_C4
       [ -e "$stem.$node-bn$((c / div)).safetensors" ] || CANDLE_NUM_THREADS=1 RAYON_NUM_THREADS=1 "$BIN" train-bottleneck "${M[@]}" \
-        --split "$split" --channels $((c / div)) --bits 8,4,2 --steps "$BN_STEPS" --batch 64 \
+        --split "$split" --channels $((c / div)) --bits 8,4,2 --steps "$steps" --batch 64 \
         --lr 0.003 --seed 1 --test-limit 1000
     done
   done
   # Stage whose output crosses each split: stem=0 .. layer4=4.
-  for stage in 0 1 2 3 4; do
+  [ "$PRUNE" = 1 ] && for stage in 0 1 2 3 4; do
     for r in 0.25 0.5 0.75; do
       ratios=(0 0 0 0 0); ratios[$stage]=$r
       csv=$(IFS=,; echo "${ratios[*]}"); name=$(IFS=_; echo "${ratios[*]}")
