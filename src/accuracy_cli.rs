@@ -7,16 +7,17 @@ use splitbench::gpu::GpuContext;
 use splitbench::model::{self, ZooOptions};
 use std::path::PathBuf;
 
-/// Flags of `splitbench eval`.
+/// A trained model and its dataset: the flags every accuracy subcommand shares.
 #[derive(clap::Args)]
-pub struct EvalArgs {
+pub struct TrainedModelArgs {
     /// Zoo model (resnet18-cifar for the committed weights).
     #[arg(long)]
     pub model: String,
     /// Base width of ResNets (the committed model: 16).
     #[arg(long)]
     pub width: Option<usize>,
-    /// Weights (safetensors with torchvision key names).
+    /// Weights (safetensors with torchvision key names); pruned and bottleneck files are
+    /// looked up next to them (see models/README.md).
     #[arg(long)]
     pub weights: PathBuf,
     /// Dataset: fashion-mnist or cifar10.
@@ -25,6 +26,19 @@ pub struct EvalArgs {
     /// Dataset folder (default for fashion-mnist: /usr/share/datasets/fashion-mnist).
     #[arg(long)]
     pub data: Option<PathBuf>,
+}
+
+impl TrainedModelArgs {
+    /// The dataset kind and the model options it implies.
+    fn kind(&self) -> Result<(DatasetKind, ZooOptions)> {
+        let kind = DatasetKind::parse(&self.dataset)?;
+        Ok((kind, options(kind, self.width)))
+    }
+}
+
+/// How the GPU engine runs an evaluation.
+#[derive(clap::Args)]
+pub struct GpuEvalArgs {
     /// Evaluate only the first N test images.
     #[arg(long)]
     pub limit: Option<usize>,
@@ -34,12 +48,36 @@ pub struct EvalArgs {
     /// Use the first adapter whose name contains this (case-insensitive).
     #[arg(long)]
     pub adapter: Option<String>,
+}
+
+/// Flags of `splitbench eval`.
+#[derive(clap::Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub m: TrainedModelArgs,
+    #[command(flatten)]
+    pub gpu: GpuEvalArgs,
     /// A configuration of the study, `<split node>/<variant>` (e.g.
     /// `layer2.1.conv2/bn8+4bit-tensor`): evaluates the whole split pipeline (device part,
     /// bottleneck, quantize/pack, wire frame, unpack, edge part). Its trained files are
     /// found next to --weights (see models/README.md).
     #[arg(long)]
     pub config: Option<String>,
+}
+
+/// Loads the model, the test set and the adapter of an evaluation.
+fn eval_setup(
+    m: &TrainedModelArgs,
+    g: &GpuEvalArgs,
+) -> Result<(DatasetKind, model::Prepared, data::Dataset, GpuContext)> {
+    if g.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    let (kind, opts) = m.kind()?;
+    let p = model::prepare(&m.model, &opts, Some(&m.weights), 0)?;
+    let test = data::load(kind, Split::Test, m.data.as_deref())?;
+    let ctx = GpuContext::new(g.adapter.as_deref())?;
+    Ok((kind, p, test, ctx))
 }
 
 /// The model options implied by a dataset: its image shape and class count.
@@ -53,18 +91,12 @@ fn options(kind: DatasetKind, width: Option<usize>) -> ZooOptions {
 
 /// `splitbench eval`: top-1 accuracy of the test set through the GPU engine.
 pub fn eval(a: &EvalArgs) -> Result<()> {
-    if a.batch == 0 {
-        bail!("--batch must be at least 1");
-    }
-    let kind = DatasetKind::parse(&a.dataset)?;
-    let p = model::prepare(&a.model, &options(kind, a.width), Some(&a.weights), 0)?;
-    let test = data::load(kind, Split::Test, a.data.as_deref())?;
-    let ctx = GpuContext::new(a.adapter.as_deref())?;
+    let (kind, p, test, ctx) = eval_setup(&a.m, &a.gpu)?;
     let t0 = std::time::Instant::now();
     let (acc, what) = match &a.config {
         Some(c) => {
-            let files = eval::TrainedFiles::beside(&a.weights);
-            let r = evaluate_config(&ctx, &p, &files, c, &test, a.limit, a.batch)?;
+            let files = eval::TrainedFiles::beside(&a.m.weights);
+            let r = evaluate_config(&ctx, &p, &files, c, &test, a.gpu.limit, a.gpu.batch)?;
             let what = match r.frame_bytes {
                 Some(b) => format!("config {c} ({b} frame bytes per image)"),
                 None => format!("config {c}"),
@@ -72,20 +104,20 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
             (r.accuracy, what)
         }
         None => {
-            let mut clf = eval::GpuClassifier::new(&ctx, &p.model, a.batch)?;
-            let acc = eval::accuracy(&mut clf, &test, a.limit, &mut |_, _| {})?;
+            let mut clf = eval::GpuClassifier::new(&ctx, &p.model, a.gpu.batch)?;
+            let acc = eval::accuracy(&mut clf, &test, a.gpu.limit, &mut |_, _| {})?;
             (acc, "whole model".to_string())
         }
     };
     println!(
         "{} ({}, {what}) on {} test set, {} images, GPU engine on {} ({}), batch {}: top-1 {:.2}% ({}/{}) in {:.1} s",
-        a.model,
-        a.weights.display(),
+        a.m.model,
+        a.m.weights.display(),
         kind.name(),
         acc.total,
         ctx.summary.name,
         ctx.summary.backend,
-        a.batch,
+        a.gpu.batch,
         100.0 * acc.top1(),
         acc.correct,
         acc.total,
@@ -328,30 +360,11 @@ pub fn train(a: &TrainArgs) -> Result<()> {
 /// Flags of `splitbench accuracy`.
 #[derive(clap::Args)]
 pub struct AccuracyArgs {
-    /// Zoo model (resnet18-cifar for the committed weights).
-    #[arg(long)]
-    pub model: String,
-    /// Base width of ResNets (the committed model: 16).
-    #[arg(long)]
-    pub width: Option<usize>,
-    /// Base weights; pruned and bottleneck files are looked up next to them.
-    #[arg(long)]
-    pub weights: PathBuf,
-    /// Dataset: fashion-mnist or cifar10.
-    #[arg(long, default_value = "fashion-mnist")]
-    pub dataset: String,
-    /// Dataset folder (default for fashion-mnist: /usr/share/datasets/fashion-mnist).
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Evaluate every configuration on the first N test images (default: all).
-    #[arg(long)]
-    pub limit: Option<usize>,
-    /// Images per GPU submission.
-    #[arg(long, default_value_t = 100)]
-    pub batch: usize,
-    /// Use the first adapter whose name contains this (case-insensitive).
-    #[arg(long)]
-    pub adapter: Option<String>,
+    #[command(flatten)]
+    pub m: TrainedModelArgs,
+    // Every configuration is evaluated on the first --limit test images (default: all).
+    #[command(flatten)]
+    pub gpu: GpuEvalArgs,
     /// Output folder: `accuracy.csv` (details) and `accuracy_table.csv` (`config,accuracy`
     /// in percent, for `tradeoff --accuracy-table`). Configurations already in
     /// `accuracy.csv` with the same image count are kept, not re-evaluated.
@@ -426,15 +439,9 @@ fn study_configs(p: &model::Prepared, files: &eval::TrainedFiles) -> Result<Vec<
 /// `splitbench accuracy`: the accuracy table of the study through the GPU split pipeline.
 pub fn accuracy(a: &AccuracyArgs) -> Result<()> {
     use anyhow::Context;
-    if a.batch == 0 {
-        bail!("--batch must be at least 1");
-    }
-    let kind = DatasetKind::parse(&a.dataset)?;
-    let p = model::prepare(&a.model, &options(kind, a.width), Some(&a.weights), 0)?;
-    let test = data::load(kind, Split::Test, a.data.as_deref())?;
-    let images = a.limit.unwrap_or(test.len()).min(test.len());
-    let ctx = GpuContext::new(a.adapter.as_deref())?;
-    let files = eval::TrainedFiles::beside(&a.weights);
+    let (kind, p, test, ctx) = eval_setup(&a.m, &a.gpu)?;
+    let images = a.gpu.limit.unwrap_or(test.len()).min(test.len());
+    let files = eval::TrainedFiles::beside(&a.m.weights);
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let detail = a.out.join("accuracy.csv");
     let mut rows: Vec<AccuracyRow> = Vec::new();
@@ -452,7 +459,7 @@ pub fn accuracy(a: &AccuracyArgs) -> Result<()> {
     println!(
         "{} configurations of {} on the first {images} {} test images, GPU engine on {} ({} already in {})",
         configs.len(),
-        a.model,
+        a.m.model,
         kind.name(),
         ctx.summary.name,
         rows.len(),
@@ -463,7 +470,7 @@ pub fn accuracy(a: &AccuracyArgs) -> Result<()> {
             continue;
         }
         let t0 = std::time::Instant::now();
-        let r = evaluate_config(&ctx, &p, &files, config, &test, Some(images), a.batch)
+        let r = evaluate_config(&ctx, &p, &files, config, &test, Some(images), a.gpu.batch)
             .with_context(|| format!("evaluating {config}"))?;
         let row = AccuracyRow {
             config: config.clone(),
@@ -523,22 +530,8 @@ fn write_accuracy(dir: &std::path::Path, rows: &[AccuracyRow]) -> Result<()> {
 #[cfg(feature = "train")]
 #[derive(clap::Args)]
 pub struct TuneArgs {
-    /// Zoo model (resnet18-cifar).
-    #[arg(long)]
-    pub model: String,
-    /// Base width of ResNets (the committed model: 16).
-    #[arg(long)]
-    pub width: Option<usize>,
-    /// Base weights (safetensors, torchvision keys); the output goes next to them unless
-    /// --out says otherwise.
-    #[arg(long)]
-    pub weights: PathBuf,
-    /// Dataset: fashion-mnist or cifar10.
-    #[arg(long, default_value = "fashion-mnist")]
-    pub dataset: String,
-    /// Dataset folder (default for fashion-mnist: /usr/share/datasets/fashion-mnist).
-    #[arg(long)]
-    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub m: TrainedModelArgs,
     /// Optimisation steps (cosine decay to 0 over them).
     #[arg(long, default_value_t = 300)]
     pub steps: usize,
@@ -601,12 +594,12 @@ fn tune_setup(t: &TuneArgs) -> Result<TuneSetup> {
     if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
         std::env::set_var("CANDLE_NUM_THREADS", "1");
     }
-    let kind = DatasetKind::parse(&t.dataset)?;
-    let graph = model::zoo::build(&t.model, &options(kind, t.width))?;
-    let weights = model::load_safetensors(&graph, &t.weights)?;
-    let train_set = data::load(kind, Split::Train, t.data.as_deref())?;
+    let (kind, opts) = t.m.kind()?;
+    let graph = model::zoo::build(&t.m.model, &opts)?;
+    let weights = model::load_safetensors(&graph, &t.m.weights)?;
+    let train_set = data::load(kind, Split::Train, t.m.data.as_deref())?;
     let test_set = (t.test_limit > 0)
-        .then(|| data::load(kind, Split::Test, t.data.as_deref()).map(|d| d.take(t.test_limit)))
+        .then(|| data::load(kind, Split::Test, t.m.data.as_deref()).map(|d| d.take(t.test_limit)))
         .transpose()?;
     let cfg = splitbench::train::TrainConfig {
         epochs: t.steps.div_ceil((train_set.len() / t.batch.max(1)).max(1)),
@@ -652,11 +645,11 @@ pub fn prune_finetune(a: &PruneFinetuneArgs) -> Result<()> {
         .tune
         .out
         .clone()
-        .unwrap_or_else(|| eval::TrainedFiles::beside(&a.tune.weights).pruned(&cfg));
+        .unwrap_or_else(|| eval::TrainedFiles::beside(&a.tune.m.weights).pruned(&cfg));
     let compacted = train::compact_unfused(&s.base, &cfg)?;
     println!(
         "pruning {} with {:?}: {} -> {} params; fine-tuning {} steps of {} {} images",
-        a.tune.model,
+        a.tune.m.model,
         cfg.ratios,
         s.base.graph.param_count(),
         compacted.graph.param_count(),
@@ -714,7 +707,7 @@ pub fn train_bottleneck(a: &TrainBottleneckArgs) -> Result<()> {
         .ok_or_else(|| anyhow::anyhow!("--split {}: not in the fused graph", a.split))?;
     let spec = Bottleneck::new(s.base.graph.nodes[torch_split].shape, a.channels)?;
     let out = a.tune.out.clone().unwrap_or_else(|| {
-        eval::TrainedFiles::beside(&a.tune.weights)
+        eval::TrainedFiles::beside(&a.tune.m.weights)
             .bottleneck(&fused.graph.nodes[fused_split].name, a.channels)
     });
     println!(
