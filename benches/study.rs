@@ -3,7 +3,8 @@
 //! Runs `splitbench tradeoff` for resnet18-cifar (3x32x32, 10 classes, as in Shao & Zhang),
 //! mobilenet_v2 (3x224x224, ImageNet size; about 40 s on lavapipe) and the trained
 //! resnet18-cifar of models/ (width 16, 1x28x28 Fashion-MNIST, with its accuracy table when
-//! `ACCURACY_TABLE` exists, giving chart (f)) and writes
+//! `ACCURACY_TABLE` exists, giving chart (f), and `--min-accuracy` one point below the base
+//! model's accuracy in it, the paper's constraint) and writes
 //! `results/<device>/<run>/{tradeoff,layers,candidates,cdf}.csv`, `manifest.json` and the
 //! charts. Modest repetitions (`STUDY_REPS`, 5 on CPU adapters) keep it short; the
 //! manifests record them. Without `--bench` (`cargo test --benches`) it only says it skipped.
@@ -17,6 +18,22 @@ use std::process::Command;
 /// The accuracy table of the trained width-16 Fashion-MNIST model, relative to the
 /// repository root; used when present (it is produced separately, not by this bench).
 const ACCURACY_TABLE: &str = "results/accuracy/resnet18-cifar-w16-fashion-mnist/accuracy_table.csv";
+
+/// The accuracy of device-only (`fc/none`, the unchanged base model) in an accuracy table.
+fn base_accuracy(table: &Path) -> Result<Option<f64>> {
+    let text =
+        std::fs::read_to_string(table).with_context(|| format!("reading {}", table.display()))?;
+    for line in text.lines() {
+        if let Some(v) = line.trim().strip_prefix("fc/none,") {
+            let v: f64 = v
+                .trim()
+                .parse()
+                .with_context(|| format!("{}: accuracy `{v}` of fc/none", table.display()))?;
+            return Ok(Some(v));
+        }
+    }
+    Ok(None)
+}
 
 fn main() -> Result<()> {
     if !std::env::args().any(|a| a == "--bench") {
@@ -82,6 +99,15 @@ fn main() -> Result<()> {
     // Relative, so the manifest and chart (f) name it as in the repository.
     if manifest_dir.join(ACCURACY_TABLE).is_file() {
         fashion.extend(["--accuracy-table".into(), ACCURACY_TABLE.into()]);
+        // The paper's constraint: within 1 point of the base model (device-only's row).
+        match base_accuracy(&manifest_dir.join(ACCURACY_TABLE))? {
+            Some(base) => {
+                fashion.extend(["--min-accuracy".into(), format!("{:.2}", base - 1.0)]);
+            }
+            None => println!(
+                "note: no device-only row (`fc/none`) in {ACCURACY_TABLE}: no --min-accuracy"
+            ),
+        }
     } else {
         println!("note: {ACCURACY_TABLE} does not exist yet: resnet18-cifar-w16-fashion-mnist runs without accuracies (no chart f)");
     }
