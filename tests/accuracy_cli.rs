@@ -1,0 +1,180 @@
+//! `splitbench accuracy` and `eval --config` end to end on a tiny seeded model and a small
+//! Fashion-MNIST-format test split the test writes: the configurations it finds from the
+//! files next to the base weights, the two CSVs (the table parses as the planner reads it),
+//! resuming without re-evaluating, and one-line errors.
+
+mod common;
+
+use splitbench::compress::{compact_graph, Bottleneck, PruneConfig};
+use splitbench::eval::TrainedFiles;
+use splitbench::model::{self, zoo, Shape, ZooOptions};
+use splitbench::plan::AccuracyTable;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn splitbench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_splitbench"))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("splitbench-acc-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A 12-image test split in IDX format (uncompressed).
+fn write_test_split(dir: &Path) {
+    let n = 12u32;
+    let mut img = 0x0000_0803u32.to_be_bytes().to_vec();
+    for d in [n, 28, 28] {
+        img.extend_from_slice(&d.to_be_bytes());
+    }
+    img.extend((0..n as usize * 784).map(|k| (k * 13 % 251) as u8));
+    let mut lbl = 0x0000_0801u32.to_be_bytes().to_vec();
+    lbl.extend_from_slice(&n.to_be_bytes());
+    lbl.extend((0..n as u8).map(|i| i % 10));
+    std::fs::write(dir.join("t10k-images-idx3-ubyte"), img).unwrap();
+    std::fs::write(dir.join("t10k-labels-idx1-ubyte"), lbl).unwrap();
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .filter(|l| !l.contains("XDG_RUNTIME_DIR"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn accuracy_table_of_a_tiny_model() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = tmp("table");
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    write_test_split(&data);
+    let opts = ZooOptions {
+        input: Some(Shape::new(1, 28, 28)),
+        classes: Some(10),
+        width: Some(4),
+    };
+    let torch = zoo::build("resnet18-cifar", &opts).unwrap();
+    let base = dir.join("tiny.safetensors");
+    model::save_safetensors(&model::seeded(&torch, 2), &base).unwrap();
+    let files = TrainedFiles::beside(&base);
+    // One bottleneck (C/4 at layer2: 8 channels -> 2) and one last-stage pruning at layer3.
+    let fused = model::fuse_graph(&torch).unwrap();
+    let (_, l2) = model::paper_split_points(&fused)[2];
+    let spec = Bottleneck::new(fused.nodes[l2].shape, 2).unwrap();
+    let mut w = spec.encoder(1).unwrap().weights;
+    w.extend(spec.decoder(1).unwrap().weights);
+    model::save_safetensors(&w, &files.bottleneck(&fused.nodes[l2].name, 2)).unwrap();
+    let p = PruneConfig::new(&[0.0, 0.0, 0.0, 0.5, 0.0]).unwrap();
+    let small = compact_graph(&torch, &p).unwrap();
+    model::save_safetensors(&model::seeded(&small, 3), &files.pruned(&p)).unwrap();
+
+    let out = dir.join("acc");
+    let args = [
+        "accuracy",
+        "--model",
+        "resnet18-cifar",
+        "--width",
+        "4",
+        "--weights",
+        base.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--batch",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let o = splitbench(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // 2 whole-model rows + 5 splits x 4 plain + bottleneck x 3 bits + pruned x 4 encodings.
+    let want = 2 + 5 * 4 + 3 + 4;
+    let table = AccuracyTable::read(&out.join("accuracy_table.csv")).unwrap();
+    assert_eq!(table.by_config.len(), want, "{:?}", table.by_config.keys());
+    let name = &fused.nodes[l2].name;
+    for c in [
+        "fc/none".to_string(),
+        "input/uint8-input".to_string(),
+        format!("{name}/bn2+2bit-tensor"),
+        "layer3.1.conv2/prune-0_0_0_0.5_0+4bit-tensor".to_string(),
+        "conv1/f32".to_string(),
+    ] {
+        assert!(table.by_config.contains_key(&c), "{c} missing");
+    }
+    // Lossless sends agree with the whole model.
+    assert_eq!(table.by_config["conv1/f32"], table.by_config["fc/none"]);
+    let detail = std::fs::read_to_string(out.join("accuracy.csv")).unwrap();
+    assert!(detail.starts_with(
+        "config,split,variant,images,correct,accuracy_pct,frame_bytes,f32_frame_bytes,reduction_vs_f32,seconds"
+    ));
+    assert!(
+        detail.lines().skip(1).all(|l| l.contains(",12,")),
+        "{detail}"
+    );
+    // Run again: everything is kept, nothing re-evaluated.
+    let o = splitbench(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("({want} already in")),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!stdout(&o).contains("[1/"), "{}", stdout(&o));
+
+    // eval --config gives the same count as the table.
+    let o = splitbench(&[
+        "eval",
+        "--model",
+        "resnet18-cifar",
+        "--width",
+        "4",
+        "--weights",
+        base.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--config",
+        &format!("{name}/bn2+2bit-tensor"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pct = format!(
+        "{:.2}%",
+        table.by_config[&format!("{name}/bn2+2bit-tensor")]
+    );
+    assert!(stdout(&o).contains(&pct), "{pct} not in {}", stdout(&o));
+
+    // A config whose trained file is missing: one line naming the file.
+    let o = splitbench(&[
+        "eval",
+        "--model",
+        "resnet18-cifar",
+        "--width",
+        "4",
+        "--weights",
+        base.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--config",
+        &format!("{name}/bn4+2bit-tensor"),
+    ]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("tiny.{name}-bn4.safetensors")),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
