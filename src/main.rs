@@ -189,8 +189,14 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line: the chain of causes, outermost first.
-            let msg: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            // One line: the chain of causes, outermost first; a cause that its parent's
+            // message already ends with (errors that print their source) is not repeated.
+            let mut msg: Vec<String> = Vec::new();
+            for c in e.chain().map(|c| c.to_string()) {
+                if !msg.last().is_some_and(|m| m.ends_with(&c)) {
+                    msg.push(c);
+                }
+            }
             eprintln!("error: {}", msg.join(": "));
             ExitCode::FAILURE
         }
