@@ -245,7 +245,7 @@ fn tradeoff_writes_the_study() {
     }
     // Pruned and bottlenecked candidates are in the search, and the seeded bottleneck
     // weights are declared.
-    assert!(stdout.contains("bottleneck weights: seeded (latency only)"));
+    assert!(stdout.contains("bottleneck weights: seeded for timing"));
     assert_eq!(
         m["bottleneck_weights"].as_str(),
         Some("bottleneck weights: seeded (latency only)")

@@ -10,10 +10,12 @@
 //!   `C -> k` + tanh, and a linear `k -> C` + ELU.
 //!
 //! Both halves are small graphs of the model IR, so the engine runs and times them like
-//! any other graph ([`Bottleneck::time`]). **Their weights are seeded** (drawn like every
-//! seeded weight of the zoo): the trained weights come from the accuracy work, and until
-//! then every output that uses a bottleneck carries [`BOTTLENECK_WEIGHTS_NOTE`]. Latency
-//! does not depend on the weights' values.
+//! any other graph ([`Bottleneck::time`]). For timing, their weights are seeded (drawn like
+//! every seeded weight of the zoo): latency does not depend on the weights' values, and the
+//! trade-off study's outputs say so ([`BOTTLENECK_WEIGHTS_NOTE`]). Trained pairs (feature
+//! `train`: `splitbench train-bottleneck`) are files with the keys of
+//! [`Bottleneck::pair_graph`], read by [`Bottleneck::load`]; their accuracy comes from
+//! `splitbench accuracy` through the accuracy table.
 //!
 //! ```
 //! use splitbench::compress::{Bottleneck, BottleneckKind};
@@ -35,7 +37,8 @@ use crate::model::{seeded, Act, Conv2d, Graph, Linear, Model, Op, Shape};
 use crate::tensor::Rng;
 
 /// What every output that uses a bottleneck says about its weights.
-pub const BOTTLENECK_WEIGHTS_NOTE: &str = "bottleneck weights: seeded (latency only)";
+pub const BOTTLENECK_WEIGHTS_NOTE: &str =
+    "bottleneck weights: seeded for timing (latency does not depend on them); accuracy of trained ones: --accuracy-table";
 
 /// The divisors of the bottleneck widths searched: `k = C/4, C/8, C/16` (at least 1).
 pub const WIDTH_DIVISORS: [usize; 3] = [4, 8, 16];
