@@ -503,12 +503,77 @@ pub fn accuracy(a: &AccuracyArgs) -> Result<()> {
         write_accuracy(&a.out, &rows)?;
     }
     write_accuracy(&a.out, &rows)?;
+    let summary = summarize(&rows, 32.0);
+    let mut w = csv::Writer::from_path(a.out.join("accuracy_summary.csv"))?;
+    for r in &summary {
+        w.serialize(r)?;
+        println!(
+            "{}: {} {:.2}% ({:+.2} points vs the base model), {} B/image, {:.1}x fewer than f32",
+            r.split, r.config, r.accuracy_pct, r.gap_points, r.frame_bytes, r.reduction_vs_f32
+        );
+    }
+    w.flush()?;
     println!(
-        "wrote {} and {}",
+        "wrote {}, {} and {}",
         detail.display(),
-        a.out.join("accuracy_table.csv").display()
+        a.out.join("accuracy_table.csv").display(),
+        a.out.join("accuracy_summary.csv").display()
     );
     Ok(())
+}
+
+/// Per split point, the most accurate configuration sending at least `min_reduction`
+/// times fewer bytes than the f32 feature (ties: fewer bytes).
+#[derive(serde::Serialize, Debug)]
+struct SummaryRow {
+    split: String,
+    config: String,
+    accuracy_pct: f64,
+    base_pct: f64,
+    gap_points: f64,
+    frame_bytes: usize,
+    reduction_vs_f32: f64,
+    min_reduction: f64,
+    images: usize,
+}
+
+fn summarize(rows: &[AccuracyRow], min_reduction: f64) -> Vec<SummaryRow> {
+    let Some(base) = rows.iter().find(|r| r.split == "device-only") else {
+        return Vec::new();
+    };
+    let mut splits: Vec<&str> = Vec::new();
+    for r in rows {
+        if r.frame_bytes.is_some() && !splits.contains(&r.split.as_str()) {
+            splits.push(&r.split);
+        }
+    }
+    let mut out = Vec::new();
+    for split in splits {
+        let best = rows
+            .iter()
+            .filter(|r| r.split == split)
+            .filter_map(|r| Some((r, r.frame_bytes?, r.reduction_vs_f32?)))
+            .filter(|(_, _, red)| *red >= min_reduction)
+            .max_by(|a, b| {
+                a.0.accuracy_pct
+                    .total_cmp(&b.0.accuracy_pct)
+                    .then(b.1.cmp(&a.1))
+            });
+        if let Some((r, bytes, red)) = best {
+            out.push(SummaryRow {
+                split: split.to_string(),
+                config: r.config.clone(),
+                accuracy_pct: r.accuracy_pct,
+                base_pct: base.accuracy_pct,
+                gap_points: r.accuracy_pct - base.accuracy_pct,
+                frame_bytes: bytes,
+                reduction_vs_f32: red,
+                min_reduction,
+                images: r.images,
+            });
+        }
+    }
+    out
 }
 
 /// Writes both CSVs (details, then the `config,accuracy` table) in the order evaluated.

@@ -124,6 +124,14 @@ fn accuracy_table_of_a_tiny_model() {
         detail.lines().skip(1).all(|l| l.contains(",12,")),
         "{detail}"
     );
+    // The summary: per split, the best configuration sending >= 32x fewer bytes than f32.
+    let summary = std::fs::read_to_string(out.join("accuracy_summary.csv")).unwrap();
+    assert!(summary.starts_with("split,config,accuracy_pct,base_pct,gap_points,frame_bytes,"));
+    for l in summary.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        let red: f64 = f[6].parse().unwrap();
+        assert!(red >= 32.0, "{l}");
+    }
     // Run again: everything is kept, nothing re-evaluated.
     let o = splitbench(&args);
     assert!(o.status.success(), "{}", stderr(&o));
