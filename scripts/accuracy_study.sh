@@ -20,8 +20,8 @@ STEP=${STEP:-all}
 OUT=${OUT:-results/accuracy/resnet18-cifar-w16-fashion-mnist}
 BN_STEPS=${BN_STEPS:-300}     # C/8 and C/16
 BN_STEPS_C4=${BN_STEPS_C4:-1000}  # C/4: the width that carries the >= 32x target
-DIVS=${DIVS:-4 8 16}
-SPLITS=${SPLITS:-layer4 layer3 layer2 layer1 stem}
+DIVS=${DIVS-4 8 16}
+SPLITS=${SPLITS-layer4 layer3 layer2 layer1 stem}
 PRUNE=${PRUNE:-1}
 PRUNE_RATIOS=${PRUNE_RATIOS:-0.5 0.75}  # the study also searches 0.25 (not trained here)
 PRUNE_STEPS=${PRUNE_STEPS:-150}
