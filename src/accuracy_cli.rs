@@ -560,14 +560,15 @@ fn summarize(rows: &[AccuracyRow], min_reduction: f64) -> Vec<SummaryRow> {
                     .then(b.1.cmp(&a.1))
             });
         if let Some((r, bytes, red)) = best {
+            let round = |v: f64, d: f64| (v * d).round() / d;
             out.push(SummaryRow {
                 split: split.to_string(),
                 config: r.config.clone(),
-                accuracy_pct: r.accuracy_pct,
-                base_pct: base.accuracy_pct,
-                gap_points: r.accuracy_pct - base.accuracy_pct,
+                accuracy_pct: round(r.accuracy_pct, 1e4),
+                base_pct: round(base.accuracy_pct, 1e4),
+                gap_points: round(r.accuracy_pct - base.accuracy_pct, 1e4),
                 frame_bytes: bytes,
-                reduction_vs_f32: red,
+                reduction_vs_f32: round(red, 100.0),
                 min_reduction,
                 images: r.images,
             });

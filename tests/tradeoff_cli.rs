@@ -248,7 +248,7 @@ fn tradeoff_writes_the_study() {
     assert!(stdout.contains("bottleneck weights: seeded for timing"));
     assert_eq!(
         m["bottleneck_weights"].as_str(),
-        Some("bottleneck weights: seeded (latency only)")
+        Some(splitbench::compress::BOTTLENECK_WEIGHTS_NOTE)
     );
     let cands = std::fs::read_to_string(out.join("candidates.csv")).unwrap();
     for family in ["pruned+n-bit", "bottleneck", "n-bit", "f32"] {
