@@ -5,19 +5,13 @@
 
 mod common;
 
+use common::{splitbench, stderr};
 use splitbench::compress::{compact_graph, Bottleneck, PruneConfig};
 use splitbench::eval::TrainedFiles;
 use splitbench::model::{self, zoo, Shape, ZooOptions};
 use splitbench::plan::AccuracyTable;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn splitbench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_splitbench"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
+use std::process::Output;
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("splitbench-acc-{}-{name}", std::process::id()));
@@ -43,14 +37,6 @@ fn write_test_split(dir: &Path) {
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr)
-        .lines()
-        .filter(|l| !l.contains("XDG_RUNTIME_DIR"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[test]
@@ -143,19 +129,22 @@ fn accuracy_table_of_a_tiny_model() {
     assert!(!stdout(&o).contains("[1/"), "{}", stdout(&o));
 
     // eval --config gives the same count as the table.
-    let o = splitbench(&[
-        "eval",
-        "--model",
-        "resnet18-cifar",
-        "--width",
-        "4",
-        "--weights",
-        base.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--config",
-        &format!("{name}/bn2+2bit-tensor"),
-    ]);
+    let eval = |config: &str| {
+        splitbench(&[
+            "eval",
+            "--model",
+            "resnet18-cifar",
+            "--width",
+            "4",
+            "--weights",
+            base.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--config",
+            config,
+        ])
+    };
+    let o = eval(&format!("{name}/bn2+2bit-tensor"));
     assert!(o.status.success(), "{}", stderr(&o));
     let pct = format!(
         "{:.2}%",
@@ -164,19 +153,7 @@ fn accuracy_table_of_a_tiny_model() {
     assert!(stdout(&o).contains(&pct), "{pct} not in {}", stdout(&o));
 
     // A config whose trained file is missing: one line naming the file.
-    let o = splitbench(&[
-        "eval",
-        "--model",
-        "resnet18-cifar",
-        "--width",
-        "4",
-        "--weights",
-        base.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--config",
-        &format!("{name}/bn4+2bit-tensor"),
-    ]);
+    let o = eval(&format!("{name}/bn4+2bit-tensor"));
     assert!(!o.status.success());
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "{err}");

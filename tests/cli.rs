@@ -2,29 +2,14 @@
 
 mod common;
 
+use common::{splitbench, stderr};
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn splitbench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_splitbench"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
+use std::process::Output;
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("splitbench-cli-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-/// stderr without the harmless lavapipe noise.
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr)
-        .lines()
-        .filter(|l| !l.contains("XDG_RUNTIME_DIR"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn assert_one_line_error(o: &Output, needle: &str) {

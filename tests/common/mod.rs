@@ -37,3 +37,20 @@ pub fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
 pub fn rand_vec(seed: u64, n: usize) -> Vec<f32> {
     Rng::new(seed).vec(n, -1.0, 1.0)
 }
+
+/// Runs the splitbench binary of this build with `args`.
+pub fn splitbench(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_splitbench"))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+/// stderr without the harmless lavapipe noise.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .filter(|l| !l.contains("XDG_RUNTIME_DIR"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
