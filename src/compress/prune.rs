@@ -141,6 +141,12 @@ impl PruneConfig {
         Ok(())
     }
 
+    /// The ratios as names use them, stem first: `0_0.5_0_0_0`.
+    pub fn ratios_name(&self) -> String {
+        let r: Vec<String> = self.ratios.iter().map(|r| format!("{r}")).collect();
+        r.join("_")
+    }
+
     /// Whether nothing is pruned.
     pub fn is_identity(&self) -> bool {
         self.ratios.iter().all(|&r| r == 0.0)

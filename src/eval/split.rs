@@ -319,18 +319,12 @@ impl TrainedFiles {
         }
     }
 
-    /// `<ratios>` as in variant names: `0_0.5_0_0_0`.
-    pub fn ratios_name(cfg: &PruneConfig) -> String {
-        let r: Vec<String> = cfg.ratios.iter().map(|r| format!("{r}")).collect();
-        r.join("_")
-    }
-
     /// The fine-tuned model pruned with `cfg`.
     pub fn pruned(&self, cfg: &PruneConfig) -> std::path::PathBuf {
         self.dir.join(format!(
             "{}.prune-{}.safetensors",
             self.stem,
-            Self::ratios_name(cfg)
+            cfg.ratios_name()
         ))
     }
 

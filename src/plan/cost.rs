@@ -284,8 +284,7 @@ pub fn variant_name(
 ) -> String {
     let mut s = String::new();
     if let Some(p) = prune {
-        let r: Vec<String> = p.ratios.iter().map(|r| format!("{r}")).collect();
-        s.push_str(&format!("prune-{}+", r.join("_")));
+        s.push_str(&format!("prune-{}+", p.ratios_name()));
     }
     if let Some(k) = bottleneck {
         s.push_str(&format!("bn{k}+"));
