@@ -652,6 +652,17 @@ pub struct TrainBottleneckArgs {
     /// Bit widths drawn per step for the straight-through quantization.
     #[arg(long, value_delimiter = ',', default_value = "8,4,2")]
     pub bits: Vec<u32>,
+    /// Continue from this trained pair (a file `train-bottleneck` wrote) instead of new
+    /// seeded weights.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// Weight of knowledge distillation from the base model's softened logits, in [0, 1]
+    /// (0: cross-entropy on the labels only).
+    #[arg(long, default_value_t = 0.0)]
+    pub distill_weight: f64,
+    /// Distillation temperature.
+    #[arg(long, default_value_t = 4.0)]
+    pub distill_temperature: f64,
 }
 
 #[cfg(feature = "train")]
@@ -797,10 +808,31 @@ pub fn train_bottleneck(a: &TrainBottleneckArgs) -> Result<()> {
         s.kind.name()
     );
     let mut net = Net::from_weights(&s.base.graph, &s.base.weights)?;
-    let mut bn = BottleneckNets::new(spec, a.tune.seed)?;
+    let mut bn = match &a.init {
+        Some(p) => {
+            println!("continuing from {}", p.display());
+            BottleneckNets::load(spec, p)?
+        }
+        None => BottleneckNets::new(spec, a.tune.seed)?,
+    };
+    let distill = (a.distill_weight > 0.0)
+        .then(|| train::Distill::new(a.distill_temperature, a.distill_weight))
+        .transpose()?;
+    // The teacher is the untouched base model (the student's backbone is the same frozen
+    // network, with the bottleneck spliced in).
+    let mut teacher = distill
+        .map(|_| Net::from_weights(&s.base.graph, &s.base.weights))
+        .transpose()?;
+    if let Some(d) = distill {
+        println!(
+            "distilling from the base model: weight {}, temperature {}",
+            d.weight, d.temperature
+        );
+    }
     let cfg = splitbench::train::TrainConfig {
         optimizer: splitbench::train::Optimizer::AdamW,
         weight_decay: 0.0,
+        distill,
         ..s.cfg.clone()
     };
     let t0 = std::time::Instant::now();
@@ -811,6 +843,7 @@ pub fn train_bottleneck(a: &TrainBottleneckArgs) -> Result<()> {
         &a.bits,
         &s.train_set,
         &cfg,
+        teacher.as_mut(),
         &mut |st| log_step(st, t0),
         &mut |_, _| Ok(()),
     )?;

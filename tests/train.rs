@@ -270,6 +270,7 @@ fn bottleneck_training_on_a_frozen_backbone_lowers_the_loss() {
         &[8, 4, 2],
         &ds,
         &cfg,
+        None,
         &mut |s| losses.push(s.loss),
         &mut |_, _| Ok(()),
     )
@@ -298,10 +299,104 @@ fn bottleneck_training_on_a_frozen_backbone_lowers_the_loss() {
         &[9],
         &ds,
         &cfg,
+        None,
         &mut |_| {},
         &mut |_, _| Ok(())
     )
     .is_err());
+    // A saved pair loads back (training continues from it with `--init`).
+    let dir = std::env::temp_dir().join(format!("splitbench-bn-init-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bn.safetensors");
+    model::save_safetensors(&bn.weights().unwrap(), &path).unwrap();
+    let mut again = train::BottleneckNets::load(spec, &path).unwrap();
+    assert_eq!(again.weights().unwrap(), bn.weights().unwrap());
+    // Distillation from the frozen base model: the mixed loss falls too, the backbone
+    // stays frozen, and asking for it without a teacher is an error.
+    let kd = TrainConfig {
+        distill: Some(train::Distill::new(2.0, 0.7).unwrap()),
+        ..cfg.clone()
+    };
+    let mut teacher = Net::from_weights(&graph, &before).unwrap();
+    let mut fresh = train::BottleneckNets::new(spec, 5).unwrap();
+    let mut kd_losses = Vec::new();
+    train::train_bottleneck(
+        &mut net,
+        &mut fresh,
+        split,
+        &[4],
+        &ds,
+        &kd,
+        Some(&mut teacher),
+        &mut |s| kd_losses.push(s.loss),
+        &mut |_, _| Ok(()),
+    )
+    .unwrap();
+    let first: f32 = kd_losses[..2].iter().sum::<f32>() / 2.0;
+    let last: f32 = kd_losses[kd_losses.len() - 2..].iter().sum::<f32>() / 2.0;
+    assert!(
+        last < 0.7 * first,
+        "KD loss {first} -> {last} ({kd_losses:?})"
+    );
+    assert_eq!(net.weights().unwrap(), before);
+    assert_eq!(teacher.weights().unwrap(), before);
+    assert!(train::train_bottleneck(
+        &mut net,
+        &mut again,
+        split,
+        &[4],
+        &ds,
+        &kd,
+        None,
+        &mut |_| {},
+        &mut |_, _| Ok(())
+    )
+    .is_err());
+}
+
+#[test]
+fn distillation_loss_mixes_cross_entropy_and_kl_to_the_teacher() {
+    use candle_core::{Device, Tensor as T};
+    let logits = T::new(&[[2.0f32, 0.5, -1.0], [0.1, 0.2, 0.3]], &Device::Cpu).unwrap();
+    let teacher = T::new(&[[1.0f32, 1.5, -0.5], [0.3, -0.2, 0.9]], &Device::Cpu).unwrap();
+    let labels = T::new(&[0u32, 2], &Device::Cpu).unwrap();
+    let scalar = |t: T| t.to_scalar::<f32>().unwrap() as f64;
+    let ce = scalar(candle_nn::loss::cross_entropy(&logits, &labels).unwrap());
+    // Weight 0: plain cross-entropy.
+    let d0 = train::Distill::new(3.0, 0.0).unwrap();
+    assert!((scalar(d0.loss(&logits, &teacher, &labels).unwrap()) - ce).abs() < 1e-6);
+    // Weight 1: T^2 * KL(p_t || p_s), computed by hand; zero when the student is the teacher.
+    let t = 3.0f64;
+    let soft = |row: &[f64]| -> Vec<f64> {
+        let m = row.iter().cloned().fold(f64::MIN, f64::max);
+        let e: Vec<f64> = row.iter().map(|v| ((v - m) / t).exp()).collect();
+        let z: f64 = e.iter().sum();
+        e.iter().map(|v| v / z).collect()
+    };
+    let (s_rows, t_rows) = (
+        [[2.0, 0.5, -1.0], [0.1, 0.2, 0.3]],
+        [[1.0, 1.5, -0.5], [0.3, -0.2, 0.9]],
+    );
+    let mut kl = 0.0;
+    for (sr, tr) in s_rows.iter().zip(&t_rows) {
+        let (ps, pt) = (soft(sr), soft(tr));
+        kl += pt
+            .iter()
+            .zip(&ps)
+            .map(|(a, b)| a * (a / b).ln())
+            .sum::<f64>();
+    }
+    let want = t * t * kl / 2.0;
+    let d1 = train::Distill::new(t, 1.0).unwrap();
+    let got = scalar(d1.loss(&logits, &teacher, &labels).unwrap());
+    assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+    assert!(scalar(d1.loss(&logits, &logits, &labels).unwrap()).abs() < 1e-6);
+    // A mix is the weighted sum.
+    let dm = train::Distill::new(t, 0.25).unwrap();
+    let mix = scalar(dm.loss(&logits, &teacher, &labels).unwrap());
+    assert!((mix - (0.75 * ce + 0.25 * want)).abs() < 1e-5);
+    assert!(train::Distill::new(0.0, 0.5).is_err());
+    assert!(train::Distill::new(2.0, 1.5).is_err());
 }
 
 #[test]

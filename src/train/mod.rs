@@ -76,6 +76,50 @@ pub struct TrainConfig {
     pub max_steps: Option<usize>,
     /// The optimiser.
     pub optimizer: Optimizer,
+    /// Knowledge distillation from a teacher network (see [`train_with`]); `None`: plain
+    /// cross-entropy.
+    pub distill: Option<Distill>,
+}
+
+/// Knowledge distillation (Hinton et al., 2015): the loss is
+/// `(1 - weight) * CE(labels) + weight * T^2 * KL(softmax(teacher / T) || softmax(student / T))`.
+/// For a bottleneck on a frozen backbone the teacher is the base model itself, so the
+/// student learns to reproduce the base model's predictions, not only the labels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Distill {
+    /// Softening temperature T (> 0).
+    pub temperature: f64,
+    /// Weight of the distillation term, in [0, 1].
+    pub weight: f64,
+}
+
+impl Distill {
+    /// Checked parameters.
+    pub fn new(temperature: f64, weight: f64) -> Result<Self> {
+        if !(temperature > 0.0 && temperature.is_finite()) || !(0.0..=1.0).contains(&weight) {
+            return Err(Error::InvalidArg(format!(
+                "distillation temperature {temperature} must be > 0 and weight {weight} in [0, 1]"
+            )));
+        }
+        Ok(Self {
+            temperature,
+            weight,
+        })
+    }
+
+    /// The mixed loss of `logits` against `labels` and the (detached) teacher logits.
+    pub fn loss(&self, logits: &Tensor, teacher: &Tensor, labels: &Tensor) -> Result<Tensor> {
+        use candle_nn::ops::log_softmax;
+        let r = (|| -> candle_core::Result<Tensor> {
+            let t = self.temperature;
+            let ce = candle_nn::loss::cross_entropy(logits, labels)?;
+            let ls = log_softmax(&logits.affine(1.0 / t, 0.0)?, 1)?;
+            let lt = log_softmax(&teacher.detach().affine(1.0 / t, 0.0)?, 1)?;
+            let kl = (lt.exp()? * (lt - ls)?)?.sum(1)?.mean(0)?;
+            ce.affine(1.0 - self.weight, 0.0)? + kl.affine(self.weight * t * t, 0.0)?
+        })();
+        r.map_err(cerr)
+    }
 }
 
 /// Optimiser of a training run.
@@ -103,6 +147,7 @@ impl Default for TrainConfig {
             flip: true,
             max_steps: None,
             optimizer: Optimizer::Sgd,
+            distill: None,
         }
     }
 }
@@ -267,6 +312,7 @@ pub fn train(
         vars,
         Mode::Train,
         &mut |_, f| Ok(f),
+        None,
         on_step,
         on_epoch,
     )
@@ -274,8 +320,10 @@ pub fn train(
 
 /// The training loop: per epoch a seeded permutation of `ds`, augmented batches (the last
 /// partial batch is dropped), cross-entropy, [`Sgd`] on `vars` only, `bn_mode` for the
-/// batch norms, `hook` as in [`Net::forward_with`]. Calls `on_step` after every step and
-/// `on_epoch` after every epoch (to print, evaluate or checkpoint).
+/// batch norms, `hook` as in [`Net::forward_with`]. With `cfg.distill`, `teacher` (batch
+/// norms in eval mode, never updated) sees the same augmented batch and the loss is
+/// [`Distill::loss`]. Calls `on_step` after every step and `on_epoch` after every epoch (to
+/// print, evaluate or checkpoint).
 #[allow(clippy::too_many_arguments)] // the loop's inputs; grouped in TrainConfig where they are plain values
 pub fn train_with(
     net: &mut Net,
@@ -284,9 +332,15 @@ pub fn train_with(
     vars: Vec<(String, Var)>,
     bn_mode: Mode,
     hook: &mut dyn FnMut(crate::model::NodeId, Feature) -> Result<Feature>,
+    mut teacher: Option<&mut Net>,
     on_step: &mut dyn FnMut(StepInfo),
     on_epoch: &mut dyn FnMut(&EpochStats, &mut Net) -> Result<()>,
 ) -> Result<Vec<EpochStats>> {
+    if cfg.distill.is_some() && teacher.is_none() {
+        return Err(Error::InvalidArg(
+            "distillation needs a teacher network".into(),
+        ));
+    }
     if cfg.batch == 0 || cfg.batch > ds.len() {
         return Err(Error::InvalidArg(format!(
             "batch {} must be between 1 and the dataset size {}",
@@ -345,7 +399,12 @@ pub fn train_with(
             let labels: Vec<u32> = idx.iter().map(|&i| ds.labels[i] as u32).collect();
             let y = Tensor::from_vec(labels.clone(), cfg.batch, &Device::Cpu).map_err(cerr)?;
             let logits = net.forward_with(&x, cfg.batch, bn_mode, hook)?;
-            let loss = candle_nn::loss::cross_entropy(&logits, &y).map_err(cerr)?;
+            let loss = match (cfg.distill, teacher.as_deref_mut()) {
+                (Some(d), Some(t)) => {
+                    d.loss(&logits, &t.forward(&x, cfg.batch, Mode::Eval)?, &y)?
+                }
+                _ => candle_nn::loss::cross_entropy(&logits, &y).map_err(cerr)?,
+            };
             let lr = lr_at(cfg, global, total, steps);
             match adam.as_mut() {
                 Some(a) => {

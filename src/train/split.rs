@@ -80,8 +80,17 @@ fn without_act(g: &Graph) -> Result<(Graph, Act)> {
 impl BottleneckNets {
     /// Seeded encoder and decoder for `spec` (PyTorch's default initialisation scale).
     pub fn new(spec: Bottleneck, seed: u64) -> Result<Self> {
-        let enc = spec.encoder(seed)?;
-        let dec = spec.decoder(seed)?;
+        let (enc, dec) = (spec.encoder(seed)?, spec.decoder(seed)?);
+        Self::from_models(spec, &enc, &dec)
+    }
+
+    /// A trained pair from `path` (as [`Self::weights`] saved it), to train further.
+    pub fn load(spec: Bottleneck, path: &std::path::Path) -> Result<Self> {
+        let (enc, dec) = spec.load(path)?;
+        Self::from_models(spec, &enc, &dec)
+    }
+
+    fn from_models(spec: Bottleneck, enc: &Model, dec: &Model) -> Result<Self> {
         let (eg, _) = without_act(&enc.graph)?;
         let (dg, _) = without_act(&dec.graph)?;
         Ok(Self {
@@ -144,6 +153,7 @@ impl BottleneckNets {
 /// Trains `bn` at the output of node `split` of the frozen `net` (batch norms in eval mode,
 /// only the bottleneck's variables updated): every step quantizes the code at a bit width
 /// drawn from `bits` (seeded), so one encoder/decoder serves every width of the study.
+/// With `cfg.distill`, `teacher` (the unmodified base model) supplies the soft targets.
 #[allow(clippy::too_many_arguments)] // train_with's inputs plus the split and bit widths
 pub fn train_bottleneck(
     net: &mut Net,
@@ -152,6 +162,7 @@ pub fn train_bottleneck(
     bits: &[u32],
     ds: &Dataset,
     cfg: &TrainConfig,
+    teacher: Option<&mut Net>,
     on_step: &mut dyn FnMut(StepInfo),
     on_epoch: &mut dyn FnMut(&EpochStats, &mut Net) -> Result<()>,
 ) -> Result<Vec<EpochStats>> {
@@ -182,5 +193,15 @@ pub fn train_bottleneck(
         let b = bits[(rng.next_u64() % bits.len() as u64) as usize];
         bn.apply(&f, batch, Some(b))
     };
-    train_with(net, ds, cfg, vars, Mode::Eval, &mut hook, on_step, on_epoch)
+    train_with(
+        net,
+        ds,
+        cfg,
+        vars,
+        Mode::Eval,
+        &mut hook,
+        teacher,
+        on_step,
+        on_epoch,
+    )
 }
