@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Steps 2 and 3 on the trained base model, then the accuracy table of the study:
 #   1. train-bottleneck: an encoder/decoder of width C/4, C/8 and C/16 at each split point, backbone
-#      frozen, straight-through quantization at 8/4/2 bits drawn per step;
+#      frozen, straight-through quantization at 8/4/2 bits drawn per step; the C/4 pairs (the
+#      width that carries the >= 32x target, sent at 2 bits) are then refined at 2 bits with
+#      knowledge distillation from the base model's logits (--init, --distill-weight);
 #   2. prune-finetune: the last-stage pruning family of the study (ratios 0.5 and 0.75 on
 #      the stage whose output crosses each of the 5 paper split points; the study also
 #      searches 0.25 and uniform ratios, whose accuracy stays unknown), fine-tuned briefly;
@@ -20,6 +22,9 @@ STEP=${STEP:-all}
 OUT=${OUT:-results/accuracy/resnet18-cifar-w16-fashion-mnist}
 BN_STEPS=${BN_STEPS:-300}     # C/8 and C/16
 BN_STEPS_C4=${BN_STEPS_C4:-1000}  # C/4: the width that carries the >= 32x target
+# C/4 refinement runs per split, steps of each (2-bit, distillation weight 0.9, temperature 4;
+# each run continues from the previous one with seed 11, 12, ...).
+REFINE_STEPS=${REFINE_STEPS:-stem:1800,1500 layer1:2000 layer2:1200 layer3:1500 layer4:600}
 DIVS=${DIVS-4 8 16}
 SPLITS=${SPLITS-layer4 layer3 layer2 layer1 stem}
 PRUNE=${PRUNE:-1}
@@ -36,10 +41,24 @@ if [ "$STEP" = all ] || [ "$STEP" = train ]; then
     case $split in stem|layer1) c=16;; layer2) c=32;; layer3) c=64;; layer4) c=128;; esac
     node=$split.1.conv2; [ "$split" = stem ] && node=conv1  # the fused split node
     for div in $DIVS; do
-      steps=$BN_STEPS; [ "$div" = 4 ] && steps=$BN_STEPS_C4
-      [ -e "$stem.$node-bn$((c / div)).safetensors" ] || CANDLE_NUM_THREADS=1 RAYON_NUM_THREADS=1 "$BIN" train-bottleneck "${M[@]}" \
-        --split "$split" --channels $((c / div)) --bits 8,4,2 --steps "$steps" --batch 64 \
-        --lr 0.003 --seed 1 --test-limit 1000
+      k=$((c / div)); f="$stem.$node-bn$k.safetensors"
+      [ -e "$f" ] && continue
+      T=(train-bottleneck "${M[@]}" --split "$split" --channels $k --batch 64 --test-limit 1000)
+      if [ "$div" != 4 ]; then
+        CANDLE_NUM_THREADS=1 "$BIN" "${T[@]}" --bits 8,4,2 --steps "$BN_STEPS" --lr 0.003 --seed 1
+        continue
+      fi
+      first="$f.stage1"
+      CANDLE_NUM_THREADS=1 "$BIN" "${T[@]}" --bits 8,4,2 --steps "$BN_STEPS_C4" --lr 0.003 \
+        --seed 1 --out "$first"
+      prev=$first seed=11
+      for steps in $(tr ' ' '\n' <<<"$REFINE_STEPS" | sed -n "s/^$split://p" | tr ',' ' '); do
+        CANDLE_NUM_THREADS=1 "$BIN" "${T[@]}" --bits 2 --steps "$steps" --lr 0.0015 --seed $seed \
+          --init "$prev" --distill-weight 0.9 --distill-temperature 4 --out "$f.run$seed"
+        [ "$prev" = "$first" ] || rm "$prev"
+        prev=$f.run$seed seed=$((seed + 1))
+      done
+      mv "$prev" "$f"; [ ! -e "$first" ] || rm "$first"
     done
   done
   # Stage whose output crosses each split: stem=0 .. layer4=4.
