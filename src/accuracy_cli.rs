@@ -560,7 +560,8 @@ fn summarize(rows: &[AccuracyRow], min_reduction: f64) -> Vec<SummaryRow> {
                     .then(b.1.cmp(&a.1))
             });
         if let Some((r, bytes, red)) = best {
-            let round = |v: f64, d: f64| (v * d).round() / d;
+            // `+ 0.0` turns a rounded -0.0 (a gap of -1e-14) into 0.
+            let round = |v: f64, d: f64| (v * d).round() / d + 0.0;
             out.push(SummaryRow {
                 split: split.to_string(),
                 config: r.config.clone(),

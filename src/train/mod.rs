@@ -96,7 +96,8 @@ pub struct Distill {
 impl Distill {
     /// Checked parameters.
     pub fn new(temperature: f64, weight: f64) -> Result<Self> {
-        if !(temperature > 0.0 && temperature.is_finite()) || !(0.0..=1.0).contains(&weight) {
+        let ok = temperature > 0.0 && temperature.is_finite() && (0.0..=1.0).contains(&weight);
+        if !ok {
             return Err(Error::InvalidArg(format!(
                 "distillation temperature {temperature} must be > 0 and weight {weight} in [0, 1]"
             )));
