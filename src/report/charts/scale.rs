@@ -87,6 +87,11 @@ impl Scale {
             }
             let t = log_ticks(a, b, set);
             if t.len() > max_ticks {
+                // One decade tick is no axis: thin the 1-2-5 ticks (below) rather than
+                // falling back to linear ticks (200, 400 on a 17..450 axis).
+                if bold.len() < 2 {
+                    bold = t;
+                }
                 break;
             }
             bold = t;
@@ -309,6 +314,11 @@ mod tests {
         let s = Scale::log(1e-3, 1e6, 0.0, 5);
         let labels: Vec<String> = s.bold.iter().map(|p| num(s.to_data(*p))).collect();
         assert_eq!(labels, ["0.001", "0.1", "10", "1000", "100k"]);
+        // One power of ten inside and too many 1-2-5 ticks for the axis: every other 1-2-5
+        // tick, not linear ticks.
+        let s = Scale::log(17.0, 450.0, 0.05, 4);
+        let labels: Vec<String> = s.bold.iter().map(|p| num(s.to_data(*p))).collect();
+        assert_eq!(labels, ["20", "100", "500"]);
     }
 
     #[test]
