@@ -22,9 +22,10 @@ STEP=${STEP:-all}
 OUT=${OUT:-results/accuracy/resnet18-cifar-w16-fashion-mnist}
 BN_STEPS=${BN_STEPS:-300}     # C/8 and C/16
 BN_STEPS_C4=${BN_STEPS_C4:-1000}  # C/4: the width that carries the >= 32x target
-# C/4 refinement runs per split, steps of each (2-bit, distillation weight 0.9, temperature 4;
-# each run continues from the previous one with seed 11, 12, ...).
-REFINE_STEPS=${REFINE_STEPS:-stem:1800,1500 layer1:2000 layer2:1200 layer3:1500 layer4:600}
+# C/4 refinement runs per split, steps of each (`steps@lr`: another peak LR than 0.0015; 2-bit,
+# distillation weight 0.9, temperature 4; each run continues from the previous one with seed
+# 11, 12, ...).
+REFINE_STEPS=${REFINE_STEPS:-stem:1800,1500,1500@0.003 layer1:2000 layer2:1200 layer3:1500 layer4:600}
 DIVS=${DIVS-4 8 16}
 SPLITS=${SPLITS-layer4 layer3 layer2 layer1 stem}
 PRUNE=${PRUNE:-1}
@@ -52,8 +53,9 @@ if [ "$STEP" = all ] || [ "$STEP" = train ]; then
       CANDLE_NUM_THREADS=1 "$BIN" "${T[@]}" --bits 8,4,2 --steps "$BN_STEPS_C4" --lr 0.003 \
         --seed 1 --out "$first"
       prev=$first seed=11
-      for steps in $(tr ' ' '\n' <<<"$REFINE_STEPS" | sed -n "s/^$split://p" | tr ',' ' '); do
-        CANDLE_NUM_THREADS=1 "$BIN" "${T[@]}" --bits 2 --steps "$steps" --lr 0.0015 --seed $seed \
+      for run in $(tr ' ' '\n' <<<"$REFINE_STEPS" | sed -n "s/^$split://p" | tr ',' ' '); do
+        steps=${run%@*} lr=0.0015; [ "$run" = "$steps" ] || lr=${run#*@}
+        CANDLE_NUM_THREADS=1 "$BIN" "${T[@]}" --bits 2 --steps "$steps" --lr "$lr" --seed $seed \
           --init "$prev" --distill-weight 0.9 --distill-temperature 4 --out "$f.run$seed"
         [ "$prev" = "$first" ] || rm "$prev"
         prev=$f.run$seed seed=$((seed + 1))
