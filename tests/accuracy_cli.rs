@@ -69,8 +69,8 @@ fn accuracy_table_of_a_tiny_model() {
     model::save_safetensors(&model::seeded(&small, 3), &files.pruned(&p)).unwrap();
 
     let out = dir.join("acc");
-    let args = [
-        "accuracy",
+    // The model and data flags of every command below.
+    let m = [
         "--model",
         "resnet18-cifar",
         "--width",
@@ -79,11 +79,13 @@ fn accuracy_table_of_a_tiny_model() {
         base.to_str().unwrap(),
         "--data",
         data.to_str().unwrap(),
-        "--batch",
-        "5",
-        "--out",
-        out.to_str().unwrap(),
     ];
+    let args = [
+        &["accuracy"][..],
+        &m,
+        &["--batch", "5", "--out", out.to_str().unwrap()],
+    ]
+    .concat();
     let o = splitbench(&args);
     assert!(o.status.success(), "{}", stderr(&o));
     // 2 whole-model rows + 5 splits x 4 plain + bottleneck x 3 bits + pruned x 4 encodings.
@@ -129,21 +131,7 @@ fn accuracy_table_of_a_tiny_model() {
     assert!(!stdout(&o).contains("[1/"), "{}", stdout(&o));
 
     // eval --config gives the same count as the table.
-    let eval = |config: &str| {
-        splitbench(&[
-            "eval",
-            "--model",
-            "resnet18-cifar",
-            "--width",
-            "4",
-            "--weights",
-            base.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-            "--config",
-            config,
-        ])
-    };
+    let eval = |config: &str| splitbench(&[&["eval"][..], &m, &["--config", config]].concat());
     let o = eval(&format!("{name}/bn2+2bit-tensor"));
     assert!(o.status.success(), "{}", stderr(&o));
     let pct = format!(
