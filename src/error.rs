@@ -43,9 +43,16 @@ pub enum Error {
     /// No GPU adapter (or none matching the filter).
     #[error("no GPU adapter: {0}")]
     NoAdapter(String),
-    /// A GPU operation failed (device request, validation, mapping).
-    #[error("GPU: {0}")]
-    Gpu(String),
+    /// A GPU operation failed (device request, validation, mapping). `source` keeps
+    /// wgpu's own error where there is one, so the CLI prints its cause.
+    #[error("GPU: {what}")]
+    Gpu {
+        /// What was being done.
+        what: String,
+        /// The error wgpu returned, when there was one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// The graph uses something the GPU executor cannot run.
     #[error("unsupported on GPU: {0}")]
     Unsupported(String),
@@ -80,6 +87,26 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// A GPU failure without an underlying error (a callback that never ran, a missing
+    /// output).
+    pub fn gpu(what: impl Into<String>) -> Self {
+        Error::Gpu {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    /// A GPU failure caused by `source` (wgpu's error), while doing `what`.
+    pub fn gpu_from(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Gpu {
+            what: what.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

@@ -96,7 +96,7 @@ impl Classifier for GpuClassifier<'_> {
         let mut logits = out
             .into_iter()
             .next()
-            .ok_or_else(|| Error::Gpu("executor returned no output".into()))?
+            .ok_or_else(|| Error::gpu("executor returned no output"))?
             .data;
         logits.truncate(n * self.classes);
         Ok(logits)

@@ -115,7 +115,7 @@ fn timed_pass(ctx: &GpuContext, dispatches: Vec<Dispatch>) -> Result<(Duration, 
     let t = timer.time_once();
     ctx.wait()?;
     if let Some(e) = pollster::block_on(scope.pop()) {
-        return Err(Error::Gpu(e.to_string()));
+        return Err(Error::gpu_from("codec pass", e));
     }
     Ok((t?, timer.method()))
 }

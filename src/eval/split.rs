@@ -237,7 +237,7 @@ impl<'a> SplitClassifier<'a> {
     fn only(mut out: Vec<crate::tensor::Tensor>) -> Result<Vec<f32>> {
         out.pop()
             .map(|t| t.data)
-            .ok_or_else(|| Error::Gpu("executor returned no output".into()))
+            .ok_or_else(|| Error::gpu("executor returned no output"))
     }
 }
 
@@ -279,7 +279,7 @@ impl Classifier for SplitClassifier<'_> {
         let (decoded, _) = decode_on_edge(self.ctx, &encoded.bytes, &DecodeLimits::default())?;
         let mut feature = decoded
             .first()
-            .ok_or_else(|| Error::Gpu("frame decoded to no tensor".into()))?
+            .ok_or_else(|| Error::gpu("frame decoded to no tensor"))?
             .read(self.ctx)?;
         if let Some(dec) = &self.decoder {
             dec.set_input(0, &feature)?;

@@ -70,12 +70,12 @@ pub(crate) fn map_read<T: bytemuck::Pod>(
     });
     ctx.wait()?;
     rx.recv()
-        .map_err(|_| Error::Gpu("map callback never ran".into()))?
-        .map_err(|e| Error::Gpu(format!("map_async: {e}")))?;
+        .map_err(|_| Error::gpu("map callback never ran"))?
+        .map_err(|e| Error::gpu_from("map_async", e))?;
     let out = {
         let view = staging
             .get_mapped_range(..bytes)
-            .map_err(|e| Error::Gpu(format!("mapped range: {e}")))?;
+            .map_err(|e| Error::gpu_from("mapped range", e))?;
         bytemuck::pod_collect_to_vec(&view)
     };
     staging.unmap();
@@ -95,7 +95,7 @@ pub fn run(ctx: &GpuContext, dispatches: &[Dispatch]) -> Result<()> {
     ctx.queue.submit([enc.finish()]);
     ctx.wait()?;
     match pollster::block_on(scope.pop()) {
-        Some(e) => Err(Error::Gpu(e.to_string())),
+        Some(e) => Err(Error::gpu_from("dispatch", e)),
         None => Ok(()),
     }
 }

@@ -169,7 +169,7 @@ impl GpuContext {
             required_limits: limits,
             ..Default::default()
         }))
-        .map_err(|e| Error::Gpu(format!("request_device on {}: {e}", summary.name)))?;
+        .map_err(|e| Error::gpu_from(format!("request_device on {}", summary.name), e))?;
         Ok(Self {
             adapter,
             device,
@@ -185,7 +185,7 @@ impl GpuContext {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
             .map(|_| ())
-            .map_err(|e| Error::Gpu(format!("poll: {e}")))
+            .map_err(|e| Error::gpu_from("poll", e))
     }
 
     /// Nanoseconds per timestamp tick.

@@ -68,7 +68,10 @@ impl<'a> Executor<'a> {
         let built = Self::build(ctx, model, range, batch, outputs);
         for scope in [invalid, oom] {
             if let Some(e) = pollster::block_on(scope.pop()) {
-                return Err(Error::Gpu(format!("preparing {}: {e}", model.graph.name)));
+                return Err(Error::gpu_from(
+                    format!("preparing {}", model.graph.name),
+                    e,
+                ));
             }
         }
         built
@@ -396,7 +399,7 @@ impl<'a> Executor<'a> {
         self.ctx.queue.submit([enc.finish()]);
         self.ctx.wait()?;
         if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Gpu(e.to_string()));
+            return Err(Error::gpu_from(format!("running {}", self.graph.name), e));
         }
         staged
             .into_iter()

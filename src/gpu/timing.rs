@@ -304,7 +304,7 @@ pub fn profile(
         whole.push(whole_once(exec, whole_method, whole_q.as_ref())?);
     }
     if let Some(e) = pollster::block_on(scope.pop()) {
-        return Err(Error::Gpu(e.to_string()));
+        return Err(Error::gpu_from("timed run", e));
     }
     Ok(RangeProfile {
         method,
@@ -418,7 +418,7 @@ pub fn time_dispatch_groups(
         }
     }
     if let Some(e) = pollster::block_on(scope.pop()) {
-        return Err(Error::Gpu(e.to_string()));
+        return Err(Error::gpu_from("timed run", e));
     }
     Ok((method, samples.iter().map(|s| Stats::of(s)).collect()))
 }
