@@ -73,6 +73,19 @@ pub enum Error {
         /// What is wrong.
         msg: String,
     },
+    /// The CPU trainer (candle) failed.
+    #[cfg(feature = "train")]
+    #[error("training (candle)")]
+    Candle(#[source] candle_core::Error),
+    /// A step of a longer run failed: `what` names the step, `source` says why.
+    #[error("{what}")]
+    Context {
+        /// The step (`evaluating layer1.1.conv2/4bit-tensor`).
+        what: String,
+        /// Why it failed.
+        #[source]
+        source: Box<Error>,
+    },
     /// I/O on a named path.
     #[error("{}: {source}", path.display())]
     Io {
@@ -104,6 +117,14 @@ impl Error {
         Error::Gpu {
             what: what.into(),
             source: Some(Box::new(source)),
+        }
+    }
+
+    /// This error, as the cause of a failed step `what`.
+    pub fn context(self, what: impl Into<String>) -> Self {
+        Error::Context {
+            what: what.into(),
+            source: Box::new(self),
         }
     }
 

@@ -1,10 +1,10 @@
 //! Accuracy of a model on a labelled dataset, measured through the GPU engine.
 //!
 //! [`accuracy`] feeds a [`Classifier`] batches of normalized images and counts top-1 hits.
-//! [`GpuClassifier`] runs a whole (fused) model with one [`Executor`]; later
-//! configurations of the study (device part -> pruning masks -> quantize/pack -> decode ->
-//! edge part) are other [`Classifier`]s built from several executors and codecs, measured by
-//! the same [`accuracy`].
+//! [`GpuClassifier`] runs a whole (fused) model with one [`Executor`]; a configuration of
+//! the study (device part -> bottleneck encoder -> quantize/pack -> wire frame -> decode ->
+//! edge part) is a [`SplitClassifier`] built from several executors and codecs, measured by
+//! the same [`accuracy`]. Sits above `data`, `compress` and `gpu`.
 //!
 //! ```no_run
 //! use splitbench::{data, eval, gpu::GpuContext, model};
@@ -22,7 +22,7 @@
 
 pub mod split;
 
-pub use split::{load_parts, SplitClassifier, SplitConfig, SplitParts, TrainedFiles, Wire};
+pub use split::{load_parts, LoadedParts, SplitClassifier, SplitParts, TrainedFiles};
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};

@@ -11,6 +11,7 @@ pub mod gpu;
 pub mod model;
 pub mod plan;
 pub mod report;
+pub mod study;
 pub mod tensor;
 #[cfg(feature = "train")]
 pub mod train;

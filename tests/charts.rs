@@ -5,9 +5,10 @@
 //!
 //! Set `SPLITBENCH_CHART_DIR=/some/dir` to keep the drawn charts for viewing.
 
+use splitbench::compress::Variant;
 use splitbench::report::{
     draw_charts, draw_study, read_study, redraw, write_study, BytesRow, CandidateRow, CdfRow,
-    LayerRow, Study, TradeoffRow, CHART_SIZE,
+    ChannelRole, Family, LayerRow, Study, TradeoffRow, CHART_SIZE,
 };
 use splitbench::Error;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,9 @@ fn out_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// A fixed-rate link of the bandwidth sweep.
+const SWEEP: (&str, ChannelRole) = ("fixed", ChannelRole::Sweep);
 
 const METHODS: [&str; 5] = [
     "device-only",
@@ -81,7 +85,7 @@ fn row(
     l: &[LayerRow],
     method: &str,
     channel: &str,
-    kind: &str,
+    (kind, role): (&str, ChannelRole),
     mbps: f64,
     rtt: f64,
     split: Option<usize>,
@@ -102,7 +106,7 @@ fn row(
             // bits 2 stands for the learned bottleneck (1/8 of the channels) at 4 bits.
             let (payload, v) = match bits {
                 32 => (l[i].cut_bytes, "f32".to_string()),
-                2 => (l[i].cut_bytes / 64, "bottleneck8-4bit".to_string()),
+                2 => (l[i].cut_bytes / 64, "bn8+4bit-tensor".to_string()),
                 b => (l[i].cut_bytes * b as u64 / 32, format!("{b}bit-tensor")),
             };
             (dev, payload.max(1), l[i].node.clone(), i, v)
@@ -121,11 +125,12 @@ fn row(
         method: method.into(),
         channel: channel.into(),
         channel_kind: kind.into(),
+        channel_role: role,
         uplink_mbps: mbps,
         split: name,
         split_index: idx,
+        family: family(&variant),
         variant,
-        family: String::new(),
         bits: match (payload, bits) {
             (0, _) => 0,
             (_, 2) => 4,
@@ -148,8 +153,19 @@ fn row(
     }
 }
 
+/// The family of a variant of the study's grammar.
+fn family(variant: &str) -> Family {
+    variant.parse::<Variant>().unwrap().family()
+}
+
 /// Every method's evaluated rows at one link, with its pick marked.
-fn evaluate(l: &[LayerRow], channel: &str, kind: &str, mbps: f64, rtt: f64) -> Vec<TradeoffRow> {
+fn evaluate(
+    l: &[LayerRow],
+    channel: &str,
+    kind: (&str, ChannelRole),
+    mbps: f64,
+    rtt: f64,
+) -> Vec<TradeoffRow> {
     let n = l.len();
     let mut out = Vec::new();
     for m in METHODS {
@@ -194,24 +210,24 @@ fn candidates(l: &[LayerRow]) -> Vec<CandidateRow> {
             if i + 1 == n && bits != 32 {
                 continue;
             }
-            let r = row(l, "x", "c", "fixed", 1.0, 0.0, Some(i), bits);
+            let r = row(l, "x", "c", SWEEP, 1.0, 0.0, Some(i), bits);
             c.push(CandidateRow {
                 split: r.split,
                 split_index: i,
                 variant: r.variant,
-                family: String::new(),
+                family: r.family,
                 device_ms: r.device_ms + r.encode_ms,
                 payload_bytes: r.payload_bytes,
                 pareto: false,
             });
         }
     }
-    let r = row(l, "x", "c", "fixed", 1.0, 0.0, None, 8);
+    let r = row(l, "x", "c", SWEEP, 1.0, 0.0, None, 8);
     c.push(CandidateRow {
         split: r.split,
         split_index: 0,
         variant: r.variant,
-        family: String::new(),
+        family: r.family,
         device_ms: 0.0,
         payload_bytes: r.payload_bytes,
         pareto: false,
@@ -229,7 +245,7 @@ fn candidates(l: &[LayerRow]) -> Vec<CandidateRow> {
 
 /// Latency quantiles of each method's pick under a fading link with mean rate `mbps`.
 fn cdf(l: &[LayerRow], channel: &str, mbps: f64, spread: f64) -> Vec<CdfRow> {
-    let picks: Vec<TradeoffRow> = evaluate(l, channel, "rayleigh", mbps, 0.0)
+    let picks: Vec<TradeoffRow> = evaluate(l, channel, ("rayleigh", ChannelRole::Extra), mbps, 0.0)
         .into_iter()
         .filter(|r| r.chosen)
         .collect();
@@ -262,7 +278,7 @@ fn study(n: usize) -> Study {
         tradeoff.extend(evaluate(
             &l,
             &format!("fixed {mbps} Mbps, RTT 10 ms"),
-            "fixed",
+            SWEEP,
             mbps,
             10.0,
         ));
@@ -271,7 +287,7 @@ fn study(n: usize) -> Study {
         tradeoff.extend(evaluate(
             &l,
             &format!("{label} {mbps} Mbps, RTT 10 ms"),
-            "fixed",
+            ("fixed", ChannelRole::Preset),
             mbps,
             10.0,
         ));
@@ -387,7 +403,7 @@ fn draws_every_chart_as_png_and_svg() {
 
 #[test]
 fn many_nodes_and_new_names_still_draw() {
-    // MobileNetV2-sized graph, an unknown method and an unknown variant.
+    // MobileNetV2-sized graph, an unknown method and a pruned variant.
     let dir = out_dir("large");
     let mut s = study(110);
     for r in s.tradeoff.iter_mut().filter(|r| r.method == "neurosurgeon") {
@@ -398,8 +414,8 @@ fn many_nodes_and_new_names_still_draw() {
         .iter_mut()
         .filter(|r| r.variant == "4bit-tensor")
     {
-        r.variant = "pruned50-bottleneck8-4bit".into();
-        r.family = "my-family".into();
+        r.variant = "prune-0.5_0_0_0_0+4bit-tensor".into();
+        r.family = family(&r.variant);
     }
     let files = draw_study(&dir, &s).unwrap();
     assert_eq!(files.len(), 2 * STEMS.len());
@@ -407,7 +423,8 @@ fn many_nodes_and_new_names_still_draw() {
     assert!(body.contains(">\nmy-method\n<"));
     let body = std::fs::read_to_string(dir.join("tradeoff.svg")).unwrap();
     // Chart (d) colours by variant family: the legend names families, not variants.
-    assert!(body.contains(">\nmy-family\n<"));
+    assert!(body.contains(">\npruned+n-bit\n<"));
+    assert!(body.contains(">\nbottleneck\n<"));
     assert!(body.contains(">\nn-bit\n<"));
 }
 

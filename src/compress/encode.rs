@@ -10,9 +10,8 @@
 //!
 //! Each call runs its stages once; callers that want medians call it repeatedly.
 
-use super::frame::{
-    self, DecodeLimits, Encoded, Encoding, FrameTensor, Granularity, Payload, Quantized,
-};
+use super::config::{Encoding, Scale};
+use super::frame::{self, DecodeLimits, Encoded, FrameTensor, Payload, Quantized};
 use crate::cpu::QuantParams;
 use crate::error::{Error, Result};
 use crate::gpu::{buffers, Builder, Dispatch, GpuContext, PassTimer, TimingMethod};
@@ -127,7 +126,7 @@ fn gpu_sizes(
     batch: usize,
     shape: Shape,
     bits: u32,
-    granularity: Option<Granularity>,
+    scale: Option<Scale>,
 ) -> Result<(usize, usize)> {
     let numel = batch
         .checked_mul(shape.c)
@@ -145,7 +144,7 @@ fn gpu_sizes(
         })?;
     let limit = ctx.device.limits().max_storage_buffer_binding_size;
     // f32 values, and params (16 bytes per group, at most one group per value).
-    let groups = granularity
+    let groups = scale
         .and_then(|g| g.groups(batch, shape))
         .map_or(0, |(g, _)| g);
     let biggest = (numel as u64 * 4).max(groups as u64 * 16);
@@ -189,14 +188,19 @@ pub fn encode_on_device(
     }
     let mut staged = Vec::with_capacity(inputs.len());
     let mut dispatches = Vec::new();
-    if let Encoding::Quantized { bits, granularity } = encoding {
+    if !encoding.is_feature() {
+        return Err(Error::InvalidArg(format!(
+            "a frame carries f32 or n-bit features, not `{encoding}`"
+        )));
+    }
+    if let Encoding::Quant { bits, scale } = encoding {
         if !(1..=8).contains(&bits) {
             return Err(Error::InvalidArg(format!("bits must be 1..=8, got {bits}")));
         }
         for t in inputs {
-            let (numel, n_words) = gpu_sizes(ctx, t.batch, t.shape, bits, Some(granularity))?;
+            let (numel, n_words) = gpu_sizes(ctx, t.batch, t.shape, bits, Some(scale))?;
             check_buffer(t, numel)?;
-            let (groups, group_len) = granularity
+            let (groups, group_len) = scale
                 .groups(t.batch, t.shape)
                 .ok_or_else(|| Error::InvalidArg("group count overflows".into()))?;
             let params = buffers::zeroed(ctx, "q params", (groups * 16) as u64);
@@ -217,18 +221,18 @@ pub fn encode_on_device(
     let mut tensors = Vec::with_capacity(inputs.len());
     for (i, t) in inputs.iter().enumerate() {
         let payload = match encoding {
-            Encoding::RawF32 => {
+            Encoding::F32 | Encoding::Nothing | Encoding::Uint8Input => {
                 let (numel, _) = gpu_sizes(ctx, t.batch, t.shape, 32, None)?;
                 check_buffer(t, numel)?;
                 Payload::RawF32(buffers::read(ctx, t.buffer, numel)?)
             }
-            Encoding::Quantized { bits, granularity } => {
+            Encoding::Quant { bits, scale } => {
                 let s = &staged[i];
                 let params: Vec<QuantParams> = buffers::read(ctx, &s.params, s.groups)?;
                 debug_assert!(s.numel > 0);
                 Payload::Quantized(Quantized {
                     bits,
-                    granularity,
+                    scale,
                     params: params.iter().map(frame::GroupParams::from_quant).collect(),
                     words: buffers::read(ctx, &s.words, s.n_words)?,
                 })
@@ -269,11 +273,11 @@ pub fn decode_on_edge(
 
     // Check every tensor against the kernels' limits before uploading anything.
     for t in &decoded.tensors {
-        let (bits, granularity) = match &t.payload {
+        let (bits, scale) = match &t.payload {
             Payload::RawF32(_) => (32, None),
-            Payload::Quantized(q) => (q.bits, Some(q.granularity)),
+            Payload::Quantized(q) => (q.bits, Some(q.scale)),
         };
-        gpu_sizes(ctx, t.batch, t.shape, bits, granularity)?;
+        gpu_sizes(ctx, t.batch, t.shape, bits, scale)?;
     }
     let k = Builder::new(ctx);
     let start = Instant::now();
@@ -284,7 +288,7 @@ pub fn decode_on_edge(
         let buffer = match &t.payload {
             Payload::RawF32(v) => buffers::upload(ctx, "edge f32", v),
             Payload::Quantized(q) => {
-                let (_, group_len) = q.granularity.groups(t.batch, t.shape).unwrap_or((1, 1));
+                let (_, group_len) = q.scale.groups(t.batch, t.shape).unwrap_or((1, 1));
                 let params: Vec<QuantParams> =
                     q.params.iter().map(|p| p.to_quant(q.bits)).collect();
                 let pb = buffers::upload(ctx, "edge params", &params);

@@ -62,6 +62,7 @@
 //! accepted frame re-encodes to the same bytes: there are no ignored fields.
 
 use super::codec;
+use super::config::{Encoding, Scale};
 use crate::cpu::{self, QuantParams};
 use crate::error::{Error, Result};
 use crate::model::Shape;
@@ -100,28 +101,6 @@ impl Codec {
             Codec::RawF32 => "raw-f32",
             Codec::Packed => "packed",
             Codec::PackedEntropy => "packed+entropy",
-        }
-    }
-}
-
-/// Which values share one set of quantization params.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[repr(u8)]
-pub enum Granularity {
-    /// One group per sample (`C*H*W` values).
-    PerTensor = 0,
-    /// One group per (sample, channel) (`H*W` values).
-    PerChannel = 1,
-}
-
-impl Granularity {
-    /// `(groups, group_len)` for `batch` samples of `shape`; `None` on overflow.
-    pub fn groups(self, batch: usize, shape: Shape) -> Option<(usize, usize)> {
-        let hw = shape.h.checked_mul(shape.w)?;
-        let chw = shape.c.checked_mul(hw)?;
-        match self {
-            Granularity::PerTensor => Some((batch, chw)),
-            Granularity::PerChannel => Some((batch.checked_mul(shape.c)?, hw)),
         }
     }
 }
@@ -176,7 +155,7 @@ pub struct Quantized {
     /// Bits per symbol, 1..=8.
     pub bits: u32,
     /// Grouping of the params.
-    pub granularity: Granularity,
+    pub scale: Scale,
     /// One entry per group, in order.
     pub params: Vec<GroupParams>,
     /// Symbols packed LSB first into u32 words (`cpu::pack_symbols`), unused high bits 0.
@@ -212,10 +191,10 @@ impl FrameTensor {
     /// The encoding of this tensor (for [`frame_len`]).
     pub fn encoding(&self) -> Encoding {
         match &self.payload {
-            Payload::RawF32(_) => Encoding::RawF32,
-            Payload::Quantized(q) => Encoding::Quantized {
+            Payload::RawF32(_) => Encoding::F32,
+            Payload::Quantized(q) => Encoding::Quant {
                 bits: q.bits,
-                granularity: q.granularity,
+                scale: q.scale,
             },
         }
     }
@@ -235,30 +214,13 @@ impl FrameTensor {
             Payload::RawF32(v) => v.clone(),
             Payload::Quantized(q) => {
                 let numel = self.numel().unwrap_or(0);
-                let (_, group_len) = q
-                    .granularity
-                    .groups(self.batch, self.shape)
-                    .unwrap_or((0, 1));
+                let (_, group_len) = q.scale.groups(self.batch, self.shape).unwrap_or((0, 1));
                 let params: Vec<QuantParams> =
                     q.params.iter().map(|p| p.to_quant(q.bits)).collect();
                 cpu::dequantize_unpack(&q.words, &params, group_len, q.bits, numel)
             }
         }
     }
-}
-
-/// A tensor's wire encoding, without data.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Encoding {
-    /// f32 values.
-    RawF32,
-    /// `bits`-bit symbols with params per group.
-    Quantized {
-        /// Bits per symbol, 1..=8.
-        bits: u32,
-        /// Grouping of the params.
-        granularity: Granularity,
-    },
 }
 
 /// Describes one tensor of a frame without its data, for [`frame_len`].
@@ -276,15 +238,17 @@ fn spec_sizes(s: &TensorSpec) -> Option<(usize, usize)> {
     // (descriptor + params bytes, uncoded payload bytes)
     let numel = s.batch.checked_mul(shape_numel(s.shape)?)?;
     match s.encoding {
-        Encoding::RawF32 => Some((TENSOR_DESC_LEN, numel.checked_mul(4)?)),
-        Encoding::Quantized { bits, granularity } => {
+        Encoding::F32 => Some((TENSOR_DESC_LEN, numel.checked_mul(4)?)),
+        Encoding::Quant { bits, scale } => {
             if !(1..=8).contains(&bits) {
                 return None;
             }
-            let (groups, _) = granularity.groups(s.batch, s.shape)?;
+            let (groups, _) = scale.groups(s.batch, s.shape)?;
             let desc = TENSOR_DESC_LEN.checked_add(groups.checked_mul(PARAM_LEN)?)?;
             Some((desc, codec::packed_len(numel, bits)?))
         }
+        // Not carried by a frame: rejected by `frame_len` and `header_len`.
+        Encoding::Nothing | Encoding::Uint8Input => None,
     }
 }
 
@@ -305,6 +269,12 @@ pub fn frame_len(specs: &[TensorSpec]) -> Result<usize> {
         return Err(Error::InvalidArg(format!(
             "a frame carries 1..={MAX_TENSORS} tensors, got {}",
             specs.len()
+        )));
+    }
+    if let Some(s) = specs.iter().find(|s| !s.encoding.is_feature()) {
+        return Err(Error::InvalidArg(format!(
+            "a frame carries f32 or n-bit features, not `{}`",
+            s.encoding
         )));
     }
     specs
@@ -362,7 +332,7 @@ fn check_quantized(i: usize, t: &FrameTensor, q: &Quantized) -> Result<usize> {
         return arg(format!("tensor {i}: bits must be 1..=8, got {}", q.bits));
     }
     let (groups, _) = q
-        .granularity
+        .scale
         .groups(t.batch, t.shape)
         .ok_or_else(|| Error::InvalidArg(format!("tensor {i}: size overflows")))?;
     if q.params.len() != groups {
@@ -459,7 +429,7 @@ pub fn encode(tensors: &[FrameTensor], entropy: bool) -> Result<Encoded> {
                     coded_bytes,
                     payload_bytes: payload.len(),
                 };
-                (codec, q.bits as u8, q.granularity as u8, payload, report)
+                (codec, q.bits as u8, q.scale as u8, payload, report)
             }
         };
         header.extend_from_slice(&[codec as u8, bits, gran]);
@@ -566,7 +536,7 @@ impl<'a> Reader<'a> {
 struct Desc {
     codec: Codec,
     bits: u32,
-    granularity: Granularity,
+    scale: Scale,
     batch: usize,
     shape: Shape,
     numel: usize,
@@ -589,9 +559,9 @@ fn read_desc(
     };
     let bits = u32::from(r.u8("bits")?);
     let gran_byte = r.u8("granularity")?;
-    let granularity = match gran_byte {
-        0 => Granularity::PerTensor,
-        1 => Granularity::PerChannel,
+    let scale = match gran_byte {
+        0 => Scale::Tensor,
+        1 => Scale::Channel,
         g => return bad(at + 2, format!("tensor {i}: unknown granularity {g}")),
     };
     match codec {
@@ -637,12 +607,10 @@ fn read_desc(
     let mut params = Vec::new();
     if codec != Codec::RawF32 {
         // groups <= numel <= max_elements: no overflow.
-        let (groups, _) = granularity
-            .groups(batch, shape)
-            .ok_or_else(|| Error::BadFrame {
-                offset: at,
-                msg: "group count overflows".into(),
-            })?;
+        let (groups, _) = scale.groups(batch, shape).ok_or_else(|| Error::BadFrame {
+            offset: at,
+            msg: "group count overflows".into(),
+        })?;
         let bytes = groups.saturating_mul(PARAM_LEN);
         let start = r.pos;
         let raw = r.take(bytes, "quantization params")?;
@@ -663,7 +631,7 @@ fn read_desc(
     Ok(Desc {
         codec,
         bits,
-        granularity,
+        scale,
         batch,
         shape,
         numel,
@@ -825,7 +793,7 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Decoded> {
                 };
                 Payload::Quantized(Quantized {
                     bits: d.bits,
-                    granularity: d.granularity,
+                    scale: d.scale,
                     params: d.params,
                     words,
                 })

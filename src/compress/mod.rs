@@ -1,9 +1,11 @@
-//! Compression at the split: communication-aware structured pruning of the on-device part
+//! Compression at the split: the configuration grammar ([`config`]: split, pruning,
+//! bottleneck, encoding), communication-aware structured pruning of the on-device part
 //! (ranking, masks, compaction), the learned bottleneck, quantization on the GPU, entropy
-//! coding and the wire frame sent from device to edge.
+//! coding and the wire frame sent from device to edge. Sits above `model`, `cpu` and `gpu`.
 
 pub mod bottleneck;
 pub mod codec;
+pub mod config;
 pub mod encode;
 pub mod frame;
 pub mod prune;
@@ -13,15 +15,15 @@ pub use bottleneck::{
     BOTTLENECK_WEIGHTS_NOTE, WIDTH_DIVISORS,
 };
 pub use codec::{coded_sizes, entropy_decode, entropy_encode, CodedSizes};
+pub use config::{
+    stage_of, Config, Encoding, Family, Placement, PruneConfig, Scale, Variant, STAGES, STAGE_NAMES,
+};
 pub use encode::{
     decode_on_edge, encode_on_device, transmit, CodecTimes, DeviceTensor, DeviceTimes, EdgeTensor,
     EdgeTimes,
 };
 pub use frame::{
-    decode, encode, frame_len, Codec, DecodeLimits, Decoded, Encoded, Encoding, FrameTensor,
-    Granularity, GroupParams, Payload, Quantized, TensorReport, TensorSpec,
+    decode, encode, frame_len, Codec, DecodeLimits, Decoded, Encoded, FrameTensor, GroupParams,
+    Payload, Quantized, TensorReport, TensorSpec,
 };
-pub use prune::{
-    compact, compact_graph, pruned_count, split_feature, stage_of, PruneConfig, PrunePlan, STAGES,
-    STAGE_NAMES,
-};
+pub use prune::{compact, compact_graph, pruned_count, split_feature, PrunePlan};

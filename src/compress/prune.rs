@@ -78,116 +78,12 @@
 //! # Ok::<(), splitbench::Error>(())
 //! ```
 
+use super::config::{stage_of, PruneConfig};
 use crate::error::{Error, Result};
 use crate::gpu::{buffers, Builder, GpuContext};
 use crate::model::{cuts, Conv2d, Cut, Graph, Linear, Model, NodeId, Op, Weights};
 use crate::tensor::Tensor;
 use std::collections::BTreeMap;
-
-/// Number of stages of a ResNet: stem, `layer1` .. `layer4`.
-pub const STAGES: usize = 5;
-
-/// Stage labels, as in [`crate::model::paper_split_points`].
-pub const STAGE_NAMES: [&str; STAGES] = ["stem", "layer1", "layer2", "layer3", "layer4"];
-
-/// Per-stage pruning ratios (`sp1..sp5` of the reference): the fraction of output channels
-/// each stage's convs lose, in `[0, 1)`.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
-pub struct PruneConfig {
-    /// Ratio of the stem, `layer1`, `layer2`, `layer3`, `layer4`.
-    pub ratios: [f32; STAGES],
-}
-
-impl Default for PruneConfig {
-    fn default() -> Self {
-        Self::NONE
-    }
-}
-
-impl PruneConfig {
-    /// No pruning.
-    pub const NONE: Self = Self {
-        ratios: [0.0; STAGES],
-    };
-
-    /// From a list of exactly [`STAGES`] ratios; errors on a wrong length or a bad ratio.
-    pub fn new(ratios: &[f32]) -> Result<Self> {
-        let ratios: [f32; STAGES] = ratios.try_into().map_err(|_| {
-            Error::InvalidArg(format!(
-                "pruning needs {STAGES} ratios ({}), got {}",
-                STAGE_NAMES.join(", "),
-                ratios.len()
-            ))
-        })?;
-        let cfg = Self { ratios };
-        cfg.validate()?;
-        Ok(cfg)
-    }
-
-    /// The same ratio for every stage.
-    pub fn uniform(ratio: f32) -> Result<Self> {
-        Self::new(&[ratio; STAGES])
-    }
-
-    /// Checks that every ratio is finite and in `[0, 1)`.
-    pub fn validate(&self) -> Result<()> {
-        for (r, name) in self.ratios.iter().zip(STAGE_NAMES) {
-            if !(0.0..1.0).contains(r) {
-                return Err(Error::InvalidArg(format!(
-                    "pruning ratio of {name} must be in [0, 1), got {r}"
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    /// The ratios as names use them, stem first: `0_0.5_0_0_0`.
-    pub fn ratios_name(&self) -> String {
-        let r: Vec<String> = self.ratios.iter().map(|r| format!("{r}")).collect();
-        r.join("_")
-    }
-
-    /// Whether nothing is pruned.
-    pub fn is_identity(&self) -> bool {
-        self.ratios.iter().all(|&r| r == 0.0)
-    }
-
-    /// The config with the ratios of stages that run entirely after node `after` set to 0:
-    /// what pruning "the on-device part" of a split after `after` means.
-    pub fn on_device(&self, graph: &Graph, after: NodeId) -> Self {
-        let mut out = Self::NONE;
-        for id in 0..=after.min(graph.output()) {
-            if let Some(s) = stage_of(graph, id) {
-                out.ratios[s] = self.ratios[s];
-            }
-        }
-        out
-    }
-}
-
-/// The stage of a node of a ResNet-style graph (fused or not): 0 for the stem (nodes
-/// before the first `layer1.` node, the input excluded), `N` for nodes named `layerN.`;
-/// `None` for the input, the head (pooling, classifier) and graphs without `layer1`.
-pub fn stage_of(graph: &Graph, node: NodeId) -> Option<usize> {
-    let n = graph.nodes.get(node)?;
-    if node == 0 {
-        return None;
-    }
-    for s in 1..STAGES {
-        let rest = n
-            .name
-            .strip_prefix("layer")
-            .and_then(|r| r.strip_prefix(&s.to_string()));
-        if rest.is_some_and(|r| r.starts_with('.')) {
-            return Some(s);
-        }
-    }
-    let first = graph
-        .nodes
-        .iter()
-        .position(|n| n.name.starts_with("layer1."))?;
-    (node < first).then_some(0)
-}
 
 /// How many of `channels` a ratio removes: `round(ratio * channels)` (half to even), at
 /// most `channels - 1`.

@@ -59,12 +59,18 @@ impl Normalization {
     }
 }
 
-/// Which dataset.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which dataset (a closed set: the CLI's `--dataset` takes exactly these names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum DatasetKind {
     /// Fashion-MNIST: 1x28x28 grey images, 10 classes, 60,000 train / 10,000 test.
+    #[value(
+        name = "fashion-mnist",
+        alias = "fashion_mnist",
+        alias = "fashionmnist"
+    )]
     FashionMnist,
     /// CIFAR-10: 3x32x32 colour images, 10 classes, 50,000 train / 10,000 test.
+    #[value(name = "cifar10", alias = "cifar-10")]
     Cifar10,
 }
 

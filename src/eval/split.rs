@@ -4,139 +4,19 @@
 //! part. Every image crosses a real frame ([`crate::compress::frame`]), so what is measured
 //! is what would be sent.
 //!
-//! A configuration is named as in the accuracy table ([`crate::plan::AccuracyTable`]):
-//! `<split node>/<variant>`, the split node a node of the *fused* graph, e.g.
-//! `layer1.1.conv2/prune-0_0.5_0_0_0+bn4+4bit-tensor`; `fc/none` (device-only) and
-//! `input/uint8-input` (edge-only: Fashion-MNIST pixels are 8-bit, so uint8 is lossless)
-//! run the whole model.
+//! A configuration is a [`Config`] of the study's grammar, its split node a node of the
+//! *fused* graph, e.g. `layer1.1.conv2/prune-0_0.5_0_0_0+bn4+4bit-tensor`; `fc/none`
+//! (device-only) and `input/uint8-input` (edge-only: Fashion-MNIST pixels are 8-bit, so
+//! uint8 is lossless) run the whole model.
 
 use super::Classifier;
 use crate::compress::{
-    decode_on_edge, encode_on_device, frame, Bottleneck, DecodeLimits, DeviceTensor, PruneConfig,
+    decode_on_edge, encode_on_device, frame, Bottleneck, Config, DecodeLimits, DeviceTensor,
+    Encoding, Placement, PruneConfig,
 };
 use crate::error::{Error, Result};
 use crate::gpu::{buffers, Executor, GpuContext};
 use crate::model::{Graph, Model, NodeId, Shape};
-
-/// How the feature crosses the link.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Wire {
-    /// f32 values.
-    F32,
-    /// `bits`-bit codes, min/max per sample (`per_channel`: per sample and channel).
-    Quant {
-        /// Bits per value, 1..=8.
-        bits: u32,
-        /// Per-channel params instead of per-tensor.
-        per_channel: bool,
-    },
-}
-
-impl Wire {
-    fn frame_encoding(self) -> frame::Encoding {
-        match self {
-            Wire::F32 => frame::Encoding::RawF32,
-            Wire::Quant { bits, per_channel } => frame::Encoding::Quantized {
-                bits,
-                granularity: if per_channel {
-                    frame::Granularity::PerChannel
-                } else {
-                    frame::Granularity::PerTensor
-                },
-            },
-        }
-    }
-}
-
-/// A parsed configuration.
-#[derive(Clone, Debug, PartialEq)]
-pub enum SplitConfig {
-    /// The whole model on one side (`fc/none`, `input/uint8-input`).
-    Whole,
-    /// A split after a node of the fused graph.
-    Split {
-        /// Fused node after which the graph is cut.
-        split: NodeId,
-        /// Pruning of the on-device part.
-        prune: Option<PruneConfig>,
-        /// Bottleneck width.
-        bottleneck: Option<usize>,
-        /// Encoding of what is sent.
-        wire: Wire,
-    },
-}
-
-fn bad(config: &str, msg: impl std::fmt::Display) -> Error {
-    Error::InvalidArg(format!("config `{config}`: {msg}"))
-}
-
-impl SplitConfig {
-    /// Parses `<split node>/<variant>` against the fused graph `graph`.
-    pub fn parse(graph: &Graph, config: &str) -> Result<Self> {
-        let (node, variant) = config
-            .split_once('/')
-            .ok_or_else(|| bad(config, "expected `<split node>/<variant>`"))?;
-        if variant == "none" || variant == "uint8-input" {
-            return Ok(SplitConfig::Whole);
-        }
-        let split = graph
-            .nodes
-            .iter()
-            .position(|n| n.name == node)
-            .filter(|&i| i > 0 && i < graph.output())
-            .ok_or_else(|| {
-                bad(
-                    config,
-                    format!("no intermediate node `{node}` in the model"),
-                )
-            })?;
-        let mut prune = None;
-        let mut bottleneck = None;
-        let mut parts: Vec<&str> = variant.split('+').collect();
-        let enc = parts.pop().unwrap_or_default();
-        for p in parts {
-            if let Some(r) = p.strip_prefix("prune-") {
-                let ratios = r
-                    .split('_')
-                    .map(|x| x.parse::<f32>())
-                    .collect::<std::result::Result<Vec<f32>, _>>()
-                    .map_err(|_| bad(config, format!("bad pruning ratios `{r}`")))?;
-                prune = Some(PruneConfig::new(&ratios)?);
-            } else if let Some(k) = p.strip_prefix("bn") {
-                let k: usize = k
-                    .parse()
-                    .map_err(|_| bad(config, format!("bad bottleneck width `{k}`")))?;
-                bottleneck = Some(k);
-            } else {
-                return Err(bad(config, format!("unknown part `{p}`")));
-            }
-        }
-        let wire = if enc == "f32" {
-            Wire::F32
-        } else {
-            let (b, scale) = enc
-                .split_once("bit-")
-                .ok_or_else(|| bad(config, format!("unknown encoding `{enc}`")))?;
-            let bits: u32 = b
-                .parse()
-                .ok()
-                .filter(|b| (1..=8).contains(b))
-                .ok_or_else(|| bad(config, format!("bits `{b}` not in 1..=8")))?;
-            let per_channel = match scale {
-                "tensor" => false,
-                "channel" => true,
-                _ => return Err(bad(config, format!("unknown scale `{scale}`"))),
-            };
-            Wire::Quant { bits, per_channel }
-        };
-        Ok(SplitConfig::Split {
-            split,
-            prune,
-            bottleneck,
-            wire,
-        })
-    }
-}
 
 /// The trained pieces a configuration needs, already loaded.
 pub struct SplitParts<'m> {
@@ -156,7 +36,7 @@ pub struct SplitClassifier<'a> {
     split: NodeId,
     feature: Shape,
     code: Shape,
-    wire: Wire,
+    encoding: Encoding,
     batch: usize,
     classes: usize,
     /// Frame bytes of the last batch.
@@ -164,17 +44,22 @@ pub struct SplitClassifier<'a> {
 }
 
 impl<'a> SplitClassifier<'a> {
-    /// Prepares the pipeline cut after fused node `split` of `parts.model`, sending with
-    /// `wire`, for batches of `batch`.
+    /// Prepares the pipeline cut after fused node `split` of `parts.model`, sending the
+    /// feature with `encoding` (f32 or n-bit), for batches of `batch`.
     pub fn new(
         ctx: &'a GpuContext,
         parts: &SplitParts,
         split: NodeId,
-        wire: Wire,
+        encoding: Encoding,
         batch: usize,
     ) -> Result<Self> {
         let m = parts.model;
         let g = &m.graph;
+        if !encoding.is_feature() {
+            return Err(Error::InvalidArg(format!(
+                "a split pipeline sends a feature (f32 or n-bit), not `{encoding}`"
+            )));
+        }
         if batch == 0 || split == 0 || split >= g.output() {
             return Err(Error::InvalidArg(format!(
                 "split after node {split} of {} at batch {batch}",
@@ -218,7 +103,7 @@ impl<'a> SplitClassifier<'a> {
             split,
             feature,
             code,
-            wire,
+            encoding,
             batch,
             classes: g.nodes[g.output()].shape.numel(),
             last_frame_bytes: 0,
@@ -230,7 +115,7 @@ impl<'a> SplitClassifier<'a> {
         frame::frame_len(&[frame::TensorSpec {
             batch: 1,
             shape: self.code,
-            encoding: self.wire.frame_encoding(),
+            encoding: self.encoding,
         }])
     }
 
@@ -274,7 +159,7 @@ impl Classifier for SplitClassifier<'_> {
             batch: self.batch,
             shape: self.code,
         };
-        let (encoded, _) = encode_on_device(self.ctx, &[t], self.wire.frame_encoding(), false)?;
+        let (encoded, _) = encode_on_device(self.ctx, &[t], self.encoding, false)?;
         self.last_frame_bytes = encoded.bytes.len();
         let (decoded, _) = decode_on_edge(self.ctx, &encoded.bytes, &DecodeLimits::default())?;
         let mut feature = decoded
@@ -341,22 +226,18 @@ pub type LoadedParts = (Option<Model>, Option<(Model, Model)>);
 
 /// The fused models a configuration runs, loaded from `files`: the base (`fused`), or the
 /// compacted model fine-tuned with its pruning (shapes from the unfused zoo graph `torch`),
-/// and the trained bottleneck. A missing file is an error naming it.
+/// and the trained bottleneck. The configuration is checked against `fused` first
+/// ([`Config::resolve`]); a missing file is an error naming it.
 pub fn load_parts(
     torch: &Graph,
     fused: &Model,
-    cfg: &SplitConfig,
+    cfg: &Config,
     files: &TrainedFiles,
 ) -> Result<LoadedParts> {
-    let SplitConfig::Split {
-        split,
-        prune,
-        bottleneck,
-        ..
-    } = cfg
-    else {
+    let Placement::Split(split) = cfg.resolve(&fused.graph)? else {
         return Ok((None, None));
     };
+    let (prune, bottleneck) = (&cfg.variant.prune, &cfg.variant.bottleneck);
     let pruned = match prune {
         Some(p) => {
             let path = files.pruned(p);
@@ -372,7 +253,7 @@ pub fn load_parts(
                     "bottlenecks are trained on unpruned features only".into(),
                 ));
             }
-            let node = &fused.graph.nodes[*split];
+            let node = &fused.graph.nodes[split];
             let spec = Bottleneck::new(node.shape, *k)?;
             Some(spec.load(&files.bottleneck(&node.name, *k))?)
         }

@@ -346,6 +346,23 @@ impl Node {
             .map(|(_, s, _)| s.iter().product::<usize>() as u64)
             .sum()
     }
+
+    /// Values of every parameter and buffer (weights, bias, running statistics).
+    pub fn param_values(&self) -> u64 {
+        self.op
+            .params()
+            .iter()
+            .map(|(_, s, _)| s.iter().product::<usize>() as u64)
+            .sum()
+    }
+
+    /// Elements of the node's inputs, per sample.
+    pub fn input_values(&self, graph: &Graph) -> u64 {
+        self.inputs
+            .iter()
+            .map(|&i| graph.nodes[i].shape.numel() as u64)
+            .sum()
+    }
 }
 
 /// A DNN as nodes in topological order; node 0 is the input.

@@ -31,3 +31,26 @@ pub struct Model {
     /// One tensor per parameter/buffer key of the graph.
     pub weights: Weights,
 }
+
+impl Model {
+    /// A 64-bit FNV-1a hash of the graph and weights, to tell runs of different models (or
+    /// weights) apart in manifests.
+    pub fn hash(&self) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |bytes: &[u8]| {
+            for b in bytes {
+                h ^= *b as u64;
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        for n in &self.graph.nodes {
+            eat(n.name.as_bytes());
+            eat(format!("{:?}{:?}", n.op, n.inputs).as_bytes());
+        }
+        for (k, t) in &self.weights {
+            eat(k.as_bytes());
+            eat(bytemuck::cast_slice(&t.data));
+        }
+        format!("{h:016x}")
+    }
+}

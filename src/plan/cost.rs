@@ -8,15 +8,16 @@
 //! returns (a class index or a few logits) is a few bytes: its downlink time is neglected
 //! ([`DOWNLINK_NOTE`]).
 //!
-//! What is sent ([`payload_bytes`], the one place that sizes a payload):
-//! - device-only ([`Encoding::Nothing`]): nothing, no RTT;
-//! - edge-only ([`Encoding::Uint8Input`]): the raw input as uint8 pixels, `C*H*W` bytes,
+//! What is sent ([`payload_bytes`], which sizes a feature with the wire frame's own
+//! [`crate::compress::frame_len`]):
+//! - device-only (`Encoding::Nothing`): nothing, no RTT;
+//! - edge-only (`Encoding::Uint8Input`): the raw input as uint8 pixels, `C*H*W` bytes,
 //!   with no encoding or decoding time (the camera's bytes are sent as they are);
 //! - a feature: the **exact length of the wire frame** (`docs/wire-format.md`,
 //!   [`crate::compress::frame`]) carrying the crossing tensors, without entropy coding:
 //!   10-byte fixed header + 4-byte CRC once, and per tensor a 23-byte descriptor, then
-//!   - [`Encoding::F32`]: `4 * numel` payload bytes (encode = decode = 0: sent raw);
-//!   - [`Encoding::Quant`]: 8 bytes (min, scale) per scale group (one per sample for
+//!   - `Encoding::F32`: `4 * numel` payload bytes (encode = decode = 0: sent raw);
+//!   - `Encoding::Quant`: 8 bytes (min, scale) per scale group (one per sample for
 //!     per-tensor scales, one per channel for per-channel scales) and the packed symbols,
 //!     `ceil(numel * bits / 8)` bytes. Encode (min/max, quantize, pack on the device GPU) and
 //!     decode (unpack, dequantize) are measured on the GPU (`gpu::codec`); the edge's decode
@@ -32,8 +33,9 @@
 use super::problem::{CutTensor, Problem};
 use crate::channel::Channel;
 use crate::compress::frame::{CHECKSUM_LEN, FIXED_HEADER_LEN, PARAM_LEN, TENSOR_DESC_LEN};
-use crate::compress::PruneConfig;
+use crate::compress::{frame_len, Config, Encoding, Scale, TensorSpec, Variant};
 use crate::error::{Error, Result};
+use crate::model::Shape;
 use std::collections::HashMap;
 
 /// Bytes of the frame's fixed header and checksum, sent once per frame.
@@ -47,250 +49,40 @@ pub const DOWNLINK_NOTE: &str = "the edge returns the result (class index or log
     bytes) over the downlink; its transmission time is negligible and not counted; the RTT is \
     charged once per offloaded inference";
 
-/// Scale groups of n-bit quantization.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Scale {
-    /// One (min, scale) per tensor and sample.
-    Tensor,
-    /// One (min, scale) per channel.
-    Channel,
-}
-
-/// How the crossing tensors are put on the wire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Encoding {
-    /// Nothing is sent (device-only).
-    Nothing,
-    /// The raw input as uint8 pixels (edge-only).
-    Uint8Input,
-    /// Raw float32.
-    F32,
-    /// Uniform `bits`-bit quantization with packing.
-    Quant {
-        /// Bits per value, 1..=8.
-        bits: u32,
-        /// Scale groups.
-        scale: Scale,
-    },
-}
-
-impl Encoding {
-    /// Bits per transmitted value (0 when nothing is sent).
-    pub fn bits(self) -> u32 {
-        match self {
-            Encoding::Nothing => 0,
-            Encoding::Uint8Input => 8,
-            Encoding::F32 => 32,
-            Encoding::Quant { bits, .. } => bits,
-        }
-    }
-
-    /// The CSV name: `none`, `uint8-input`, `f32`, `8bit-tensor`, `4bit-channel`, ...
-    pub fn name(self) -> String {
-        match self {
-            Encoding::Nothing => "none".into(),
-            Encoding::Uint8Input => "uint8-input".into(),
-            Encoding::F32 => "f32".into(),
-            Encoding::Quant { bits, scale } => format!(
-                "{bits}bit-{}",
-                match scale {
-                    Scale::Tensor => "tensor",
-                    Scale::Channel => "channel",
-                }
-            ),
-        }
-    }
-
-    /// Whether anything is sent.
-    pub fn sends(self) -> bool {
-        self != Encoding::Nothing
-    }
-
-    /// The GPU codec work for one tensor, if the encoding has any.
-    pub fn codec_key(self, t: &CutTensor) -> Option<CodecKey> {
-        match self {
-            Encoding::Quant { bits, scale } => Some(CodecKey {
-                numel: t.numel(),
-                group_len: match scale {
-                    Scale::Tensor => t.numel(),
-                    Scale::Channel => t.plane,
-                },
-                bits,
-            }),
-            _ => None,
-        }
-    }
-}
-
 /// Bytes sent per sample for `tensors` under `enc` (see the module docs): for a feature,
-/// the exact wire-frame length (`compress::frame::frame_len` of the same tensors). The only
-/// function that sizes a payload.
-pub fn payload_bytes(enc: Encoding, tensors: &[CutTensor]) -> u64 {
-    let per_tensor = |t: &CutTensor| {
-        let numel = t.numel() as u64;
-        match enc {
-            Encoding::Nothing => 0,
-            Encoding::Uint8Input => numel,
-            Encoding::F32 => FRAME_TENSOR_BYTES + 4 * numel,
-            Encoding::Quant { bits, scale } => {
-                let groups = match scale {
-                    Scale::Tensor => 1,
-                    Scale::Channel => t.channels as u64,
-                };
-                FRAME_TENSOR_BYTES
-                    + groups * QUANT_GROUP_PARAM_BYTES
-                    + (numel * bits as u64).div_ceil(8)
-            }
-        }
-    };
-    let body: u64 = tensors.iter().map(per_tensor).sum();
+/// the exact wire-frame length, from the frame's own [`frame_len`].
+pub fn payload_bytes(enc: Encoding, tensors: &[CutTensor]) -> Result<u64> {
     match enc {
-        Encoding::F32 | Encoding::Quant { .. } if !tensors.is_empty() => {
-            FRAME_OVERHEAD_BYTES + body
+        Encoding::Nothing => Ok(0),
+        Encoding::Uint8Input => Ok(tensors.iter().map(|t| t.numel() as u64).sum()),
+        Encoding::F32 | Encoding::Quant { .. } if tensors.is_empty() => Ok(0),
+        Encoding::F32 | Encoding::Quant { .. } => {
+            let specs: Vec<TensorSpec> = tensors
+                .iter()
+                .map(|t| TensorSpec {
+                    batch: 1,
+                    shape: Shape::new(t.channels, t.plane, 1),
+                    encoding: enc,
+                })
+                .collect();
+            Ok(frame_len(&specs)? as u64)
         }
-        _ => body,
     }
 }
 
-/// How a variant changes the crossing tensors before they are encoded (issue 4: channel
-/// pruning at the split, a learned bottleneck).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum FeatureMap {
-    /// Sent as computed.
-    Same,
-    /// `ceil(channels * f)` channels kept (structured pruning of the split tensor).
-    KeepFraction(f64),
-    /// A bottleneck producing this many channels at the same spatial size.
-    Channels(usize),
-}
-
-impl FeatureMap {
-    /// The tensor actually encoded and sent.
-    pub fn apply(self, t: CutTensor) -> CutTensor {
-        match self {
-            FeatureMap::Same => t,
-            FeatureMap::KeepFraction(f) => CutTensor {
-                channels: ((t.channels as f64 * f).ceil() as usize).clamp(1, t.channels),
-                plane: t.plane,
+/// The GPU codec work of sending `t` with `enc`, if the encoding has any.
+pub fn codec_key(enc: Encoding, t: &CutTensor) -> Option<CodecKey> {
+    match enc {
+        Encoding::Quant { bits, scale } => Some(CodecKey {
+            numel: t.numel(),
+            group_len: match scale {
+                Scale::Tensor => t.numel(),
+                Scale::Channel => t.plane,
             },
-            FeatureMap::Channels(c) => CutTensor {
-                channels: c,
-                plane: t.plane,
-            },
-        }
+            bits,
+        }),
+        _ => None,
     }
-}
-
-/// A compression variant applied at a split: how the feature is transformed and encoded,
-/// what it adds to the device and edge compute, and its accuracy when known. This issue
-/// uses [`quantization_variants`]; issue 4 adds pruning ratios and bottlenecks.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Variant {
-    /// CSV name (`f32`, `4bit-channel`, later `prune0.5-bn16-4bit`, ...).
-    pub name: String,
-    /// Wire encoding.
-    pub encoding: Encoding,
-    /// Transformation of the crossing tensors before encoding.
-    pub feature: FeatureMap,
-    /// Added to the device prefix time, ms (bottleneck encoder; negative for pruning).
-    pub device_delta_ms: f64,
-    /// Added to the edge suffix time, ms (bottleneck decoder).
-    pub edge_delta_ms: f64,
-    /// Per-stage pruning of the on-device part (`None`: unpruned).
-    pub prune: Option<PruneConfig>,
-    /// Width of the learned bottleneck at the split (`None`: no bottleneck).
-    pub bottleneck: Option<usize>,
-    /// Top-1 accuracy of the configuration, when known.
-    pub accuracy: Option<f64>,
-}
-
-/// Variant families, for charts and legends.
-pub const FAMILIES: [&str; 6] = [
-    "f32",
-    "n-bit",
-    "pruned+n-bit",
-    "bottleneck",
-    "uint8-input",
-    "none",
-];
-
-impl Variant {
-    /// A plain encoding of the unchanged feature.
-    pub fn encoding(encoding: Encoding) -> Self {
-        Self {
-            name: encoding.name(),
-            encoding,
-            feature: FeatureMap::Same,
-            device_delta_ms: 0.0,
-            edge_delta_ms: 0.0,
-            prune: None,
-            bottleneck: None,
-            accuracy: None,
-        }
-    }
-
-    /// A pruned and/or bottlenecked variant (named by [`variant_name`]); its times and
-    /// tensors are set by the candidate that uses it.
-    pub fn compressed(
-        encoding: Encoding,
-        prune: Option<PruneConfig>,
-        bottleneck: Option<usize>,
-    ) -> Self {
-        Self {
-            name: variant_name(encoding, prune.as_ref(), bottleneck),
-            prune,
-            bottleneck,
-            ..Self::encoding(encoding)
-        }
-    }
-
-    /// The family: `bottleneck` (any variant with one), `pruned+n-bit` (pruned, f32 or
-    /// n-bit), `n-bit`, `f32`, `uint8-input` (edge-only) or `none` (device-only).
-    pub fn family(&self) -> &'static str {
-        if self.bottleneck.is_some() {
-            "bottleneck"
-        } else if self.prune.is_some() {
-            "pruned+n-bit"
-        } else {
-            match self.encoding {
-                Encoding::F32 => "f32",
-                Encoding::Quant { .. } => "n-bit",
-                Encoding::Uint8Input => "uint8-input",
-                Encoding::Nothing => "none",
-            }
-        }
-    }
-
-    /// The tensors encoded and sent for a cut's crossing tensors.
-    pub fn sent_tensors(&self, cut: &[CutTensor]) -> Vec<CutTensor> {
-        cut.iter().map(|&t| self.feature.apply(t)).collect()
-    }
-
-    /// Bytes sent for a cut.
-    pub fn payload_bytes(&self, cut: &[CutTensor]) -> u64 {
-        payload_bytes(self.encoding, &self.sent_tensors(cut))
-    }
-}
-
-/// The canonical variant name: `[prune-R0_R1_R2_R3_R4+][bnK+]ENCODING`, the per-stage ratios
-/// (stem, layer1..layer4) printed as Rust prints an `f32` (`0`, `0.25`, `0.5`), e.g.
-/// `4bit-tensor`, `prune-0.5_0.5_0_0_0+8bit-tensor`, `bn16+2bit-tensor`,
-/// `prune-0_0_0.75_0_0+bn8+f32`. With the split's node name it forms the configuration
-/// key of the accuracy table (`Candidate::config`).
-pub fn variant_name(
-    enc: Encoding,
-    prune: Option<&PruneConfig>,
-    bottleneck: Option<usize>,
-) -> String {
-    let mut s = String::new();
-    if let Some(p) = prune {
-        s.push_str(&format!("prune-{}+", p.ratios_name()));
-    }
-    if let Some(k) = bottleneck {
-        s.push_str(&format!("bn{k}+"));
-    }
-    s.push_str(&enc.name());
-    s
 }
 
 /// Bit widths of the three-step search in this study (besides f32).
@@ -299,10 +91,10 @@ pub const STUDY_BITS: [u32; 3] = [8, 4, 2];
 /// The feature variants of an intermediate split: `f32`, then every width of `bits` with
 /// per-tensor and per-channel scales.
 pub fn quantization_variants(bits: &[u32]) -> Vec<Variant> {
-    let mut v = vec![Variant::encoding(Encoding::F32)];
+    let mut v = vec![Variant::plain(Encoding::F32)];
     for &b in bits {
         for scale in [Scale::Tensor, Scale::Channel] {
-            v.push(Variant::encoding(Encoding::Quant { bits: b, scale }));
+            v.push(Variant::plain(Encoding::Quant { bits: b, scale }));
         }
     }
     v
@@ -372,14 +164,11 @@ impl CodecTable {
 /// Which encodings a split allows: split 0 only the uint8 input, the last node only
 /// nothing (device-only), any other split a feature encoding (f32 or n-bit).
 pub fn allowed(problem: &Problem, split: usize, enc: Encoding) -> bool {
-    match enc {
-        Encoding::Uint8Input => split == 0,
-        Encoding::Nothing => split == problem.last(),
-        Encoding::F32 | Encoding::Quant { .. } => split > 0 && split < problem.last(),
-    }
+    enc.allowed_at(split, problem.last())
 }
 
-/// Every distinct codec key that `variants` at the intermediate splits need, sorted.
+/// Every distinct codec key that the plain `variants` at the intermediate splits need,
+/// sorted.
 pub fn codec_keys(problem: &Problem, variants: &[Variant]) -> Vec<CodecKey> {
     let mut keys: Vec<CodecKey> = problem
         .splits
@@ -388,12 +177,7 @@ pub fn codec_keys(problem: &Problem, variants: &[Variant]) -> Vec<CodecKey> {
             variants
                 .iter()
                 .filter(|v| allowed(problem, s.after, v.encoding))
-                .flat_map(|v| {
-                    v.sent_tensors(&s.tensors)
-                        .into_iter()
-                        .filter_map(|t| v.encoding.codec_key(&t))
-                        .collect::<Vec<_>>()
-                })
+                .flat_map(|v| s.tensors.iter().filter_map(|t| codec_key(v.encoding, t)))
         })
         .collect();
     keys.sort_unstable();
@@ -419,23 +203,26 @@ pub struct Parts {
 pub struct Candidate {
     /// Cut after this node.
     pub split: usize,
-    /// The variant.
+    /// Pruning, bottleneck and encoding.
     pub variant: Variant,
+    /// Top-1 accuracy of the configuration, when known.
+    pub accuracy: Option<f64>,
     /// Bytes sent.
     pub payload_bytes: u64,
-    /// Device compute of the prefix (with the variant's delta), ms.
+    /// Device compute of the (pruned) prefix, ms.
     pub device_ms: f64,
     /// Feature encoding on the device, ms.
     pub encode_ms: f64,
     /// Feature decoding on the edge, ms.
     pub decode_ms: f64,
-    /// Edge compute of the suffix (with the variant's delta), ms.
+    /// Edge compute of the suffix, ms.
     pub edge_ms: f64,
 }
 
 impl Candidate {
-    /// Builds the candidate `variant` at `split`. Codec times come from `codec` (a missing
-    /// key is an error); the edge's decode is the local time divided by `edge_speedup`.
+    /// Builds the plain candidate `variant` (no pruning, no bottleneck) at `split`. Codec
+    /// times come from `codec` (a missing key is an error); the edge's decode is the local
+    /// time divided by `edge_speedup`.
     pub fn build(
         problem: &Problem,
         split: usize,
@@ -443,26 +230,27 @@ impl Candidate {
         codec: &CodecTable,
         edge_speedup: f64,
     ) -> Result<Self> {
-        if split >= problem.splits.len() || !allowed(problem, split, variant.encoding) {
+        if split >= problem.splits.len()
+            || !allowed(problem, split, variant.encoding)
+            || !variant.is_plain()
+        {
             return Err(Error::InvalidArg(format!(
-                "variant {} is not allowed at split {split} of {}",
-                variant.name, problem.model
+                "variant {variant} is not a plain variant allowed at split {split} of {}",
+                problem.model
             )));
         }
-        let sent = if variant.encoding == Encoding::Uint8Input {
-            vec![CutTensor::of(problem.input)]
-        } else if variant.encoding == Encoding::Nothing {
-            vec![]
-        } else {
-            variant.sent_tensors(&problem.splits[split].tensors)
+        let sent = match variant.encoding {
+            Encoding::Uint8Input => vec![CutTensor::of(problem.input)],
+            Encoding::Nothing => vec![],
+            _ => problem.splits[split].tensors.clone(),
         };
         Self::from_parts(
             split,
             variant,
             &sent,
             Parts {
-                device_ms: problem.device_prefix_ms(split) + variant.device_delta_ms,
-                edge_ms: problem.edge_suffix_ms(split) + variant.edge_delta_ms,
+                device_ms: problem.device_prefix_ms(split),
+                edge_ms: problem.edge_suffix_ms(split),
                 device_extra_ms: 0.0,
                 edge_extra_local_ms: 0.0,
             },
@@ -486,7 +274,7 @@ impl Candidate {
         let (mut encode_ms, mut decode_ms) = (parts.device_extra_ms, 0.0);
         let mut decode_local = parts.edge_extra_local_ms;
         for t in sent {
-            if let Some(key) = variant.encoding.codec_key(t) {
+            if let Some(key) = codec_key(variant.encoding, t) {
                 let c = codec.get(&key).ok_or_else(|| {
                     Error::InvalidArg(format!("no codec time measured for {key:?}"))
                 })?;
@@ -497,8 +285,9 @@ impl Candidate {
         decode_ms += decode_local / edge_speedup;
         Ok(Self {
             split,
-            variant: variant.clone(),
-            payload_bytes: payload_bytes(variant.encoding, sent),
+            variant: *variant,
+            accuracy: None,
+            payload_bytes: payload_bytes(variant.encoding, sent)?,
             device_ms: parts.device_ms.max(0.0),
             encode_ms,
             decode_ms,
@@ -506,11 +295,14 @@ impl Candidate {
         })
     }
 
-    /// The configuration key of the accuracy table: `<split node name>/<variant name>`,
-    /// e.g. `layer1.1.conv2/prune-0.5_0.5_0_0_0+bn16+4bit-tensor`, `input/uint8-input`
+    /// Its configuration (the accuracy table's key), e.g.
+    /// `layer1.1.conv2/prune-0.5_0.5_0_0_0+bn16+4bit-tensor`, `input/uint8-input`
     /// (edge-only), `fc/none` (device-only).
-    pub fn config(&self, problem: &Problem) -> String {
-        format!("{}/{}", problem.layers[self.split].name, self.variant.name)
+    pub fn config(&self, problem: &Problem) -> Config {
+        Config {
+            split: problem.layers[self.split].name.clone(),
+            variant: self.variant,
+        }
     }
 
     /// Whether anything is sent (then the RTT and a transmission are charged).

@@ -1,13 +1,12 @@
 //! The edge server's per-node times: from a profile CSV measured on the edge machine
-//! (`splitbench profile --out edge.csv` there, `--edge-profile edge.csv` here), or the
-//! device's times divided by a speed-up factor.
+//! (`splitbench profile` run there), or the device's times divided by a speed-up factor.
 
 use crate::error::{Error, Result};
 use crate::model::Graph;
 use crate::report::{read_profile_csv, ProfileRow};
 use std::path::{Path, PathBuf};
 
-/// The speed-up used when neither `--edge-profile` nor `--edge-speedup` is given.
+/// The speed-up used when neither an edge profile nor a speed-up is given.
 pub const DEFAULT_EDGE_SPEEDUP: f64 = 10.0;
 
 /// Where the edge times come from; every output of a study names it.
@@ -68,7 +67,7 @@ impl EdgeModel {
     pub fn from_speedup(device_ms: &[f64], factor: f64, default: bool) -> Result<Self> {
         if !(factor.is_finite() && factor > 0.0) {
             return Err(Error::InvalidArg(format!(
-                "--edge-speedup {factor}: expected a positive number"
+                "edge speed-up {factor}: expected a positive number"
             )));
         }
         Ok(Self {

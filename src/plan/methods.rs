@@ -19,13 +19,11 @@
 //! configuration over the states: methods do not re-choose per state (they cannot know the
 //! state before sending).
 
-use super::cost::{
-    allowed, Candidate, CodecTable, CostTable, Encoding, FeatureMap, Scale, Variant,
-};
+use super::cost::{allowed, Candidate, CodecTable, CostTable};
 use super::predict::Predictor;
 use super::problem::Problem;
-use super::three::AccuracyTable;
 use crate::channel::Channel;
+use crate::compress::{Config, Encoding, Scale, Variant};
 use crate::error::{Error, Result};
 
 /// A split-selection method.
@@ -116,7 +114,7 @@ impl SearchSpace {
         edge_speedup: f64,
         predictor: &Predictor,
     ) -> Result<Self> {
-        if !variants.contains(&Variant::encoding(Encoding::F32)) {
+        if !variants.contains(&Variant::plain(Encoding::F32)) {
             return Err(Error::InvalidArg(
                 "the variants must include plain f32 (the baselines' feature)".into(),
             ));
@@ -126,14 +124,14 @@ impl SearchSpace {
             Candidate::build(
                 problem,
                 0,
-                &Variant::encoding(Encoding::Uint8Input),
+                &Variant::plain(Encoding::Uint8Input),
                 codec,
                 edge_speedup,
             )?,
             Candidate::build(
                 problem,
                 last,
-                &Variant::encoding(Encoding::Nothing),
+                &Variant::plain(Encoding::Nothing),
                 codec,
                 edge_speedup,
             )?,
@@ -179,8 +177,8 @@ impl SearchSpace {
         Ok(space)
     }
 
-    /// Adds candidates to the three-step set (issue 4: pruned prefixes, bottlenecks). They
-    /// join Neurosurgeon's and best-split's sets only if they are plain f32 features.
+    /// Adds candidates to the three-step set (pruned prefixes, bottlenecks). They join
+    /// Neurosurgeon's and best-split's sets only if they are plain f32 features.
     pub fn extend(&mut self, more: impl IntoIterator<Item = Candidate>) {
         for c in more {
             self.pred_compute.push(c.compute_ms());
@@ -190,14 +188,14 @@ impl SearchSpace {
     }
 
     fn reindex(&mut self) {
-        let plain_f32 = Variant::encoding(Encoding::F32);
+        let plain_f32 = Variant::plain(Encoding::F32);
         let ends = |i: usize| i == self.edge_only || i == self.device_only;
         self.f32_set = (0..self.candidates.len())
             .filter(|&i| ends(i) || self.candidates[i].variant == plain_f32)
             .collect();
         let ok = |c: &Candidate| match self.min_accuracy {
             None => true,
-            Some(m) => c.variant.accuracy.is_some_and(|a| a >= m),
+            Some(m) => c.accuracy.is_some_and(|a| a >= m),
         };
         self.two_step = (0..self.candidates.len())
             .filter(|&i| {
@@ -210,8 +208,7 @@ impl SearchSpace {
                             scale: Scale::Tensor
                         }
                 );
-                (ends(i) || (enc_ok && v.bottleneck.is_none() && v.feature == FeatureMap::Same))
-                    && ok(&self.candidates[i])
+                (ends(i) || (enc_ok && v.bottleneck.is_none())) && ok(&self.candidates[i])
             })
             .collect();
         self.all = (0..self.candidates.len())
@@ -222,11 +219,22 @@ impl SearchSpace {
             CostTable::with_compute(&self.candidates, self.pred_compute.iter().copied());
     }
 
-    /// Sets the accuracy of every candidate listed in `table` (returns how many).
-    pub fn apply_accuracy(&mut self, table: &AccuracyTable, problem: &Problem) -> usize {
-        let n = table.apply(problem, &mut self.candidates);
+    /// Sets the accuracy of every candidate whose configuration `known` knows (returns how
+    /// many).
+    pub fn apply_accuracy(
+        &mut self,
+        problem: &Problem,
+        known: impl Fn(&Config) -> Option<f64>,
+    ) -> usize {
+        let mut found = 0;
+        for c in &mut self.candidates {
+            if let Some(a) = known(&c.config(problem)) {
+                c.accuracy = Some(a);
+                found += 1;
+            }
+        }
         self.reindex();
-        n
+        found
     }
 
     /// Restricts three-step and two-step-pruning to candidates of known accuracy `>= min`
@@ -246,7 +254,8 @@ impl SearchSpace {
                     self.min_accuracy = old;
                     self.reindex();
                     return Err(Error::InvalidArg(format!(
-                        "--min-accuracy {m}: no {name} configuration has a known accuracy of at                          least {m} (see --accuracy-table)"
+                        "minimum accuracy {m}: no {name} configuration has a known accuracy \
+                         of at least {m}"
                     )));
                 }
             }

@@ -1,10 +1,12 @@
 //! Planning: the cost model, the split-selection methods (device-only, edge-only,
-//! Neurosurgeon, best split, two-step pruning, three-step), the Pareto front and the trade-off study.
-//! Consumes profiles and link models; never touches wgpu (codec times come in as data).
+//! Neurosurgeon, best split, two-step pruning, three-step) and the Pareto front. Consumes
+//! profiles and link models; never touches wgpu (codec times come in as data). Sits above
+//! `channel`, `compress` (the configuration grammar and the frame length) and `report`'s
+//! row types; the study layer (`crate::study`) feeds it measurements.
 //!
 //! ```
 //! use splitbench::channel::Channel;
-//! use splitbench::model::{zoo, ZooOptions, Shape};
+//! use splitbench::model::{zoo, ZooOptions};
 //! use splitbench::plan::*;
 //!
 //! let g = zoo::build("resnet18-cifar", &ZooOptions { width: Some(8), ..Default::default() })?;
@@ -23,34 +25,25 @@
 //! # Ok::<(), splitbench::Error>(())
 //! ```
 
-mod accuracy;
 mod cost;
 mod edge;
 mod methods;
 mod pareto;
 mod predict;
 mod problem;
-mod study;
 mod three;
 
-pub use accuracy::accuracy_latency_rows;
 pub use cost::{
-    allowed, codec_keys, payload_bytes, quantization_variants, variant_name, Candidate, CodecKey,
-    CodecTable, CodecTime, CostTable, Encoding, FeatureMap, Parts, Scale, Variant, DOWNLINK_NOTE,
-    FAMILIES, FRAME_OVERHEAD_BYTES, FRAME_TENSOR_BYTES, QUANT_GROUP_PARAM_BYTES, STUDY_BITS,
+    allowed, codec_key, codec_keys, payload_bytes, quantization_variants, Candidate, CodecKey,
+    CodecTable, CodecTime, CostTable, Parts, DOWNLINK_NOTE, FRAME_OVERHEAD_BYTES,
+    FRAME_TENSOR_BYTES, QUANT_GROUP_PARAM_BYTES, STUDY_BITS,
 };
 pub use edge::{EdgeModel, EdgeSource, DEFAULT_EDGE_SPEEDUP};
 pub use methods::{Choice, Method, SearchSpace};
 pub use pareto::{accuracy_front, pareto_front};
-pub use predict::{LinearFit, OpFit, Predictor, PredictorError};
+pub use predict::{LinearFit, OpFit, Predictor};
 pub use problem::{CutTensor, Layer, Problem, SplitPoint};
-pub use study::{
-    bytes_rows, candidate_rows, layer_rows, link_summaries, run_study, summary_text,
-    sweep_channels, ChannelInfo, ChannelRole, ChoiceSummary, LinkResult, LinkSummary, StudyChannel,
-    StudyOptions, StudyResult, TradeoffManifest, CDF_POINTS, DEFAULT_RAYLEIGH, DEFAULT_TRACE,
-    PRESETS, SWEEP_MAX_MBPS, SWEEP_MIN_MBPS, SWEEP_POINTS,
-};
 pub use three::{
     compressed_encodings, prune_configs, three_step_candidates, three_step_requirements,
-    AccuracyTable, BottleneckKey, BottleneckTable, PruneFamily, PrunedPrefix, STUDY_RATIOS,
+    BottleneckKey, BottleneckTable, PruneFamily, PrunedPrefix, STUDY_RATIOS,
 };

@@ -5,6 +5,7 @@
 //! with the measured times, and the predictor's error is reported.
 
 use super::problem::{Layer, Problem};
+use crate::report::PredictorError;
 use std::collections::BTreeMap;
 
 /// `latency_ms = intercept + per_gflop * GFLOPs + per_mb * MB`, fitted by least squares.
@@ -121,20 +122,6 @@ pub struct OpFit {
     pub device: LinearFit,
     /// Edge latency model.
     pub edge: LinearFit,
-}
-
-/// How well the predictor matches the measurements for one op type (or `all`).
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct PredictorError {
-    /// Op type, or `all`.
-    pub op: String,
-    /// Layers.
-    pub layers: usize,
-    /// Median of |predicted - measured| / measured over layers with a measured time > 0,
-    /// percent, device side (`None` if there is none).
-    pub device_mdape_pct: Option<f64>,
-    /// The same on the edge side.
-    pub edge_mdape_pct: Option<f64>,
 }
 
 /// Per-op-type linear latency models fitted to a problem's layers (the input excluded).

@@ -153,17 +153,6 @@ impl Problem {
             .enumerate()
             .map(|(i, node)| {
                 let view = node.op.is_view() || i == 0;
-                let params: u64 = node
-                    .op
-                    .params()
-                    .iter()
-                    .map(|(_, s, _)| s.iter().product::<usize>() as u64)
-                    .sum();
-                let inputs: u64 = node
-                    .inputs
-                    .iter()
-                    .map(|&j| graph.nodes[j].shape.numel() as u64)
-                    .sum();
                 Layer {
                     name: node.name.clone(),
                     op: node.op.kind().to_string(),
@@ -171,7 +160,8 @@ impl Problem {
                     bytes: if view {
                         0
                     } else {
-                        (inputs + params + node.shape.numel() as u64) * 4
+                        (node.input_values(graph) + node.param_values() + node.shape.numel() as u64)
+                            * 4
                     },
                     device_ms: if i == 0 { 0.0 } else { device_ms[i] },
                     edge_ms: if i == 0 { 0.0 } else { edge.node_ms[i] },

@@ -19,7 +19,7 @@
 //!   3x3 conv + ELU, linear for vector features);
 //! - **bits**: f32 or `STUDY_BITS` (8, 4, 2) with per-tensor scales.
 //!
-//! The device time of a pruned prefix is **measured**: the CLI profiles the compacted
+//! The device time of a pruned prefix is **measured**: the study profiles the compacted
 //! graph once per distinct [`PruneConfig`] ([`prune_configs`]) and [`PrunedPrefix::new`]
 //! takes, per node, the compacted measurement where compaction changed the node (its FLOPs
 //! differ) and the unpruned measurement elsewhere (same work, less noise). The edge's time
@@ -34,24 +34,19 @@
 //! per-tensor, no bottleneck (plus edge-only and device-only). Its set is a subset of
 //! three-step's, and contains best-split's.
 //!
-//! # Accuracy table
+//! # Accuracy
 //!
-//! A CSV with a header `config,accuracy` and one row per known configuration, where
-//! `config` is [`super::Candidate::config`]: `<split node name>/<variant name>`, e.g.
-//! `layer1.1.conv2/prune-0.5_0.5_0_0_0+bn16+4bit-tensor`, `input/uint8-input` (edge-only),
-//! `fc/none` (device-only), and `accuracy` a finite number in `[0, 100]` in the unit of
-//! `--min-accuracy` (a fraction or a percentage; the table and the flag must agree).
-//! Blank lines are ignored. With `--min-accuracy X`, three-step and two-step-pruning only
-//! choose candidates whose accuracy is known and `>= X`.
+//! Known accuracies come in per configuration ([`super::SearchSpace::apply_accuracy`]); with
+//! a minimum accuracy ([`super::SearchSpace::set_min_accuracy`]) three-step and
+//! two-step-pruning only choose candidates whose accuracy is known and high enough.
 
-use super::cost::{Candidate, CodecKey, CodecTable, Encoding, Parts, Scale, Variant, STUDY_BITS};
+use super::cost::{codec_key, Candidate, CodecKey, CodecTable, Parts, STUDY_BITS};
 use super::edge::EdgeModel;
 use super::problem::{CutTensor, Problem};
-use crate::compress::{bottleneck_widths, stage_of, PruneConfig, STAGES};
+use crate::compress::{bottleneck_widths, stage_of, Encoding, PruneConfig, Scale, Variant, STAGES};
 use crate::error::{Error, Result};
 use crate::model::{cuts, Graph, Shape};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 /// Pruning ratios searched.
 pub const STUDY_RATIOS: [f32; 3] = [0.25, 0.5, 0.75];
@@ -298,7 +293,11 @@ fn plans(
                 for &enc in &encodings {
                     out.push(Plan {
                         split,
-                        variant: Variant::compressed(enc, cfg, k),
+                        variant: Variant {
+                            prune: cfg,
+                            bottleneck: k,
+                            encoding: enc,
+                        },
                         sent: sent.clone(),
                         device_ms,
                         edge_ms,
@@ -326,7 +325,7 @@ pub fn three_step_requirements(
         .flat_map(|p| {
             p.sent
                 .iter()
-                .filter_map(|t| p.variant.encoding.codec_key(t))
+                .filter_map(|t| codec_key(p.variant.encoding, t))
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -376,90 +375,4 @@ pub fn three_step_candidates(
             )
         })
         .collect()
-}
-
-/// Known accuracies by configuration key (see the module docs).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct AccuracyTable {
-    /// Where it was read from.
-    pub path: PathBuf,
-    /// Accuracy by `config`.
-    pub by_config: HashMap<String, f64>,
-}
-
-impl AccuracyTable {
-    /// Reads a `config,accuracy` CSV; a malformed file is a one-line [`Error::BadFile`]
-    /// naming the file and the line.
-    pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::BadFile {
-            file: path.into(),
-            msg: format!("cannot read: {e}"),
-        })?;
-        Self::parse(path, &text)
-    }
-
-    /// Parses the text of a table (`path` names it in errors).
-    pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let bad = |line: usize, msg: String| Error::BadFile {
-            file: path.into(),
-            msg: format!("line {line}: {msg}"),
-        };
-        let mut lines = text
-            .lines()
-            .enumerate()
-            .map(|(i, l)| (i + 1, l.trim()))
-            .filter(|(_, l)| !l.is_empty());
-        let Some((n, header)) = lines.next() else {
-            return Err(Error::BadFile {
-                file: path.into(),
-                msg: "empty file, expected a header `config,accuracy`".into(),
-            });
-        };
-        let cols: Vec<&str> = header.split(',').map(str::trim).collect();
-        if cols != ["config", "accuracy"] {
-            return Err(bad(
-                n,
-                format!("header is `{header}`, expected `config,accuracy`"),
-            ));
-        }
-        let mut by_config = HashMap::new();
-        for (n, line) in lines {
-            let f: Vec<&str> = line.split(',').map(str::trim).collect();
-            let [config, acc] = f[..] else {
-                return Err(bad(
-                    n,
-                    format!("{} fields, expected 2 (config,accuracy)", f.len()),
-                ));
-            };
-            if config.is_empty() {
-                return Err(bad(n, "empty config".into()));
-            }
-            let a: f64 = acc
-                .parse()
-                .map_err(|_| bad(n, format!("accuracy `{acc}` is not a number")))?;
-            if !(a.is_finite() && (0.0..=100.0).contains(&a)) {
-                return Err(bad(n, format!("accuracy {a} is not in [0, 100]")));
-            }
-            if by_config.insert(config.to_string(), a).is_some() {
-                return Err(bad(n, format!("config `{config}` appears twice")));
-            }
-        }
-        Ok(Self {
-            path: path.into(),
-            by_config,
-        })
-    }
-
-    /// Sets the accuracy of every candidate whose configuration is in the table; returns
-    /// how many were found.
-    pub fn apply(&self, problem: &Problem, candidates: &mut [Candidate]) -> usize {
-        let mut found = 0;
-        for c in candidates.iter_mut() {
-            if let Some(&a) = self.by_config.get(&c.config(problem)) {
-                c.variant.accuracy = Some(a);
-                found += 1;
-            }
-        }
-        found
-    }
 }

@@ -1,8 +1,10 @@
-//! A study as CSV files in one folder, and back, so charts can be redrawn from the files a
-//! run left behind (`layers.csv`, `tradeoff.csv`, `candidates.csv`, `cdf.csv`, `bytes_per_split.csv`,
-//! `accuracy_latency.csv` when accuracies are known, plus the chart title in `title.txt`).
+//! CSV files: any row type written with a header, a profile CSV read back (an edge
+//! machine's times), and a study as CSV files in one folder and back, so charts can be
+//! redrawn from the files a run left behind (`layers.csv`, `tradeoff.csv`,
+//! `candidates.csv`, `cdf.csv`, `bytes_per_split.csv`, `accuracy_latency.csv` when
+//! accuracies are known, plus the chart title in `title.txt`).
 
-use super::{write_csv, Study};
+use super::rows::{ProfileRow, Study};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -119,6 +121,54 @@ fn read_rows<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
             }
         })?;
         rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// Writes serde rows as CSV with a header.
+pub fn write_csv<T: serde::Serialize>(path: &Path, rows: &[T]) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let mut w = csv::Writer::from_path(path).map_err(|e| Error::BadFile {
+        file: path.into(),
+        msg: e.to_string(),
+    })?;
+    for r in rows {
+        w.serialize(r).map_err(|e| Error::BadFile {
+            file: path.into(),
+            msg: e.to_string(),
+        })?;
+    }
+    w.flush().map_err(|e| Error::io(path, e))
+}
+
+/// Reads a profile CSV written by `splitbench profile` (e.g. measured on an edge server).
+pub fn read_profile_csv(path: &Path) -> Result<Vec<ProfileRow>> {
+    let bad = |msg: String| Error::BadFile {
+        file: path.into(),
+        msg,
+    };
+    let mut r = csv::Reader::from_path(path).map_err(|e| match e.kind() {
+        csv::ErrorKind::Io(_) => bad(format!("cannot open: {e}")),
+        _ => bad(e.to_string()),
+    })?;
+    let mut rows = Vec::new();
+    for (i, rec) in r.deserialize::<ProfileRow>().enumerate() {
+        let row = rec.map_err(|e| bad(format!("row {}: {e}", i + 2)))?;
+        if !row.device_ms_median.is_finite() || row.device_ms_median < 0.0 {
+            return Err(bad(format!(
+                "row {}: device_ms_median {} is not a non-negative number",
+                i + 2,
+                row.device_ms_median
+            )));
+        }
+        rows.push(row);
+    }
+    if rows.is_empty() {
+        return Err(bad(
+            "no rows (expected a CSV written by `splitbench profile`)".into(),
+        ));
     }
     Ok(rows)
 }

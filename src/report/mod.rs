@@ -1,17 +1,23 @@
-//! Outputs: CSV rows (serde structs with units in column names), run manifests, charts of a
-//! study (PNG + SVG) and reading a study's CSVs back. Reads measurements; never measures.
+//! Outputs: the row types of every CSV (serde structs, units in column names), the
+//! manifests, CSV reading and writing, and the charts of a study (PNG + SVG). Reads rows,
+//! never measures; imports nothing from `plan`, `study` or the CLI (the layers that fill
+//! its rows).
 
 mod charts;
 mod csvio;
-mod manifest;
+mod manifests;
 mod rows;
-mod study;
 
 pub use charts::{draw_charts, draw_study, Drawn, CHART_SIZE};
 pub use csvio::{
-    read_study, redraw, write_study, ACCURACY_LATENCY_CSV, BYTES_CSV, CANDIDATES_CSV, CDF_CSV,
-    LAYERS_CSV, TITLE_TXT, TRADEOFF_CSV,
+    read_profile_csv, read_study, redraw, write_csv, write_study, ACCURACY_LATENCY_CSV, BYTES_CSV,
+    CANDIDATES_CSV, CDF_CSV, LAYERS_CSV, TITLE_TXT, TRADEOFF_CSV,
 };
-pub use manifest::{git_revision, model_hash, unix_time, RunInfo, WGPU_VERSION};
-pub use rows::{profile_rows, read_profile_csv, write_csv, ProfileManifest, ProfileRow};
-pub use study::{AccuracyLatencyRow, BytesRow, CandidateRow, CdfRow, LayerRow, Study, TradeoffRow};
+pub use manifests::{
+    git_revision, unix_time, ChannelInfo, ChoiceSummary, LinkSummary, PredictorError,
+    ProfileManifest, RunInfo, TradeoffManifest, WGPU_VERSION,
+};
+pub use rows::{
+    AccuracyLatencyRow, BytesRow, CandidateRow, CdfRow, ChannelRole, Family, LayerRow, ProfileRow,
+    Study, TradeoffRow,
+};

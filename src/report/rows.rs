@@ -1,6 +1,191 @@
-use crate::error::{Error, Result};
-use crate::gpu::{Executor, RangeProfile};
-use std::path::Path;
+//! Row types: one struct per CSV (`splitbench profile`'s per-node rows and the trade-off
+//! study's files). The study layer fills them, the charts and readers read them. Units are
+//! in the column names.
+
+pub use crate::compress::Family;
+
+/// Why a link is in a study.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChannelRole {
+    /// A point of the fixed-rate bandwidth sweep (chart b).
+    Sweep,
+    /// 3G / 4G / Wi-Fi (chart c).
+    Preset,
+    /// A link given by the user or a default random link (chart e).
+    Extra,
+}
+
+/// One evaluated point: a method's configuration at one link state. `chosen` marks the
+/// configuration the method picks at that link state (one per method and link state).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TradeoffRow {
+    /// `device-only`, `edge-only`, `neurosurgeon`, `best-split`, `three-step`, ...
+    pub method: String,
+    /// Channel label (`4G 5.85 Mbps`, `Rayleigh 1 MHz 10 dB`, ...).
+    pub channel: String,
+    /// `fixed`, `awgn`, `rayleigh` or `trace`.
+    pub channel_kind: String,
+    /// Why the link is in the study: `sweep` (chart b), `preset` (3G / 4G / Wi-Fi, chart
+    /// c) or `extra` (`--channel`s or the default random links, chart e).
+    pub channel_role: ChannelRole,
+    /// Nominal uplink rate (fixed rate, Shannon rate, ergodic mean or trace mean).
+    pub uplink_mbps: f64,
+    /// Name of the node after which the graph is cut (`input` = edge-only; the last
+    /// node = device-only).
+    pub split: String,
+    /// Index of that node in the inference graph.
+    pub split_index: usize,
+    /// Variant: pruning, bottleneck and encoding (`none`, `f32`, `8bit-tensor`,
+    /// `4bit-channel`, `uint8-input`, `prune-0.5_0.5_0_0_0+bn16+4bit-tensor`, ...).
+    pub variant: String,
+    /// Variant family: `f32`, `n-bit`, `pruned+n-bit`, `bottleneck`, `uint8-input`, `none`.
+    pub family: Family,
+    /// Bits per transmitted value (32 for f32, 8 for uint8 input pixels, 0 when nothing is sent).
+    pub bits: u32,
+    /// Exact bytes sent per inference.
+    pub payload_bytes: u64,
+    /// Device compute of the prefix.
+    pub device_ms: f64,
+    /// Feature encoding on the device.
+    pub encode_ms: f64,
+    /// Transmission (mean over channel states for random links).
+    pub tx_ms: f64,
+    /// Feature decoding on the edge.
+    pub decode_ms: f64,
+    /// Edge compute of the suffix.
+    pub edge_ms: f64,
+    /// Round-trip time charged once when something is sent.
+    pub rtt_ms: f64,
+    /// End-to-end latency (mean for random links).
+    pub total_ms: f64,
+    /// Median end-to-end latency.
+    pub total_ms_p50: f64,
+    /// 95th percentile.
+    pub total_ms_p95: f64,
+    /// 99th percentile.
+    pub total_ms_p99: f64,
+    /// Probability of missing the deadline (random links with a deadline only).
+    pub p_miss: Option<f64>,
+    /// Top-1 accuracy of the configuration when known.
+    pub accuracy: Option<f64>,
+    /// Whether the method picks this row at this link state.
+    pub chosen: bool,
+}
+
+/// Per-node device time and the feature size if the graph is cut after the node
+/// (chart a).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LayerRow {
+    /// Node index in the inference graph.
+    pub index: usize,
+    /// Node name.
+    pub node: String,
+    /// Op kind.
+    pub op: String,
+    /// Median device time of the node.
+    pub device_ms: f64,
+    /// FLOPs per sample.
+    pub flops: u64,
+    /// Bytes (f32) crossing a cut after this node, per sample.
+    pub cut_bytes: u64,
+}
+
+/// One (split, encoding) candidate independent of the link: what it costs the device and
+/// what it must send (chart d).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CandidateRow {
+    /// Cut after this node.
+    pub split: String,
+    /// Node index.
+    pub split_index: usize,
+    /// Variant (pruning, bottleneck, encoding).
+    pub variant: String,
+    /// Variant family: `f32`, `n-bit`, `pruned+n-bit`, `bottleneck`, `uint8-input`, `none`.
+    pub family: Family,
+    /// Device compute of the prefix plus encoding.
+    pub device_ms: f64,
+    /// Bytes sent.
+    pub payload_bytes: u64,
+    /// On the Pareto front of (device_ms, payload_bytes).
+    pub pareto: bool,
+}
+
+/// Bytes on the wire at one split point for one encoding (chart `bytes_per_split`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BytesRow {
+    /// Split label (`stem`, `layer1`, ... or the node name).
+    pub split: String,
+    /// Node index of the cut.
+    pub split_index: usize,
+    /// Series: `f32`, `8-bit`, `4-bit`, `2-bit` (per-tensor scales), `bottleneck C/16 4-bit`.
+    pub encoding: String,
+    /// Exact frame length, packed, bytes.
+    pub payload_bytes: u64,
+    /// Frame length with entropy coding of the real feature (seeded weights and input)
+    /// where it was measured (quantized series).
+    pub coded_bytes: Option<u64>,
+}
+
+/// A point of a method's end-to-end latency distribution under a random link (chart e).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CdfRow {
+    /// Method.
+    pub method: String,
+    /// Channel label.
+    pub channel: String,
+    /// Cumulative probability in [0, 1].
+    pub quantile: f64,
+    /// Latency at that quantile.
+    pub total_ms: f64,
+}
+
+/// One candidate of known accuracy, as one method sees it on one preset link (chart f).
+/// The three times add up to `total_ms`, the cost model's end-to-end latency.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AccuracyLatencyRow {
+    /// Preset link label (`3G 1.1 Mbps`, ...).
+    pub link: String,
+    /// Method whose candidate set holds the configuration.
+    pub method: String,
+    /// `<split node>/<variant>`, the accuracy table's key.
+    pub config: String,
+    /// Top-1 accuracy from the accuracy table (its unit).
+    pub accuracy: f64,
+    /// Exact bytes sent per inference.
+    pub bytes: u64,
+    /// Device compute of the prefix plus feature encoding.
+    pub device_ms: f64,
+    /// Transmission plus the RTT (0 when nothing is sent).
+    pub transmit_ms: f64,
+    /// Feature decoding plus edge compute of the suffix.
+    pub edge_ms: f64,
+    /// End-to-end latency.
+    pub total_ms: f64,
+    /// On the method's accuracy-latency Pareto front at this link.
+    pub on_front: bool,
+}
+
+/// Everything the charts of one study need.
+#[derive(Clone, Debug, Default)]
+pub struct Study {
+    /// Chart title prefix (model and device).
+    pub title: String,
+    /// Chart (a).
+    pub layers: Vec<LayerRow>,
+    /// Charts (b), (c).
+    pub tradeoff: Vec<TradeoffRow>,
+    /// Chart (d).
+    pub candidates: Vec<CandidateRow>,
+    /// Chart (e).
+    pub cdf: Vec<CdfRow>,
+    /// Chart `bytes_per_split`.
+    pub bytes: Vec<BytesRow>,
+    /// Chart (f); empty without an accuracy table.
+    pub accuracy_latency: Vec<AccuracyLatencyRow>,
+    /// Where the accuracies came from (the table's path), for chart (f)'s title.
+    pub accuracy_source: String,
+}
 
 /// One row of `splitbench profile`'s CSV: one executed node.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -31,128 +216,4 @@ pub struct ProfileRow {
     pub dispatches: usize,
     /// How the time was measured.
     pub timing: String,
-}
-
-/// The manifest written beside a profile CSV.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct ProfileManifest {
-    /// Environment of the run.
-    #[serde(flatten)]
-    pub run: super::RunInfo,
-    /// Model name.
-    pub model: String,
-    /// Input shape per sample.
-    pub input: String,
-    /// Hash of graph + weights.
-    pub model_hash: String,
-    /// Where the weights came from.
-    pub weights: String,
-    /// Batch size.
-    pub batch: usize,
-    /// Timed repetitions.
-    pub reps: usize,
-    /// Untimed warm-up runs.
-    pub warmup: usize,
-    /// Per-node timing method.
-    pub timing: String,
-    /// Whole-graph timing method.
-    pub whole_graph_timing: String,
-    /// Whole graph in one submission: median ms.
-    pub whole_graph_ms_median: f64,
-    /// 5th percentile.
-    pub whole_graph_ms_p5: f64,
-    /// 95th percentile.
-    pub whole_graph_ms_p95: f64,
-    /// Sum of per-node medians.
-    pub sum_of_node_medians_ms: f64,
-}
-
-/// CSV rows of a profiled executor.
-pub fn profile_rows(exec: &Executor<'_>, prof: &RangeProfile) -> Vec<ProfileRow> {
-    let g = exec.graph();
-    let b = exec.batch();
-    exec.steps()
-        .iter()
-        .zip(&prof.per_node)
-        .map(|(step, st)| {
-            let n = &g.nodes[step.node];
-            let params: u64 =
-                n.op.params()
-                    .iter()
-                    .map(|(_, s, _)| s.iter().product::<usize>() as u64)
-                    .sum();
-            let inputs: u64 = n
-                .inputs
-                .iter()
-                .map(|&i| g.nodes[i].shape.numel() as u64)
-                .sum();
-            ProfileRow {
-                node: n.name.clone(),
-                op: n.op.kind().to_string(),
-                out_shape: format!("{b}x{}", n.shape),
-                batch: b,
-                flops: n.flops(g) * b as u64,
-                out_bytes: (n.shape.bytes_f32() * b) as u64,
-                in_bytes: if n.op.is_view() {
-                    0
-                } else {
-                    (inputs * b as u64 + params) * 4
-                },
-                device_ms_median: st.median_ms,
-                device_ms_p5: st.p5_ms,
-                device_ms_p95: st.p95_ms,
-                reps: st.count,
-                dispatches: step.dispatches.len(),
-                timing: prof.method.as_str().to_string(),
-            }
-        })
-        .collect()
-}
-
-/// Writes serde rows as CSV with a header.
-pub fn write_csv<T: serde::Serialize>(path: &Path, rows: &[T]) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    let mut w = csv::Writer::from_path(path).map_err(|e| Error::BadFile {
-        file: path.into(),
-        msg: e.to_string(),
-    })?;
-    for r in rows {
-        w.serialize(r).map_err(|e| Error::BadFile {
-            file: path.into(),
-            msg: e.to_string(),
-        })?;
-    }
-    w.flush().map_err(|e| Error::io(path, e))
-}
-
-/// Reads a profile CSV written by `splitbench profile` (e.g. measured on an edge server).
-pub fn read_profile_csv(path: &Path) -> Result<Vec<ProfileRow>> {
-    let bad = |msg: String| Error::BadFile {
-        file: path.into(),
-        msg,
-    };
-    let mut r = csv::Reader::from_path(path).map_err(|e| match e.kind() {
-        csv::ErrorKind::Io(_) => bad(format!("cannot open: {e}")),
-        _ => bad(e.to_string()),
-    })?;
-    let mut rows = Vec::new();
-    for (i, rec) in r.deserialize::<ProfileRow>().enumerate() {
-        let row = rec.map_err(|e| bad(format!("row {}: {e}", i + 2)))?;
-        if !row.device_ms_median.is_finite() || row.device_ms_median < 0.0 {
-            return Err(bad(format!(
-                "row {}: device_ms_median {} is not a non-negative number",
-                i + 2,
-                row.device_ms_median
-            )));
-        }
-        rows.push(row);
-    }
-    if rows.is_empty() {
-        return Err(bad(
-            "no rows (expected a CSV written by `splitbench profile`)".into(),
-        ));
-    }
-    Ok(rows)
 }

@@ -26,9 +26,11 @@ mod fused;
 mod im2col;
 mod net;
 mod split;
+mod tune;
 
 pub use net::{logits_to_vec, Feature, Net, BN_MOMENTUM};
 pub use split::{compact_unfused, fake_quantize, train_bottleneck, BottleneckNets};
+pub use tune::{crop_pad, limit_candle_threads, split_nodes, TuneData};
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -39,7 +41,7 @@ use std::time::Instant;
 
 /// Converts a candle error to the crate's error.
 pub(crate) fn cerr(e: candle_core::Error) -> Error {
-    Error::Unsupported(format!("candle: {e}"))
+    Error::Candle(e)
 }
 
 /// Batch norm behaviour of a forward pass.

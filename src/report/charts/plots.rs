@@ -5,7 +5,8 @@
 use super::kit::{self, de, font, legend, marker, size, titled, DResult, Marker, Palette, Swatch};
 use super::scale::{self, Scale};
 use crate::report::{
-    AccuracyLatencyRow, BytesRow, CandidateRow, CdfRow, LayerRow, Study, TradeoffRow,
+    AccuracyLatencyRow, BytesRow, CandidateRow, CdfRow, ChannelRole, Family, LayerRow, Study,
+    TradeoffRow,
 };
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -259,22 +260,11 @@ impl Chart for Layers<'_> {
 
 // ---------------------------------------------------------------- (b) latency vs bandwidth
 
-/// Which BottleNet preset (3G, 4G, Wi-Fi) a channel label names, if any.
-pub(super) fn preset_of(label: &str) -> Option<usize> {
-    let l = label.trim().to_ascii_lowercase();
-    if l.starts_with("3g") {
-        Some(0)
-    } else if l.starts_with("4g") {
-        Some(1)
-    } else if l.starts_with("wi-fi") || l.starts_with("wifi") {
-        Some(2)
-    } else {
-        None
-    }
+/// The short name of a preset link for a chart label: its label's first word (`3G 1.1
+/// Mbps` gives `3G`).
+fn preset_name(label: &str) -> &str {
+    label.split_whitespace().next().unwrap_or(label)
 }
-
-/// Preset names, indexed by [`preset_of`].
-const PRESETS: [&str; 3] = ["3G", "4G", "Wi-Fi"];
 
 /// (b) End-to-end latency vs uplink rate, one line per method, fixed-rate channels.
 pub(super) struct Bandwidth<'a> {
@@ -283,7 +273,7 @@ pub(super) struct Bandwidth<'a> {
     /// Per method (palette order): (Mbps, total ms) sorted by rate.
     lines: Vec<(&'a str, Vec<(f64, f64)>)>,
     /// Preset rates to mark: (name, Mbps).
-    presets: Vec<(&'static str, f64)>,
+    presets: Vec<(&'a str, f64)>,
 }
 
 impl<'a> Bandwidth<'a> {
@@ -311,12 +301,14 @@ impl<'a> Bandwidth<'a> {
                 lines.push((m.as_str(), pts));
             }
         }
-        let mut presets: Vec<(&'static str, f64)> = Vec::new();
-        for r in &rows {
-            if let Some(p) = preset_of(&r.channel) {
-                if !presets.iter().any(|(n, _)| *n == PRESETS[p]) {
-                    presets.push((PRESETS[p], r.uplink_mbps));
-                }
+        let mut presets: Vec<(&str, f64)> = Vec::new();
+        for r in rows
+            .iter()
+            .filter(|r| r.channel_role == ChannelRole::Preset)
+        {
+            let name = preset_name(&r.channel);
+            if !presets.iter().any(|(n, _)| *n == name) {
+                presets.push((name, r.uplink_mbps));
             }
         }
         presets.sort_by(|a, b| a.1.total_cmp(&b.1));
@@ -517,16 +509,19 @@ pub(super) struct Breakdown<'a> {
 
 impl<'a> Breakdown<'a> {
     pub fn new(s: &'a Study, pal: &'a Palette) -> Self {
+        let rows: Vec<&TradeoffRow> = s
+            .tradeoff
+            .iter()
+            .filter(|r| r.chosen && r.channel_role == ChannelRole::Preset)
+            .collect();
+        let mut labels: Vec<&str> = Vec::new();
+        for r in &rows {
+            if !labels.contains(&r.channel.as_str()) {
+                labels.push(&r.channel);
+            }
+        }
         let mut groups = Vec::new();
-        for p in 0..PRESETS.len() {
-            let rows: Vec<&TradeoffRow> = s
-                .tradeoff
-                .iter()
-                .filter(|r| r.chosen && preset_of(&r.channel) == Some(p))
-                .collect();
-            let Some(first) = rows.first() else { continue };
-            // One channel per preset: the first label seen (a study may hold variants).
-            let label = first.channel.as_str();
+        for label in labels {
             let mut sel = Vec::new();
             for m in pal.names() {
                 if let Some(r) = rows.iter().find(|r| &r.method == m && r.channel == label) {
@@ -685,24 +680,6 @@ pub(super) struct Tradeoff<'a> {
     variants: Palette,
 }
 
-/// The family of a candidate row: its `family` column, or for rows written before that
-/// column existed, derived from the variant name.
-fn family_of(r: &CandidateRow) -> &str {
-    if !r.family.is_empty() {
-        return &r.family;
-    }
-    let v = r.variant.as_str();
-    if v.contains("bn") && v.contains('+') {
-        "bottleneck"
-    } else if v.starts_with("prune") {
-        "pruned+n-bit"
-    } else if v.contains("bit-") {
-        "n-bit"
-    } else {
-        v
-    }
-}
-
 impl<'a> Tradeoff<'a> {
     pub fn new(s: &'a Study) -> Self {
         let rows: Vec<&CandidateRow> = s
@@ -710,16 +687,12 @@ impl<'a> Tradeoff<'a> {
             .iter()
             .filter(|r| r.device_ms.is_finite())
             .collect();
-        // Families in a fixed order (so a family keeps its colour), unknown ones after.
-        let order = crate::plan::FAMILIES;
-        let mut names: Vec<&str> = Vec::new();
-        for r in &rows {
-            let f = family_of(r);
-            if !names.contains(&f) {
-                names.push(f);
-            }
-        }
-        names.sort_by_key(|n| (order.iter().position(|o| o == n).unwrap_or(order.len()), *n));
+        // Families in a fixed order, so a family keeps its colour.
+        let names: Vec<&str> = Family::ALL
+            .iter()
+            .filter(|f| rows.iter().any(|r| r.family == **f))
+            .map(|f| f.name())
+            .collect();
         Tradeoff {
             title: &s.title,
             rows,
@@ -840,7 +813,7 @@ impl Chart for Tradeoff<'_> {
                 .draw_series(
                     self.rows
                         .iter()
-                        .filter(|r| family_of(r) == name)
+                        .filter(|r| r.family.name() == name)
                         .map(|r| marker(mk, at(r), 5, color, 0.5)),
                 )
                 .map_err(de)?;
@@ -1462,11 +1435,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn presets_and_bits() {
-        assert_eq!(preset_of("3G 1.1 Mbps"), Some(0));
-        assert_eq!(preset_of("4G 5.85 Mbps, RTT 30 ms"), Some(1));
-        assert_eq!(preset_of("Wi-Fi 18.88 Mbps"), Some(2));
-        assert_eq!(preset_of("WiFi"), Some(2));
-        assert_eq!(preset_of("fixed 3 Mbps"), None);
+    fn preset_names_are_the_labels_first_word() {
+        assert_eq!(preset_name("3G 1.1 Mbps"), "3G");
+        assert_eq!(preset_name("Wi-Fi 18.88 Mbps"), "Wi-Fi");
+        assert_eq!(preset_name("fixed"), "fixed");
     }
 }

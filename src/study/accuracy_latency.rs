@@ -1,14 +1,12 @@
 //! Chart (f)'s rows: every candidate of known accuracy as each method sees it on a link,
 //! with the end-to-end latency of the cost model and each method's accuracy-latency front.
 
-use super::methods::{Method, SearchSpace};
-use super::pareto::accuracy_front;
-use super::problem::Problem;
 use crate::channel::Channel;
+use crate::plan::{accuracy_front, Method, Problem, SearchSpace};
 use crate::report::AccuracyLatencyRow;
 
 /// Per link, per method (in [`Method::ALL`] order), one row per candidate of the method's
-/// set ([`SearchSpace::set`], so `--min-accuracy` applies) whose accuracy is known, with
+/// set ([`SearchSpace::set`], so a minimum accuracy applies) whose accuracy is known, with
 /// `on_front` computed among that method's rows at that link. No rows when no accuracy is
 /// known. Latencies are means over the link's states (the presets have one).
 pub fn accuracy_latency_rows(
@@ -24,7 +22,7 @@ pub fn accuracy_latency_rows(
             let known: Vec<(usize, f64)> = space
                 .set(m)
                 .iter()
-                .filter_map(|&i| Some((i, space.candidates[i].variant.accuracy?)))
+                .filter_map(|&i| Some((i, space.candidates[i].accuracy?)))
                 .collect();
             let totals: Vec<f64> = known
                 .iter()
@@ -42,7 +40,7 @@ pub fn accuracy_latency_rows(
                 out.push(AccuracyLatencyRow {
                     link: ch.label(),
                     method: m.name().into(),
-                    config: c.config(problem),
+                    config: c.config(problem).to_string(),
                     accuracy,
                     bytes: c.payload_bytes,
                     device_ms: c.device_ms + c.encode_ms,

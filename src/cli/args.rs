@@ -1,0 +1,177 @@
+//! Flag groups shared by several subcommands (`#[command(flatten)]`) and the value parsers
+//! that turn a flag's text into a typed value while clap parses, so a bad value is refused
+//! with the flag's name before any work starts.
+
+use splitbench::channel::Channel;
+use splitbench::data::DatasetKind;
+use splitbench::model::{zoo, Shape, ZooOptions};
+use std::path::PathBuf;
+
+/// A zoo model name (`--model`).
+pub fn model_name(s: &str) -> Result<String, String> {
+    if zoo::names().contains(&s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "unknown model '{s}' (known: {})",
+            zoo::names().join(", ")
+        ))
+    }
+}
+
+/// A per-sample shape `CxHxW` of positive integers (`--input`).
+pub fn shape(s: &str) -> Result<Shape, String> {
+    let dims: Option<Vec<usize>> = s
+        .split(['x', 'X'])
+        .map(|d| d.trim().parse::<usize>().ok().filter(|&d| d > 0))
+        .collect();
+    match dims.as_deref() {
+        Some(&[c, h, w]) => Ok(Shape::new(c, h, w)),
+        _ => Err("expected CxHxW with positive integers, e.g. 3x32x32".into()),
+    }
+}
+
+/// A count of at least 1 (`--batch`, `--reps`, `--steps`, `--epochs`).
+pub fn count(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("expected a whole number >= 1 ({e})")),
+    }
+}
+
+/// A finite number > 0 (`--edge-speedup`, `--deadline-ms`, `--lr`).
+pub fn positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err("expected a positive number".into()),
+    }
+}
+
+/// A finite number (`--min-accuracy`, `--rtt-ms`).
+pub fn finite(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err("expected a number".into()),
+    }
+}
+
+/// A link spec (`--channel`), e.g. `rayleigh:bw_mhz=1,snr_db=10` or `trace:path=FILE`.
+pub fn channel(s: &str) -> Result<Channel, String> {
+    Channel::parse(s).map_err(|e| e.to_string())
+}
+
+/// Pruning ratios of the three-step search (`--prune-ratios`): comma-separated, each in
+/// (0, 1), or `none`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PruneRatios(pub Vec<f32>);
+
+/// Parses [`PruneRatios`].
+pub fn prune_ratios(s: &str) -> Result<PruneRatios, String> {
+    if s.trim() == "none" || s.trim().is_empty() {
+        return Ok(PruneRatios(Vec::new()));
+    }
+    s.split(',')
+        .map(|r| match r.trim().parse::<f32>() {
+            Ok(v) if v > 0.0 && v < 1.0 => Ok(v),
+            Ok(v) => Err(format!("{v} is not in (0, 1)")),
+            Err(_) => Err(format!("`{r}` is not a number")),
+        })
+        .collect::<Result<_, _>>()
+        .map(PruneRatios)
+}
+
+/// Model selection for zoo models with their shape options.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ModelArgs {
+    /// Zoo model: resnet18, resnet34, resnet50, vgg16, mobilenet_v2, alexnet, resnet18-cifar.
+    #[arg(long, value_parser = model_name)]
+    pub model: String,
+    /// Per-sample input shape CxHxW (default 3x224x224; 3x32x32 for resnet18-cifar).
+    #[arg(long, value_parser = shape)]
+    pub input: Option<Shape>,
+    /// Number of classes (default 1000; 10 for resnet18-cifar).
+    #[arg(long, value_parser = count)]
+    pub classes: Option<usize>,
+    /// Base width of ResNets (resnet18-cifar default 64).
+    #[arg(long, value_parser = count)]
+    pub width: Option<usize>,
+}
+
+impl ModelArgs {
+    /// The zoo options these flags give.
+    pub fn options(&self) -> ZooOptions {
+        ZooOptions {
+            input: self.input,
+            classes: self.classes,
+            width: self.width,
+        }
+    }
+}
+
+/// Which adapter runs the GPU work.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct AdapterArgs {
+    /// Use the first adapter whose name contains this (case-insensitive).
+    #[arg(long)]
+    pub adapter: Option<String>,
+}
+
+/// A trained model and its dataset: the flags every accuracy subcommand shares.
+#[derive(clap::Args, Clone, Debug)]
+pub struct TrainedModelArgs {
+    /// Zoo model (resnet18-cifar for the committed weights).
+    #[arg(long, value_parser = model_name)]
+    pub model: String,
+    /// Base width of ResNets (the committed model: 16).
+    #[arg(long, value_parser = count)]
+    pub width: Option<usize>,
+    /// Weights (safetensors with torchvision key names); pruned and bottleneck files are
+    /// looked up next to them (see models/README.md).
+    #[arg(long)]
+    pub weights: PathBuf,
+    #[command(flatten)]
+    pub data: DatasetArgs,
+}
+
+impl TrainedModelArgs {
+    /// The model options the dataset implies: its image shape and class count.
+    pub fn options(&self) -> ZooOptions {
+        self.data.options(self.width)
+    }
+}
+
+/// A labelled dataset.
+#[derive(clap::Args, Clone, Debug)]
+pub struct DatasetArgs {
+    /// Dataset.
+    #[arg(long, value_enum, default_value_t = DatasetKind::FashionMnist)]
+    pub dataset: DatasetKind,
+    /// Dataset folder (default for fashion-mnist: /usr/share/datasets/fashion-mnist).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+impl DatasetArgs {
+    /// The model options the dataset implies, with a ResNet `width`.
+    pub fn options(&self, width: Option<usize>) -> ZooOptions {
+        ZooOptions {
+            input: Some(self.dataset.shape()),
+            classes: Some(self.dataset.classes()),
+            width,
+        }
+    }
+}
+
+/// How the GPU engine runs an evaluation.
+#[derive(clap::Args, Clone, Debug)]
+pub struct GpuEvalArgs {
+    /// Evaluate only the first N test images.
+    #[arg(long, value_parser = count)]
+    pub limit: Option<usize>,
+    /// Images per GPU submission.
+    #[arg(long, default_value_t = 100, value_parser = count)]
+    pub batch: usize,
+    #[command(flatten)]
+    pub adapter: AdapterArgs,
+}

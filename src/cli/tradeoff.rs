@@ -1,0 +1,198 @@
+//! `splitbench tradeoff`: the trade-off study of a model on the local GPU, written into a
+//! folder (CSVs, charts, manifest), with a summary on stdout.
+
+use super::args::{
+    channel, count, finite, positive, prune_ratios, AdapterArgs, ModelArgs, PruneRatios,
+};
+use super::progress::Bars;
+use anyhow::{Context, Result};
+use splitbench::channel::Channel;
+use splitbench::compress::BOTTLENECK_WEIGHTS_NOTE;
+use splitbench::gpu::GpuContext;
+use splitbench::model;
+use splitbench::plan::{EdgeSource, DEFAULT_EDGE_SPEEDUP, DOWNLINK_NOTE};
+use splitbench::report::ACCURACY_LATENCY_CSV;
+use splitbench::study::{self, summary_text, AccuracyTable, TradeoffOptions};
+use std::path::PathBuf;
+
+/// Flags of `splitbench tradeoff`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Extra link (repeatable), e.g. `rayleigh:bw_mhz=1,snr_db=10` or `trace:path=FILE`;
+    /// default: a Rayleigh link and the synthetic Markov trace.
+    #[arg(long = "channel", value_name = "SPEC", value_parser = channel)]
+    channels: Vec<Channel>,
+    /// Edge per-node times from a CSV of `splitbench profile` run on the edge machine
+    /// (batch 1, same model and input).
+    #[arg(long, conflicts_with = "edge_speedup")]
+    edge_profile: Option<PathBuf>,
+    /// Edge per-node times = device times / X (default 10).
+    #[arg(long, allow_negative_numbers = true, value_parser = positive)]
+    edge_speedup: Option<f64>,
+    /// Timed repetitions of the device profile and of each codec measurement.
+    #[arg(long, default_value_t = 10, value_parser = count)]
+    reps: usize,
+    /// Untimed warm-up runs.
+    #[arg(long, default_value_t = 2)]
+    warmup: usize,
+    #[command(flatten)]
+    adapter: AdapterArgs,
+    /// Deadline for the miss probability of random links, ms.
+    #[arg(long, allow_negative_numbers = true, value_parser = positive)]
+    deadline_ms: Option<f64>,
+    /// RTT added to the sweep and preset links, ms.
+    #[arg(long, default_value_t = 0.0, value_parser = finite)]
+    rtt_ms: f64,
+    /// Seed of the random weights and input.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Write every candidate's row for the bandwidth sweep too (large).
+    #[arg(long)]
+    all_points: bool,
+    /// A note on the choice of input, recorded in the manifest.
+    #[arg(long)]
+    input_note: Option<String>,
+    /// Pruning ratios of the three-step search (uniform over the on-device stages and on
+    /// the last on-device stage only), comma-separated in (0, 1), or `none`.
+    #[arg(long, default_value = "0.25,0.5,0.75", value_parser = prune_ratios)]
+    prune_ratios: PruneRatios,
+    /// Leave the learned bottleneck out of the three-step search.
+    #[arg(long)]
+    no_bottleneck: bool,
+    /// CSV `config,accuracy` of known accuracies (config: `<split node>/<variant>`, e.g.
+    /// `layer1.1.conv2/prune-0.5_0.5_0_0_0+bn16+4bit-tensor`).
+    #[arg(long)]
+    accuracy_table: Option<PathBuf>,
+    /// Three-step and two-step-pruning only choose configurations whose accuracy in
+    /// --accuracy-table is at least this (same unit as the table).
+    #[arg(long, requires = "accuracy_table", allow_negative_numbers = true, value_parser = finite)]
+    min_accuracy: Option<f64>,
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+impl Args {
+    /// The study's options; reads the accuracy table.
+    fn options(&self) -> Result<TradeoffOptions> {
+        let edge = match (&self.edge_profile, self.edge_speedup) {
+            (Some(path), _) => EdgeSource::Profile { path: path.clone() },
+            (None, Some(factor)) => EdgeSource::Speedup {
+                factor,
+                default: false,
+            },
+            (None, None) => EdgeSource::Speedup {
+                factor: DEFAULT_EDGE_SPEEDUP,
+                default: true,
+            },
+        };
+        Ok(TradeoffOptions {
+            channels: self.channels.clone(),
+            edge,
+            reps: self.reps,
+            warmup: self.warmup,
+            seed: self.seed,
+            deadline_ms: self.deadline_ms,
+            rtt_ms: self.rtt_ms,
+            all_points: self.all_points,
+            input_note: self.input_note.clone(),
+            prune_ratios: self.prune_ratios.0.clone(),
+            bottleneck: !self.no_bottleneck,
+            accuracy: self
+                .accuracy_table
+                .as_deref()
+                .map(AccuracyTable::read)
+                .transpose()?,
+            min_accuracy: self.min_accuracy,
+        })
+    }
+}
+
+/// Measures, plans, writes, prints the summary.
+pub fn run(a: &Args) -> Result<()> {
+    let opts = a.options()?;
+    let p = model::prepare(&a.model.model, &a.model.options(), None, a.seed)?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let ctx = GpuContext::new(a.adapter.adapter.as_deref())?;
+    let g = &p.model.graph;
+    println!(
+        "{} {} on {} ({}), {} reps after {} warm-up",
+        g.name,
+        g.input_shape(),
+        ctx.summary.name,
+        ctx.summary.backend,
+        a.reps,
+        a.warmup
+    );
+    let m = study::measure(&ctx, &p, &opts, &mut Bars::default())?;
+    if let Some(note) = &m.run.note {
+        println!("note: {note}");
+    }
+    println!(
+        "device: sum of node medians {:.3} ms, whole graph {:.3} ms ({}); edge: {} (speed-up {:.3})",
+        m.sum_of_node_medians_ms,
+        m.whole_graph_ms_median,
+        m.device_timing.as_str(),
+        m.edge.source,
+        m.edge.speedup
+    );
+    let r = study::plan(&m, &opts)?;
+    if let Some(t) = &opts.accuracy {
+        if r.study.accuracy_latency.is_empty() {
+            println!(
+                "note: no configuration of {} is a candidate of this study: no {} and no chart (f)",
+                t.path.display(),
+                ACCURACY_LATENCY_CSV
+            );
+        }
+    }
+    let spin = Bars::spinner("drawing charts");
+    let w = study::write(&a.out, &m, &r, &opts)?;
+    spin.finish_and_clear();
+    for s in &w.skipped_charts {
+        println!("chart skipped: {s}");
+    }
+    println!(
+        "{} candidates ({} pruned prefixes, {} bottlenecks, {} codec measurements, {}); {} links",
+        r.space.candidates.len(),
+        m.pruned.len(),
+        m.bottleneck_keys.len(),
+        m.codec_measured,
+        m.codec_timing.map_or("none", |t| t.as_str()),
+        r.channels.len()
+    );
+    println!("Neurosurgeon predictor, median abs. error per op type (device / edge):");
+    for e in &r.predictor_error {
+        let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}%"));
+        println!(
+            "  {:<10} {:>3} layers  {:>8} / {:>8}",
+            e.op,
+            e.layers,
+            pct(e.device_mdape_pct),
+            pct(e.edge_mdape_pct)
+        );
+    }
+    print!("{}", summary_text(&r.summaries));
+    println!("edge: {}; {}", m.edge.source, DOWNLINK_NOTE);
+    let known = r.accuracy_known;
+    match opts.min_accuracy {
+        Some(min) => println!(
+            "accuracy: {known} candidates known; three-step and two-step-pruning keep those >= {min}"
+        ),
+        None => println!(
+            "accuracy: {}; three-step minimises latency only",
+            if opts.accuracy.is_some() {
+                format!("{known} candidates known, no --min-accuracy")
+            } else {
+                "not known for the compressed variants".into()
+            }
+        ),
+    }
+    if !m.bottleneck_keys.is_empty() {
+        println!("{BOTTLENECK_WEIGHTS_NOTE}");
+    }
+    println!("wrote {} files to {}", w.files.len(), a.out.display());
+    Ok(())
+}

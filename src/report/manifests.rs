@@ -1,0 +1,261 @@
+//! Manifests: the JSON written beside every output, saying what ran, where, with which
+//! code, and how every number was obtained. Types only: the study layer fills them.
+
+use super::rows::{ChannelRole, Family};
+use crate::gpu::AdapterSummary;
+
+/// The wgpu version splitbench was built with (from Cargo.lock).
+pub const WGPU_VERSION: &str = env!("SPLITBENCH_WGPU_VERSION");
+
+/// The git revision of the working directory (`<sha>` or `<sha>-dirty`), or `unknown`.
+pub fn git_revision() -> String {
+    let run = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    match run(&["rev-parse", "--short=12", "HEAD"]) {
+        Some(sha) => {
+            let dirty = run(&["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|s| !s.is_empty());
+            if dirty {
+                format!("{sha}-dirty")
+            } else {
+                sha
+            }
+        }
+        None => "unknown".into(),
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_time() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The environment of a run, shared by every manifest.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RunInfo {
+    /// splitbench version.
+    pub splitbench_version: &'static str,
+    /// wgpu version.
+    pub wgpu_version: &'static str,
+    /// Git revision of the checkout.
+    pub git_revision: String,
+    /// Seconds since the epoch when the run started.
+    pub unix_time: u64,
+    /// The adapter.
+    pub adapter: AdapterSummary,
+    /// A warning when times are not GPU times (CPU adapter such as lavapipe).
+    pub note: Option<String>,
+}
+
+impl RunInfo {
+    /// Collects the run environment for an adapter.
+    pub fn new(adapter: &AdapterSummary) -> Self {
+        let note = (adapter.device_type == "Cpu").then(|| {
+            format!(
+                "{} is a CPU implementation of the GPU API: its times are CPU times, for \
+                 correctness and CI, not GPU performance",
+                adapter.name
+            )
+        });
+        Self {
+            splitbench_version: env!("CARGO_PKG_VERSION"),
+            wgpu_version: WGPU_VERSION,
+            git_revision: git_revision(),
+            unix_time: unix_time(),
+            adapter: adapter.clone(),
+            note,
+        }
+    }
+}
+
+/// The manifest written beside a profile CSV.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ProfileManifest {
+    /// Environment of the run.
+    #[serde(flatten)]
+    pub run: RunInfo,
+    /// Model name.
+    pub model: String,
+    /// Input shape per sample.
+    pub input: String,
+    /// Hash of graph + weights.
+    pub model_hash: String,
+    /// Where the weights came from.
+    pub weights: String,
+    /// Batch size.
+    pub batch: usize,
+    /// Timed repetitions.
+    pub reps: usize,
+    /// Untimed warm-up runs.
+    pub warmup: usize,
+    /// Per-node timing method.
+    pub timing: String,
+    /// Whole-graph timing method.
+    pub whole_graph_timing: String,
+    /// Whole graph in one submission: median ms.
+    pub whole_graph_ms_median: f64,
+    /// 5th percentile.
+    pub whole_graph_ms_p5: f64,
+    /// 95th percentile.
+    pub whole_graph_ms_p95: f64,
+    /// Sum of per-node medians.
+    pub sum_of_node_medians_ms: f64,
+}
+
+/// One method's choice on one (non-sweep) link, for the manifest and the printed summary.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ChoiceSummary {
+    /// Method.
+    pub method: String,
+    /// Split node.
+    pub split: String,
+    /// Its index.
+    pub split_index: usize,
+    /// Variant.
+    pub variant: String,
+    /// Variant family.
+    pub family: Family,
+    /// Accuracy of the configuration, when known.
+    pub accuracy: Option<f64>,
+    /// Bytes sent.
+    pub payload_bytes: u64,
+    /// Mean end-to-end latency, ms.
+    pub total_ms: f64,
+    /// Neurosurgeon's predicted latency of its choice, ms.
+    pub predicted_ms: Option<f64>,
+}
+
+/// The methods on one link and three-step's speed-up over the baselines.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LinkSummary {
+    /// Channel label.
+    pub channel: String,
+    /// Channel spec.
+    pub spec: String,
+    /// Role in the study.
+    pub role: ChannelRole,
+    /// Per method.
+    pub choices: Vec<ChoiceSummary>,
+    /// edge-only total / three-step total.
+    pub three_step_vs_edge_only: f64,
+    /// neurosurgeon total / three-step total.
+    pub three_step_vs_neurosurgeon: f64,
+    /// best-split total / three-step total.
+    pub three_step_vs_best_split: f64,
+    /// two-step-pruning total / three-step total.
+    pub three_step_vs_two_step: f64,
+    /// device-only total / three-step total.
+    pub three_step_vs_device_only: f64,
+}
+
+/// A link as recorded in the manifest.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ChannelInfo {
+    /// Spec string.
+    pub spec: String,
+    /// Label.
+    pub label: String,
+    /// Kind.
+    pub kind: String,
+    /// Role in the study.
+    pub role: ChannelRole,
+    /// Nominal rate, Mbit/s.
+    pub nominal_mbps: f64,
+    /// RTT, ms.
+    pub rtt_ms: f64,
+    /// Link states.
+    pub states: usize,
+}
+
+/// How well Neurosurgeon's latency predictor matches the measurements for one op type (or
+/// `all`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct PredictorError {
+    /// Op type, or `all`.
+    pub op: String,
+    /// Layers.
+    pub layers: usize,
+    /// Median of |predicted - measured| / measured over layers with a measured time > 0,
+    /// percent, device side (`None` if there is none).
+    pub device_mdape_pct: Option<f64>,
+    /// The same on the edge side.
+    pub edge_mdape_pct: Option<f64>,
+}
+
+/// The manifest of a trade-off study (`manifest.json`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TradeoffManifest {
+    /// Environment of the run.
+    #[serde(flatten)]
+    pub run: RunInfo,
+    /// Model name.
+    pub model: String,
+    /// Per-sample input shape.
+    pub input: String,
+    /// Why this input (e.g. a smaller one than the paper's to fit a CPU adapter).
+    pub input_note: Option<String>,
+    /// Hash of graph + weights.
+    pub model_hash: String,
+    /// Where the weights came from.
+    pub weights: String,
+    /// Seeds: weights, input data, codec test data.
+    pub seeds: serde_json::Value,
+    /// Untimed warm-up runs.
+    pub warmup: usize,
+    /// Timed repetitions of the device profile and of each codec measurement.
+    pub reps: usize,
+    /// Per-node timing method.
+    pub timing: String,
+    /// Whole graph in one submission, median ms.
+    pub whole_graph_ms_median: f64,
+    /// Sum of per-node medians, ms (what the cost model adds up).
+    pub sum_of_node_medians_ms: f64,
+    /// Where the edge times came from.
+    pub edge_source: String,
+    /// Edge speed-up over the device (given, or effective for a profile).
+    pub edge_speedup: f64,
+    /// How the edge's feature decode time was obtained.
+    pub edge_decode_note: String,
+    /// Codec timing method and number of measured (numel, group, bits) keys.
+    pub codec: serde_json::Value,
+    /// Payload conventions.
+    pub payload_note: String,
+    /// The downlink.
+    pub downlink_note: String,
+    /// How methods choose on random links.
+    pub random_link_rule: String,
+    /// What is known about accuracy.
+    pub accuracy_note: String,
+    /// Where the bottleneck weights came from.
+    pub bottleneck_weights: String,
+    /// The three-step search space.
+    pub search_space: serde_json::Value,
+    /// `--accuracy-table`.
+    pub accuracy_table: Option<String>,
+    /// `--min-accuracy`.
+    pub min_accuracy: Option<f64>,
+    /// Per op type: median absolute percentage error of Neurosurgeon's predictor.
+    pub predictor_error: Vec<PredictorError>,
+    /// The fitted predictor.
+    pub predictor: serde_json::Value,
+    /// Every link of the study.
+    pub channels: Vec<ChannelInfo>,
+    /// Deadline for the miss probability, ms.
+    pub deadline_ms: Option<f64>,
+    /// Candidates in the three-step set.
+    pub candidates: usize,
+    /// Per preset and extra link: the methods' choices.
+    pub summary: Vec<LinkSummary>,
+    /// Files written.
+    pub files: Vec<String>,
+}

@@ -1,0 +1,117 @@
+//! `splitbench profile` as a library call: every node of a model timed on the GPU at a
+//! batch size, as CSV rows, with the manifest written beside them.
+
+use super::seeds;
+use crate::error::{Error, Result};
+use crate::gpu::{self, Executor, GpuContext, RangeProfile, TimingMethod};
+use crate::model::Prepared;
+use crate::report::{self, ProfileManifest, ProfileRow, RunInfo};
+use std::path::{Path, PathBuf};
+
+/// CSV rows of a profiled executor, one per step (node).
+pub fn profile_rows(exec: &Executor<'_>, prof: &RangeProfile) -> Vec<ProfileRow> {
+    let g = exec.graph();
+    let b = exec.batch();
+    exec.steps()
+        .iter()
+        .zip(&prof.per_node)
+        .map(|(step, st)| {
+            let n = &g.nodes[step.node];
+            ProfileRow {
+                node: n.name.clone(),
+                op: n.op.kind().to_string(),
+                out_shape: format!("{b}x{}", n.shape),
+                batch: b,
+                flops: n.flops(g) * b as u64,
+                out_bytes: (n.shape.bytes_f32() * b) as u64,
+                in_bytes: if n.op.is_view() {
+                    0
+                } else {
+                    (n.input_values(g) * b as u64 + n.param_values()) * 4
+                },
+                device_ms_median: st.median_ms,
+                device_ms_p5: st.p5_ms,
+                device_ms_p95: st.p95_ms,
+                reps: st.count,
+                dispatches: step.dispatches.len(),
+                timing: prof.method.as_str().to_string(),
+            }
+        })
+        .collect()
+}
+
+/// How to profile.
+#[derive(Clone, Copy, Debug)]
+pub struct ProfileOptions {
+    /// Samples per submission.
+    pub batch: usize,
+    /// Timed repetitions.
+    pub reps: usize,
+    /// Untimed warm-up runs.
+    pub warmup: usize,
+    /// Per-node timing method (`None`: the best the adapter supports).
+    pub timing: Option<TimingMethod>,
+    /// Seed of the random input ([`seeds::input`]).
+    pub seed: u64,
+}
+
+/// A profiled model: its rows, its manifest and the timing behind them.
+#[derive(Clone, Debug)]
+pub struct Profiled {
+    /// One row per executed node.
+    pub rows: Vec<ProfileRow>,
+    /// The manifest.
+    pub manifest: ProfileManifest,
+}
+
+/// Times every node of `p` on `ctx` (see [`ProfileOptions`]).
+pub fn profile(ctx: &GpuContext, p: &Prepared, o: &ProfileOptions) -> Result<Profiled> {
+    if o.batch == 0 || o.reps == 0 {
+        return Err(Error::InvalidArg(format!(
+            "batch {} and repetitions {} must be at least 1",
+            o.batch, o.reps
+        )));
+    }
+    let g = &p.model.graph;
+    let exec = Executor::new(ctx, &p.model, 1..g.nodes.len(), o.batch, &[])?;
+    let values = o
+        .batch
+        .checked_mul(g.input_shape().numel())
+        .ok_or_else(|| Error::InvalidArg(format!("batch {} overflows the input", o.batch)))?;
+    let input = crate::tensor::Rng::new(seeds::input(o.seed)).vec(values, -1.0, 1.0);
+    exec.set_input(0, &input)?;
+    let prof = gpu::profile(&exec, o.warmup, o.reps, o.timing)?;
+    let rows = profile_rows(&exec, &prof);
+    let manifest = ProfileManifest {
+        run: RunInfo::new(&ctx.summary),
+        model: g.name.clone(),
+        input: g.input_shape().to_string(),
+        model_hash: p.model.hash(),
+        weights: p.weights_source.clone(),
+        batch: o.batch,
+        reps: o.reps,
+        warmup: o.warmup,
+        timing: prof.method.as_str().into(),
+        whole_graph_timing: prof.whole_method.as_str().into(),
+        whole_graph_ms_median: prof.whole.median_ms,
+        whole_graph_ms_p5: prof.whole.p5_ms,
+        whole_graph_ms_p95: prof.whole.p95_ms,
+        sum_of_node_medians_ms: prof.sum_of_medians_ms(),
+    };
+    Ok(Profiled { rows, manifest })
+}
+
+impl Profiled {
+    /// Writes the rows to `csv` and the manifest beside it (same path, `.json`); returns
+    /// the manifest's path.
+    pub fn write(&self, csv: &Path) -> Result<PathBuf> {
+        report::write_csv(csv, &self.rows)?;
+        let json = csv.with_extension("json");
+        let text = serde_json::to_string_pretty(&self.manifest).map_err(|e| Error::BadFile {
+            file: json.clone(),
+            msg: e.to_string(),
+        })?;
+        std::fs::write(&json, text).map_err(|e| Error::io(&json, e))?;
+        Ok(json)
+    }
+}
