@@ -11,6 +11,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use splitbench::channel::Channel;
 use splitbench::model::{fuse_graph, zoo, Shape, ZooOptions};
 use splitbench::plan::*;
+use splitbench::study::DEFAULT_TRACE;
 use std::hint::black_box;
 
 /// `cargo bench` passes `--bench`; `cargo test --benches` does not: then use small links.

@@ -9,7 +9,7 @@
 //! ```
 
 use anyhow::{anyhow, Context};
-use splitbench::compress::{transmit, DecodeLimits, DeviceTensor, Encoding, Granularity};
+use splitbench::compress::{transmit, DecodeLimits, DeviceTensor, Encoding, Scale};
 use splitbench::gpu::{buffers, Executor, GpuContext, Stats};
 use splitbench::model::{self, ZooOptions};
 use splitbench::tensor::Rng;
@@ -64,11 +64,8 @@ fn main() -> anyhow::Result<()> {
     let limits = DecodeLimits::default();
     let mut method = None;
     for bits in [8u32, 4, 2] {
-        for g in [Granularity::PerTensor, Granularity::PerChannel] {
-            let enc = Encoding::Quantized {
-                bits,
-                granularity: g,
-            };
+        for g in [Scale::Tensor, Scale::Channel] {
+            let enc = Encoding::Quant { bits, scale: g };
             let (_, plain, _) = transmit(&ctx, &ctx, &inputs, enc, false, &limits)?;
             let mut rows = Vec::new();
             let mut last = None;

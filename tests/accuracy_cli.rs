@@ -9,7 +9,7 @@ use common::{splitbench, stderr};
 use splitbench::compress::{compact_graph, Bottleneck, PruneConfig};
 use splitbench::eval::TrainedFiles;
 use splitbench::model::{self, zoo, Shape, ZooOptions};
-use splitbench::plan::AccuracyTable;
+use splitbench::study::AccuracyTable;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -91,7 +91,8 @@ fn accuracy_table_of_a_tiny_model() {
     // 2 whole-model rows + 5 splits x 4 plain + bottleneck x 3 bits + pruned x 4 encodings.
     let want = 2 + 5 * 4 + 3 + 4;
     let table = AccuracyTable::read(&out.join("accuracy_table.csv")).unwrap();
-    assert_eq!(table.by_config.len(), want, "{:?}", table.by_config.keys());
+    assert_eq!(table.len(), want, "{:?}", table.entries);
+    let acc = |c: &str| table.get(&c.parse().unwrap());
     let name = &fused.nodes[l2].name;
     for c in [
         "fc/none".to_string(),
@@ -100,10 +101,10 @@ fn accuracy_table_of_a_tiny_model() {
         "layer3.1.conv2/prune-0_0_0_0.5_0+4bit-tensor".to_string(),
         "conv1/f32".to_string(),
     ] {
-        assert!(table.by_config.contains_key(&c), "{c} missing");
+        assert!(acc(&c).is_some(), "{c} missing");
     }
     // Lossless sends agree with the whole model.
-    assert_eq!(table.by_config["conv1/f32"], table.by_config["fc/none"]);
+    assert_eq!(acc("conv1/f32"), acc("fc/none"));
     let detail = std::fs::read_to_string(out.join("accuracy.csv")).unwrap();
     assert!(detail.starts_with(
         "config,split,variant,images,correct,accuracy_pct,frame_bytes,f32_frame_bytes,reduction_vs_f32,seconds"
@@ -115,6 +116,8 @@ fn accuracy_table_of_a_tiny_model() {
     // The summary: per split, the best configuration sending >= 32x fewer bytes than f32.
     let summary = std::fs::read_to_string(out.join("accuracy_summary.csv")).unwrap();
     assert!(summary.starts_with("split,config,accuracy_pct,base_pct,gap_points,frame_bytes,"));
+    // The C/4 bottleneck at 2 bits sends far fewer than 32x the f32 bytes: a row at least.
+    assert!(summary.lines().count() > 1, "{summary}");
     for l in summary.lines().skip(1) {
         let f: Vec<&str> = l.split(',').collect();
         let red: f64 = f[6].parse().unwrap();
@@ -134,10 +137,7 @@ fn accuracy_table_of_a_tiny_model() {
     let eval = |config: &str| splitbench(&[&["eval"][..], &m, &["--config", config]].concat());
     let o = eval(&format!("{name}/bn2+2bit-tensor"));
     assert!(o.status.success(), "{}", stderr(&o));
-    let pct = format!(
-        "{:.2}%",
-        table.by_config[&format!("{name}/bn2+2bit-tensor")]
-    );
+    let pct = format!("{:.2}%", acc(&format!("{name}/bn2+2bit-tensor")).unwrap());
     assert!(stdout(&o).contains(&pct), "{pct} not in {}", stdout(&o));
 
     // A config whose trained file is missing: one line naming the file.
@@ -149,5 +149,27 @@ fn accuracy_table_of_a_tiny_model() {
         err.contains(&format!("tiny.{name}-bn4.safetensors")),
         "{err}"
     );
+
+    // A node that is not in the model, and device-only's variant at a split node, are
+    // refused with the valid choices instead of evaluating the whole model.
+    for (config, why) in [
+        (
+            "nonsense/none",
+            "no node `nonsense` in resnet18-cifar; valid: `input/uint8-input`, `fc/none`",
+        ),
+        (
+            "conv1/none",
+            "`none` (device-only) is only valid at the last node: `fc/none`",
+        ),
+    ] {
+        let o = eval(config);
+        assert!(!o.status.success(), "{config}: {}", stdout(&o));
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(why), "{config}: {err}");
+    }
+    let o = eval("conv1/7bit-sideways");
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--config"), "{}", stderr(&o));
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -9,8 +9,8 @@ use splitbench::compress::frame::{
     self, DecodeLimits, CHECKSUM_LEN, FIXED_HEADER_LEN, PARAM_LEN, TENSOR_DESC_LEN,
 };
 use splitbench::compress::{
-    codec, transmit, Codec, DeviceTensor, Encoding, FrameTensor, Granularity, GroupParams, Payload,
-    Quantized, TensorSpec,
+    codec, transmit, Codec, DeviceTensor, Encoding, FrameTensor, GroupParams, Payload, Quantized,
+    Scale, TensorSpec,
 };
 use splitbench::cpu;
 use splitbench::gpu::buffers;
@@ -35,7 +35,7 @@ fn relu_feature(seed: u64, batch: usize, s: Shape) -> Vec<f32> {
 }
 
 /// CPU quantization of `x` into a frame tensor.
-fn quantized(x: &[f32], batch: usize, shape: Shape, bits: u32, g: Granularity) -> FrameTensor {
+fn quantized(x: &[f32], batch: usize, shape: Shape, bits: u32, g: Scale) -> FrameTensor {
     let (_, group_len) = g.groups(batch, shape).unwrap();
     let (params, words) = cpu::quantize_pack(x, group_len, bits);
     FrameTensor {
@@ -43,7 +43,7 @@ fn quantized(x: &[f32], batch: usize, shape: Shape, bits: u32, g: Granularity) -
         shape,
         payload: Payload::Quantized(Quantized {
             bits,
-            granularity: g,
+            scale: g,
             params: params.iter().map(GroupParams::from_quant).collect(),
             words,
         }),
@@ -86,7 +86,7 @@ const LAYER1: Shape = Shape::new(64, 32, 32);
 #[test]
 fn layer1_4bit_frame_is_32768_payload_bytes_plus_45() {
     let x = relu_feature(1, 1, LAYER1);
-    let t = quantized(&x, 1, LAYER1, 4, Granularity::PerTensor);
+    let t = quantized(&x, 1, LAYER1, 4, Scale::Tensor);
     let specs = [spec(&t)];
     assert_eq!(frame::header_len(&specs).unwrap(), 41);
     assert_eq!(FIXED_HEADER_LEN + TENSOR_DESC_LEN + PARAM_LEN, 41);
@@ -121,7 +121,7 @@ fn layer1_4bit_frame_is_32768_payload_bytes_plus_45() {
 fn every_codec_bits_and_granularity_round_trips_exactly() {
     let (batch, s) = (2, Shape::new(5, 3, 7));
     let x = relu_feature(2, batch, s);
-    for g in [Granularity::PerTensor, Granularity::PerChannel] {
+    for g in [Scale::Tensor, Scale::Channel] {
         for bits in 1..=8 {
             let t = quantized(&x, batch, s, bits, g);
             // Second tensor: a vector feature (linear split) sent raw.
@@ -220,7 +220,7 @@ fn entropy_coder_round_trips_sparse_and_falls_back_on_uniform() {
             shape: s,
             payload: Payload::Quantized(Quantized {
                 bits,
-                granularity: Granularity::PerTensor,
+                scale: Scale::Tensor,
                 params: vec![GroupParams {
                     min: -1.0,
                     scale: 0.1,
@@ -238,13 +238,7 @@ fn entropy_coder_round_trips_sparse_and_falls_back_on_uniform() {
     let zeros = vec![0u32; 1000];
     let c = codec::entropy_encode(&zeros, 4).unwrap();
     assert_eq!(codec::entropy_decode(&c, 4, 1000).unwrap(), zeros);
-    let t = quantized(
-        &[0.5; 60],
-        1,
-        Shape::new(3, 4, 5),
-        4,
-        Granularity::PerChannel,
-    );
+    let t = quantized(&[0.5; 60], 1, Shape::new(3, 4, 5), 4, Scale::Channel);
     let enc = frame::encode(std::slice::from_ref(&t), true).unwrap();
     assert_eq!(enc.tensors[0].codec, Codec::PackedEntropy);
     assert_eq!(
@@ -257,7 +251,7 @@ fn entropy_coder_round_trips_sparse_and_falls_back_on_uniform() {
 fn small_frame() -> (Vec<FrameTensor>, Vec<u8>) {
     let s = Shape::new(3, 8, 8);
     let x = relu_feature(5, 1, s);
-    let t = quantized(&x, 1, s, 3, Granularity::PerChannel);
+    let t = quantized(&x, 1, s, 3, Scale::Channel);
     let v = FrameTensor {
         batch: 1,
         shape: Shape::new(2, 1, 1),
@@ -328,7 +322,7 @@ fn every_bit_flip_is_rejected_and_resealed_flips_never_alias() {
 fn one_tensor_frame(bits: u32, entropy: bool) -> Vec<u8> {
     let s = Shape::new(4, 5, 5);
     let x = relu_feature(6, 1, s);
-    let t = quantized(&x, 1, s, bits, Granularity::PerTensor);
+    let t = quantized(&x, 1, s, bits, Scale::Tensor);
     frame::encode(&[t], entropy).unwrap().bytes
 }
 
@@ -474,7 +468,7 @@ fn leb128(out: &mut Vec<u8>, mut v: u32) {
 fn encoder_rejects_inconsistent_tensors() {
     let s = Shape::new(2, 3, 3);
     let x = relu_feature(7, 1, s);
-    let good = quantized(&x, 1, s, 5, Granularity::PerTensor);
+    let good = quantized(&x, 1, s, 5, Scale::Tensor);
     let with = |f: &dyn Fn(&mut FrameTensor)| {
         let mut t = good.clone();
         f(&mut t);
@@ -502,10 +496,7 @@ fn encoder_rejects_inconsistent_tensors() {
             "padding set",
             with_q(&|q| *q.words.last_mut().unwrap() |= 1 << 31),
         ),
-        (
-            "params count",
-            with_q(&|q| q.granularity = Granularity::PerChannel),
-        ),
+        ("params count", with_q(&|q| q.scale = Scale::Channel)),
         ("NaN min", with_q(&|q| q.params[0].min = f32::NAN)),
         (
             "raw length",
@@ -539,7 +530,7 @@ fn fuzz_seed_frames() {
         ("packed1", one_tensor_frame(1, true)),
         ("entropy2", {
             let s = Shape::new(4, 8, 8);
-            let t = quantized(&relu_feature(11, 1, s), 1, s, 2, Granularity::PerTensor);
+            let t = quantized(&relu_feature(11, 1, s), 1, s, 2, Scale::Tensor);
             let e = frame::encode(&[t], true).unwrap();
             assert_eq!(e.tensors[0].codec, Codec::PackedEntropy);
             e.bytes
@@ -570,9 +561,9 @@ fn gpu_transmit_layer1_4bit_matches_cpu_reference() {
         batch: 1,
         shape: LAYER1,
     }];
-    let enc = Encoding::Quantized {
+    let enc = Encoding::Quant {
         bits: 4,
-        granularity: Granularity::PerTensor,
+        scale: Scale::Tensor,
     };
     for entropy in [false, true] {
         let (out, frame_enc, times) =
@@ -637,9 +628,9 @@ fn gpu_transmit_two_tensors_per_channel_and_raw() {
         },
     ];
     for bits in [1, 3, 8] {
-        let enc = Encoding::Quantized {
+        let enc = Encoding::Quant {
             bits,
-            granularity: Granularity::PerChannel,
+            scale: Scale::Channel,
         };
         let (out, f, _) =
             transmit(&ctx, &ctx, &inputs, enc, true, &DecodeLimits::default()).unwrap();
@@ -666,7 +657,7 @@ fn gpu_transmit_two_tensors_per_channel_and_raw() {
         &ctx,
         &ctx,
         &inputs,
-        Encoding::RawF32,
+        Encoding::F32,
         true,
         &DecodeLimits::default(),
     )
@@ -682,10 +673,10 @@ fn gpu_transmit_two_tensors_per_channel_and_raw() {
         shape: s1,
     }];
     for enc in [
-        Encoding::RawF32,
-        Encoding::Quantized {
+        Encoding::F32,
+        Encoding::Quant {
             bits: 4,
-            granularity: Granularity::PerTensor,
+            scale: Scale::Tensor,
         },
     ] {
         let r = splitbench::compress::encode_on_device(&ctx, &short, enc, false);

@@ -1,9 +1,14 @@
 //! Planner tests on synthetic profiles: pure CPU, no GPU needed.
 
 use splitbench::channel::Channel;
+use splitbench::compress::{Encoding, Scale, Variant};
 use splitbench::model::{fuse_graph, zoo, Graph, Shape, ZooOptions};
 use splitbench::plan::*;
-use splitbench::report::ProfileRow;
+use splitbench::report::{ChannelRole, ProfileRow};
+use splitbench::study::{
+    accuracy_latency_rows, evaluate_links, link_summaries, summary_text, sweep_channels,
+    AccuracyTable, StudyChannel, CDF_POINTS, SWEEP_MAX_MBPS, SWEEP_MIN_MBPS, SWEEP_POINTS,
+};
 use splitbench::tensor::Rng;
 use splitbench::Error;
 
@@ -86,7 +91,7 @@ fn cost_formula_on_hand_computed_numbers() {
     let codec = const_codec(&p, &variants, 0.5, 0.2);
     let speedup = 10.0;
     let cand =
-        |split, enc| Candidate::build(&p, split, &Variant::encoding(enc), &codec, speedup).unwrap();
+        |split, enc| Candidate::build(&p, split, &Variant::plain(enc), &codec, speedup).unwrap();
 
     // f32 after a: a frame of 16 values = 64 bytes + 23 descriptor + 10 header + 4 CRC =
     // 101 bytes; 1 + 101e-3 + (0.2 + 0.3) + 5.
@@ -141,7 +146,7 @@ fn cost_formula_on_hand_computed_numbers() {
         close(
             space.table().total_ms(i, &ch, 0),
             c.total_ms(&ch, 0),
-            &c.variant.name,
+            &c.variant.to_string(),
         );
     }
 }
@@ -155,21 +160,25 @@ fn payload_sizes() {
     };
     // Issue 4's reference point: 64x32x32 at 4 bits = 32,768 packed bytes + a 41-byte
     // header (10 fixed + 23 descriptor + 8 params) + 4-byte CRC (docs/wire-format.md).
-    assert_eq!(payload_bytes(Encoding::F32, &[t]), 262_144 + 10 + 23 + 4);
-    assert_eq!(payload_bytes(q4, &[t]), 32_813);
+    assert_eq!(
+        payload_bytes(Encoding::F32, &[t]).unwrap(),
+        262_144 + 10 + 23 + 4
+    );
+    assert_eq!(payload_bytes(q4, &[t]).unwrap(), 32_813);
     // Bits that do not fill a byte round up: 10 values x 3 bits = 30 bits = 4 bytes.
     let small = CutTensor::of(Shape::new(10, 1, 1));
     let q3 = Encoding::Quant {
         bits: 3,
         scale: Scale::Channel,
     };
-    assert_eq!(payload_bytes(q3, &[small]), 4 + 10 * 8 + 23 + 14);
+    assert_eq!(payload_bytes(q3, &[small]).unwrap(), 4 + 10 * 8 + 23 + 14);
     // Two tensors share one frame: one fixed header and CRC.
     assert_eq!(
-        payload_bytes(q4, &[t, small]),
-        payload_bytes(q4, &[t]) + payload_bytes(q4, &[small]) - FRAME_OVERHEAD_BYTES
+        payload_bytes(q4, &[t, small]).unwrap(),
+        payload_bytes(q4, &[t]).unwrap() + payload_bytes(q4, &[small]).unwrap()
+            - FRAME_OVERHEAD_BYTES
     );
-    assert_eq!(payload_bytes(Encoding::Nothing, &[t]), 0);
+    assert_eq!(payload_bytes(Encoding::Nothing, &[t]).unwrap(), 0);
 }
 
 #[test]
@@ -190,10 +199,10 @@ fn a_cut_crossed_by_two_tensors_sends_both() {
         let sum: u64 = p.splits[k]
             .tensors
             .iter()
-            .map(|t| payload_bytes(v.encoding, &[*t]))
+            .map(|t| payload_bytes(v.encoding, &[*t]).unwrap())
             .sum::<u64>()
             - FRAME_OVERHEAD_BYTES; // one frame carries both
-        assert_eq!(c.payload_bytes, sum, "{}", v.name);
+        assert_eq!(c.payload_bytes, sum, "{v}");
         if v.encoding != Encoding::F32 {
             // Each tensor is encoded and decoded.
             close(c.encode_ms, 2.0, "encode of two tensors");
@@ -227,7 +236,7 @@ fn edge_only_sends_the_input_as_uint8_and_device_only_sends_nothing() {
         let eo = &space.candidates[space.choose(Method::EdgeOnly, &ch).index];
         assert_eq!(eo.split, 0);
         assert_eq!(eo.payload_bytes, chw as u64);
-        assert_eq!(eo.variant.name, "uint8-input");
+        assert_eq!(eo.variant.to_string(), "uint8-input");
         assert_eq!(eo.bits(), 8);
         assert_eq!(eo.device_ms, 0.0);
         close(
@@ -336,7 +345,7 @@ fn methods_pick_from_their_sets() {
                     Encoding::F32 | Encoding::Uint8Input | Encoding::Nothing
                 ),
                 "{m} picked {}",
-                c.variant.name
+                c.variant
             );
         }
         // best-split is the oracle over the f32 set: never worse than neurosurgeon.
@@ -515,14 +524,14 @@ fn accuracy_latency_rows_follow_the_method_sets() {
         )
         .collect();
     let table = AccuracyTable::parse(std::path::Path::new("synthetic.csv"), &text).unwrap();
-    let known = space.apply_accuracy(&table, &p);
+    let known = space.apply_accuracy(&p, |c| table.get(c));
     let rows = accuracy_latency_rows(&p, &space, &[&ch]);
     for m in Method::ALL {
         let mine: Vec<_> = rows.iter().filter(|r| r.method == m.name()).collect();
         let want = space
             .set(m)
             .iter()
-            .filter(|&&i| space.candidates[i].variant.accuracy.is_some())
+            .filter(|&&i| space.candidates[i].accuracy.is_some())
             .count();
         assert_eq!(mine.len(), want, "{m}");
         assert!(!mine.is_empty(), "{m} has known candidates");
@@ -547,7 +556,7 @@ fn accuracy_latency_rows_follow_the_method_sets() {
     // The chosen configuration of an unconstrained method is on its front.
     for m in Method::ALL {
         let c = space.choose(m, &ch);
-        let cfg = space.candidates[c.index].config(&p);
+        let cfg = space.candidates[c.index].config(&p).to_string();
         if let Some(r) = rows
             .iter()
             .find(|r| r.method == m.name() && r.config == cfg)
@@ -671,15 +680,9 @@ fn study_rows_cdf_and_candidates() {
         channel: Channel::parse("rayleigh:bw_mhz=1,snr_db=10,draws=300,seed=1").unwrap(),
         role: ChannelRole::Extra,
     });
-    let opts = StudyOptions {
-        title: "t".into(),
-        deadline_ms: Some(50.0),
-        all_points: false,
-    };
-    let mut calls = 0;
-    let r = run_study(&p, &space, &channels, &opts, &mut |_| calls += 1);
-    assert_eq!(calls, channels.len());
-    let s = &r.study;
+    let (study, links) = evaluate_links(&p, &space, &channels, "t", Some(50.0), false);
+    assert_eq!(links.len(), channels.len());
+    let s = &study;
     assert_eq!(s.layers.len(), g.nodes.len());
     assert_eq!(s.candidates.len(), space.candidates.len());
     assert!(s.candidates.iter().any(|c| c.pareto));
@@ -728,7 +731,7 @@ fn study_rows_cdf_and_candidates() {
             .collect();
         assert!(q.windows(2).all(|w| w[0] <= w[1]), "{m}: monotone");
     }
-    let sums = link_summaries(&p, &space, &channels, &r);
+    let sums = link_summaries(&p, &space, &channels, &links);
     assert_eq!(sums.len(), 2);
     assert!(sums
         .iter()
@@ -747,25 +750,15 @@ fn sweep_is_log_spaced() {
 }
 
 #[test]
-fn variants_shape_the_payload_for_issue_4() {
-    let t = CutTensor::of(Shape::new(64, 8, 8));
-    let v = Variant {
-        name: "prune0.5-8bit".into(),
-        encoding: Encoding::Quant {
-            bits: 8,
-            scale: Scale::Tensor,
-        },
-        feature: FeatureMap::KeepFraction(0.5),
-        device_delta_ms: -1.0,
-        edge_delta_ms: 0.0,
-        prune: None,
-        bottleneck: None,
-        accuracy: Some(0.9),
+fn a_bottleneck_or_pruned_cut_is_sized_by_what_it_sends() {
+    // The three-step candidates send the (pruned or bottlenecked) tensor: the payload is
+    // the frame of that tensor, not of the unpruned feature.
+    let q8 = Encoding::Quant {
+        bits: 8,
+        scale: Scale::Tensor,
     };
-    assert_eq!(v.payload_bytes(&[t]), 32 * 64 + 8 + 23 + 14);
-    let b = Variant {
-        feature: FeatureMap::Channels(4),
-        ..v.clone()
-    };
-    assert_eq!(b.payload_bytes(&[t]), 4 * 64 + 8 + 23 + 14);
+    let half = CutTensor::of(Shape::new(32, 8, 8));
+    assert_eq!(payload_bytes(q8, &[half]).unwrap(), 32 * 64 + 8 + 23 + 14);
+    let code = CutTensor::of(Shape::new(4, 8, 8));
+    assert_eq!(payload_bytes(q8, &[code]).unwrap(), 4 * 64 + 8 + 23 + 14);
 }

@@ -5,13 +5,11 @@
 
 mod common;
 
-use splitbench::compress::{Bottleneck, PruneConfig};
+use splitbench::compress::{Bottleneck, Config, Encoding, Placement, PruneConfig, Scale, Variant};
 use splitbench::eval::{
-    load_parts, Classifier, GpuClassifier, SplitClassifier, SplitConfig, SplitParts, TrainedFiles,
-    Wire,
+    load_parts, Classifier, GpuClassifier, SplitClassifier, SplitParts, TrainedFiles,
 };
 use splitbench::model::{self, Graph, Model, Shape, ZooOptions};
-use splitbench::plan::{variant_name, Encoding, Scale};
 use splitbench::tensor::{Rng, Tensor};
 
 fn opts() -> ZooOptions {
@@ -46,66 +44,63 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 }
 
 #[test]
-fn config_names_round_trip_with_the_planner() {
+fn configurations_resolve_against_the_fused_graph() {
     let (_, _, fused) = base();
     let g = &fused.graph;
     let p = PruneConfig::new(&[0.0, 0.5, 0.0, 0.0, 0.0]).unwrap();
-    let enc4 = Encoding::Quant {
-        bits: 4,
-        scale: Scale::Tensor,
-    };
-    let name = format!("layer1.1.conv2/{}", variant_name(enc4, Some(&p), Some(2)));
     let split = g
         .nodes
         .iter()
         .position(|n| n.name == "layer1.1.conv2")
         .unwrap();
-    assert_eq!(
-        SplitConfig::parse(g, &name).unwrap(),
-        SplitConfig::Split {
-            split,
+    let c = Config::at(
+        g,
+        split,
+        Variant {
             prune: Some(p),
             bottleneck: Some(2),
-            wire: Wire::Quant {
+            encoding: Encoding::Quant {
                 bits: 4,
-                per_channel: false
-            }
-        }
-    );
-    let c = SplitConfig::parse(g, "conv1/8bit-channel").unwrap();
-    assert!(matches!(
-        c,
-        SplitConfig::Split {
-            wire: Wire::Quant {
-                bits: 8,
-                per_channel: true
+                scale: Scale::Tensor,
             },
-            prune: None,
-            bottleneck: None,
-            ..
-        }
-    ));
-    assert_eq!(
-        SplitConfig::parse(g, "fc/none").unwrap(),
-        SplitConfig::Whole
+        },
     );
     assert_eq!(
-        SplitConfig::parse(g, "input/uint8-input").unwrap(),
-        SplitConfig::Whole
+        c.to_string(),
+        "layer1.1.conv2/prune-0_0.5_0_0_0+bn2+4bit-tensor"
     );
-    for bad in [
-        "nonode/f32",
-        "conv1",
-        "conv1/9bit-tensor",
-        "conv1/4bit-row",
-        "conv1/bnx+f32",
-        "conv1/prune-a_b+f32",
-        "conv1/foo+f32",
-        "fc/f32",
+    assert_eq!(c.resolve(g).unwrap(), Placement::Split(split));
+    let conf = |s: &str| s.parse::<Config>().unwrap();
+    assert_eq!(
+        conf("conv1/8bit-channel").resolve(g).unwrap(),
+        Placement::Split(1)
+    );
+    assert_eq!(conf("fc/none").resolve(g).unwrap(), Placement::DeviceOnly);
+    assert_eq!(
+        conf("input/uint8-input").resolve(g).unwrap(),
+        Placement::EdgeOnly
+    );
+    // Parsed but refused by the graph: an unknown node, the device-only variant at a split
+    // node, a feature at the last node, the input's encoding at a split.
+    for (bad, why) in [
+        ("nonode/f32", "no node `nonode`"),
+        ("nonsense/none", "no node `nonsense`"),
+        (
+            "conv1/none",
+            "`none` (device-only) is only valid at the last node: `fc/none`",
+        ),
+        ("fc/f32", "`fc` is not an intermediate node"),
+        ("conv1/uint8-input", "only valid at the input"),
+        ("conv1/bn99+2bit-tensor", "the width must be in 1..=4"),
     ] {
-        let e = SplitConfig::parse(g, bad).unwrap_err().to_string();
-        assert!(e.contains(bad), "{bad}: {e}");
+        let e = conf(bad).resolve(g).unwrap_err().to_string();
+        assert!(e.contains(&format!("config `{bad}`")), "{bad}: {e}");
+        assert!(e.contains(why), "{bad}: {e}");
     }
+    // An unknown node lists the valid choices.
+    let e = conf("nonsense/none").resolve(g).unwrap_err().to_string();
+    assert!(e.contains("`input/uint8-input`, `fc/none`"), "{e}");
+    assert!(e.contains("layer4.1.conv2"), "{e}");
 }
 
 #[test]
@@ -123,14 +118,14 @@ fn f32_pipeline_equals_the_whole_model_and_nbit_stays_close() {
             model: &fused,
             bottleneck: None,
         };
-        let mut f32c = SplitClassifier::new(&ctx, &parts, split, Wire::F32, 3).unwrap();
+        let mut f32c = SplitClassifier::new(&ctx, &parts, split, Encoding::F32, 3).unwrap();
         let l = f32c.logits(&x, 3).unwrap();
         assert!(max_diff(&l, &whole) < 1e-4, "{label}: f32 split differs");
         let s = g.nodes[split].shape;
         assert!(f32c.frame_bytes_per_image().unwrap() > s.numel() * 4);
-        let wire = Wire::Quant {
+        let wire = Encoding::Quant {
             bits: 8,
-            per_channel: false,
+            scale: Scale::Tensor,
         };
         let mut q = SplitClassifier::new(&ctx, &parts, split, wire, 3).unwrap();
         assert!(q.logits(&x, 2).is_err(), "3 images' values for n = 2");
@@ -185,7 +180,7 @@ fn bottleneck_pipeline_matches_cpu_reference_and_loads_by_name() {
     w.extend(dec.weights.clone());
     let name = &g.nodes[split].name;
     let config = format!("{name}/bn2+f32");
-    let cfg = SplitConfig::parse(g, &config).unwrap();
+    let cfg: Config = config.parse().unwrap();
     let err = load_parts(&torch, &fused, &cfg, &files)
         .unwrap_err()
         .to_string();
@@ -201,7 +196,7 @@ fn bottleneck_pipeline_matches_cpu_reference_and_loads_by_name() {
         bottleneck: bn,
     };
     let x = images(2);
-    let mut clf = SplitClassifier::new(&ctx, &parts, split, Wire::F32, 2).unwrap();
+    let mut clf = SplitClassifier::new(&ctx, &parts, split, Encoding::F32, 2).unwrap();
     let got = clf.logits(&x, 2).unwrap();
     let sg = spliced(g, split, &enc, &dec);
     let mut sw = fused.weights.clone();
@@ -222,7 +217,9 @@ fn bottleneck_pipeline_matches_cpu_reference_and_loads_by_name() {
     let p = PruneConfig::new(&[0.0, 0.0, 0.5, 0.0, 0.0]).unwrap();
     let compacted = splitbench::compress::compact_graph(&torch, &p).unwrap();
     model::save_safetensors(&model::seeded(&compacted, 1), &files.pruned(&p)).unwrap();
-    let cfg = SplitConfig::parse(g, &format!("{name}/prune-0_0_0.5_0_0+4bit-tensor")).unwrap();
+    let cfg: Config = format!("{name}/prune-0_0_0.5_0_0+4bit-tensor")
+        .parse()
+        .unwrap();
     let (pruned, _) = load_parts(&torch, &fused, &cfg, &files).unwrap();
     let pruned = pruned.unwrap();
     assert_eq!(
@@ -233,9 +230,9 @@ fn bottleneck_pipeline_matches_cpu_reference_and_loads_by_name() {
         model: &pruned,
         bottleneck: None,
     };
-    let wire = Wire::Quant {
+    let wire = Encoding::Quant {
         bits: 4,
-        per_channel: false,
+        scale: Scale::Tensor,
     };
     let mut clf = SplitClassifier::new(&ctx, &parts, split, wire, 2).unwrap();
     assert_eq!(clf.logits(&images(2), 2).unwrap().len(), 20);

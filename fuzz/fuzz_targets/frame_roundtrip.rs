@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use splitbench::compress::frame::{self, DecodeLimits};
-use splitbench::compress::{FrameTensor, Granularity, GroupParams, Payload, Quantized, TensorSpec};
+use splitbench::compress::{FrameTensor, Scale, GroupParams, Payload, Quantized, TensorSpec};
 use splitbench::cpu;
 use splitbench::model::Shape;
 
@@ -50,9 +50,9 @@ fn tensor(b: &mut Bytes) -> FrameTensor {
     }
     let bits = 1 + (b.u8() % 8) as u32;
     let granularity = if mode & 0x80 != 0 {
-        Granularity::PerChannel
+        Scale::Channel
     } else {
-        Granularity::PerTensor
+        Scale::Tensor
     };
     let (groups, _) = granularity.groups(batch, shape).unwrap();
     let params = (0..groups)
@@ -83,7 +83,7 @@ fn tensor(b: &mut Bytes) -> FrameTensor {
         shape,
         payload: Payload::Quantized(Quantized {
             bits,
-            granularity,
+            scale: granularity,
             params,
             words,
         }),
