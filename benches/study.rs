@@ -1,38 +1,45 @@
 //! The default trade-off study on the local GPU: `cargo bench --bench study`.
 //!
-//! Runs `splitbench tradeoff` for resnet18-cifar (3x32x32, 10 classes, as in Shao & Zhang),
-//! mobilenet_v2 (3x224x224, ImageNet size; about 40 s on lavapipe) and the trained
+//! Runs the study (`splitbench::study`: measure, plan, write) for resnet18-cifar (3x32x32,
+//! 10 classes, as in Shao & Zhang), mobilenet_v2 (3x224x224, ImageNet size) and the trained
 //! resnet18-cifar of models/ (width 16, 1x28x28 Fashion-MNIST, with its accuracy table when
-//! `ACCURACY_TABLE` exists, giving chart (f), and `--min-accuracy` one point below the base
-//! model's accuracy in it, the paper's constraint) and writes
-//! `results/<device>/<run>/{tradeoff,layers,candidates,cdf}.csv`, `manifest.json` and the
-//! charts. Modest repetitions (`STUDY_REPS`, 5 on CPU adapters) keep it short; the
-//! manifests record them. Without `--bench` (`cargo test --benches`) it only says it skipped.
+//! [`ACCURACY_TABLE`] exists, giving chart (f), and a minimum accuracy one point below the
+//! base model's accuracy in it, the paper's constraint), on one GPU context, and writes
+//! `results/<device>/<run>/` (CSVs, charts, manifest). Modest repetitions (`STUDY_REPS`, 5
+//! on CPU adapters) keep it short; the manifests record them. Without `--bench` (`cargo
+//! test --benches`) it only says it skipped.
 
 use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use splitbench::gpu::GpuContext;
+use splitbench::model::{self, Shape, ZooOptions};
+use splitbench::study::{self, AccuracyTable, Progress, TradeoffOptions};
 use std::path::Path;
-use std::process::Command;
+use std::time::Instant;
 
 /// The accuracy table of the trained width-16 Fashion-MNIST model, relative to the
 /// repository root; used when present (it is produced separately, not by this bench).
 const ACCURACY_TABLE: &str = "results/accuracy/resnet18-cifar-w16-fashion-mnist/accuracy_table.csv";
 
-/// The accuracy of device-only (`fc/none`, the unchanged base model) in an accuracy table.
-fn base_accuracy(table: &Path) -> Result<Option<f64>> {
-    let text =
-        std::fs::read_to_string(table).with_context(|| format!("reading {}", table.display()))?;
-    for line in text.lines() {
-        if let Some(v) = line.trim().strip_prefix("fc/none,") {
-            let v: f64 = v
-                .trim()
-                .parse()
-                .with_context(|| format!("{}: accuracy `{v}` of fc/none", table.display()))?;
-            return Ok(Some(v));
-        }
+/// One study of the bench.
+struct Run {
+    /// Folder under `results/<device>/`.
+    folder: &'static str,
+    model: &'static str,
+    opts: ZooOptions,
+    note: &'static str,
+    /// Whether the accuracy table applies.
+    accuracy: bool,
+}
+
+/// A one-line log of the stages on stderr (the bench runs without a terminal in CI).
+struct Log(Instant);
+
+impl Progress for Log {
+    fn stage(&mut self, what: &str, total: Option<usize>) {
+        let n = total.map(|n| format!(" ({n})")).unwrap_or_default();
+        eprintln!("  {:>6.1} s  {what}{n}", self.0.elapsed().as_secs_f64());
     }
-    Ok(None)
+    fn step(&mut self) {}
 }
 
 fn main() -> Result<()> {
@@ -40,7 +47,7 @@ fn main() -> Result<()> {
         println!("study: skipped in test mode (run `cargo bench --bench study`)");
         return Ok(());
     }
-    let ctx = match GpuContext::new(None) {
+    let ctx = match GpuContext::new(std::env::var("SPLITBENCH_ADAPTER").ok().as_deref()) {
         Ok(c) => c,
         Err(e) => {
             if std::env::var("SPLITBENCH_REQUIRE_GPU").is_ok_and(|v| v == "1") {
@@ -50,99 +57,100 @@ fn main() -> Result<()> {
             return Ok(());
         }
     };
-    let device = ctx.summary.file_safe_name();
     let cpu = ctx.summary.device_type == "Cpu";
-    drop(ctx);
-    let reps = std::env::var("STUDY_REPS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(if cpu { 5 } else { 20 });
+    let reps = match std::env::var("STUDY_REPS") {
+        Ok(v) => v.parse::<usize>().context("STUDY_REPS")?,
+        Err(_) if cpu => 5,
+        Err(_) => 20,
+    };
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let root = manifest_dir.join("results").join(&device);
-    // (output folder, model, flags)
-    let mut runs: Vec<(&str, &str, Vec<String>)> = vec![
-        (
-            "resnet18-cifar",
-            "resnet18-cifar",
-            vec![
-                "--input".into(),
-                "3x32x32".into(),
-                "--classes".into(),
-                "10".into(),
-                "--input-note".into(),
-                "3x32x32 CIFAR-10 input, 10 classes, as in Shao & Zhang".into(),
-            ],
-        ),
-        (
-            "mobilenet_v2",
-            "mobilenet_v2",
-            vec![
-                "--input".into(),
-                "3x224x224".into(),
-                "--input-note".into(),
-                "3x224x224 ImageNet input, 1000 classes".into(),
-            ],
-        ),
+    let root = manifest_dir
+        .join("results")
+        .join(ctx.summary.file_safe_name());
+    let runs = [
+        Run {
+            folder: "resnet18-cifar",
+            model: "resnet18-cifar",
+            opts: ZooOptions {
+                input: Some(Shape::new(3, 32, 32)),
+                classes: Some(10),
+                width: None,
+            },
+            note: "3x32x32 CIFAR-10 input, 10 classes, as in Shao & Zhang",
+            accuracy: false,
+        },
+        Run {
+            folder: "mobilenet_v2",
+            model: "mobilenet_v2",
+            opts: ZooOptions {
+                input: Some(Shape::new(3, 224, 224)),
+                ..Default::default()
+            },
+            note: "3x224x224 ImageNet input, 1000 classes",
+            accuracy: false,
+        },
+        Run {
+            folder: "resnet18-cifar-w16-fashion-mnist",
+            model: "resnet18-cifar",
+            opts: ZooOptions {
+                input: Some(Shape::new(1, 28, 28)),
+                classes: Some(10),
+                width: Some(16),
+            },
+            note: "1x28x28 Fashion-MNIST, 10 classes, width 16 (the trained model of models/)",
+            accuracy: true,
+        },
     ];
-    let mut fashion: Vec<String> = [
-        "--input",
-        "1x28x28",
-        "--classes",
-        "10",
-        "--width",
-        "16",
-        "--input-note",
-        "1x28x28 Fashion-MNIST, 10 classes, width 16 (the trained model of models/)",
-    ]
-    .map(String::from)
-    .to_vec();
     // Relative, so the manifest and chart (f) name it as in the repository.
-    if manifest_dir.join(ACCURACY_TABLE).is_file() {
-        fashion.extend(["--accuracy-table".into(), ACCURACY_TABLE.into()]);
-        // The paper's constraint: within 1 point of the base model (device-only's row).
-        match base_accuracy(&manifest_dir.join(ACCURACY_TABLE))? {
-            Some(base) => {
-                fashion.extend(["--min-accuracy".into(), format!("{:.2}", base - 1.0)]);
-            }
-            None => println!(
-                "note: no device-only row (`fc/none`) in {ACCURACY_TABLE}: no --min-accuracy"
-            ),
-        }
+    let table = if manifest_dir.join(ACCURACY_TABLE).is_file() {
+        let mut t = AccuracyTable::read(&manifest_dir.join(ACCURACY_TABLE))?;
+        t.path = ACCURACY_TABLE.into();
+        Some(t)
     } else {
-        println!("note: {ACCURACY_TABLE} does not exist yet: resnet18-cifar-w16-fashion-mnist runs without accuracies (no chart f)");
-    }
-    runs.push((
-        "resnet18-cifar-w16-fashion-mnist",
-        "resnet18-cifar",
-        fashion,
-    ));
-    let pb = ProgressBar::new(runs.len() as u64);
-    pb.set_style(
-        ProgressStyle::with_template("study {pos}/{len} [{bar:20}] {msg} {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    for (folder, model, extra) in &runs {
-        pb.set_message(folder.to_string());
-        let out = root.join(folder);
-        let reps_s = reps.to_string();
-        let mut args: Vec<&str> = vec!["tradeoff", "--model", model, "--reps", &reps_s];
-        args.extend(extra.iter().map(String::as_str));
-        let out_s = out.to_string_lossy().to_string();
-        args.extend(["--out", &out_s]);
-        let status = pb.suspend(|| {
-            println!("== splitbench {}", args.join(" "));
-            Command::new(env!("CARGO_BIN_EXE_splitbench"))
-                .current_dir(manifest_dir)
-                .args(&args)
-                .status()
-                .context("running splitbench")
-        })?;
-        if !status.success() {
-            bail!("splitbench tradeoff --model {model} ({folder}) failed ({status})");
+        println!(
+            "note: {ACCURACY_TABLE} does not exist yet: resnet18-cifar-w16-fashion-mnist runs \
+             without accuracies (no chart f)"
+        );
+        None
+    };
+    for run in &runs {
+        let t0 = Instant::now();
+        let mut opts = TradeoffOptions {
+            reps,
+            input_note: Some(run.note.into()),
+            ..Default::default()
+        };
+        if run.accuracy {
+            if let Some(t) = &table {
+                // The paper's constraint: within 1 point of the base model (device-only).
+                opts.min_accuracy = t.device_only().map(|base| {
+                    // Two decimals, as the table's accuracies.
+                    ((base - 1.0) * 100.0).round() / 100.0
+                });
+                if opts.min_accuracy.is_none() {
+                    println!("note: no device-only row in {ACCURACY_TABLE}: no minimum accuracy");
+                }
+                opts.accuracy = Some(t.clone());
+            }
         }
-        pb.inc(1);
+        println!(
+            "== {} ({}, {reps} reps)",
+            run.folder,
+            run.opts.input.map(|s| s.to_string()).unwrap_or_default()
+        );
+        let p = model::prepare(run.model, &run.opts, None, opts.seed)?;
+        let m = study::measure(&ctx, &p, &opts, &mut Log(t0))?;
+        let r = study::plan(&m, &opts)?;
+        let out = root.join(run.folder);
+        let w = study::write(&out, &m, &r, &opts)?;
+        print!("{}", study::summary_text(&r.summaries));
+        println!(
+            "wrote {} files to {} in {:.1} s",
+            w.files.len(),
+            out.display(),
+            t0.elapsed().as_secs_f64()
+        );
     }
-    pb.finish_and_clear();
     println!("study written to {}", root.display());
     Ok(())
 }

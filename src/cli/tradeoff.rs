@@ -114,6 +114,8 @@ impl Args {
 pub fn run(a: &Args) -> Result<()> {
     let opts = a.options()?;
     let p = model::prepare(&a.model.model, &a.model.options(), None, a.seed)?;
+    // Everything the user gave is checked before the GPU work.
+    opts.check(&p.model.graph)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let ctx = GpuContext::new(a.adapter.adapter.as_deref())?;
     let g = &p.model.graph;

@@ -83,14 +83,8 @@ pub fn measure(
 ) -> Result<Measurements> {
     let g = &p.model.graph;
     let n = g.nodes.len();
+    opts.check(g)?;
     let families = families(&opts.prune_ratios)?;
-    if opts.reps == 0 {
-        return Err(Error::InvalidArg("repetitions must be at least 1".into()));
-    }
-    // A profile of another model fails before any GPU work.
-    if let EdgeSource::Profile { path } = &opts.edge {
-        EdgeModel::from_profile(path, g, &vec![0.0; n])?;
-    }
 
     // 1. Device profile.
     progress.stage(&format!("profiling {} nodes", n - 1), None);

@@ -37,7 +37,9 @@ pub use rows::{
 pub use write::{write, Written};
 
 use crate::channel::Channel;
-use crate::plan::{EdgeSource, DEFAULT_EDGE_SPEEDUP, STUDY_RATIOS};
+use crate::error::{Error, Result};
+use crate::model::Graph;
+use crate::plan::{EdgeModel, EdgeSource, DEFAULT_EDGE_SPEEDUP, STUDY_RATIOS};
 
 /// The seeds a run derives from its one `--seed`, one per use so that no two uses draw the
 /// same numbers: `seed ^ SALT`. Manifests record the derived values.
@@ -119,6 +121,23 @@ impl Default for TradeoffOptions {
             accuracy: None,
             min_accuracy: None,
         }
+    }
+}
+
+impl TradeoffOptions {
+    /// Checks everything the options name against `graph` before any GPU work: the
+    /// repetitions, the pruning ratios, the links (a trace file is read) and an edge
+    /// profile (it must be a profile of this model).
+    pub fn check(&self, graph: &Graph) -> Result<()> {
+        if self.reps == 0 {
+            return Err(Error::InvalidArg("repetitions must be at least 1".into()));
+        }
+        measure::families(&self.prune_ratios)?;
+        study_channels(self.rtt_ms, &self.channels)?;
+        if let EdgeSource::Profile { path } = &self.edge {
+            EdgeModel::from_profile(path, graph, &vec![0.0; graph.nodes.len()])?;
+        }
+        Ok(())
     }
 }
 
