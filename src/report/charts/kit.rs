@@ -1,12 +1,34 @@
-//! Drawing kit shared by the charts: the embedded font, text sizes, colours keyed by method,
-//! markers, the legend column and the title.
+//! Drawing kit shared by the charts: the [`Chart`] trait, the embedded font and text sizes,
+//! the title, the split of a chart into plot and legend column, the mesh style, the panels
+//! of a chart of several, legends, and small helpers over the rows' values.
 
+use super::palette::{marker, Marker, Palette};
+use super::scale::{self, Scale, Ticked};
+use plotters::chart::{ChartContext, MeshStyle};
+use plotters::coord::cartesian::Cartesian2d;
 use plotters::coord::Shift;
-use plotters::element::{Drawable, PointCollection};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use plotters_backend::{BackendCoord, DrawingErrorKind};
-use std::collections::HashMap;
+
+/// A drawing area in pixels (the whole chart or a part of it).
+pub(super) type Area<DB> = DrawingArea<DB, Shift>;
+
+/// A plot on the coordinates of two [`Scale`]s.
+pub(super) type Plot<'a, DB> = ChartContext<'a, DB, Cartesian2d<Ticked, Ticked>>;
+
+/// A chart of a study. Its `new` builds it from the rows (filtering, grouping and sorting
+/// done once) and gives `None` when there is nothing to draw; it then draws itself on any
+/// backend, so the PNG and the SVG are the same picture.
+pub(super) trait Chart {
+    /// File stem (`layers` gives `layers.png` and `layers.svg`).
+    const STEM: &'static str;
+    /// What the chart shows: the title after the study's name.
+    const WHAT: &'static str;
+    /// Why the chart is skipped when its `new` found nothing to draw.
+    const EMPTY: &'static str;
+    /// Draws the chart in `body`, the area below the title; `root` is the whole chart.
+    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>, body: Area<DB>) -> DResult;
+}
 
 /// Error of a drawing call, as text (the caller adds the file name).
 pub(super) type DResult<T = ()> = std::result::Result<T, String>;
@@ -56,209 +78,8 @@ pub(super) const GRID_LIGHT: RGBColor = RGBColor(238, 238, 238);
 /// Labelled grid lines.
 pub(super) const GRID_BOLD: RGBColor = RGBColor(205, 205, 205);
 
-/// Marker shapes, cycled for series without a fixed one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Marker {
-    Circle,
-    Square,
-    Up,
-    Diamond,
-    Down,
-    Cross,
-}
-
-const MARKERS: [Marker; 6] = [
-    Marker::Circle,
-    Marker::Square,
-    Marker::Up,
-    Marker::Diamond,
-    Marker::Down,
-    Marker::Cross,
-];
-
-/// The methods the planner knows, in legend order, with a fixed colour and marker each.
-const KNOWN_METHODS: [(&str, RGBColor, Marker); 9] = [
-    ("device-only", RGBColor(110, 110, 110), Marker::Square),
-    ("edge-only", RGBColor(140, 86, 75), Marker::Down),
-    ("neurosurgeon", RGBColor(31, 119, 180), Marker::Up),
-    ("best-split", RGBColor(255, 127, 14), Marker::Diamond),
-    ("two-step-pruning", RGBColor(148, 103, 189), Marker::Cross),
-    ("two-step", RGBColor(148, 103, 189), Marker::Cross),
-    ("2-step", RGBColor(148, 103, 189), Marker::Cross),
-    ("three-step", RGBColor(214, 39, 40), Marker::Circle),
-    ("oracle", RGBColor(44, 160, 44), Marker::Cross),
-];
-
-/// Colours for names outside the fixed tables, in order of first appearance.
-const EXTRA: [RGBColor; 8] = [
-    RGBColor(227, 119, 194),
-    RGBColor(23, 190, 207),
-    RGBColor(188, 189, 34),
-    RGBColor(0, 0, 128),
-    RGBColor(0, 128, 128),
-    RGBColor(128, 0, 0),
-    RGBColor(0, 0, 0),
-    RGBColor(255, 187, 120),
-];
-
-/// A categorical colour beyond the tables: golden-angle hues.
-fn generated(i: usize) -> RGBColor {
-    let h = (i as f64 * 137.508) % 360.0;
-    let hsl = HSLColor(h / 360.0, 0.65, 0.42);
-    let (r, g, b) = hsl.rgb();
-    RGBColor(r, g, b)
-}
-
-/// Colour and marker per series name, consistent across all charts of a study.
-#[derive(Clone, Debug, Default)]
-pub(super) struct Palette {
-    order: Vec<String>,
-    style: HashMap<String, (RGBColor, Marker)>,
-}
-
-impl Palette {
-    /// Methods: the known ones in their fixed order and colours, unknown ones after them in
-    /// order of first appearance with the next free colour.
-    pub fn methods<'a>(names: impl IntoIterator<Item = &'a str>) -> Palette {
-        let mut seen: Vec<&str> = Vec::new();
-        for n in names {
-            if !seen.contains(&n) {
-                seen.push(n);
-            }
-        }
-        let mut p = Palette::default();
-        for (name, color, marker) in KNOWN_METHODS {
-            if seen.contains(&name) {
-                p.push(name, color, marker);
-            }
-        }
-        let mut extra = 0;
-        for n in seen {
-            if !p.style.contains_key(n) {
-                let color = EXTRA
-                    .get(extra)
-                    .copied()
-                    .unwrap_or_else(|| generated(extra));
-                p.push(n, color, MARKERS[extra % MARKERS.len()]);
-                extra += 1;
-            }
-        }
-        p
-    }
-
-    /// Categories in the given order, colours from a categorical palette.
-    pub fn categories<'a>(names: impl IntoIterator<Item = &'a str>) -> Palette {
-        const CAT: [RGBColor; 10] = [
-            RGBColor(31, 119, 180),
-            RGBColor(214, 39, 40),
-            RGBColor(44, 160, 44),
-            RGBColor(255, 127, 14),
-            RGBColor(148, 103, 189),
-            RGBColor(23, 190, 207),
-            RGBColor(140, 86, 75),
-            RGBColor(227, 119, 194),
-            RGBColor(188, 189, 34),
-            RGBColor(110, 110, 110),
-        ];
-        let mut p = Palette::default();
-        for n in names {
-            if !p.style.contains_key(n) {
-                let i = p.order.len();
-                let color = CAT.get(i).copied().unwrap_or_else(|| generated(i));
-                p.push(n, color, MARKERS[i % MARKERS.len()]);
-            }
-        }
-        p
-    }
-
-    fn push(&mut self, name: &str, color: RGBColor, marker: Marker) {
-        self.order.push(name.to_string());
-        self.style.insert(name.to_string(), (color, marker));
-    }
-
-    /// Names in legend order.
-    pub fn names(&self) -> &[String] {
-        &self.order
-    }
-
-    /// Colour and marker of a name (black circle for a name never registered).
-    pub fn get(&self, name: &str) -> (RGBColor, Marker) {
-        self.style
-            .get(name)
-            .copied()
-            .unwrap_or((BLACK, Marker::Circle))
-    }
-}
-
-/// A marker at one coordinate: `r` is the half-size in pixels; filled markers get an
-/// outline in the full colour so overlapping ones stay distinct.
-pub(super) struct Mark<C> {
-    at: C,
-    shape: Marker,
-    r: i32,
-    color: RGBColor,
-    alpha: f64,
-}
-
-/// A marker element at `at` (data coordinates of a chart, or pixels of a plain area).
-pub(super) fn marker<C>(shape: Marker, at: C, r: i32, color: RGBColor, alpha: f64) -> Mark<C> {
-    Mark {
-        at,
-        shape,
-        r,
-        color,
-        alpha,
-    }
-}
-
-impl<'a, C: 'a> PointCollection<'a, C> for &'a Mark<C> {
-    type Point = &'a C;
-    type IntoIter = std::iter::Once<&'a C>;
-    fn point_iter(self) -> Self::IntoIter {
-        std::iter::once(&self.at)
-    }
-}
-
-impl<C, DB: DrawingBackend> Drawable<DB> for Mark<C> {
-    fn draw<I: Iterator<Item = BackendCoord>>(
-        &self,
-        mut pos: I,
-        backend: &mut DB,
-        _: (u32, u32),
-    ) -> Result<(), DrawingErrorKind<DB::ErrorType>> {
-        let Some((x, y)) = pos.next() else {
-            return Ok(());
-        };
-        let r = self.r;
-        let fill = self.color.mix(self.alpha).filled();
-        let edge = self.color.stroke_width(2);
-        let rel = |pts: &[(i32, i32)]| -> Vec<(i32, i32)> {
-            pts.iter().map(|(dx, dy)| (x + dx, y + dy)).collect()
-        };
-        let pts = match self.shape {
-            Marker::Circle => {
-                backend.draw_circle((x, y), r as u32, &fill, true)?;
-                return backend.draw_circle((x, y), r as u32, &edge, false);
-            }
-            Marker::Cross => {
-                let w = self.color.stroke_width(3);
-                backend.draw_line((x - r, y - r), (x + r, y + r), &w)?;
-                return backend.draw_line((x - r, y + r), (x + r, y - r), &w);
-            }
-            Marker::Square => {
-                let s = r - 1;
-                rel(&[(-s, -s), (s, -s), (s, s), (-s, s)])
-            }
-            Marker::Up => rel(&[(0, -r - 1), (r + 1, r), (-r - 1, r)]),
-            Marker::Down => rel(&[(0, r + 1), (r + 1, -r), (-r - 1, -r)]),
-            Marker::Diamond => rel(&[(0, -r - 1), (r + 1, 0), (0, r + 1), (-r - 1, 0)]),
-        };
-        backend.fill_polygon(pts.iter().copied(), &fill)?;
-        let mut closed = pts.clone();
-        closed.push(pts[0]);
-        backend.draw_path(closed, &edge)
-    }
-}
+/// Axis line and label colour.
+pub(super) const AXIS: RGBColor = RGBColor(60, 60, 60);
 
 /// What a legend entry shows left of its text.
 #[derive(Clone, Debug)]
@@ -274,6 +95,52 @@ pub(super) enum Swatch {
     Fill(RGBColor),
     /// A marker alone (scatter).
     Mark(RGBColor, Marker),
+}
+
+impl Swatch {
+    /// A data series: a 3-pixel line with the series' marker on it.
+    pub fn series(color: RGBColor, marker: Marker) -> Swatch {
+        Swatch::Line {
+            color,
+            width: 3,
+            marker: Some(marker),
+            dashed: false,
+        }
+    }
+
+    /// A plain 2-pixel line (a front drawn over the points).
+    pub fn line(color: RGBColor) -> Swatch {
+        Swatch::Line {
+            color,
+            width: 2,
+            marker: None,
+            dashed: false,
+        }
+    }
+
+    /// A dashed 2-pixel line (a reference, not data).
+    pub fn dashed(color: RGBColor) -> Swatch {
+        Swatch::Line {
+            color,
+            width: 2,
+            marker: None,
+            dashed: true,
+        }
+    }
+}
+
+/// One legend entry per name (methods, encodings): its palette colour and marker on a line.
+pub(super) fn line_legend<'s>(
+    pal: &Palette,
+    names: impl IntoIterator<Item = &'s str>,
+) -> Vec<(String, Swatch)> {
+    names
+        .into_iter()
+        .map(|n| {
+            let (color, mk) = pal.get(n);
+            (n.to_string(), Swatch::series(color, mk))
+        })
+        .collect()
 }
 
 /// Draws a legend box with a white background at the top of `area` (a column beside the
@@ -460,3 +327,158 @@ pub(super) fn titled<DB: DrawingBackend>(
 pub(super) const LEGEND_MIN_W: u32 = 230;
 /// Widest legend column (longer labels are shortened with an ellipsis).
 pub(super) const LEGEND_MAX_W: u32 = 420;
+
+/// Splits the area below the title into the plot and the legend column.
+/// The column is as wide as the longest of `labels` needs, within limits.
+pub(super) fn with_legend<'s, DB: DrawingBackend>(
+    body: &Area<DB>,
+    labels: impl IntoIterator<Item = &'s str>,
+) -> (Area<DB>, Area<DB>) {
+    let (w, _) = body.dim_in_pixel();
+    let st = font(size::LEGEND);
+    let text = labels
+        .into_iter()
+        .map(|l| body.estimate_text_size(l, &st).map(|d| d.0).unwrap_or(0))
+        .max()
+        .unwrap_or(0);
+    let col = (text + 90).clamp(LEGEND_MIN_W, LEGEND_MAX_W);
+    let (plot, side) = body.split_horizontally(w.saturating_sub(col));
+    (plot, side.margin(0, 0, 12, 0))
+}
+
+/// The mesh style every chart shares, with tick labels by `fmt` and axis descriptions
+/// `desc` (x, y); the caller may change more before drawing it.
+pub(super) fn mesh<'a, 'b, DB: DrawingBackend>(
+    chart: &'b mut Plot<'a, DB>,
+    fmt: [&'b dyn Fn(&f64) -> String; 2],
+    desc: [&str; 2],
+) -> MeshStyle<'a, 'b, Ticked, Ticked, DB> {
+    let mut m = chart.configure_mesh();
+    m.x_desc(desc[0])
+        .y_desc(desc[1])
+        .x_label_formatter(fmt[0])
+        .y_label_formatter(fmt[1])
+        .label_style(font(size::TICK))
+        .axis_desc_style(font(size::DESC))
+        .light_line_style(GRID_LIGHT)
+        .bold_line_style(GRID_BOLD)
+        .axis_style(AXIS.stroke_width(1));
+    m
+}
+
+/// One panel of a chart of several side by side (charts e and f): its caption on top,
+/// shortened to fit; ticks labelled in data units; the y description and the wide
+/// tick-label area in the first column only, so that the plots of a row line up.
+pub(super) struct Panel<'s> {
+    /// Caption (the panel's link).
+    pub caption: &'s str,
+    /// Whether the panel is in the first column.
+    pub first_col: bool,
+    /// Room right of the plot, pixels.
+    pub margin_right: u32,
+    /// What the x axis shows and its unit (`latency`, `ms`).
+    pub x: (&'s str, &'s str),
+    /// The y axis description.
+    pub y: &'s str,
+}
+
+impl Panel<'_> {
+    /// Builds the panel on `area` with the scales `xs` and `ys` and draws its mesh.
+    pub fn build<'a, DB: DrawingBackend>(
+        &self,
+        area: &'a Area<DB>,
+        xs: &Scale,
+        ys: &Scale,
+    ) -> DResult<Plot<'a, DB>> {
+        let w = area.dim_in_pixel().0;
+        let cap = fit(area, self.caption, &font(size::PANEL), w.saturating_sub(20));
+        let mut chart = ChartBuilder::on(area)
+            .margin(10)
+            .margin_right(self.margin_right)
+            .caption(cap, font(size::PANEL))
+            .x_label_area_size(80)
+            .y_label_area_size(if self.first_col { 95 } else { 55 })
+            .build_cartesian_2d(xs.coord(), ys.coord())
+            .map_err(de)?;
+        let xf = |v: &f64| scale::num(xs.to_data(*v));
+        let yf = |v: &f64| scale::num(ys.to_data(*v));
+        let x_desc = xs.desc(self.x.0, self.x.1);
+        let y_desc = if self.first_col { self.y } else { "" };
+        mesh(&mut chart, [&xf, &yf], [&x_desc, y_desc])
+            .draw()
+            .map_err(de)?;
+        Ok(chart)
+    }
+}
+
+/// Line width of the `j`-th of `n` series drawn in turn: earlier ones wider, so a later
+/// line drawn on top of an earlier one leaves both visible.
+pub(super) fn stacked_width(n: usize, j: usize) -> u32 {
+    2 + (n - j).min(3) as u32
+}
+
+/// The step line through a Pareto front sorted by x: flat from each point to the next
+/// one's x (the best y within that x budget), then up or down to it.
+pub(super) fn staircase(front: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut step: Vec<(f64, f64)> = front.first().copied().into_iter().collect();
+    for w in front.windows(2) {
+        step.push((w[1].0, w[0].1));
+        step.push(w[1]);
+    }
+    step
+}
+
+/// The distinct items in order of first appearance (links, encodings, methods in row
+/// order: the order the study wrote them in).
+pub(super) fn distinct<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut out = Vec::new();
+    for it in items {
+        if !out.contains(&it) {
+            out.push(it);
+        }
+    }
+    out
+}
+
+/// Finite and positive (plottable on a log axis).
+pub(super) fn pos(v: f64) -> bool {
+    v.is_finite() && v > 0.0
+}
+
+/// Min and max of values (infinite when there are none).
+pub(super) fn extent(vals: impl Iterator<Item = f64>) -> (f64, f64) {
+    vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distinct_keeps_first_seen_order() {
+        assert_eq!(
+            distinct(["4G", "3G", "4G", "Wi-Fi", "3G"]),
+            ["4G", "3G", "Wi-Fi"]
+        );
+        assert!(distinct(Vec::<u8>::new()).is_empty());
+    }
+
+    #[test]
+    fn staircase_steps_between_front_points() {
+        let f = [(1.0, 0.5), (2.0, 0.7), (4.0, 0.9)];
+        assert_eq!(
+            staircase(&f),
+            [(1.0, 0.5), (2.0, 0.5), (2.0, 0.7), (4.0, 0.7), (4.0, 0.9)]
+        );
+        assert!(staircase(&[]).is_empty());
+    }
+
+    #[test]
+    fn extent_of_nothing_is_empty() {
+        let (lo, hi) = extent(std::iter::empty());
+        assert!(lo > hi);
+        assert_eq!(extent([3.0, 1.0, 2.0].into_iter()), (1.0, 3.0));
+    }
+}

@@ -14,14 +14,26 @@
 //! reads system fonts), so the PNGs look the same on a machine without fonts. A method keeps
 //! its colour and marker in every chart. Charts only read rows; a chart whose rows are
 //! missing is skipped, not an error.
+//!
+//! Each chart is one module named after its stem (`bandwidth` draws `latency_vs_bandwidth`,
+//! `accuracy_latency` draws `f_accuracy_latency`) that implements `kit::Chart`; `kit` holds
+//! what the charts share (title, legend column, mesh, panels, helpers), `palette` the
+//! colours and markers, `scale` the axes and the one rule for choosing a log axis.
 
+mod accuracy_latency;
+mod bandwidth;
+mod breakdown;
+mod bytes_per_split;
+mod cdf;
 mod kit;
-mod plots;
+mod layers;
+mod palette;
 mod scale;
+mod tradeoff;
 
 use crate::error::{Error, Result};
 use crate::report::Study;
-use plots::Chart;
+use kit::{Area, Chart, DResult};
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -56,7 +68,7 @@ pub fn draw_charts(dir: &Path, study: &Study) -> Result<Drawn> {
         });
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let methods = kit::Palette::methods(
+    let methods = palette::Palette::methods(
         study
             .tradeoff
             .iter()
@@ -64,46 +76,64 @@ pub fn draw_charts(dir: &Path, study: &Study) -> Result<Drawn> {
             .chain(study.cdf.iter().map(|r| r.method.as_str()))
             .chain(study.accuracy_latency.iter().map(|r| r.method.as_str())),
     );
+    let title = study.title.as_str();
     let mut out = Drawn::default();
-    emit(dir, &plots::Layers::new(study), &mut out)?;
-    emit(dir, &plots::Bandwidth::new(study, &methods), &mut out)?;
-    emit(dir, &plots::Breakdown::new(study, &methods), &mut out)?;
-    emit(dir, &plots::Tradeoff::new(study), &mut out)?;
-    emit(dir, &plots::Cdf::new(study, &methods), &mut out)?;
-    emit(dir, &plots::BytesPerSplit::new(study), &mut out)?;
+    emit(dir, title, layers::Layers::new(study), &mut out)?;
+    emit(
+        dir,
+        title,
+        bandwidth::Bandwidth::new(study, &methods),
+        &mut out,
+    )?;
+    emit(
+        dir,
+        title,
+        breakdown::Breakdown::new(study, &methods),
+        &mut out,
+    )?;
+    emit(dir, title, tradeoff::Tradeoff::new(study), &mut out)?;
+    emit(dir, title, cdf::Cdf::new(study, &methods), &mut out)?;
+    emit(
+        dir,
+        title,
+        bytes_per_split::BytesPerSplit::new(study),
+        &mut out,
+    )?;
     // Only studies with an accuracy table have chart (f); the others do not list it as
     // skipped.
     if !study.accuracy_latency.is_empty() {
-        emit(dir, &plots::AccuracyLatency::new(study, &methods), &mut out)?;
+        let chart = accuracy_latency::AccuracyLatency::new(study, &methods);
+        emit(dir, title, chart, &mut out)?;
     }
     Ok(out)
 }
 
-/// Writes one chart as `<stem>.png` and `<stem>.svg`, or records why it was skipped.
-fn emit<C: Chart>(dir: &Path, chart: &C, out: &mut Drawn) -> Result<()> {
-    if let Some(why) = chart.skip() {
-        out.skipped.push(format!("{}: {why}", chart.stem()));
+/// Writes one chart titled `title` as `<stem>.png` and `<stem>.svg`, or records why it
+/// was skipped (`None`: nothing to draw).
+fn emit<C: Chart>(dir: &Path, title: &str, chart: Option<C>, out: &mut Drawn) -> Result<()> {
+    let Some(chart) = chart else {
+        out.skipped.push(format!("{}: {}", C::STEM, C::EMPTY));
         return Ok(());
-    }
+    };
     let fail = |file: &Path, msg: String| Error::BadFile {
         file: file.into(),
         msg: format!("drawing chart failed: {msg}"),
     };
-    let png = dir.join(format!("{}.png", chart.stem()));
-    {
-        let root = BitMapBackend::new(&png, CHART_SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| fail(&png, e.to_string()))?;
-        chart.draw(&root).map_err(|m| fail(&png, m))?;
-        root.present().map_err(|e| fail(&png, e.to_string()))?;
-    }
+    let png = dir.join(format!("{}.png", C::STEM));
+    let root = BitMapBackend::new(&png, CHART_SIZE).into_drawing_area();
+    render(root, title, &chart).map_err(|m| fail(&png, m))?;
     out.files.push(png);
-    let svg = dir.join(format!("{}.svg", chart.stem()));
-    {
-        let root = SVGBackend::new(&svg, CHART_SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| fail(&svg, e.to_string()))?;
-        chart.draw(&root).map_err(|m| fail(&svg, m))?;
-        root.present().map_err(|e| fail(&svg, e.to_string()))?;
-    }
+    let svg = dir.join(format!("{}.svg", C::STEM));
+    let root = SVGBackend::new(&svg, CHART_SIZE).into_drawing_area();
+    render(root, title, &chart).map_err(|m| fail(&svg, m))?;
     out.files.push(svg);
     Ok(())
+}
+
+/// Draws `chart` under its title on a white `root` and writes the file.
+fn render<DB: DrawingBackend, C: Chart>(root: Area<DB>, title: &str, chart: &C) -> DResult {
+    root.fill(&WHITE).map_err(kit::de)?;
+    let body = kit::titled(&root, title, C::WHAT)?;
+    chart.draw(&root, body)?;
+    root.present().map_err(kit::de)
 }

@@ -127,13 +127,52 @@ impl Scale {
         }
     }
 
-    /// Log axis when the positive data span more than `ratio`, else linear from zero.
-    pub fn auto(lo: f64, hi: f64, ratio: f64, target: usize) -> Scale {
+    /// Log axis when the positive data `lo..hi` want one ([`wants_log`]), else linear from
+    /// zero with about `target` ticks.
+    pub fn auto(lo: f64, hi: f64, target: usize) -> Scale {
         let (l, h) = sane_pos(lo, hi);
-        if h / l > ratio {
+        if wants_log(l, h) {
             Scale::log(l, h, 0.08, 2 * target)
         } else {
             Scale::from_zero(h, 0.08, target)
+        }
+    }
+
+    /// An x axis `width_px` wide for the positive data `lo..hi`: log when they want one
+    /// ([`wants_log`]), padded 0.04 decades, a label per 75 pixels; else linear, padded 5%
+    /// of the span (at least of 5% of `hi`), a label per 90 pixels.
+    pub fn auto_x(lo: f64, hi: f64, width_px: u32) -> Scale {
+        if wants_log(lo, hi) {
+            Scale::log(lo, hi, 0.04, (width_px / 75) as usize)
+        } else {
+            let pad = (hi - lo).max(hi * 0.05) * 0.05;
+            Scale::linear(
+                (lo - pad).max(0.0),
+                hi + pad,
+                (width_px / 90).max(2) as usize,
+            )
+        }
+    }
+
+    /// Categories at `0, 1, .., n-1` with `half` a slot of room outside the first and the
+    /// last; every `every`-th one labelled.
+    pub fn slots(n: usize, half: f64, every: usize) -> Scale {
+        Scale {
+            lo: -half,
+            hi: n as f64 - (1.0 - half),
+            log: false,
+            bold: (0..n).step_by(every.max(1)).map(|i| i as f64).collect(),
+            light: Vec::new(),
+        }
+    }
+
+    /// An axis description with its unit, and `log scale` on a log axis:
+    /// `latency (ms, log scale)`.
+    pub fn desc(&self, what: &str, unit: &str) -> String {
+        if self.log {
+            format!("{what} ({unit}, log scale)")
+        } else {
+            format!("{what} ({unit})")
         }
     }
 
@@ -163,6 +202,22 @@ impl Scale {
             light: self.light.clone(),
         }
     }
+}
+
+/// Whether data from `lo` to `hi` (both > 0) are drawn on a log axis: when they span more
+/// than 8x, a little under a decade. From there a linear axis squeezes the low end, where
+/// the fast configurations sit, into the first eighth of the plot, while a log axis still
+/// gets three or more 1-2-5 labels. One rule for every axis that chooses, so that the
+/// charts of a study agree; 8x rather than a full decade keeps the committed studies'
+/// latency CDFs of trace links (spanning 9.5x to 9.9x) on the log axis they were drawn on.
+pub(super) fn wants_log(lo: f64, hi: f64) -> bool {
+    hi / lo > 8.0
+}
+
+/// The category a tick at `v` stands for on a [`Scale::slots`] axis of `n`, if any.
+pub(super) fn slot(v: f64, n: usize) -> Option<usize> {
+    let i = v.round();
+    ((v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n).then_some(i as usize)
 }
 
 /// A linear f64 coordinate with explicit key points. (plotters' own `WithKeyPoints` over
@@ -331,6 +386,37 @@ mod tests {
         assert!(!s.bold.is_empty());
         let s = Scale::linear(3.0, 3.0, 5);
         assert!(s.lo < 3.0 && s.hi > 3.0);
+    }
+
+    #[test]
+    fn one_rule_chooses_log_axes() {
+        // A trace link's latencies in a committed study span 9.5x: log, like the rest.
+        assert!(wants_log(11.2, 106.7));
+        assert!(!wants_log(10.0, 75.0));
+        assert!(Scale::auto_x(11.2, 106.7, 450).log);
+        let lin = Scale::auto_x(10.0, 75.0, 450);
+        assert!(!lin.log && lin.lo <= 10.0 && lin.hi >= 75.0);
+        assert!(Scale::auto(1.0, 9.0, 6).log);
+        assert!(!Scale::auto(1.0, 7.0, 6).log);
+    }
+
+    #[test]
+    fn slots_hold_categories() {
+        let s = Scale::slots(5, 0.6, 2);
+        assert_eq!((s.lo, s.hi), (-0.6, 4.6));
+        assert_eq!(s.bold, [0.0, 2.0, 4.0]);
+        assert_eq!(slot(2.0, 5), Some(2));
+        assert_eq!(slot(2.5, 5), None);
+        assert_eq!(slot(5.0, 5), None);
+        assert_eq!(slot(-1.0, 5), None);
+    }
+
+    #[test]
+    fn descriptions_name_a_log_scale() {
+        let s = Scale::log(1.0, 100.0, 0.0, 5);
+        assert_eq!(s.desc("latency", "ms"), "latency (ms, log scale)");
+        let s = Scale::linear(1.0, 100.0, 5);
+        assert_eq!(s.desc("latency", "ms"), "latency (ms)");
     }
 
     #[test]
