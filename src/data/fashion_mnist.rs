@@ -53,30 +53,36 @@ pub struct IdxImages {
     pub pixels: Vec<u8>,
 }
 
+/// The dimensions of an IDX file `b` whose magic number must be `magic` (`what` names the
+/// kind in errors), after checking that the header is there: `D` big-endian u32s.
+fn idx_dims<const D: usize>(path: &Path, b: &[u8], magic: u32, what: &str) -> Result<[usize; D]> {
+    let header = 4 + 4 * D;
+    if b.len() < header {
+        return Err(bad(
+            path,
+            format!(
+                "{} bytes: too short for an IDX {what} header ({header})",
+                b.len()
+            ),
+        ));
+    }
+    let found = be_u32(b, 0);
+    if found != magic {
+        return Err(bad(
+            path,
+            format!(
+                "magic number {found:#010x}, expected {magic:#010x} (IDX{D} unsigned-byte {what}s)"
+            ),
+        ));
+    }
+    Ok(std::array::from_fn(|i| be_u32(b, 4 + 4 * i) as usize))
+}
+
 /// Reads an IDX3 unsigned-byte image file (gzip or raw). Checks the magic number, that the
 /// dimensions are non-zero and that the file holds exactly the announced bytes.
 pub fn read_idx_images(path: &Path) -> Result<IdxImages> {
     let b = read_maybe_gz(path)?;
-    if b.len() < 16 {
-        return Err(bad(
-            path,
-            format!("{} bytes: too short for an IDX image header (16)", b.len()),
-        ));
-    }
-    let magic = be_u32(&b, 0);
-    if magic != IDX3_U8 {
-        return Err(bad(
-            path,
-            format!(
-                "magic number {magic:#010x}, expected {IDX3_U8:#010x} (IDX3 unsigned-byte images)"
-            ),
-        ));
-    }
-    let (count, rows, cols) = (
-        be_u32(&b, 4) as usize,
-        be_u32(&b, 8) as usize,
-        be_u32(&b, 12) as usize,
-    );
+    let [count, rows, cols] = idx_dims::<3>(path, &b, IDX3_U8, "image")?;
     if rows == 0 || cols == 0 {
         return Err(bad(
             path,
@@ -108,22 +114,7 @@ pub fn read_idx_images(path: &Path) -> Result<IdxImages> {
 /// size; label ranges are checked by the caller, which knows the number of classes.
 pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>> {
     let b = read_maybe_gz(path)?;
-    if b.len() < 8 {
-        return Err(bad(
-            path,
-            format!("{} bytes: too short for an IDX label header (8)", b.len()),
-        ));
-    }
-    let magic = be_u32(&b, 0);
-    if magic != IDX1_U8 {
-        return Err(bad(
-            path,
-            format!(
-                "magic number {magic:#010x}, expected {IDX1_U8:#010x} (IDX1 unsigned-byte labels)"
-            ),
-        ));
-    }
-    let count = be_u32(&b, 4) as usize;
+    let [count] = idx_dims::<1>(path, &b, IDX1_U8, "label")?;
     if b.len() != 8 + count {
         return Err(bad(
             path,

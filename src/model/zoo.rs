@@ -38,6 +38,17 @@ pub struct ZooOptions {
     pub width: Option<usize>,
 }
 
+/// A module of a classifier head before its last linear layer.
+#[derive(Clone, Copy)]
+enum Layer {
+    /// `nn.Linear` with this many outputs.
+    Linear(usize),
+    /// `nn.ReLU`.
+    Relu,
+    /// `nn.Dropout`.
+    Dropout,
+}
+
 /// Batch norm epsilon of every torchvision model here (PyTorch's default).
 const BN_EPS: f32 = 1e-5;
 
@@ -150,6 +161,24 @@ impl Builder {
             act: Default::default(),
         };
         self.g.push(name, Op::Linear(l), &[x])
+    }
+
+    /// The classifier head: adaptive average pooling to `pool` x `pool`, flatten, then
+    /// `classifier.{i}` modules in order (torchvision's `nn.Sequential` indices); the last
+    /// linear layer has `classes` outputs.
+    fn head(&mut self, x: NodeId, pool: usize, layers: &[Layer], classes: usize) -> Result<()> {
+        let mut x = self.op("avgpool", Op::AdaptiveAvgPool { h: pool, w: pool }, x)?;
+        x = self.op("flatten", Op::Flatten, x)?;
+        for (i, l) in layers.iter().enumerate() {
+            let name = format!("classifier.{i}");
+            x = match *l {
+                Layer::Linear(out_f) => self.linear(&name, x, out_f)?,
+                Layer::Relu => self.op(&name, Op::Relu, x)?,
+                Layer::Dropout => self.op(&name, Op::Dropout, x)?,
+            };
+        }
+        self.linear(&format!("classifier.{}", layers.len()), x, classes)?;
+        Ok(())
     }
 
     fn add(&mut self, name: &str, a: NodeId, b: NodeId) -> Result<NodeId> {
@@ -268,15 +297,9 @@ impl Builder {
                 idx += 2;
             }
         }
-        x = self.op("avgpool", Op::AdaptiveAvgPool { h: 7, w: 7 }, x)?;
-        x = self.op("flatten", Op::Flatten, x)?;
-        x = self.linear("classifier.0", x, 4096)?;
-        x = self.op("classifier.1", Op::Relu, x)?;
-        x = self.op("classifier.2", Op::Dropout, x)?;
-        x = self.linear("classifier.3", x, 4096)?;
-        x = self.op("classifier.4", Op::Relu, x)?;
-        x = self.op("classifier.5", Op::Dropout, x)?;
-        self.linear("classifier.6", x, classes)?;
+        use Layer::*;
+        let fc = [Linear(4096), Relu, Dropout, Linear(4096), Relu, Dropout];
+        self.head(x, 7, &fc, classes)?;
         Ok(())
     }
 
@@ -300,15 +323,9 @@ impl Builder {
         x = self.conv("features.10", x, 256, 3, 1, 1, 1, true)?;
         x = self.op("features.11", Op::Relu, x)?;
         x = self.op("features.12", pool, x)?;
-        x = self.op("avgpool", Op::AdaptiveAvgPool { h: 6, w: 6 }, x)?;
-        x = self.op("flatten", Op::Flatten, x)?;
-        x = self.op("classifier.0", Op::Dropout, x)?;
-        x = self.linear("classifier.1", x, 4096)?;
-        x = self.op("classifier.2", Op::Relu, x)?;
-        x = self.op("classifier.3", Op::Dropout, x)?;
-        x = self.linear("classifier.4", x, 4096)?;
-        x = self.op("classifier.5", Op::Relu, x)?;
-        self.linear("classifier.6", x, classes)?;
+        use Layer::*;
+        let fc = [Dropout, Linear(4096), Relu, Dropout, Linear(4096), Relu];
+        self.head(x, 6, &fc, classes)?;
         Ok(())
     }
 
@@ -359,10 +376,7 @@ impl Builder {
         }
         x = self.conv_bn_relu6(&format!("features.{idx}"), x, 1280, 1, 1, 1)?;
         // torchvision calls F.adaptive_avg_pool2d and torch.flatten: no module names.
-        x = self.op("avgpool", Op::AdaptiveAvgPool { h: 1, w: 1 }, x)?;
-        x = self.op("flatten", Op::Flatten, x)?;
-        x = self.op("classifier.0", Op::Dropout, x)?;
-        self.linear("classifier.1", x, classes)?;
+        self.head(x, 1, &[Layer::Dropout], classes)?;
         Ok(())
     }
 

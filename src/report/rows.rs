@@ -4,6 +4,37 @@
 
 pub use crate::compress::Family;
 
+/// One row of `splitbench profile`'s CSV: one executed node.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ProfileRow {
+    /// Node name (torchvision module path of the fused node).
+    pub node: String,
+    /// Op kind (`conv`, `dwconv`, `conv1x1`, `linear`, `maxpool`, ...).
+    pub op: String,
+    /// Output shape `N x C x H x W`.
+    pub out_shape: String,
+    /// Batch size.
+    pub batch: usize,
+    /// FLOPs of the node for the whole batch (2 x MACs for conv/linear).
+    pub flops: u64,
+    /// Bytes of the output tensor for the whole batch (f32).
+    pub out_bytes: u64,
+    /// Bytes the node reads (inputs + weights, f32).
+    pub in_bytes: u64,
+    /// Median device time.
+    pub device_ms_median: f64,
+    /// 5th percentile.
+    pub device_ms_p5: f64,
+    /// 95th percentile.
+    pub device_ms_p95: f64,
+    /// Number of timed repetitions.
+    pub reps: usize,
+    /// Kernels dispatched for the node (0 for views such as flatten).
+    pub dispatches: usize,
+    /// How the time was measured.
+    pub timing: String,
+}
+
 /// Why a link is in a study.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -185,35 +216,4 @@ pub struct Study {
     pub accuracy_latency: Vec<AccuracyLatencyRow>,
     /// Where the accuracies came from (the table's path), for chart (f)'s title.
     pub accuracy_source: String,
-}
-
-/// One row of `splitbench profile`'s CSV: one executed node.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ProfileRow {
-    /// Node name (torchvision module path of the fused node).
-    pub node: String,
-    /// Op kind (`conv`, `dwconv`, `conv1x1`, `linear`, `maxpool`, ...).
-    pub op: String,
-    /// Output shape `N x C x H x W`.
-    pub out_shape: String,
-    /// Batch size.
-    pub batch: usize,
-    /// FLOPs of the node for the whole batch (2 x MACs for conv/linear).
-    pub flops: u64,
-    /// Bytes of the output tensor for the whole batch (f32).
-    pub out_bytes: u64,
-    /// Bytes the node reads (inputs + weights, f32).
-    pub in_bytes: u64,
-    /// Median device time.
-    pub device_ms_median: f64,
-    /// 5th percentile.
-    pub device_ms_p5: f64,
-    /// 95th percentile.
-    pub device_ms_p95: f64,
-    /// Number of timed repetitions.
-    pub reps: usize,
-    /// Kernels dispatched for the node (0 for views such as flatten).
-    pub dispatches: usize,
-    /// How the time was measured.
-    pub timing: String,
 }

@@ -285,10 +285,6 @@ impl CustomOp1 for Relu {
 struct ReluBwd;
 
 impl CustomOp2 for ReluBwd {
-    fn name(&self) -> &'static str {
-        "relu-fused-bwd"
-    }
-
     fn cpu_fwd(
         &self,
         gs: &CpuStorage,
@@ -296,8 +292,7 @@ impl CustomOp2 for ReluBwd {
         ys: &CpuStorage,
         yl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let g = slice(gs, gl, "relu grad")?;
-        let y = slice(ys, yl, "relu output")?;
+        let (g, y) = (slice(gs, gl, "relu grad")?, slice(ys, yl, "relu output")?);
         let mut out = vec![0f32; g.len()];
         out.par_chunks_mut(1 << 16)
             .zip(g.par_chunks(1 << 16).zip(y.par_chunks(1 << 16)))
@@ -307,6 +302,10 @@ impl CustomOp2 for ReluBwd {
                 }
             });
         Ok((CpuStorage::F32(out), gl.shape().clone()))
+    }
+
+    fn name(&self) -> &'static str {
+        "relu-fused-bwd"
     }
 }
 

@@ -35,6 +35,30 @@ impl ConvGeom {
     pub fn is_identity(&self) -> bool {
         self.kh == 1 && self.kw == 1 && self.sh == 1 && self.sw == 1 && self.ph == 0 && self.pw == 0
     }
+
+    /// Calls `f(row, tap, at)` for every output pixel `row = oy * ow + ox` and kernel tap
+    /// `tap = ky * kw + kx` that reads inside the image (padding reads nothing), with
+    /// `at = iy * w + ix` the input pixel it reads: the one loop nest of im2col and col2im.
+    fn taps(&self, mut f: impl FnMut(usize, usize, usize)) {
+        let (oh, ow) = self.out_hw();
+        let inside = |o: usize, s: usize, k: usize, p: usize, len: usize| {
+            (o * s + k).checked_sub(p).filter(|&i| i < len)
+        };
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for ky in 0..self.kh {
+                    let Some(iy) = inside(oy, self.sh, ky, self.ph, self.h) else {
+                        continue;
+                    };
+                    for kx in 0..self.kw {
+                        if let Some(ix) = inside(ox, self.sw, kx, self.pw, self.w) {
+                            f(oy * ow + ox, ky * self.kw + kx, iy * self.w + ix);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
@@ -62,28 +86,13 @@ impl CustomOp1 for Im2Col {
         let cols = g.cols();
         let per_img = oh * ow * cols;
         let mut out = vec![0f32; g.n * per_img];
+        let c = g.c;
         out.par_chunks_mut(per_img).enumerate().for_each(|(b, o)| {
-            let img = &x[b * g.h * g.w * g.c..(b + 1) * g.h * g.w * g.c];
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let row = &mut o[(oy * ow + ox) * cols..(oy * ow + ox + 1) * cols];
-                    for ky in 0..g.kh {
-                        let iy = (oy * g.sh + ky) as isize - g.ph as isize;
-                        if iy < 0 || iy >= g.h as isize {
-                            continue;
-                        }
-                        for kx in 0..g.kw {
-                            let ix = (ox * g.sw + kx) as isize - g.pw as isize;
-                            if ix < 0 || ix >= g.w as isize {
-                                continue;
-                            }
-                            let src = (iy as usize * g.w + ix as usize) * g.c;
-                            let dst = (ky * g.kw + kx) * g.c;
-                            row[dst..dst + g.c].copy_from_slice(&img[src..src + g.c]);
-                        }
-                    }
-                }
-            }
+            let img = &x[b * g.h * g.w * c..(b + 1) * g.h * g.w * c];
+            g.taps(|row, tap, at| {
+                let dst = row * cols + tap * c;
+                o[dst..dst + c].copy_from_slice(&img[at * c..(at + 1) * c]);
+            });
         });
         Ok((CpuStorage::F32(out), Shape::from((g.n * oh * ow, cols))))
     }
@@ -108,34 +117,20 @@ impl CustomOp1 for Col2Im {
         let cols = g.cols();
         let per_img = g.h * g.w * g.c;
         let mut out = vec![0f32; g.n * per_img];
+        let c = g.c;
         out.par_chunks_mut(per_img)
             .enumerate()
             .for_each(|(b, img)| {
-                let src_img = &cm[b * oh * ow * cols..(b + 1) * oh * ow * cols];
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        let row = &src_img[(oy * ow + ox) * cols..(oy * ow + ox + 1) * cols];
-                        for ky in 0..g.kh {
-                            let iy = (oy * g.sh + ky) as isize - g.ph as isize;
-                            if iy < 0 || iy >= g.h as isize {
-                                continue;
-                            }
-                            for kx in 0..g.kw {
-                                let ix = (ox * g.sw + kx) as isize - g.pw as isize;
-                                if ix < 0 || ix >= g.w as isize {
-                                    continue;
-                                }
-                                let dst = (iy as usize * g.w + ix as usize) * g.c;
-                                let src = (ky * g.kw + kx) * g.c;
-                                for (d, s) in
-                                    img[dst..dst + g.c].iter_mut().zip(&row[src..src + g.c])
-                                {
-                                    *d += s;
-                                }
-                            }
-                        }
+                let cols_img = &cm[b * oh * ow * cols..(b + 1) * oh * ow * cols];
+                g.taps(|row, tap, at| {
+                    let src = row * cols + tap * c;
+                    for (d, s) in img[at * c..(at + 1) * c]
+                        .iter_mut()
+                        .zip(&cols_img[src..src + c])
+                    {
+                        *d += s;
                     }
-                }
+                });
             });
         Ok((CpuStorage::F32(out), Shape::from((g.n * g.h * g.w, g.c))))
     }
