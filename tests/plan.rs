@@ -158,8 +158,8 @@ fn payload_sizes() {
         bits: 4,
         scale: Scale::Tensor,
     };
-    // The reference point of docs/wire-format.md: 64x32x32 at 4 bits = 32,768 packed bytes + a 41-byte
-    // header (10 fixed + 23 descriptor + 8 params) + 4-byte CRC (docs/wire-format.md).
+    // 64x32x32 at 4 bits = 32,768 packed bytes + a 41-byte header (10 fixed + 23 descriptor
+    // + 8 params) + 4-byte CRC (docs/wire-format.md).
     assert_eq!(
         payload_bytes(Encoding::F32, &[t]).unwrap(),
         262_144 + 10 + 23 + 4
