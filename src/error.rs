@@ -136,3 +136,33 @@ impl Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    /// A GPU error keeps wgpu's error as its source, so the CLI prints the cause.
+    #[test]
+    fn a_gpu_error_keeps_its_source() {
+        let cause = std::io::Error::other("device lost");
+        let e = Error::gpu_from("preparing resnet18", cause);
+        assert_eq!(e.to_string(), "GPU: preparing resnet18");
+        assert_eq!(
+            e.source().map(|s| s.to_string()).as_deref(),
+            Some("device lost")
+        );
+        assert!(Error::gpu("no output").source().is_none());
+    }
+
+    /// A step's context keeps the error that stopped it as its source.
+    #[test]
+    fn context_keeps_the_cause() {
+        let e = Error::InvalidArg("bits 9".into()).context("evaluating conv1/9bit-tensor");
+        assert_eq!(e.to_string(), "evaluating conv1/9bit-tensor");
+        assert_eq!(
+            e.source().map(|s| s.to_string()).as_deref(),
+            Some("invalid argument: bits 9")
+        );
+    }
+}

@@ -125,6 +125,81 @@ fn bad_arguments_fail_with_one_line() {
 }
 
 #[test]
+fn counts_and_huge_batches_are_refused_in_one_line() {
+    let out = tmp("counts").join("x.safetensors");
+    let out = out.to_str().unwrap();
+    // `train --batch 0` once divided by zero after loading the dataset: now clap refuses it.
+    #[cfg(feature = "train")]
+    assert_one_line_error(
+        &splitbench(&[
+            "train",
+            "--model",
+            "resnet18-cifar",
+            "--batch",
+            "0",
+            "--out",
+            out,
+        ]),
+        "invalid value '0' for '--batch <BATCH>': must be at least 1",
+    );
+    assert_one_line_error(
+        &splitbench(&[
+            "eval",
+            "--model",
+            "resnet18-cifar",
+            "--weights",
+            out,
+            "--batch",
+            "0",
+        ]),
+        "'--batch <BATCH>': must be at least 1",
+    );
+    // A batch whose activations overflow the size arithmetic: an error naming the batch,
+    // not a panic (debug) or a wrapped size (release).
+    if common::gpu().is_some() {
+        let csv = tmp("counts").join("p.csv");
+        for batch in ["10000000000000000", "100000000000000", "2000000"] {
+            let o = splitbench(&[
+                "profile",
+                "--model",
+                "resnet18-cifar",
+                "--width",
+                "8",
+                "--batch",
+                batch,
+                "--out",
+                csv.to_str().unwrap(),
+            ]);
+            assert_one_line_error(&o, "batch");
+        }
+    }
+}
+
+#[test]
+fn timing_flag_takes_the_names_the_rows_write() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let csv = tmp("timing").join("p.csv");
+    let o = splitbench(&[
+        "profile",
+        "--model",
+        "resnet18-cifar",
+        "--width",
+        "8",
+        "--reps",
+        "1",
+        "--timing",
+        "timestamp-pass",
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = splitbench::report::read_profile_csv(&csv).unwrap();
+    assert!(rows.iter().all(|r| r.timing == "timestamp-pass"));
+}
+
+#[test]
 fn profile_writes_csv_and_manifest() {
     if common::gpu().is_none() {
         return;

@@ -654,6 +654,12 @@ fn edge_speedup_must_be_positive() {
     for x in [0.0, -1.0, f64::NAN, f64::INFINITY] {
         assert!(EdgeModel::from_speedup(&[1.0], x, false).is_err(), "{x}");
     }
+    // The library names the setting, not a command-line flag.
+    let e = EdgeModel::from_speedup(&[1.0], 0.0, false).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid argument: edge speed-up 0: expected a positive number"
+    );
     let e = EdgeModel::from_speedup(&[0.0, 10.0], DEFAULT_EDGE_SPEEDUP, true).unwrap();
     assert_eq!(e.node_ms, vec![0.0, 1.0]);
     assert!(e.source.describe().contains("default"));

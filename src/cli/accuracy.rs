@@ -4,7 +4,9 @@
 use super::args::{GpuEvalArgs, TrainedModelArgs};
 use anyhow::Result;
 use splitbench::eval::TrainedFiles;
-use splitbench::study::accuracy::{self, AccuracyEvent, DETAIL_CSV, SUMMARY_CSV, TABLE_CSV};
+use splitbench::study::accuracy::{
+    self, AccuracyEvent, Evaluation, DETAIL_CSV, SUMMARY_CSV, TABLE_CSV,
+};
 use std::path::PathBuf;
 
 /// Flags of `splitbench accuracy`.
@@ -28,41 +30,39 @@ pub fn run(a: &Args) -> Result<()> {
     let images = a.gpu.limit.unwrap_or(test.len()).min(test.len());
     let files = TrainedFiles::beside(&a.m.weights);
     let detail = a.out.join(DETAIL_CSV);
-    let summary = accuracy::run(
-        &ctx,
-        &p,
-        &files,
-        &test,
-        images,
-        a.gpu.batch,
-        &a.out,
-        &mut |e| match e {
-            AccuracyEvent::Start { configs, kept } => println!(
-                "{configs} configurations of {} on the first {images} {} test images, GPU engine \
+    let e = Evaluation {
+        ctx: &ctx,
+        model: &p,
+        files: &files,
+        test: &test,
+        batch: a.gpu.batch,
+    };
+    let summary = accuracy::run(&e, images, &a.out, &mut |e| match e {
+        AccuracyEvent::Start { configs, kept } => println!(
+            "{configs} configurations of {} on the first {images} {} test images, GPU engine \
                  on {} ({kept} already in {})",
-                a.m.model,
-                a.m.data.dataset.name(),
-                ctx.summary.name,
-                detail.display()
-            ),
-            AccuracyEvent::Evaluated {
-                index,
-                configs,
-                row,
-            } => println!(
-                "[{}/{configs}] {}: {:.2}% ({}/{}){} in {:.1} s",
-                index + 1,
-                row.config,
-                row.accuracy_pct,
-                row.correct,
-                row.images,
-                row.frame_bytes
-                    .map(|b| format!(", {b} B/image"))
-                    .unwrap_or_default(),
-                row.seconds
-            ),
-        },
-    )?;
+            a.m.model,
+            a.m.data.dataset.name(),
+            ctx.summary.name,
+            detail.display()
+        ),
+        AccuracyEvent::Evaluated {
+            index,
+            configs,
+            row,
+        } => println!(
+            "[{}/{configs}] {}: {:.2}% ({}/{}){} in {:.1} s",
+            index + 1,
+            row.config,
+            row.accuracy_pct,
+            row.correct,
+            row.images,
+            row.frame_bytes
+                .map(|b| format!(", {b} B/image"))
+                .unwrap_or_default(),
+            row.seconds
+        ),
+    })?;
     for r in &summary {
         println!(
             "{}: {} {:.2}% ({:+.2} points vs the base model), {} B/image, {:.1}x fewer than f32",

@@ -147,8 +147,9 @@ pub struct DatasetArgs {
     /// Dataset.
     #[arg(long, value_enum, default_value_t = DatasetKind::FashionMnist)]
     pub dataset: DatasetKind,
-    /// Dataset folder (default for fashion-mnist: /usr/share/datasets/fashion-mnist).
-    #[arg(long)]
+    /// Dataset folder (default for fashion-mnist: /usr/share/datasets/fashion-mnist;
+    /// required for cifar10).
+    #[arg(long, required_if_eq("dataset", "cifar10"))]
     pub data: Option<PathBuf>,
 }
 

@@ -8,7 +8,7 @@ use splitbench::data::{self, Split};
 use splitbench::eval::{self, TrainedFiles};
 use splitbench::gpu::GpuContext;
 use splitbench::model;
-use splitbench::study::accuracy::evaluate_config;
+use splitbench::study::accuracy::{evaluate_config, Evaluation};
 
 /// Flags of `splitbench eval`.
 #[derive(clap::Args)]
@@ -48,7 +48,14 @@ pub fn run(a: &Args) -> Result<()> {
     let (acc, what) = match &a.config {
         Some(c) => {
             let files = TrainedFiles::beside(&a.m.weights);
-            let r = evaluate_config(&ctx, &p, &files, c, &test, a.gpu.limit, a.gpu.batch)?;
+            let e = Evaluation {
+                ctx: &ctx,
+                model: &p,
+                files: &files,
+                test: &test,
+                batch: a.gpu.batch,
+            };
+            let r = evaluate_config(&e, c, a.gpu.limit)?;
             let what = match r.frame_bytes {
                 Some(b) => format!("config {c} ({b} frame bytes per image)"),
                 None => format!("config {c}"),

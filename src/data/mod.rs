@@ -250,7 +250,8 @@ pub fn load(kind: DatasetKind, split: Split, dir: Option<&Path>) -> Result<Datas
         DatasetKind::Cifar10 => {
             let dir = dir.ok_or_else(|| {
                 Error::InvalidArg(
-                    "CIFAR-10 needs a folder (--data DIR) with data_batch_1.bin .. test_batch.bin"
+                    "CIFAR-10 has no default folder: give the one holding data_batch_1.bin .. \
+                     test_batch.bin"
                         .into(),
                 )
             })?;

@@ -351,20 +351,33 @@ pub struct ConfigResult {
     pub f32_frame_bytes: Option<usize>,
 }
 
-/// Evaluates `config` on the first `limit` images of `test` through the GPU split pipeline
-/// (the whole model for device-only and edge-only), in batches of `batch`. Its trained
-/// files come from `files`; the configuration is checked against the model first.
+/// What every evaluation of one model shares: the GPU, the trained model and the files
+/// next to it, the test set and the images per GPU submission.
+#[derive(Clone, Copy)]
+pub struct Evaluation<'a> {
+    /// The GPU.
+    pub ctx: &'a GpuContext,
+    /// The trained base model.
+    pub model: &'a Prepared,
+    /// Its pruned and bottleneck files.
+    pub files: &'a TrainedFiles,
+    /// The test set.
+    pub test: &'a Dataset,
+    /// Images per GPU submission.
+    pub batch: usize,
+}
+
+/// Evaluates `config` on the first `limit` images of the test set through the GPU split
+/// pipeline (the whole model for device-only and edge-only). The configuration is checked
+/// against the model first.
 pub fn evaluate_config(
-    ctx: &GpuContext,
-    p: &Prepared,
-    files: &TrainedFiles,
+    e: &Evaluation<'_>,
     config: &Config,
-    test: &Dataset,
     limit: Option<usize>,
-    batch: usize,
 ) -> Result<ConfigResult> {
+    let (ctx, p, test, batch) = (e.ctx, e.model, e.test, e.batch);
     let placement = config.resolve(&p.model.graph)?;
-    let (pruned, bottleneck) = eval::load_parts(&p.torch, &p.model, config, files)?;
+    let (pruned, bottleneck) = eval::load_parts(&p.torch, &p.model, config, e.files)?;
     let Placement::Split(split) = placement else {
         let mut clf = eval::GpuClassifier::new(ctx, &p.model, batch)?;
         return Ok(ConfigResult {
@@ -417,20 +430,15 @@ pub enum AccuracyEvent<'a> {
 /// the first `images` test images that `dir`'s `accuracy.csv` does not already hold for
 /// that image count, rewriting the detail and table files after each one (an interrupted
 /// run loses at most one configuration), then writes the summary and returns it.
-#[allow(clippy::too_many_arguments)] // the run's inputs, each a different thing
 pub fn run(
-    ctx: &GpuContext,
-    p: &Prepared,
-    files: &TrainedFiles,
-    test: &Dataset,
+    e: &Evaluation<'_>,
     images: usize,
-    batch: usize,
     dir: &Path,
     events: &mut dyn FnMut(AccuracyEvent<'_>),
 ) -> Result<Vec<SummaryRow>> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|err| Error::io(dir, err))?;
     let mut rows = read_rows(dir, images)?;
-    let configs = study_configs(p, files)?;
+    let configs = study_configs(e.model, e.files)?;
     events(AccuracyEvent::Start {
         configs: configs.len(),
         kept: rows.len(),
@@ -440,8 +448,8 @@ pub fn run(
             continue;
         }
         let t0 = std::time::Instant::now();
-        let r = evaluate_config(ctx, p, files, config, test, Some(images), batch)
-            .map_err(|e| e.context(format!("evaluating {config}")))?;
+        let r = evaluate_config(e, config, Some(images))
+            .map_err(|err| err.context(format!("evaluating {config}")))?;
         rows.push(AccuracyRow {
             config: config.clone(),
             split: label.clone(),

@@ -484,3 +484,20 @@ pub fn accuracy_with(
     }
     Ok(correct as f32 / n.max(1) as f32)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    /// A candle failure is a training error with candle's message as its cause, not a
+    /// claim that something is unsupported on the GPU.
+    #[test]
+    fn candle_errors_are_training_errors() {
+        let e = cerr(candle_core::Error::Msg("shape mismatch in matmul".into()));
+        assert_eq!(e.to_string(), "training (candle)");
+        assert!(e
+            .source()
+            .is_some_and(|s| s.to_string().contains("shape mismatch in matmul")));
+    }
+}
