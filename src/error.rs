@@ -1,4 +1,4 @@
-//! The crate's one error type. Every variant names what the user gave (file, key, argument)
+//! The crate's one error type (layer 0, used by every module). Every variant names what the user gave (file, key, argument)
 //! and what was wrong with it, so the CLI can print it as one line.
 
 use std::path::PathBuf;

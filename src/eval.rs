@@ -1,4 +1,5 @@
-//! Accuracy of a model on a labelled dataset, measured through the GPU engine.
+//! Accuracy of a model on a labelled dataset, measured through the GPU engine (layer 5,
+//! uses `compress`, `data`, `gpu`).
 //!
 //! [`accuracy`] feeds a [`Classifier`] batches of normalized images and counts top-1 hits.
 //! [`GpuClassifier`] runs a whole (fused) model with one [`Executor`]; a configuration of

@@ -1,4 +1,34 @@
 //! splitbench: a GPU benchmarking harness for device-edge co-inference (split computing).
+//!
+//! The modules form layers, lowest first; a module uses only layers below it (checked by
+//! `tests/architecture.rs`), so data flows one way, from a model to the study's files:
+//!
+//! | layer | module | owns | uses |
+//! |---|---|---|---|
+//! | 0 | [`Error`], [`tensor`] | the one error type, host tensors and the seeded RNG | - |
+//! | 1 | [`model`], [`channel`] | graph IR, zoo, weights, fusion, cuts; link models | tensor |
+//! | 2 | [`cpu`] | the naive reference of every GPU op | model |
+//! | 3 | [`gpu`] | shaders -> pipelines -> context -> buffers / dispatch -> launch -> executor -> timing | model, cpu |
+//! | 4 | [`compress`], [`data`] | the configuration grammar, pruning, bottleneck, quantization, wire frame, entropy coding; datasets | gpu, model |
+//! | 5 | [`eval`] | accuracy through the GPU split pipeline | compress, data, gpu |
+//! | 6 | [`report`] | CSV row types, manifests, CSV files, charts | compress (`Family`), gpu (adapter info) |
+//! | 7 | [`plan`], `train` | cost model, methods, three-step search; CPU training (feature `train`) | channel, compress, report; data |
+//! | 8 | [`study`] | `measure -> plan -> write`, the accuracy table, profiles | everything below |
+//!
+//! The binary's `cli` (one file per subcommand) parses flags, calls [`study`] and the
+//! layers below, and prints.
+//!
+//! ```no_run
+//! use splitbench::{gpu::GpuContext, model, study};
+//! let p = model::prepare("resnet18-cifar", &Default::default(), None, 0)?;
+//! let ctx = GpuContext::new(None)?;
+//! let opts = study::TradeoffOptions::default();
+//! let m = study::measure(&ctx, &p, &opts, &mut ())?;
+//! let r = study::plan(&m, &opts)?;
+//! study::write("study/".as_ref(), &m, &r, &opts)?;
+//! print!("{}", study::summary_text(&r.summaries));
+//! # Ok::<(), splitbench::Error>(())
+//! ```
 #![warn(missing_docs)]
 
 pub mod channel;

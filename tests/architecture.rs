@@ -4,10 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-/// The library's top-level modules, lowest layer first; a module may use the ones before it.
+/// The library's top-level modules by layer, lowest first (the table in `src/lib.rs`): a
+/// module may use the modules of lower layers, and `error` (everyone's).
 const LAYERS: &[&[&str]] = &[
-    &["error"],
-    &["tensor"],
+    &["error", "tensor"],
     &["model", "channel"],
     &["cpu"],
     &["gpu"],

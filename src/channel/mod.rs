@@ -1,4 +1,5 @@
-//! Link models: how long the device needs to send a payload to the edge server.
+//! Link models (layer 1, uses `tensor`): how long the device needs to send a payload to
+//! the edge server.
 //!
 //! A [`Channel`] is built from a spec string ([`Channel::parse`]) and answers, for a payload
 //! size in bytes, the transmission time in ms: one value for a deterministic link, or one per

@@ -1,4 +1,4 @@
-//! Naive CPU reference of every op the GPU runs: obviously correct loops, the oracle for
+//! Naive CPU reference of every op the GPU runs (layer 2, uses `model`): obviously correct loops, the oracle for
 //! the GPU tests. Tensors are NCHW f32 with an explicit batch `n`.
 
 mod ops;

@@ -1,4 +1,4 @@
-//! Labelled image datasets for accuracy work: Fashion-MNIST (IDX files, gzip or raw) and
+//! Labelled image datasets for accuracy work (layer 4, uses `model`): Fashion-MNIST (IDX files, gzip or raw) and
 //! CIFAR-10 (binary batches).
 //!
 //! Images are stored NCHW as f32 *after normalization*: `(pixel / 255 - mean[c]) / std[c]`,

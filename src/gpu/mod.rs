@@ -1,4 +1,5 @@
-//! GPU side: context, shaders, kernel dispatches, graph executor and timing. Executes a
+//! GPU side (layer 3, uses `model`, `cpu`): context, shaders, kernel dispatches, graph
+//! executor and timing. Executes a
 //! node range of a graph and returns tensors and timings; knows nothing of planning.
 
 pub mod buffers;

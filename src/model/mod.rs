@@ -1,4 +1,5 @@
-//! Models: the graph IR, the zoo, weights (seeded or loaded) and split cuts. Knows nothing
+//! Models (layer 1, uses `tensor`): the graph IR, the zoo, weights (seeded or loaded),
+//! fusion and split cuts. Knows nothing
 //! of GPUs.
 
 mod cuts;

@@ -1,4 +1,4 @@
-//! Planning: the cost model, the split-selection methods (device-only, edge-only,
+//! Planning (layer 7, uses `channel`, `compress`, `report`): the cost model, the split-selection methods (device-only, edge-only,
 //! Neurosurgeon, best split, two-step pruning, three-step) and the Pareto front. Consumes
 //! profiles and link models; never touches wgpu (codec times come in as data). Sits above
 //! `channel`, `compress` (the configuration grammar and the frame length) and `report`'s

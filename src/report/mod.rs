@@ -1,4 +1,5 @@
-//! Outputs: the row types of every CSV (serde structs, units in column names), the
+//! Outputs (layer 6, uses `compress` for `Family`, `gpu` for the adapter): the row types of
+//! every CSV (serde structs, units in column names), the
 //! manifests, CSV reading and writing, and the charts of a study (PNG + SVG). Reads rows,
 //! never measures; imports nothing from `plan`, `study` or the CLI (the layers that fill
 //! its rows).

@@ -1,4 +1,4 @@
-//! The study as a library: what `splitbench tradeoff`, `profile` and `accuracy` do, callable
+//! The study as a library (layer 8, the top: uses every layer below): what `splitbench tradeoff`, `profile` and `accuracy` do, callable
 //! from the CLI, the benches and tests alike. Sits above every other layer (`gpu`,
 //! `compress`, `eval`, `plan`, `report`) and below the CLI.
 //!

@@ -1,4 +1,4 @@
-//! CPU training with candle (feature `train`): a network interpreted from the zoo's
+//! CPU training with candle (feature `train`; layer 7, uses `compress`, `data`, `model`): a network interpreted from the zoo's
 //! unfused graph ([`Net`]), SGD with momentum and weight decay, cosine learning rate with a
 //! linear warm-up, random-crop + horizontal-flip augmentation, seeded data order and
 //! initialisation. Weights export with torchvision keys and layouts
