@@ -34,16 +34,18 @@ fn check_conv(ctx: &GpuContext, name: &str, c: Conv2d, batch: usize, input: Shap
         buffers::upload(ctx, "r", &r),
     );
     let yb = buffers::zeroed(ctx, "y", (out_len * 4) as u64);
-    let d = Builder::new(ctx).conv2d(
-        &c,
-        batch,
-        input,
-        &xb,
-        &wb,
-        c.bias.then_some(&bb),
-        c.residual.then_some(&rb),
-        &yb,
-    );
+    let d = Builder::new(ctx)
+        .conv2d(
+            &c,
+            batch,
+            input,
+            &xb,
+            &wb,
+            c.bias.then_some(&bb),
+            c.residual.then_some(&rb),
+            &yb,
+        )
+        .unwrap();
     buffers::run(ctx, &d).unwrap();
     let got: Vec<f32> = buffers::read(ctx, &yb, out_len).unwrap();
     assert_close(&got, &want, TOL, name);
@@ -180,7 +182,7 @@ fn conv2d_narrow_tile_and_split_k_match_cpu() {
         ),
     ];
     for (i, (name, c, batch, input)) in cases.into_iter().enumerate() {
-        let plan = conv_plan(&c, batch, input);
+        let plan = conv_plan(&c, batch, input).unwrap();
         assert!(plan.k_splits > 1, "{name}: expected split-K, got {plan:?}");
         if i == 0 {
             assert_eq!(plan.tile, ConvTile::NARROW, "{name}");
@@ -188,7 +190,7 @@ fn conv2d_narrow_tile_and_split_k_match_cpu() {
         check_conv(&ctx, name, c, batch, input, 300 + i as u64);
     }
     // A big layer keeps the plain wide tile.
-    let big = conv_plan(&conv(64, 64, 3, 1, 1, 1), 8, Shape::new(64, 32, 32));
+    let big = conv_plan(&conv(64, 64, 3, 1, 1, 1), 8, Shape::new(64, 32, 32)).unwrap();
     assert_eq!((big.tile, big.k_splits), (ConvTile::WIDE, 1));
 }
 
@@ -222,7 +224,9 @@ fn linear_matches_cpu() {
         let k = Builder::new(&ctx);
         let b = bias.then_some(&bb);
         let yb = buffers::zeroed(&ctx, "y", (batch * out_f * 4) as u64);
-        let d = k.linear(in_f, out_f, (0, out_f), act, batch, &xb, &wb, b, &yb);
+        let d = k
+            .linear(in_f, out_f, (0, out_f), act, batch, &xb, &wb, b, &yb)
+            .unwrap();
         buffers::run(&ctx, &[d]).unwrap();
         let got: Vec<f32> = buffers::read(&ctx, &yb, batch * out_f).unwrap();
         assert_close(
@@ -237,19 +241,24 @@ fn linear_matches_cpu() {
         let w0 = buffers::upload(&ctx, "w0", &w[..split * in_f]);
         let w1 = buffers::upload(&ctx, "w1", &w[split * in_f..]);
         let yb = buffers::zeroed(&ctx, "y", (batch * out_f * 4) as u64);
-        let mut d = vec![k.linear(
-            in_f,
-            out_f,
-            (split, out_f - split),
-            act,
-            batch,
-            &xb,
-            &w1,
-            b,
-            &yb,
-        )];
+        let mut d = vec![k
+            .linear(
+                in_f,
+                out_f,
+                (split, out_f - split),
+                act,
+                batch,
+                &xb,
+                &w1,
+                b,
+                &yb,
+            )
+            .unwrap()];
         if split > 0 {
-            d.push(k.linear(in_f, out_f, (0, split), act, batch, &xb, &w0, b, &yb));
+            d.push(
+                k.linear(in_f, out_f, (0, split), act, batch, &xb, &w0, b, &yb)
+                    .unwrap(),
+            );
         }
         buffers::run(&ctx, &d).unwrap();
         let got: Vec<f32> = buffers::read(&ctx, &yb, batch * out_f).unwrap();
@@ -288,7 +297,7 @@ fn pooling_matches_cpu() {
         };
         let xb = buffers::upload(&ctx, "x", &x);
         let yb = buffers::zeroed(&ctx, "y", (want.len() * 4) as u64);
-        let d = Builder::new(&ctx).pool(kind, batch, s, &xb, &yb);
+        let d = Builder::new(&ctx).pool(kind, batch, s, &xb, &yb).unwrap();
         buffers::run(&ctx, &[d]).unwrap();
         let got: Vec<f32> = buffers::read(&ctx, &yb, want.len()).unwrap();
         assert_close(&got, &want, TOL, &format!("{kind:?} on {s}"));
@@ -314,12 +323,12 @@ fn eltwise_add_activation_and_batchnorm_match_cpu() {
         } else {
             0.0
         };
-        buffers::run(&ctx, &[k.add(n, act, &ab, &bb, &yb)]).unwrap();
+        buffers::run(&ctx, &[k.add(n, act, &ab, &bb, &yb).unwrap()]).unwrap();
         let got: Vec<f32> = buffers::read(&ctx, &yb, n).unwrap();
         assert_close(&got, &cpu::add(&a, &b, act), tol, "add");
         let scaled: Vec<f32> = a.iter().map(|v| v * 8.0).collect();
         let sb = buffers::upload(&ctx, "s", &scaled);
-        buffers::run(&ctx, &[k.activation(n, act, &sb, &yb)]).unwrap();
+        buffers::run(&ctx, &[k.activation(n, act, &sb, &yb).unwrap()]).unwrap();
         let got: Vec<f32> = buffers::read(&ctx, &yb, n).unwrap();
         let mut want = scaled.clone();
         cpu::act_inplace(&mut want, act);
@@ -337,7 +346,7 @@ fn eltwise_add_activation_and_batchnorm_match_cpu() {
         })
         .collect();
     let ssb = buffers::upload(&ctx, "ss", &ss);
-    buffers::run(&ctx, &[k.scale_shift(100, 5, 10, &ab, &ssb, &yb)]).unwrap();
+    buffers::run(&ctx, &[k.scale_shift(100, 5, 10, &ab, &ssb, &yb).unwrap()]).unwrap();
     let got: Vec<f32> = buffers::read(&ctx, &yb, 100).unwrap();
     assert_close(&got, &want, 1e-5, "batch norm");
 }
@@ -360,7 +369,9 @@ fn pruning_mask_is_bit_exact() {
         let yb = buffers::zeroed(&ctx, "y", (n * 4) as u64);
         buffers::run(
             &ctx,
-            &[Builder::new(&ctx).mask(n, channels, inner, &xb, &kb, &yb)],
+            &[Builder::new(&ctx)
+                .mask(n, channels, inner, &xb, &kb, &yb)
+                .unwrap()],
         )
         .unwrap();
         let got: Vec<f32> = buffers::read(&ctx, &yb, n).unwrap();
@@ -384,13 +395,21 @@ fn quantize_pack_is_bit_exact_and_roundtrips() {
         let groups = numel / group_len;
         for bits in 1..=8u32 {
             let n_words = (numel * bits as usize).div_ceil(32);
-            let pb = buffers::zeroed(&ctx, "params", (groups * 16) as u64);
+            let pb = buffers::zeroed(
+                &ctx,
+                "params",
+                (groups * size_of::<cpu::QuantParams>()) as u64,
+            );
             let wb = buffers::zeroed(&ctx, "words", (n_words * 4) as u64);
             let yb = buffers::zeroed(&ctx, "y", (numel * 4) as u64);
             let mut ds = k
                 .quantize_pack(numel, group_len, bits, &xb, &pb, &wb)
+                .unwrap()
                 .to_vec();
-            ds.push(k.unpack_dequantize(numel, group_len, bits, &pb, &wb, &yb));
+            ds.push(
+                k.unpack_dequantize(numel, group_len, bits, &pb, &wb, &yb)
+                    .unwrap(),
+            );
             buffers::run(&ctx, &ds).unwrap();
             let params: Vec<cpu::QuantParams> = buffers::read(&ctx, &pb, groups).unwrap();
             let words: Vec<u32> = buffers::read(&ctx, &wb, n_words).unwrap();

@@ -201,7 +201,7 @@ pub fn encode_on_device(
                 .ok_or_else(|| Error::InvalidArg("group count overflows".into()))?;
             let params = buffers::zeroed(ctx, "q params", (groups * 16) as u64);
             let words = buffers::zeroed(ctx, "q words", (n_words * 4) as u64);
-            dispatches.extend(k.quantize_pack(numel, group_len, bits, t.buffer, &params, &words));
+            dispatches.extend(k.quantize_pack(numel, group_len, bits, t.buffer, &params, &words)?);
             staged.push(Staged {
                 numel,
                 groups,
@@ -290,7 +290,7 @@ pub fn decode_on_edge(
                 let pb = buffers::upload(ctx, "edge params", &params);
                 let wb = buffers::upload(ctx, "edge words", &q.words);
                 let y = buffers::zeroed(ctx, "edge f32", (numel * 4) as u64);
-                dispatches.push(k.unpack_dequantize(numel, group_len, q.bits, &pb, &wb, &y));
+                dispatches.push(k.unpack_dequantize(numel, group_len, q.bits, &pb, &wb, &y)?);
                 y
             }
         };

@@ -6,7 +6,7 @@
 
 use super::buffers;
 use super::context::GpuContext;
-use super::kernels::Builder;
+use super::launch::Builder;
 use super::timing::{time_dispatch_groups, Stats, TimingMethod};
 use crate::error::{Error, Result};
 use crate::tensor::Rng;
@@ -92,8 +92,8 @@ impl<'a> CodecTimer<'a> {
         let packed = buffers::zeroed(ctx, "codec words", words * 4);
         let y = buffers::zeroed(ctx, "codec y", numel as u64 * 4);
         let b = Builder::new(ctx);
-        let enc = b.quantize_pack(numel, group_len, bits, &x, &params, &packed);
-        let dec = b.unpack_dequantize(numel, group_len, bits, &params, &packed, &y);
+        let enc = b.quantize_pack(numel, group_len, bits, &x, &params, &packed)?;
+        let dec = b.unpack_dequantize(numel, group_len, bits, &params, &packed, &y)?;
         let (method, stats) =
             time_dispatch_groups(ctx, &[enc.to_vec(), vec![dec]], self.warmup, self.reps)?;
         self.method = Some(method);

@@ -4,7 +4,7 @@
 
 use super::buffers::map_read;
 use super::context::GpuContext;
-use super::kernels::Dispatch;
+use super::dispatch::Dispatch;
 use super::timing::TimingMethod;
 use crate::error::Result;
 use std::time::{Duration, Instant};

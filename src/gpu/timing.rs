@@ -5,8 +5,8 @@
 //! and driver overhead).
 
 use super::context::GpuContext;
+use super::dispatch::Dispatch;
 use super::executor::Executor;
-use super::kernels::Dispatch;
 use crate::error::{Error, Result};
 use std::time::Instant;
 
