@@ -1,13 +1,15 @@
 //! Every GPU kernel against its naive CPU reference (src/cpu), on odd shapes: 1x1 spatial,
 //! stride 2, padding, channel counts not multiples of 4, batch > 1, groups.
-//! f32 arithmetic within a relative tolerance; masks and quantize/pack bit-exact.
+//! f32 arithmetic within a relative tolerance; masks and quantize/pack bit-exact. Sizes
+//! the kernels cannot index are errors from the launchers and the executor, not panics.
 
 mod common;
 
 use common::{assert_close, gpu, rand_vec};
 use splitbench::cpu;
-use splitbench::gpu::{buffers, Builder, GpuContext, PoolKind};
+use splitbench::gpu::{buffers, conv_plan, Builder, Executor, GpuContext, PoolKind};
 use splitbench::model::{Act, Conv2d, Pool, Shape};
+use splitbench::Error;
 
 const TOL: f32 = 1e-4;
 
@@ -147,7 +149,7 @@ fn conv2d_matches_cpu_on_odd_shapes() {
 #[test]
 fn conv2d_narrow_tile_and_split_k_match_cpu() {
     let Some(ctx) = gpu() else { return };
-    use splitbench::gpu::{conv_plan, shaders::ConvTile};
+    use splitbench::gpu::shaders::ConvTile;
     let with = |mut c: Conv2d, res: bool| {
         c.bias = true;
         c.act = Act::Relu;
@@ -446,5 +448,82 @@ fn quantize_pack_is_bit_exact_and_roundtrips() {
                 );
             }
         }
+    }
+}
+
+/// A batch whose sizes overflow `usize` (or, at a smaller batch, the device's binding
+/// limit or the kernels' `u32` indexing) is an `Unsupported` error that names the tensor
+/// and the batch: never an arithmetic-overflow panic, a wrapped size or an `expect`.
+#[test]
+fn executor_rejects_a_batch_too_large_without_panicking() {
+    let Some(ctx) = gpu() else { return };
+    let opts = splitbench::model::ZooOptions::default();
+    let m = splitbench::model::prepare("resnet18-cifar", &opts, None, 7)
+        .unwrap()
+        .model;
+    let n = m.graph.nodes.len();
+    let per_sample = m.graph.input_shape().numel();
+    let just_over_u32 = u32::MAX as usize / per_sample + 1;
+    for batch in [usize::MAX / 3, usize::MAX, 1 << 40, just_over_u32] {
+        let err = match Executor::new(&ctx, &m, 1..n, batch, &[]) {
+            Ok(_) => panic!("batch {batch} accepted"),
+            Err(e) => e,
+        };
+        let msg = err.to_string();
+        assert!(matches!(err, Error::Unsupported(_)), "batch {batch}: {msg}");
+        assert!(
+            msg.contains("tensor '") && msg.contains(&format!("at batch {batch}")),
+            "batch {batch}: {msg}"
+        );
+    }
+}
+
+/// The launchers check the sizes they are given (a caller other than the executor may
+/// not have): counts beyond `u32` and degenerate quantization groups are errors.
+#[test]
+fn launchers_reject_sizes_the_kernels_cannot_index() {
+    let Some(ctx) = gpu() else { return };
+    let k = Builder::new(&ctx);
+    let b = buffers::zeroed(&ctx, "b", 64);
+    let big = 1usize << 32;
+    let c = conv(3, 8, 3, 1, 1, 1);
+    let s = Shape::new(3, 4, 4);
+    let unsupported = |r: Result<(), Error>, what: &str| match r {
+        Err(Error::Unsupported(msg)) => assert!(msg.contains("u32"), "{what}: {msg}"),
+        other => panic!("{what}: {other:?}"),
+    };
+    unsupported(conv_plan(&c, big, s).map(drop), "conv_plan batch 2^32");
+    unsupported(
+        k.conv2d(&c, big, s, &b, &b, None, None, &b).map(drop),
+        "conv2d batch 2^32",
+    );
+    unsupported(
+        k.linear(8, 8, (0, 8), Act::None, big, &b, &b, None, &b)
+            .map(drop),
+        "linear batch 2^32",
+    );
+    let window = Pool {
+        kernel: 2,
+        stride: 2,
+        padding: 0,
+    };
+    unsupported(
+        k.pool(PoolKind::Max(window), big, s, &b, &b).map(drop),
+        "pool batch 2^32",
+    );
+    unsupported(k.add(big, Act::None, &b, &b, &b).map(drop), "add 2^32");
+    unsupported(k.mask(big, 1, 1, &b, &b, &b).map(drop), "mask 2^32");
+    // 2^29 values at 8 bits are 2^32 bits, which the pack kernel counts in u32.
+    unsupported(
+        k.quantize_pack(1 << 29, 1 << 20, 8, &b, &b, &b).map(drop),
+        "quantize 2^32 bits",
+    );
+    // Groups of 0 values used to divide by zero; widths of 0 or 32 bits shift by 32.
+    for (group_len, bits) in [(0, 8), (4, 0), (4, 32)] {
+        let r = k.unpack_dequantize(16, group_len, bits, &b, &b, &b);
+        assert!(
+            matches!(r, Err(Error::InvalidArg(_))),
+            "group {group_len} bits {bits}"
+        );
     }
 }

@@ -228,7 +228,11 @@ impl<'a> Executor<'a> {
                 b
             };
             let dispatches = match &node.op {
-                Op::Input => unreachable!("range starts after the input"),
+                Op::Input => {
+                    return Err(Error::Graph(format!(
+                        "input node {id} '{name}' inside the graph"
+                    )))
+                }
                 Op::Conv2d(c) => {
                     let want = weight_len(name, &c.weight_shape())?;
                     let w = upload(weight(model, name, "weight", want)?, "weight");
@@ -249,8 +253,7 @@ impl<'a> Executor<'a> {
                     };
                     // Weights larger than one binding (VGG16's first FC layer is 392 MiB)
                     // go in row blocks, one buffer and one dispatch each.
-                    // (A weight of `in_f * out_f` values exists, so `in_f * 4` fits.)
-                    let row_bytes = l.in_f.max(1) as u64 * 4;
+                    let row_bytes = (l.in_f.max(1) as u64).saturating_mul(4);
                     if row_bytes > max_binding {
                         return Err(Error::Unsupported(format!(
                             "linear '{name}': one weight row of {row_bytes} bytes exceeds the \

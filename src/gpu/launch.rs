@@ -109,7 +109,9 @@ pub fn conv_plan(c: &Conv2d, batch: usize, input: Shape) -> Result<ConvPlan> {
             .min((SPLITK_MAX_SCRATCH_BYTES / out_bytes.max(1)) as u32)
             .max(1);
     }
-    let k_chunk = k_tiles.div_ceil(k_splits) * shaders::CONV_TILE_K;
+    let k_chunk = (k_tiles.div_ceil(k_splits))
+        .checked_mul(shaders::CONV_TILE_K)
+        .ok_or_else(|| Error::Unsupported(format!("conv2d reduction of {k} values")))?;
     let k_splits = k.div_ceil(k_chunk).max(1);
     let z = groups
         .checked_mul(k_splits)

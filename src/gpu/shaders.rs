@@ -136,11 +136,11 @@ macro_rules! layout_of {
     }};
 }
 
-/// Declares the uniform parameters of a shader: a `#[repr(C)]` Rust struct of u32/f32
-/// fields (the launchers fill it) and, from the same tokens, its WGSL declaration.
+/// Declares the uniform parameters of shaders: for each, a `#[repr(C)]` Rust struct of
+/// u32/f32 fields (the launchers fill it) and, from the same tokens, its WGSL declaration.
 /// `_pad` fields round the size up to 16 bytes, as uniform buffers want.
-macro_rules! uniform_struct {
-    ($(#[$meta:meta])* $name:ident { $($field:ident : $ty:ident),* $(,)? }) => {
+macro_rules! uniform_structs {
+    ($($(#[$meta:meta])* $name:ident { $($field:ident : $ty:ident),* $(,)? })*) => {$(
         $(#[$meta])*
         #[repr(C)]
         #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
@@ -151,16 +151,16 @@ macro_rules! uniform_struct {
         impl Uniform for $name {
             const LAYOUT: StructLayout = layout_of!($name { $($field: $ty),* });
         }
-    };
+    )*};
 }
 
-/// A shader's uniform parameter struct, declared with `uniform_struct!`.
+/// A shader's uniform parameter struct, declared with `uniform_structs!`.
 pub(crate) trait Uniform: bytemuck::Pod {
     /// Its layout, as the prelude declares it in WGSL.
     const LAYOUT: StructLayout;
 }
 
-uniform_struct! {
+uniform_structs! {
     /// `conv2d.wgsl` and `depthwise.wgsl` (which ignores `k_splits` and `k_chunk`).
     ConvParams {
         batch: u32, in_c: u32, in_h: u32, in_w: u32,
@@ -169,45 +169,26 @@ uniform_struct! {
         pad_h: u32, pad_w: u32, has_bias: u32, has_res: u32,
         act: u32, k_splits: u32, k_chunk: u32, _pad0: u32,
     }
-}
-
-uniform_struct! {
     /// `linear.wgsl`: `o_base` is the first output feature of the weight row block.
     LinearParams {
         batch: u32, in_f: u32, out_f: u32, has_bias: u32,
         act: u32, o_base: u32, _pad0: u32, _pad1: u32,
     }
-}
-
-uniform_struct! {
     /// `pool.wgsl`; `mode` is a [`PoolMode`] code.
     PoolParams {
         batch: u32, c: u32, in_h: u32, in_w: u32,
         out_h: u32, out_w: u32, kernel: u32, stride: u32,
         pad: u32, mode: u32, _pad0: u32, _pad1: u32,
     }
-}
-
-uniform_struct! {
     /// `eltwise.wgsl`; `mode` is an [`EltwiseMode`] code.
     EltwiseParams {
         n: u32, mode: u32, act: u32, channels: u32,
         inner: u32, _pad0: u32, _pad1: u32, _pad2: u32,
     }
-}
-
-uniform_struct! {
     /// `mask.wgsl`: a `[outer, channels, inner]` tensor of `n` values.
-    MaskParams {
-        n: u32, channels: u32, inner: u32, _pad0: u32,
-    }
-}
-
-uniform_struct! {
+    MaskParams { n: u32, channels: u32, inner: u32, _pad0: u32 }
     /// `quantize.wgsl`: `numel` values in `groups` groups of `group_len` at `bits` bits.
-    QuantizeParams {
-        numel: u32, group_len: u32, groups: u32, bits: u32,
-    }
+    QuantizeParams { numel: u32, group_len: u32, groups: u32, bits: u32 }
 }
 
 /// Per-group parameters of `quantize.wgsl`: the layout of [`QuantParams`], whose
