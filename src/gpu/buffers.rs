@@ -1,5 +1,6 @@
-//! Buffer helpers: upload, allocate, read back; beside `dispatch` in `gpu`'s order
-//! (`context -> dispatch -> buffers`), re-exporting its [`run`] where callers know it.
+//! Buffer upload, allocation and read-back; after `dispatch` in `gpu`'s order.
+//!
+//! Re-exports [`run`] from `dispatch`, where its callers have always found it.
 
 use super::context::GpuContext;
 use crate::error::{Error, Result};

@@ -1,9 +1,10 @@
-//! GPU timing of feature encoding (per-group min/max, quantize and pack: the device side of
-//! a split) and decoding (unpack and dequantize: the edge side), with the kernels of
+//! Codec timer (GPU feature encode/decode); last in `gpu`'s order, after `timing`.
+//!
+//! Times encoding (per-group min/max, quantize and pack: the device side of a split) and
+//! decoding (unpack and dequantize: the edge side), with the kernels of
 //! `shaders/quantize.wgsl`. Results are cached by (numel, group_len, bits), so each distinct
 //! feature size and bit width is measured once. Float32 features are sent raw and need no
-//! codec (their encode and decode times are 0 by definition, not measured here). Last in
-//! `gpu`'s order, beside `pass_timer`: it builds on `launch` and `timing`.
+//! codec (their encode and decode times are 0 by definition, not measured here).
 
 use super::buffers;
 use super::context::GpuContext;

@@ -1,6 +1,8 @@
-//! The GPU context: adapter selection, device with the features that matter for timing,
-//! a description of the adapter for manifests and `splitbench devices`, and the device's
-//! lazily compiled [`Pipelines`]; third in `gpu`'s order (`pipelines -> context`).
+//! Adapter, device and queue, owning the compiled pipelines; after `pipelines` in `gpu`.
+//!
+//! Adapter selection, a device with the features that matter for timing, a description
+//! of the adapter for manifests and `splitbench devices`, and the device's lazily compiled
+//! [`Pipelines`].
 
 use super::pipelines::Pipelines;
 use crate::error::{Error, Result};

@@ -1,6 +1,7 @@
-//! Dispatch records and running them; fourth in `gpu`'s order (`context -> dispatch`),
-//! beside `buffers`. A [`Dispatch`] is a pipeline with its bind group and workgroup
-//! counts, ready to encode; [`run`] submits a list of them and waits.
+//! Dispatch records, encoding and running them; after `context` in `gpu`'s order.
+//!
+//! A [`Dispatch`] is a pipeline with its bind group and workgroup counts, ready to
+//! encode; [`run`] submits a list of them and waits.
 
 use super::context::GpuContext;
 use crate::error::{Error, Result};

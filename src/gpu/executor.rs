@@ -1,9 +1,11 @@
-//! The graph executor: runs a node range of a graph on the GPU in one submission; after
-//! `launch` in `gpu`'s order, below timing. Buffers (weights, activations, params) and
-//! bind groups are created once; activation buffers are reused once their last reader has
-//! run; only the requested outputs are read back. Every tensor size is checked (batch x
-//! shape in `usize`, in the kernels' `u32`, in the device's binding limit) before anything
-//! is allocated, so a batch too large is an error naming the tensor, never an overflow.
+//! The graph-range executor; after `launch` in `gpu`'s order, below the timing modules.
+//!
+//! Runs a node range of a graph on the GPU in one submission. Buffers (weights,
+//! activations, params) and bind groups are created once; activation buffers are reused
+//! once their last reader has run; only the requested outputs are read back. Every tensor
+//! size is checked (batch x shape in `usize`, in the kernels' `u32`, in the device's
+//! binding limit) before anything is allocated, so a batch too large is an error naming
+//! the tensor, never an overflow.
 
 use super::buffers::{self, TENSOR_USAGE};
 use super::context::GpuContext;

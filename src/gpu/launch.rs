@@ -1,8 +1,10 @@
-//! Kernel launchers: the uniform parameters, bind groups and workgroup counts of every
-//! kernel ([`Builder`]) and the convolution tiling plan ([`conv_plan`]); after `buffers`
-//! and `dispatch` in `gpu`'s order, below the executor. Sizes come from users (batch,
-//! shapes, feature lengths), so every count the shaders index with `u32` is computed with
-//! checked arithmetic: too large is an [`Error::Unsupported`], never a panic or a wrap.
+//! Kernel launchers and the conv tiling plan; after `buffers` in `gpu`, before `executor`.
+//!
+//! [`Builder`] fills each kernel's uniform parameters, binds its buffers and counts its
+//! workgroups; [`conv_plan`] picks a convolution's tile and split-K. Sizes come from users
+//! (batch, shapes, feature lengths), so every count the shaders index with `u32` is
+//! computed with checked arithmetic: too large is an [`Error::Unsupported`], never a panic
+//! or a wrap.
 
 use super::buffers;
 use super::context::GpuContext;
@@ -18,11 +20,8 @@ use std::marker::PhantomData;
 
 /// `v` as a shader `u32`, or an error naming `what`.
 fn u32_of(what: &str, v: usize) -> Result<u32> {
-    u32::try_from(v).map_err(|_| {
-        Error::Unsupported(format!(
-            "{what} of {v} exceeds the kernels' u32 indexing; lower the batch"
-        ))
-    })
+    u32::try_from(v)
+        .map_err(|_| Error::Unsupported(format!("{what} of {v} exceeds the kernels' u32 indexing")))
 }
 
 /// The product of `factors` as a shader `u32` (the element count of a tensor the kernel
@@ -35,7 +34,7 @@ fn count(what: &str, factors: &[usize]) -> Result<u32> {
         .ok_or_else(|| {
             let dims: Vec<String> = factors.iter().map(|f| f.to_string()).collect();
             Error::Unsupported(format!(
-                "{what} of {} values exceeds the kernels' u32 indexing; lower the batch",
+                "{what} of {} values exceeds the kernels' u32 indexing",
                 dims.join(" x ")
             ))
         })
@@ -87,6 +86,12 @@ pub fn conv_plan(c: &Conv2d, batch: usize, input: Shape) -> Result<ConvPlan> {
     )?;
     let groups = u32_of("conv2d groups", c.groups)?;
     let out_bytes = count("conv2d output", &[batch, c.out_c, oh, ow])? as u64 * 4;
+    if n == 0 || m == 0 || k == 0 {
+        return Err(Error::InvalidArg(format!(
+            "conv2d of batch {batch} x {input} to {} channels computes nothing",
+            c.out_c
+        )));
+    }
     let padded = |t: ConvTile| {
         n.div_ceil(t.tile_n()) as u64
             * t.tile_n() as u64

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! shaders -> pipelines -> context -> dispatch -> buffers -> launch -> executor
-//!         -> timing -> pass_timer -> codec
+//!     -> timing -> { pass_timer, codec }
 //! ```
 //!
 //! `shaders` (registry, generated prelude, the layouts WGSL and Rust share), `pipelines`

@@ -1,7 +1,8 @@
-//! Times a list of dispatches as one compute pass: GPU timestamps at the pass boundaries
-//! where supported, else wall clock around submit + completed poll; after `timing` in
-//! `gpu`'s order, whose measurement it reuses. Used by the criterion kernel benches
-//! (`iter_custom`) and anywhere a fixed dispatch list needs a duration.
+//! Timer of one dispatch list as one pass; after `timing` in `gpu`'s order, using its core.
+//!
+//! GPU timestamps at the pass boundaries where supported, else wall clock around submit +
+//! completed poll. Used by the criterion kernel benches (`iter_custom`) and anywhere a
+//! fixed dispatch list needs a duration.
 
 use super::context::GpuContext;
 use super::dispatch::Dispatch;

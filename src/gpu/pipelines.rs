@@ -1,5 +1,7 @@
-//! The compiled compute pipelines; second in `gpu`'s order (`shaders -> pipelines`): built
-//! from a `&wgpu::Device` and the shader registry, knowing nothing of contexts or buffers.
+//! The compiled compute pipelines; after `shaders` in `gpu`'s order, before `context`.
+//!
+//! Built from a `&wgpu::Device` and the shader registry, knowing nothing of contexts or
+//! buffers.
 
 use super::shaders::{
     self, ConvParams, ConvTile, EltwiseParams, LinearParams, MaskParams, PoolParams,

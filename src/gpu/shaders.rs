@@ -1,7 +1,8 @@
-//! Shader registry and generated prelude; first in `gpu`'s order (imports nothing of
-//! `gpu`). Every `.wgsl` in `shaders/` is embedded at compile time and prefixed with a
-//! prelude generated from the Rust definitions here: the constants, mode codes and struct
-//! layouts that Rust and WGSL must agree on are written once, in Rust.
+//! Shader registry and the generated WGSL prelude; first in `gpu`, importing none of it.
+//!
+//! Every `.wgsl` in `shaders/` is embedded at compile time and prefixed with a prelude
+//! generated from the Rust definitions here: the constants, mode codes and struct layouts
+//! that Rust and WGSL must agree on are written once, in Rust.
 
 use crate::cpu::QuantParams;
 use crate::model::Act;
@@ -230,7 +231,10 @@ pub fn uniform_of(file: &str) -> Option<StructLayout> {
 /// Declares a fieldless enum of mode codes (0, 1, ... in declaration order) and the
 /// WGSL `const` name of each, which the prelude emits: shaders compare against names.
 macro_rules! mode_codes {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wgsl:ident),* $(,)? }) => {
+    (
+        $(#[$meta:meta])*
+        $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wgsl:ident),* $(,)? }
+    ) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub(crate) enum $name {

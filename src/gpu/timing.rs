@@ -1,9 +1,9 @@
-//! Per-node and whole-range GPU timing, and timing of any groups of dispatches; after the
-//! executor in `gpu`'s order (`pass_timer` and `codec` build on it). Preferred: timestamps
-//! written between the dispatches of one compute pass (`timestamp-inside-pass`); else one
-//! pass per node with pass-boundary timestamps (`timestamp-pass`); else wall clock around
-//! a submission followed by a completed `device.poll(wait)` (`wall-clock`, which includes
-//! submission and driver overhead).
+//! Per-node, whole-range and dispatch-group timing; after `executor` in `gpu`'s order.
+//!
+//! Preferred: timestamps written between the dispatches of one compute pass
+//! (`timestamp-inside-pass`); else one pass per node with pass-boundary timestamps
+//! (`timestamp-pass`); else wall clock around a submission followed by a completed
+//! `device.poll(wait)` (`wall-clock`, which includes submission and driver overhead).
 
 use super::buffers::map_read;
 use super::context::GpuContext;
