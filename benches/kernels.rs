@@ -12,6 +12,9 @@ use splitbench::model::{Act, Conv2d, Shape};
 use splitbench::tensor::Rng;
 use std::time::Duration;
 
+/// Bytes of one group's parameters as the quantize kernel writes them.
+const QUANT_PARAMS_BYTES: usize = std::mem::size_of::<splitbench::cpu::QuantParams>();
+
 fn context() -> Option<GpuContext> {
     match GpuContext::new(std::env::var("SPLITBENCH_ADAPTER").ok().as_deref()) {
         Ok(c) => {
@@ -62,7 +65,9 @@ fn conv_case<'a>(
     let w = rand(ctx, conv.weight_shape().iter().product());
     let bias = rand(ctx, conv.out_c);
     let y = buffers::zeroed(ctx, "y", (out * 4) as u64);
-    let d = Builder::new(ctx).conv2d(&conv, batch, input, &x, &w, Some(&bias), None, &y);
+    let d = Builder::new(ctx)
+        .conv2d(&conv, batch, input, &x, &w, Some(&bias), None, &y)
+        .expect("bench shapes fit the kernels");
     let flops = 2 * (out * conv.in_c / conv.groups * conv.kernel.0 * conv.kernel.1) as u64;
     (
         id.to_string(),
@@ -139,17 +144,19 @@ fn gemm(c: &mut Criterion) {
             rand(&ctx, out_f),
         );
         let y = buffers::zeroed(&ctx, "y", (batch * out_f * 4) as u64);
-        let d = k.linear(
-            in_f,
-            out_f,
-            (0, out_f),
-            Act::None,
-            batch,
-            &x,
-            &w,
-            Some(&b),
-            &y,
-        );
+        let d = k
+            .linear(
+                in_f,
+                out_f,
+                (0, out_f),
+                Act::None,
+                batch,
+                &x,
+                &w,
+                Some(&b),
+                &y,
+            )
+            .expect("bench shapes fit the kernels");
         let flops = 2 * (batch * in_f * out_f) as u64;
         cases.push((
             format!("fc_{in_f}x{out_f}_b{batch}"),
@@ -200,7 +207,9 @@ fn pooling(c: &mut Criterion) {
     ] {
         let x = rand(&ctx, s.numel());
         let y = buffers::zeroed(&ctx, "y", s.bytes_f32() as u64);
-        let d = k.pool(kind, 1, s, &x, &y);
+        let d = k
+            .pool(kind, 1, s, &x, &y)
+            .expect("bench shapes fit the kernels");
         cases.push((
             id.to_string(),
             0,
@@ -221,7 +230,7 @@ fn quantize(c: &mut Criterion) {
     for (mode, group_len) in [("tensor", s.numel()), ("channel", s.h * s.w)] {
         for bits in [8u32, 4, 2] {
             let groups = s.numel() / group_len;
-            let params = buffers::zeroed(&ctx, "params", (groups * 16) as u64);
+            let params = buffers::zeroed(&ctx, "params", (groups * QUANT_PARAMS_BYTES) as u64);
             let words = buffers::zeroed(
                 &ctx,
                 "words",
@@ -230,8 +239,11 @@ fn quantize(c: &mut Criterion) {
             let y = buffers::zeroed(&ctx, "y", s.bytes_f32() as u64);
             let enc = k
                 .quantize_pack(s.numel(), group_len, bits, &x, &params, &words)
+                .expect("bench shapes fit the kernels")
                 .to_vec();
-            let dec = k.unpack_dequantize(s.numel(), group_len, bits, &params, &words, &y);
+            let dec = k
+                .unpack_dequantize(s.numel(), group_len, bits, &params, &words, &y)
+                .expect("bench shapes fit the kernels");
             let tp = Throughput::Bytes(s.bytes_f32() as u64);
             cases.push((
                 format!("encode_{bits}bit_{mode}"),
@@ -250,7 +262,9 @@ fn quantize(c: &mut Criterion) {
     // The pruning mask on the same feature.
     let keep = buffers::upload(&ctx, "keep", &(0..64u32).map(|c| c % 2).collect::<Vec<_>>());
     let y = buffers::zeroed(&ctx, "y", s.bytes_f32() as u64);
-    let d = k.mask(s.numel(), s.c, s.h * s.w, &x, &keep, &y);
+    let d = k
+        .mask(s.numel(), s.c, s.h * s.w, &x, &keep, &y)
+        .expect("bench shapes fit the kernels");
     cases.push((
         "mask_64x32x32".into(),
         0,

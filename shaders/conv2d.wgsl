@@ -5,11 +5,12 @@
 // accumulators (arrays of accumulators indexed by loop variables spill to memory).
 // Epilogue fuses bias, residual add and activation.
 //
-// Constants CONV_TILE_M/N/K and CONV_WG_X/Y come from the Rust prelude (one source); the
-// file is compiled with two tile shapes: 64x64 and a narrow 256x16 for layers with few
-// output pixels (deep layers at batch 1), which would otherwise waste most of a 64-wide
-// pixel tile. POINTWISE specialises the B gather for 1x1 / stride 1 / no padding (a plain
-// GEMM), which also covers fully connected layers (H = W = 1).
+// Constants CONV_TILE_M/N/K, CONV_WG_X/Y and the ConvParams struct come from the Rust
+// prelude (one source, src/gpu/shaders.rs); the file is compiled with two tile shapes:
+// 64x64 and a narrow 256x16 for layers with few output pixels (deep layers at batch 1),
+// which would otherwise waste most of a 64-wide pixel tile. POINTWISE specialises the B
+// gather for 1x1 / stride 1 / no padding (a plain GEMM), which also covers fully connected
+// layers (H = W = 1).
 //
 // Split-K: when the output has too few tiles to fill the GPU, workgroup z also indexes a
 // slice of the reduction (k_splits slices of k_chunk); each slice writes raw partial sums
@@ -17,15 +18,10 @@
 
 override POINTWISE: bool = false;
 
-struct Params {
-    batch: u32, in_c: u32, in_h: u32, in_w: u32,
-    out_c: u32, out_h: u32, out_w: u32, groups: u32,
-    kh: u32, kw: u32, stride_h: u32, stride_w: u32,
-    pad_h: u32, pad_w: u32, has_bias: u32, has_res: u32,
-    act: u32, k_splits: u32, k_chunk: u32, _p2: u32,
-}
+// Each thread's register tile (acc0..acc3, one vec4 each) is 4 channels x 4 pixels.
+const_assert CONV_TILE_M == CONV_WG_Y * 4u && CONV_TILE_N == CONV_WG_X * 4u;
 
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;

@@ -1,15 +1,8 @@
 // Depthwise convolution (groups = in_c = out_c): one thread per output element, fused
-// bias, residual add and activation. Params are laid out as in conv2d.wgsl.
+// bias, residual add and activation. It takes conv2d.wgsl's ConvParams (from the prelude)
+// and ignores the split-K fields.
 
-struct Params {
-    batch: u32, in_c: u32, in_h: u32, in_w: u32,
-    out_c: u32, out_h: u32, out_w: u32, groups: u32,
-    kh: u32, kw: u32, stride_h: u32, stride_w: u32,
-    pad_h: u32, pad_w: u32, has_bias: u32, has_res: u32,
-    act: u32, _p0: u32, _p1: u32, _p2: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;

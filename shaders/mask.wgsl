@@ -3,11 +3,7 @@
 // has outer N and inner H*W). keep[c] != 0 keeps channel c bit for bit; `select` rather
 // than a multiply, so kept NaN/-0 values pass unchanged and pruned ones become +0.
 
-struct Params {
-    n: u32, channels: u32, inner: u32, _p0: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: MaskParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> keep: array<u32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;

@@ -1,14 +1,9 @@
-// Pooling, one thread per output element. mode 0: max (padding never wins), 1: average
-// counting zero padding (torch's default), 2: adaptive average (window
-// [floor(i*H/oh), ceil((i+1)*H/oh)), as torch.nn.AdaptiveAvgPool2d; 1x1 is global).
+// Pooling, one thread per output element (mode codes from the prelude's PoolMode).
+// POOL_MAX: max (padding never wins), POOL_AVG: average counting zero padding (torch's
+// default), POOL_ADAPTIVE: adaptive average (window [floor(i*H/oh), ceil((i+1)*H/oh)), as
+// torch.nn.AdaptiveAvgPool2d; 1x1 is global).
 
-struct Params {
-    batch: u32, c: u32, in_h: u32, in_w: u32,
-    out_h: u32, out_w: u32, kernel: u32, stride: u32,
-    pad: u32, mode: u32, _p0: u32, _p1: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: PoolParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
@@ -21,7 +16,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let oy = (idx % ohw) / p.out_w;
     let ox = idx % p.out_w;
     let base = plane * p.in_h * p.in_w;
-    if (p.mode == 2u) {
+    if (p.mode == POOL_ADAPTIVE) {
         let y0 = oy * p.in_h / p.out_h;
         let y1 = ((oy + 1u) * p.in_h + p.out_h - 1u) / p.out_h;
         let x0 = ox * p.in_w / p.out_w;
@@ -36,7 +31,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         return;
     }
     var acc = 0.0;
-    if (p.mode == 0u) { acc = -3.40282347e38; }
+    if (p.mode == POOL_MAX) { acc = -3.40282347e38; }
     for (var ky = 0u; ky < p.kernel; ky++) {
         let iy = i32(oy * p.stride + ky) - i32(p.pad);
         if (iy < 0 || iy >= i32(p.in_h)) { continue; }
@@ -44,9 +39,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             let ix = i32(ox * p.stride + kx) - i32(p.pad);
             if (ix < 0 || ix >= i32(p.in_w)) { continue; }
             let v = x[base + u32(iy) * p.in_w + u32(ix)];
-            if (p.mode == 0u) { acc = max(acc, v); } else { acc += v; }
+            if (p.mode == POOL_MAX) { acc = max(acc, v); } else { acc += v; }
         }
     }
-    if (p.mode == 1u) { acc = acc / f32(p.kernel * p.kernel); }
+    if (p.mode == POOL_AVG) { acc = acc / f32(p.kernel * p.kernel); }
     y[idx] = acc;
 }

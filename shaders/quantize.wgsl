@@ -6,17 +6,10 @@
 //                 its 32 bits (a symbol straddling two words is computed by both threads)
 //   unpack_dequantize: one thread per value.
 // q = clamp(round_half_even((x - min) * inv_scale), 0, 2^bits - 1); symbol i occupies bits
-// [i*bits, (i+1)*bits) of a little-endian stream of u32 words.
+// [i*bits, (i+1)*bits) of a little-endian stream of u32 words. QuantizeParams and
+// QuantParams (cpu::QuantParams's layout) come from the prelude.
 
-struct Params {
-    numel: u32, group_len: u32, groups: u32, bits: u32,
-}
-
-struct QuantParams {
-    min: f32, max: f32, scale: f32, inv_scale: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: QuantizeParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> qp: array<QuantParams>;
 @group(0) @binding(3) var<storage, read_write> words: array<u32>;

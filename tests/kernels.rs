@@ -1,13 +1,15 @@
 //! Every GPU kernel against its naive CPU reference (src/cpu), on odd shapes: 1x1 spatial,
 //! stride 2, padding, channel counts not multiples of 4, batch > 1, groups.
-//! f32 arithmetic within a relative tolerance; masks and quantize/pack bit-exact.
+//! f32 arithmetic within a relative tolerance; masks and quantize/pack bit-exact. Sizes
+//! the kernels cannot index are errors from the launchers and the executor, not panics.
 
 mod common;
 
 use common::{assert_close, gpu, rand_vec};
 use splitbench::cpu;
-use splitbench::gpu::{buffers, Builder, GpuContext, PoolKind};
+use splitbench::gpu::{buffers, conv_plan, Builder, Executor, GpuContext, PoolKind};
 use splitbench::model::{Act, Conv2d, Pool, Shape};
+use splitbench::Error;
 
 const TOL: f32 = 1e-4;
 
@@ -34,16 +36,18 @@ fn check_conv(ctx: &GpuContext, name: &str, c: Conv2d, batch: usize, input: Shap
         buffers::upload(ctx, "r", &r),
     );
     let yb = buffers::zeroed(ctx, "y", (out_len * 4) as u64);
-    let d = Builder::new(ctx).conv2d(
-        &c,
-        batch,
-        input,
-        &xb,
-        &wb,
-        c.bias.then_some(&bb),
-        c.residual.then_some(&rb),
-        &yb,
-    );
+    let d = Builder::new(ctx)
+        .conv2d(
+            &c,
+            batch,
+            input,
+            &xb,
+            &wb,
+            c.bias.then_some(&bb),
+            c.residual.then_some(&rb),
+            &yb,
+        )
+        .unwrap();
     buffers::run(ctx, &d).unwrap();
     let got: Vec<f32> = buffers::read(ctx, &yb, out_len).unwrap();
     assert_close(&got, &want, TOL, name);
@@ -145,7 +149,7 @@ fn conv2d_matches_cpu_on_odd_shapes() {
 #[test]
 fn conv2d_narrow_tile_and_split_k_match_cpu() {
     let Some(ctx) = gpu() else { return };
-    use splitbench::gpu::{conv_plan, shaders::ConvTile};
+    use splitbench::gpu::shaders::ConvTile;
     let with = |mut c: Conv2d, res: bool| {
         c.bias = true;
         c.act = Act::Relu;
@@ -180,7 +184,7 @@ fn conv2d_narrow_tile_and_split_k_match_cpu() {
         ),
     ];
     for (i, (name, c, batch, input)) in cases.into_iter().enumerate() {
-        let plan = conv_plan(&c, batch, input);
+        let plan = conv_plan(&c, batch, input).unwrap();
         assert!(plan.k_splits > 1, "{name}: expected split-K, got {plan:?}");
         if i == 0 {
             assert_eq!(plan.tile, ConvTile::NARROW, "{name}");
@@ -188,7 +192,7 @@ fn conv2d_narrow_tile_and_split_k_match_cpu() {
         check_conv(&ctx, name, c, batch, input, 300 + i as u64);
     }
     // A big layer keeps the plain wide tile.
-    let big = conv_plan(&conv(64, 64, 3, 1, 1, 1), 8, Shape::new(64, 32, 32));
+    let big = conv_plan(&conv(64, 64, 3, 1, 1, 1), 8, Shape::new(64, 32, 32)).unwrap();
     assert_eq!((big.tile, big.k_splits), (ConvTile::WIDE, 1));
 }
 
@@ -222,7 +226,9 @@ fn linear_matches_cpu() {
         let k = Builder::new(&ctx);
         let b = bias.then_some(&bb);
         let yb = buffers::zeroed(&ctx, "y", (batch * out_f * 4) as u64);
-        let d = k.linear(in_f, out_f, (0, out_f), act, batch, &xb, &wb, b, &yb);
+        let d = k
+            .linear(in_f, out_f, (0, out_f), act, batch, &xb, &wb, b, &yb)
+            .unwrap();
         buffers::run(&ctx, &[d]).unwrap();
         let got: Vec<f32> = buffers::read(&ctx, &yb, batch * out_f).unwrap();
         assert_close(
@@ -237,19 +243,24 @@ fn linear_matches_cpu() {
         let w0 = buffers::upload(&ctx, "w0", &w[..split * in_f]);
         let w1 = buffers::upload(&ctx, "w1", &w[split * in_f..]);
         let yb = buffers::zeroed(&ctx, "y", (batch * out_f * 4) as u64);
-        let mut d = vec![k.linear(
-            in_f,
-            out_f,
-            (split, out_f - split),
-            act,
-            batch,
-            &xb,
-            &w1,
-            b,
-            &yb,
-        )];
+        let mut d = vec![k
+            .linear(
+                in_f,
+                out_f,
+                (split, out_f - split),
+                act,
+                batch,
+                &xb,
+                &w1,
+                b,
+                &yb,
+            )
+            .unwrap()];
         if split > 0 {
-            d.push(k.linear(in_f, out_f, (0, split), act, batch, &xb, &w0, b, &yb));
+            d.push(
+                k.linear(in_f, out_f, (0, split), act, batch, &xb, &w0, b, &yb)
+                    .unwrap(),
+            );
         }
         buffers::run(&ctx, &d).unwrap();
         let got: Vec<f32> = buffers::read(&ctx, &yb, batch * out_f).unwrap();
@@ -288,7 +299,7 @@ fn pooling_matches_cpu() {
         };
         let xb = buffers::upload(&ctx, "x", &x);
         let yb = buffers::zeroed(&ctx, "y", (want.len() * 4) as u64);
-        let d = Builder::new(&ctx).pool(kind, batch, s, &xb, &yb);
+        let d = Builder::new(&ctx).pool(kind, batch, s, &xb, &yb).unwrap();
         buffers::run(&ctx, &[d]).unwrap();
         let got: Vec<f32> = buffers::read(&ctx, &yb, want.len()).unwrap();
         assert_close(&got, &want, TOL, &format!("{kind:?} on {s}"));
@@ -314,12 +325,12 @@ fn eltwise_add_activation_and_batchnorm_match_cpu() {
         } else {
             0.0
         };
-        buffers::run(&ctx, &[k.add(n, act, &ab, &bb, &yb)]).unwrap();
+        buffers::run(&ctx, &[k.add(n, act, &ab, &bb, &yb).unwrap()]).unwrap();
         let got: Vec<f32> = buffers::read(&ctx, &yb, n).unwrap();
         assert_close(&got, &cpu::add(&a, &b, act), tol, "add");
         let scaled: Vec<f32> = a.iter().map(|v| v * 8.0).collect();
         let sb = buffers::upload(&ctx, "s", &scaled);
-        buffers::run(&ctx, &[k.activation(n, act, &sb, &yb)]).unwrap();
+        buffers::run(&ctx, &[k.activation(n, act, &sb, &yb).unwrap()]).unwrap();
         let got: Vec<f32> = buffers::read(&ctx, &yb, n).unwrap();
         let mut want = scaled.clone();
         cpu::act_inplace(&mut want, act);
@@ -337,7 +348,7 @@ fn eltwise_add_activation_and_batchnorm_match_cpu() {
         })
         .collect();
     let ssb = buffers::upload(&ctx, "ss", &ss);
-    buffers::run(&ctx, &[k.scale_shift(100, 5, 10, &ab, &ssb, &yb)]).unwrap();
+    buffers::run(&ctx, &[k.scale_shift(100, 5, 10, &ab, &ssb, &yb).unwrap()]).unwrap();
     let got: Vec<f32> = buffers::read(&ctx, &yb, 100).unwrap();
     assert_close(&got, &want, 1e-5, "batch norm");
 }
@@ -360,7 +371,9 @@ fn pruning_mask_is_bit_exact() {
         let yb = buffers::zeroed(&ctx, "y", (n * 4) as u64);
         buffers::run(
             &ctx,
-            &[Builder::new(&ctx).mask(n, channels, inner, &xb, &kb, &yb)],
+            &[Builder::new(&ctx)
+                .mask(n, channels, inner, &xb, &kb, &yb)
+                .unwrap()],
         )
         .unwrap();
         let got: Vec<f32> = buffers::read(&ctx, &yb, n).unwrap();
@@ -384,13 +397,21 @@ fn quantize_pack_is_bit_exact_and_roundtrips() {
         let groups = numel / group_len;
         for bits in 1..=8u32 {
             let n_words = (numel * bits as usize).div_ceil(32);
-            let pb = buffers::zeroed(&ctx, "params", (groups * 16) as u64);
+            let pb = buffers::zeroed(
+                &ctx,
+                "params",
+                (groups * size_of::<cpu::QuantParams>()) as u64,
+            );
             let wb = buffers::zeroed(&ctx, "words", (n_words * 4) as u64);
             let yb = buffers::zeroed(&ctx, "y", (numel * 4) as u64);
             let mut ds = k
                 .quantize_pack(numel, group_len, bits, &xb, &pb, &wb)
+                .unwrap()
                 .to_vec();
-            ds.push(k.unpack_dequantize(numel, group_len, bits, &pb, &wb, &yb));
+            ds.push(
+                k.unpack_dequantize(numel, group_len, bits, &pb, &wb, &yb)
+                    .unwrap(),
+            );
             buffers::run(&ctx, &ds).unwrap();
             let params: Vec<cpu::QuantParams> = buffers::read(&ctx, &pb, groups).unwrap();
             let words: Vec<u32> = buffers::read(&ctx, &wb, n_words).unwrap();
@@ -427,5 +448,82 @@ fn quantize_pack_is_bit_exact_and_roundtrips() {
                 );
             }
         }
+    }
+}
+
+/// A batch whose sizes overflow `usize` (or, at a smaller batch, the device's binding
+/// limit or the kernels' `u32` indexing) is an `Unsupported` error that names the tensor
+/// and the batch: never an arithmetic-overflow panic, a wrapped size or an `expect`.
+#[test]
+fn executor_rejects_a_batch_too_large_without_panicking() {
+    let Some(ctx) = gpu() else { return };
+    let opts = splitbench::model::ZooOptions::default();
+    let m = splitbench::model::prepare("resnet18-cifar", &opts, None, 7)
+        .unwrap()
+        .model;
+    let n = m.graph.nodes.len();
+    let per_sample = m.graph.input_shape().numel();
+    let just_over_u32 = u32::MAX as usize / per_sample + 1;
+    for batch in [usize::MAX / 3, usize::MAX, 1 << 40, just_over_u32] {
+        let err = match Executor::new(&ctx, &m, 1..n, batch, &[]) {
+            Ok(_) => panic!("batch {batch} accepted"),
+            Err(e) => e,
+        };
+        let msg = err.to_string();
+        assert!(matches!(err, Error::Unsupported(_)), "batch {batch}: {msg}");
+        assert!(
+            msg.contains("tensor '") && msg.contains(&format!("at batch {batch}")),
+            "batch {batch}: {msg}"
+        );
+    }
+}
+
+/// The launchers check the sizes they are given (a caller other than the executor may
+/// not have): counts beyond `u32` and degenerate quantization groups are errors.
+#[test]
+fn launchers_reject_sizes_the_kernels_cannot_index() {
+    let Some(ctx) = gpu() else { return };
+    let k = Builder::new(&ctx);
+    let b = buffers::zeroed(&ctx, "b", 64);
+    let big = 1usize << 32;
+    let c = conv(3, 8, 3, 1, 1, 1);
+    let s = Shape::new(3, 4, 4);
+    let unsupported = |r: Result<(), Error>, what: &str| match r {
+        Err(Error::Unsupported(msg)) => assert!(msg.contains("u32"), "{what}: {msg}"),
+        other => panic!("{what}: {other:?}"),
+    };
+    unsupported(conv_plan(&c, big, s).map(drop), "conv_plan batch 2^32");
+    unsupported(
+        k.conv2d(&c, big, s, &b, &b, None, None, &b).map(drop),
+        "conv2d batch 2^32",
+    );
+    unsupported(
+        k.linear(8, 8, (0, 8), Act::None, big, &b, &b, None, &b)
+            .map(drop),
+        "linear batch 2^32",
+    );
+    let window = Pool {
+        kernel: 2,
+        stride: 2,
+        padding: 0,
+    };
+    unsupported(
+        k.pool(PoolKind::Max(window), big, s, &b, &b).map(drop),
+        "pool batch 2^32",
+    );
+    unsupported(k.add(big, Act::None, &b, &b, &b).map(drop), "add 2^32");
+    unsupported(k.mask(big, 1, 1, &b, &b, &b).map(drop), "mask 2^32");
+    // 2^29 values at 8 bits are 2^32 bits, which the pack kernel counts in u32.
+    unsupported(
+        k.quantize_pack(1 << 29, 1 << 20, 8, &b, &b, &b).map(drop),
+        "quantize 2^32 bits",
+    );
+    // Groups of 0 values used to divide by zero; widths of 0 or 32 bits shift by 32.
+    for (group_len, bits) in [(0, 8), (4, 0), (4, 32)] {
+        let r = k.unpack_dequantize(16, group_len, bits, &b, &b, &b);
+        assert!(
+            matches!(r, Err(Error::InvalidArg(_))),
+            "group {group_len} bits {bits}"
+        );
     }
 }

@@ -1,29 +1,49 @@
 //! Every WGSL file in shaders/ parses and validates with naga (with the Rust prelude),
-//! and every file is registered in the shader registry.
+//! every file is registered in the shader registry, and Rust and WGSL agree on what they
+//! share: each struct the prelude declares has, in naga's layout, exactly the fields,
+//! offsets and size of its Rust definition; each shader binds the prelude's uniform struct
+//! that its launcher fills, declares no struct of its own, and compares modes by name.
 
-use splitbench::gpu::shaders;
+use splitbench::gpu::shaders::{self, ConvTile, StructLayout};
+
+const TILES: [ConvTile; 2] = [ConvTile::WIDE, ConvTile::NARROW];
+
+fn parse(name: &str, src: &str) -> naga::Module {
+    naga::front::wgsl::parse_str(src)
+        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)))
+}
+
+fn shader_files() -> Vec<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("shaders/ exists") {
+        let path = entry.expect("dir entry").path();
+        if path.extension().is_some_and(|e| e == "wgsl") {
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            files.push((name, std::fs::read_to_string(&path).unwrap()));
+        }
+    }
+    assert!(
+        !files.is_empty(),
+        "found no .wgsl files in {}",
+        dir.display()
+    );
+    files
+}
 
 #[test]
 fn every_shader_validates_with_naga() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
-    let mut checked = 0;
-    for entry in std::fs::read_dir(&dir).expect("shaders/ exists") {
-        let path = entry.expect("dir entry").path();
-        if path.extension().is_none_or(|e| e != "wgsl") {
-            continue;
-        }
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        let on_disk = std::fs::read_to_string(&path).unwrap();
+    let files = shader_files();
+    for (name, on_disk) in &files {
         let registered = shaders::FILES
             .iter()
-            .find(|(n, _)| *n == name)
+            .find(|(n, _)| n == name)
             .unwrap_or_else(|| panic!("{name} is not in gpu::shaders::FILES"));
         assert_eq!(registered.1, on_disk, "{name}: embedded copy is stale");
         // Every file with each prelude it is compiled with (conv tile shapes).
-        for tile in [shaders::ConvTile::WIDE, shaders::ConvTile::NARROW] {
-            let src = shaders::source_for(&name, tile).unwrap();
-            let module = naga::front::wgsl::parse_str(&src)
-                .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(&src)));
+        for tile in TILES {
+            let src = shaders::source_for(name, tile).unwrap();
+            let module = parse(name, &src);
             naga::valid::Validator::new(
                 naga::valid::ValidationFlags::all(),
                 naga::valid::Capabilities::all(),
@@ -31,12 +51,184 @@ fn every_shader_validates_with_naga() {
             .validate(&module)
             .unwrap_or_else(|e| panic!("{name} ({tile:?}): {}", e.emit_to_string(&src)));
         }
-        checked += 1;
     }
-    assert!(checked > 0, "found no .wgsl files in {}", dir.display());
     assert_eq!(
-        checked,
+        files.len(),
         shaders::FILES.len(),
         "registry lists files that are not on disk"
     );
+}
+
+/// How the WGSL struct `rust.name` in `module` differs from its Rust layout (empty when
+/// they agree): fields by name, scalar type and byte offset in naga's layout, and size.
+fn disagreements(module: &naga::Module, rust: &StructLayout) -> Vec<String> {
+    let mut layouter = naga::proc::Layouter::default();
+    layouter.update(module.to_ctx()).expect("layout");
+    let Some((handle, ty)) = module
+        .types
+        .iter()
+        .find(|(_, t)| t.name.as_deref() == Some(rust.name))
+    else {
+        return vec![format!("no WGSL struct {}", rust.name)];
+    };
+    let naga::TypeInner::Struct { members, .. } = &ty.inner else {
+        return vec![format!("WGSL {} is not a struct", rust.name)];
+    };
+    let scalar = |h: naga::Handle<naga::Type>| match module.types[h].inner {
+        naga::TypeInner::Scalar(s) => match (s.kind, s.width) {
+            (naga::ScalarKind::Uint, 4) => "u32".to_string(),
+            (naga::ScalarKind::Float, 4) => "f32".to_string(),
+            (naga::ScalarKind::Sint, 4) => "i32".to_string(),
+            other => format!("{other:?}"),
+        },
+        ref other => format!("{other:?}"),
+    };
+    let wgsl: Vec<(String, String, usize)> = members
+        .iter()
+        .map(|m| {
+            let name = m.name.clone().unwrap_or_default();
+            (name, scalar(m.ty), m.offset as usize)
+        })
+        .collect();
+    let rust_fields: Vec<(String, String, usize)> = rust
+        .fields
+        .iter()
+        .map(|f| (f.name.to_string(), f.ty.to_string(), f.offset))
+        .collect();
+    let mut out = Vec::new();
+    if wgsl != rust_fields {
+        out.push(format!(
+            "{}: fields (name, type, offset) WGSL {wgsl:?} vs Rust {rust_fields:?}",
+            rust.name
+        ));
+    }
+    let size = layouter[handle].size as usize;
+    if size != rust.size {
+        out.push(format!(
+            "{}: WGSL size {size}, Rust {}",
+            rust.name, rust.size
+        ));
+    }
+    out
+}
+
+#[test]
+fn prelude_structs_have_the_rust_layout() {
+    for tile in TILES {
+        let module = parse("prelude", &shaders::prelude_for(tile));
+        for layout in shaders::STRUCTS {
+            assert_eq!(disagreements(&module, layout), Vec::<String>::new());
+        }
+    }
+    // Uniform buffers are padded to 16 bytes on the Rust side (`_pad` fields).
+    for (file, layout) in shaders::UNIFORMS {
+        assert_eq!(layout.size % 16, 0, "{file}: {} size", layout.name);
+    }
+    // The per-group parameters the GPU writes are read back as cpu::QuantParams.
+    let quant = shaders::STRUCTS.iter().find(|s| s.name == "QuantParams");
+    assert_eq!(
+        quant.map(|s| s.size),
+        Some(std::mem::size_of::<splitbench::cpu::QuantParams>())
+    );
+}
+
+#[test]
+fn layout_check_catches_a_field_on_one_side_only() {
+    let conv = shaders::STRUCTS
+        .iter()
+        .find(|s| s.name == "ConvParams")
+        .expect("ConvParams in the prelude");
+    // A field added to the WGSL declaration only.
+    let extra_wgsl = conv
+        .wgsl()
+        .replace("    act: u32,\n", "    act: u32,\n    alpha: f32,\n");
+    let module = parse("edited", &extra_wgsl);
+    assert!(!disagreements(&module, conv).is_empty(), "WGSL-only field");
+    // Two WGSL fields swapped.
+    let swapped = conv.wgsl().replace(
+        "    kh: u32,\n    kw: u32,\n",
+        "    kw: u32,\n    kh: u32,\n",
+    );
+    assert!(!disagreements(&parse("swapped", &swapped), conv).is_empty());
+    // A field added to the Rust side only.
+    let mut fields = conv.fields.to_vec();
+    fields.push(shaders::FieldLayout {
+        name: "alpha",
+        ty: "f32",
+        offset: conv.size,
+    });
+    let rust_only = StructLayout {
+        fields: Box::leak(fields.into_boxed_slice()),
+        size: conv.size + 4,
+        ..*conv
+    };
+    let module = parse("prelude", &shaders::prelude());
+    assert!(
+        !disagreements(&module, &rust_only).is_empty(),
+        "Rust-only field"
+    );
+}
+
+#[test]
+fn every_shader_binds_the_prelude_uniform_and_declares_no_struct() {
+    let prelude: Vec<&str> = shaders::STRUCTS.iter().map(|s| s.name).collect();
+    for (name, src) in shader_files() {
+        let want = shaders::uniform_of(&name)
+            .unwrap_or_else(|| panic!("{name} has no entry in shaders::UNIFORMS"));
+        let module = parse(&name, &shaders::source(&name).unwrap());
+        for (_, ty) in module.types.iter() {
+            if let (Some(n), naga::TypeInner::Struct { .. }) = (&ty.name, &ty.inner) {
+                assert!(
+                    prelude.contains(&n.as_str()),
+                    "{name} declares struct {n}: declare it in gpu::shaders (one source)"
+                );
+            }
+        }
+        let uniforms: Vec<(Option<&str>, u32)> = module
+            .global_variables
+            .iter()
+            .filter(|(_, g)| g.space == naga::AddressSpace::Uniform)
+            .map(|(_, g)| {
+                let binding = g.binding.as_ref().map_or(u32::MAX, |b| b.binding);
+                (module.types[g.ty].name.as_deref(), binding)
+            })
+            .collect();
+        assert_eq!(uniforms, vec![(Some(want.name), 0)], "{name}: uniform");
+        // Mode and activation codes are compared by the prelude's names, never numbers.
+        for field in ["mode", "act"] {
+            let literal = (0..10).any(|d| src.contains(&format!("{field} == {d}")));
+            assert!(!literal, "{name}: compares `{field}` with a number");
+        }
+    }
+}
+
+#[test]
+fn prelude_constants_are_the_rust_values() {
+    for tile in TILES {
+        let module = parse("prelude", &shaders::prelude_for(tile));
+        let wgsl: Vec<(String, u32)> = module
+            .constants
+            .iter()
+            .filter_map(|(_, c)| match module.global_expressions[c.init] {
+                naga::Expression::Literal(naga::Literal::U32(v)) => Some((c.name.clone()?, v)),
+                _ => None,
+            })
+            .collect();
+        let rust: Vec<(String, u32)> = shaders::constants(tile)
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v))
+            .collect();
+        assert_eq!(wgsl, rust, "{tile:?}");
+        for name in [
+            "LINEAR_BATCH_TILE",
+            "POOL_MAX",
+            "POOL_AVG",
+            "POOL_ADAPTIVE",
+            "ELTWISE_ADD",
+            "ELTWISE_ACTIVATION",
+            "ELTWISE_SCALE_SHIFT",
+        ] {
+            assert!(rust.iter().any(|(n, _)| n == name), "{name} in the prelude");
+        }
+    }
 }

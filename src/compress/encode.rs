@@ -18,6 +18,10 @@ use crate::gpu::{buffers, Builder, Dispatch, GpuContext, PassTimer, TimingMethod
 use crate::model::Shape;
 use std::time::{Duration, Instant};
 
+/// Bytes of one group's parameters on the GPU (`cpu::QuantParams`, the layout the
+/// quantize kernels share through the generated prelude).
+const PARAMS_BYTES: u64 = std::mem::size_of::<QuantParams>() as u64;
+
 /// A tensor resident on the device GPU: `batch * shape.numel()` f32 values at the start
 /// of `buffer`.
 #[derive(Clone, Copy, Debug)]
@@ -143,11 +147,11 @@ fn gpu_sizes(
             ))
         })?;
     let limit = ctx.device.limits().max_storage_buffer_binding_size;
-    // f32 values, and params (16 bytes per group, at most one group per value).
+    // f32 values, and params (one QuantParams per group, at most one group per value).
     let groups = scale
         .and_then(|g| g.groups(batch, shape))
         .map_or(0, |(g, _)| g);
-    let biggest = (numel as u64 * 4).max(groups as u64 * 16);
+    let biggest = (numel as u64 * 4).max(groups as u64 * PARAMS_BYTES);
     if biggest > limit {
         return Err(Error::Unsupported(format!(
             "tensor {batch} x {shape}: a {biggest}-byte buffer exceeds the storage binding \
@@ -203,9 +207,9 @@ pub fn encode_on_device(
             let (groups, group_len) = scale
                 .groups(t.batch, t.shape)
                 .ok_or_else(|| Error::InvalidArg("group count overflows".into()))?;
-            let params = buffers::zeroed(ctx, "q params", (groups * 16) as u64);
+            let params = buffers::zeroed(ctx, "q params", groups as u64 * PARAMS_BYTES);
             let words = buffers::zeroed(ctx, "q words", (n_words * 4) as u64);
-            dispatches.extend(k.quantize_pack(numel, group_len, bits, t.buffer, &params, &words));
+            dispatches.extend(k.quantize_pack(numel, group_len, bits, t.buffer, &params, &words)?);
             staged.push(Staged {
                 numel,
                 groups,
@@ -294,7 +298,7 @@ pub fn decode_on_edge(
                 let pb = buffers::upload(ctx, "edge params", &params);
                 let wb = buffers::upload(ctx, "edge words", &q.words);
                 let y = buffers::zeroed(ctx, "edge f32", (numel * 4) as u64);
-                dispatches.push(k.unpack_dequantize(numel, group_len, q.bits, &pb, &wb, &y));
+                dispatches.push(k.unpack_dequantize(numel, group_len, q.bits, &pb, &wb, &y)?);
                 y
             }
         };

@@ -552,7 +552,7 @@ impl PrunePlan {
             let x = buffers::upload(ctx, key, &model.weights[key].data);
             let k = buffers::upload(ctx, "keep", keep);
             let y = buffers::zeroed(ctx, key, (n * 4) as u64);
-            dispatches.push(b.mask(n, *c, *inner, &x, &k, &y));
+            dispatches.push(b.mask(n, *c, *inner, &x, &k, &y)?);
             bufs.push((key, n, y));
         }
         buffers::run(ctx, &dispatches)?;

@@ -1,9 +1,12 @@
-//! Buffer helpers: upload, allocate, run a list of dispatches, read back.
+//! Buffer upload, allocation and read-back; after `dispatch` in `gpu`'s order.
+//!
+//! Re-exports [`run`] from `dispatch`, where its callers have always found it.
 
 use super::context::GpuContext;
-use super::kernels::Dispatch;
 use crate::error::{Error, Result};
 use wgpu::util::DeviceExt;
+
+pub use super::dispatch::run;
 
 /// Usage of every tensor buffer: kernels read and write it, it can be uploaded and read.
 pub const TENSOR_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
@@ -41,7 +44,10 @@ pub fn read<T: bytemuck::Pod>(
     buf: &wgpu::Buffer,
     count: usize,
 ) -> Result<Vec<T>> {
-    let bytes = (count * std::mem::size_of::<T>()) as u64;
+    let bytes = count
+        .checked_mul(std::mem::size_of::<T>())
+        .ok_or_else(|| Error::InvalidArg(format!("reading {count} values overflows usize")))?
+        as u64;
     if bytes == 0 {
         return Ok(Vec::new());
     }
@@ -80,22 +86,4 @@ pub(crate) fn map_read<T: bytemuck::Pod>(
     };
     staging.unmap();
     Ok(out)
-}
-
-/// Encodes `dispatches` in one compute pass, submits and waits; reports validation errors.
-pub fn run(ctx: &GpuContext, dispatches: &[Dispatch]) -> Result<()> {
-    let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
-    let mut enc = ctx.device.create_command_encoder(&Default::default());
-    {
-        let mut pass = enc.begin_compute_pass(&Default::default());
-        for d in dispatches {
-            d.encode(&mut pass);
-        }
-    }
-    ctx.queue.submit([enc.finish()]);
-    ctx.wait()?;
-    match pollster::block_on(scope.pop()) {
-        Some(e) => Err(Error::gpu_from("dispatch", e)),
-        None => Ok(()),
-    }
 }

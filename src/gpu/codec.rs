@@ -1,19 +1,23 @@
-//! GPU timing of feature encoding (per-group min/max, quantize and pack: the device side of
-//! a split) and decoding (unpack and dequantize: the edge side), with the kernels of
+//! Codec timer (GPU feature encode/decode); last in `gpu`'s order, after `timing`.
+//!
+//! Times encoding (per-group min/max, quantize and pack: the device side of a split) and
+//! decoding (unpack and dequantize: the edge side), with the kernels of
 //! `shaders/quantize.wgsl`. Results are cached by (numel, group_len, bits), so each distinct
 //! feature size and bit width is measured once. Float32 features are sent raw and need no
 //! codec (their encode and decode times are 0 by definition, not measured here).
 
 use super::buffers;
 use super::context::GpuContext;
-use super::kernels::Builder;
+use super::launch::Builder;
 use super::timing::{time_dispatch_groups, Stats, TimingMethod};
+use crate::cpu::QuantParams;
 use crate::error::{Error, Result};
 use crate::tensor::Rng;
 use std::collections::HashMap;
 
-/// Bytes of one group's parameters on the GPU (`QuantParams`: min, max, scale, 1/scale).
-const GPU_PARAMS_BYTES: u64 = 16;
+/// Bytes of one group's parameters on the GPU: a [`QuantParams`], whose WGSL layout the
+/// shader prelude takes from it.
+const GPU_PARAMS_BYTES: u64 = std::mem::size_of::<QuantParams>() as u64;
 
 /// Measured encode and decode of one feature.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
@@ -75,12 +79,13 @@ impl<'a> CodecTimer<'a> {
         }
         let ctx = self.ctx;
         let max = ctx.device.limits().max_storage_buffer_binding_size;
-        if numel as u64 * 4 > max {
+        let bytes = (numel as u64).checked_mul(4).filter(|&b| b <= max);
+        let Some(bytes) = bytes else {
             return Err(Error::Unsupported(format!(
-                "a feature of {numel} values needs {} bytes, the device binds at most {max}",
-                numel * 4
+                "a feature of {numel} values needs {numel} x 4 bytes, the device binds at most \
+                 {max}"
             )));
-        }
+        };
         let groups = (numel / group_len) as u64;
         let words = (numel as u64 * bits as u64).div_ceil(32);
         let x = buffers::upload(
@@ -90,10 +95,10 @@ impl<'a> CodecTimer<'a> {
         );
         let params = buffers::zeroed(ctx, "codec params", groups * GPU_PARAMS_BYTES);
         let packed = buffers::zeroed(ctx, "codec words", words * 4);
-        let y = buffers::zeroed(ctx, "codec y", numel as u64 * 4);
+        let y = buffers::zeroed(ctx, "codec y", bytes);
         let b = Builder::new(ctx);
-        let enc = b.quantize_pack(numel, group_len, bits, &x, &params, &packed);
-        let dec = b.unpack_dequantize(numel, group_len, bits, &params, &packed, &y);
+        let enc = b.quantize_pack(numel, group_len, bits, &x, &params, &packed)?;
+        let dec = b.unpack_dequantize(numel, group_len, bits, &params, &packed, &y)?;
         let (method, stats) =
             time_dispatch_groups(ctx, &[enc.to_vec(), vec![dec]], self.warmup, self.reps)?;
         self.method = Some(method);

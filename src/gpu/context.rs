@@ -1,6 +1,10 @@
-//! The GPU context: adapter selection, device with the features that matter for timing,
-//! and a description of the adapter for manifests and `splitbench devices`.
+//! Adapter, device and queue, owning the compiled pipelines; after `pipelines` in `gpu`.
+//!
+//! Adapter selection, a device with the features that matter for timing, a description
+//! of the adapter for manifests and `splitbench devices`, and the device's lazily compiled
+//! [`Pipelines`].
 
+use super::pipelines::Pipelines;
 use crate::error::{Error, Result};
 
 /// The features splitbench asks for when the adapter has them.
@@ -103,7 +107,8 @@ pub struct GpuContext {
     pub summary: AdapterSummary,
     /// Features enabled on the device.
     pub features: wgpu::Features,
-    pub(crate) kernels: std::sync::OnceLock<super::kernels::Kernels>,
+    // Compiled on first use: listing adapters or reading limits compiles nothing.
+    pipelines: std::sync::OnceLock<Pipelines>,
 }
 
 fn instance() -> wgpu::Instance {
@@ -176,7 +181,7 @@ impl GpuContext {
             queue,
             summary,
             features,
-            kernels: std::sync::OnceLock::new(),
+            pipelines: std::sync::OnceLock::new(),
         })
     }
 
@@ -186,6 +191,11 @@ impl GpuContext {
             .poll(wgpu::PollType::wait_indefinitely())
             .map(|_| ())
             .map_err(|e| Error::gpu_from("poll", e))
+    }
+
+    /// Every pipeline, compiled on the first call.
+    pub(crate) fn pipelines(&self) -> &Pipelines {
+        self.pipelines.get_or_init(|| Pipelines::new(&self.device))
     }
 
     /// Nanoseconds per timestamp tick.

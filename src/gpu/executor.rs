@@ -1,10 +1,16 @@
+//! The graph-range executor; after `launch` in `gpu`'s order, below the timing modules.
+//!
 //! Runs a node range of a graph on the GPU in one submission. Buffers (weights,
 //! activations, params) and bind groups are created once; activation buffers are reused
-//! once their last reader has run; only the requested outputs are read back.
+//! once their last reader has run; only the requested outputs are read back. Every tensor
+//! size is checked (batch x shape in `usize`, in the kernels' `u32`, in the device's
+//! binding limit) before anything is allocated, so a batch too large is an error naming
+//! the tensor, never an overflow.
 
 use super::buffers::{self, TENSOR_USAGE};
 use super::context::GpuContext;
-use super::kernels::{Builder, Dispatch, PoolKind};
+use super::dispatch::{self, Dispatch};
+use super::launch::{Builder, PoolKind};
 use crate::error::{Error, Result};
 use crate::model::{Act, Graph, Model, NodeId, Op};
 use crate::tensor::Tensor;
@@ -30,9 +36,43 @@ pub struct Executor<'a> {
     steps: Vec<Step>,
     inputs: Vec<NodeId>,
     outputs: Vec<NodeId>,
-    buffers: HashMap<NodeId, Arc<wgpu::Buffer>>,
+    // Buffer and value count (batch included) of every input and output.
+    buffers: HashMap<NodeId, (Arc<wgpu::Buffer>, usize)>,
     // Weight buffers stay alive as long as the bind groups that use them.
     _weights: Vec<wgpu::Buffer>,
+}
+
+/// The product of a weight's dimensions, or an error naming it.
+fn weight_len(node: &str, dims: &[usize]) -> Result<usize> {
+    dims.iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| Error::Graph(format!("weight of '{node}' {dims:?}: size overflows")))
+}
+
+/// Values (batch included) of tensor `id`, checked: they must fit `usize`, the kernels'
+/// `u32` indexing, and one binding of at most `max_binding` bytes.
+fn tensor_len(graph: &Graph, id: NodeId, batch: usize, max_binding: u64) -> Result<usize> {
+    let node = &graph.nodes[id];
+    let what = format!("tensor '{}' ({}) at batch {batch}", node.name, node.shape);
+    let values = batch
+        .checked_mul(node.shape.numel())
+        .filter(|v| v.checked_mul(4).is_some())
+        .ok_or_else(|| {
+            Error::Unsupported(format!("{what}: its size overflows; lower the batch"))
+        })?;
+    let bytes = values as u64 * 4;
+    if bytes > max_binding {
+        return Err(Error::Unsupported(format!(
+            "{what} needs {bytes} bytes, the device binds at most {max_binding}; lower the batch"
+        )));
+    }
+    if u32::try_from(values).is_err() {
+        return Err(Error::Unsupported(format!(
+            "{what} has {values} values, the kernels index at most {}; lower the batch",
+            u32::MAX
+        )));
+    }
+    Ok(values)
 }
 
 fn weight<'w>(model: &'w Model, node: &str, suffix: &str, want: usize) -> Result<&'w [f32]> {
@@ -116,21 +156,15 @@ impl<'a> Executor<'a> {
             )));
         }
 
-        let limits = ctx.device.limits();
-        let max_binding = limits.max_storage_buffer_binding_size;
-        let bytes = |id: NodeId| (batch * graph.nodes[id].shape.numel() * 4) as u64;
-        let check = |id: NodeId| -> Result<()> {
-            let b = bytes(id);
-            let max = max_binding;
-            if b > max || batch * graph.nodes[id].shape.numel() > u32::MAX as usize {
-                return Err(Error::Unsupported(format!(
-                    "tensor '{}' at batch {batch} needs {b} bytes, the device binds at most \
-                     {max}; lower the batch",
-                    graph.nodes[id].name
-                )));
-            }
-            Ok(())
-        };
+        let max_binding = ctx.device.limits().max_storage_buffer_binding_size;
+        // Every tensor's size, checked before anything is allocated.
+        let len: HashMap<NodeId, usize> = inputs
+            .iter()
+            .copied()
+            .chain(range.clone())
+            .map(|id| Ok((id, tensor_len(graph, id, batch, max_binding)?)))
+            .collect::<Result<_>>()?;
+        let bytes = |id: NodeId| len[&id] as u64 * 4;
 
         // Views alias their input's buffer: resolve every tensor to the node that owns
         // its storage, and find the last step that reads each storage.
@@ -152,7 +186,6 @@ impl<'a> Executor<'a> {
         let k = Builder::new(ctx);
         let mut bufs: HashMap<NodeId, Arc<wgpu::Buffer>> = HashMap::new();
         for &i in &inputs {
-            check(i)?;
             let b = buffers::zeroed(ctx, &graph.nodes[i].name, bytes(i));
             bufs.insert(i, Arc::new(b));
         }
@@ -161,7 +194,6 @@ impl<'a> Executor<'a> {
         let mut steps = Vec::with_capacity(range.len());
         for id in range.clone() {
             let node = &graph.nodes[id];
-            check(id)?;
             if node.op.is_view() {
                 let b = bufs[&root[id]].clone();
                 bufs.insert(id, b);
@@ -198,22 +230,24 @@ impl<'a> Executor<'a> {
                 b
             };
             let dispatches = match &node.op {
-                Op::Input => unreachable!("range starts after the input"),
+                Op::Input => {
+                    return Err(Error::Graph(format!(
+                        "input node {id} '{name}' inside the graph"
+                    )))
+                }
                 Op::Conv2d(c) => {
-                    let w = upload(
-                        weight(model, name, "weight", c.weight_shape().iter().product())?,
-                        "weight",
-                    );
+                    let want = weight_len(name, &c.weight_shape())?;
+                    let w = upload(weight(model, name, "weight", want)?, "weight");
                     let b = if c.bias {
                         Some(upload(weight(model, name, "bias", c.out_c)?, "bias"))
                     } else {
                         None
                     };
                     let res = c.residual.then(|| x(1));
-                    k.conv2d(c, batch, xs(0), &x(0), &w, b.as_ref(), res.as_deref(), &out)
+                    k.conv2d(c, batch, xs(0), &x(0), &w, b.as_ref(), res.as_deref(), &out)?
                 }
                 Op::Linear(l) => {
-                    let w = weight(model, name, "weight", l.in_f * l.out_f)?;
+                    let w = weight(model, name, "weight", weight_len(name, &[l.out_f, l.in_f])?)?;
                     let b = if l.bias {
                         Some(upload(weight(model, name, "bias", l.out_f)?, "bias"))
                     } else {
@@ -221,29 +255,21 @@ impl<'a> Executor<'a> {
                     };
                     // Weights larger than one binding (VGG16's first FC layer is 392 MiB)
                     // go in row blocks, one buffer and one dispatch each.
-                    let row_bytes = (l.in_f * 4) as u64;
-                    let max_rows = (max_binding / row_bytes).max(1) as usize;
+                    let row_bytes = (l.in_f.max(1) as u64).saturating_mul(4);
                     if row_bytes > max_binding {
                         return Err(Error::Unsupported(format!(
                             "linear '{name}': one weight row of {row_bytes} bytes exceeds the \
                              device's {max_binding}-byte binding limit"
                         )));
                     }
+                    // Rows per block (at least 1, at most all): up to `max_binding` bytes.
+                    let max_rows = (max_binding / row_bytes).min(l.out_f as u64) as usize;
                     let mut ds = Vec::new();
-                    for o_base in (0..l.out_f).step_by(max_rows) {
-                        let rows = max_rows.min(l.out_f - o_base);
-                        let wb = upload(&w[o_base * l.in_f..(o_base + rows) * l.in_f], "weight");
-                        ds.push(k.linear(
-                            l.in_f,
-                            l.out_f,
-                            (o_base, rows),
-                            l.act,
-                            batch,
-                            &x(0),
-                            &wb,
-                            b.as_ref(),
-                            &out,
-                        ));
+                    for (i, block) in w.chunks(max_rows * l.in_f.max(1)).enumerate() {
+                        let wb = upload(block, "weight");
+                        let rows = (i * max_rows, block.len() / l.in_f.max(1));
+                        let (x, b) = (&x(0), b.as_ref());
+                        ds.push(k.linear(l.in_f, l.out_f, rows, l.act, batch, x, &wb, b, &out)?);
                     }
                     ds
                 }
@@ -262,7 +288,7 @@ impl<'a> Executor<'a> {
                         .collect();
                     let ssb = upload(&ss, "scale_shift");
                     let s = node.shape;
-                    vec![k.scale_shift(batch * s.numel(), s.c, s.h * s.w, &x(0), &ssb, &out)]
+                    vec![k.scale_shift(len[&id], s.c, s.h * s.w, &x(0), &ssb, &out)?]
                 }
                 Op::Relu | Op::Relu6 => {
                     let act = if node.op == Op::Relu {
@@ -270,16 +296,14 @@ impl<'a> Executor<'a> {
                     } else {
                         Act::Relu6
                     };
-                    vec![k.activation(batch * node.shape.numel(), act, &x(0), &out)]
+                    vec![k.activation(len[&id], act, &x(0), &out)?]
                 }
-                Op::MaxPool(p) => vec![k.pool(PoolKind::Max(*p), batch, xs(0), &x(0), &out)],
-                Op::AvgPool(p) => vec![k.pool(PoolKind::Avg(*p), batch, xs(0), &x(0), &out)],
+                Op::MaxPool(p) => vec![k.pool(PoolKind::Max(*p), batch, xs(0), &x(0), &out)?],
+                Op::AvgPool(p) => vec![k.pool(PoolKind::Avg(*p), batch, xs(0), &x(0), &out)?],
                 Op::AdaptiveAvgPool { h, w } => {
-                    vec![k.pool(PoolKind::Adaptive(*h, *w), batch, xs(0), &x(0), &out)]
+                    vec![k.pool(PoolKind::Adaptive(*h, *w), batch, xs(0), &x(0), &out)?]
                 }
-                Op::Add { act } => {
-                    vec![k.add(batch * node.shape.numel(), *act, &x(0), &x(1), &out)]
-                }
+                Op::Add { act } => vec![k.add(len[&id], *act, &x(0), &x(1), &out)?],
                 Op::Flatten | Op::Dropout => unreachable!("views handled above"),
             };
             steps.push(Step {
@@ -300,7 +324,7 @@ impl<'a> Executor<'a> {
         let buffers = inputs
             .iter()
             .chain(&outputs)
-            .map(|&i| (i, bufs[&i].clone()))
+            .map(|&i| (i, (bufs[&i].clone(), len[&i])))
             .collect();
         Ok(Self {
             ctx,
@@ -352,8 +376,8 @@ impl<'a> Executor<'a> {
                 self.range, self.inputs
             )));
         }
-        let want = self.batch * self.graph.nodes[node].shape.numel();
-        if data.len() != want {
+        let (buffer, want) = &self.buffers[&node];
+        if data.len() != *want {
             return Err(Error::InvalidArg(format!(
                 "input '{}' needs {want} values, got {}",
                 self.graph.nodes[node].name,
@@ -362,17 +386,13 @@ impl<'a> Executor<'a> {
         }
         self.ctx
             .queue
-            .write_buffer(&self.buffers[&node], 0, bytemuck::cast_slice(data));
+            .write_buffer(buffer, 0, bytemuck::cast_slice(data));
         Ok(())
     }
 
     /// Records every step into one compute pass.
     pub fn encode(&self, pass: &mut wgpu::ComputePass<'_>) {
-        for s in &self.steps {
-            for d in &s.dispatches {
-                d.encode(pass);
-            }
-        }
+        dispatch::encode_all(pass, self.steps.iter().flat_map(|s| &s.dispatches));
     }
 
     /// Runs the range in one submission and reads back the outputs, each `[N, c, h, w]`.
@@ -386,14 +406,15 @@ impl<'a> Executor<'a> {
         }
         let mut staged = Vec::new();
         for &o in &self.outputs {
-            let bytes = (self.batch * self.graph.nodes[o].shape.numel() * 4) as u64;
+            let (buffer, len) = &self.buffers[&o];
+            let bytes = *len as u64 * 4;
             let st = dev.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("readback"),
                 size: bytes,
                 usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
                 mapped_at_creation: false,
             });
-            enc.copy_buffer_to_buffer(&self.buffers[&o], 0, &st, 0, bytes);
+            enc.copy_buffer_to_buffer(buffer, 0, &st, 0, bytes);
             staged.push((o, st, bytes));
         }
         self.ctx.queue.submit([enc.finish()]);

@@ -1,19 +1,32 @@
-//! GPU side (layer 3, uses `model`, `cpu`): context, shaders, kernel dispatches, graph
-//! executor and timing. Executes a
-//! node range of a graph and returns tensors and timings; knows nothing of planning.
+//! GPU side (layer 3, uses `model`, `cpu`): executes a node range of a graph and returns
+//! tensors and timings; knows nothing of planning. Modules depend one way, each only on those to its left:
+//!
+//! ```text
+//! shaders -> pipelines -> context -> dispatch -> buffers -> launch -> executor
+//!     -> timing -> { pass_timer, codec }
+//! ```
+//!
+//! `shaders` (registry, generated prelude, the layouts WGSL and Rust share), `pipelines`
+//! (compiled from a device), `context` (adapter, device, queue; owns the pipelines),
+//! `dispatch` (dispatch records, running them), `buffers` (upload, read back), `launch`
+//! (kernel parameters and workgroup counts), `executor` (a graph range), then timing:
+//! `timing` (per-node profile), `pass_timer` (one pass, for benches), `codec` (feature
+//! encode/decode).
 
 pub mod buffers;
 pub mod codec;
 mod context;
-mod kernels;
-pub mod shaders;
-
-pub use context::{list_adapters, AdapterSummary, GpuContext};
-pub use kernels::{conv_plan, fold_1d, Builder, ConvPlan, Dispatch, PoolKind};
+mod dispatch;
 mod executor;
+mod launch;
 mod pass_timer;
+mod pipelines;
+pub mod shaders;
 mod timing;
 
+pub use context::{list_adapters, AdapterSummary, GpuContext};
+pub use dispatch::Dispatch;
 pub use executor::{Executor, Step};
+pub use launch::{conv_plan, fold_1d, Builder, ConvPlan, PoolKind};
 pub use pass_timer::PassTimer;
 pub use timing::{percentile, profile, time_dispatch_groups, RangeProfile, Stats, TimingMethod};

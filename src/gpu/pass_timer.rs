@@ -1,19 +1,20 @@
-//! Times a list of dispatches as one compute pass: GPU timestamps at the pass boundaries
-//! where supported, else wall clock around submit + completed poll. Used by the criterion
-//! kernel benches (`iter_custom`) and anywhere a fixed dispatch list needs a duration.
+//! Timer of one dispatch list as one pass; after `timing` in `gpu`'s order, using its core.
+//!
+//! GPU timestamps at the pass boundaries where supported, else wall clock around submit +
+//! completed poll. Used by the criterion kernel benches (`iter_custom`) and anywhere a
+//! fixed dispatch list needs a duration.
 
-use super::buffers::map_read;
 use super::context::GpuContext;
-use super::kernels::Dispatch;
-use super::timing::TimingMethod;
+use super::dispatch::Dispatch;
+use super::timing::{time_groups_once, Queries, TimingMethod};
 use crate::error::Result;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Reusable timer for one dispatch list.
 pub struct PassTimer<'a> {
     ctx: &'a GpuContext,
     dispatches: Vec<Dispatch>,
-    queries: Option<(wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer)>,
+    queries: Option<Queries>,
 }
 
 impl<'a> PassTimer<'a> {
@@ -22,27 +23,7 @@ impl<'a> PassTimer<'a> {
         let queries = ctx
             .features
             .contains(wgpu::Features::TIMESTAMP_QUERY)
-            .then(|| {
-                let dev = &ctx.device;
-                let set = dev.create_query_set(&wgpu::QuerySetDescriptor {
-                    label: Some("pass timer"),
-                    ty: wgpu::QueryType::Timestamp,
-                    count: 2,
-                });
-                let resolve = dev.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("pass timer resolve"),
-                    size: 16,
-                    usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-                    mapped_at_creation: false,
-                });
-                let staging = dev.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("pass timer readback"),
-                    size: 16,
-                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                });
-                (set, resolve, staging)
-            });
+            .then(|| Queries::new(&ctx.device, 2));
         Self {
             ctx,
             dispatches,
@@ -61,43 +42,12 @@ impl<'a> PassTimer<'a> {
 
     /// Runs the pass once and returns its duration.
     pub fn time_once(&self) -> Result<Duration> {
-        let dev = &self.ctx.device;
-        let mut enc = dev.create_command_encoder(&Default::default());
-        {
-            let timestamp_writes =
-                self.queries
-                    .as_ref()
-                    .map(|(set, _, _)| wgpu::ComputePassTimestampWrites {
-                        query_set: set,
-                        beginning_of_pass_write_index: Some(0),
-                        end_of_pass_write_index: Some(1),
-                    });
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: None,
-                timestamp_writes,
-            });
-            for d in &self.dispatches {
-                d.encode(&mut pass);
-            }
-        }
-        match &self.queries {
-            Some((set, resolve, staging)) => {
-                enc.resolve_query_set(set, 0..2, resolve, 0);
-                enc.copy_buffer_to_buffer(resolve, 0, staging, 0, 16);
-                self.ctx.queue.submit([enc.finish()]);
-                let t: Vec<u64> = map_read(self.ctx, staging, 16)?;
-                let ns = t[1].saturating_sub(t[0]) as f64 * self.ctx.timestamp_period_ns();
-                Ok(Duration::from_nanos(ns as u64))
-            }
-            None => {
-                let start = Instant::now();
-                self.ctx.queue.submit([enc.finish()]);
-                self.ctx.wait()?;
-                Ok(start.elapsed())
-            }
-        }
+        let group = [self.dispatches.iter().collect()];
+        let ms: f64 = time_groups_once(self.ctx, self.method(), self.queries.as_ref(), &group)?
+            .iter()
+            .sum();
+        Ok(Duration::try_from_secs_f64(ms / 1e3).unwrap_or_default())
     }
-
     /// Sum of `n` timed runs (for criterion's `iter_custom`).
     pub fn time_n(&self, n: u64) -> Result<Duration> {
         let mut total = Duration::ZERO;

@@ -1,7 +1,12 @@
-//! Shader registry: every `.wgsl` in `shaders/` embedded at compile time, prefixed with a
-//! prelude of the constants that Rust and WGSL must agree on (one source of truth).
+//! Shader registry and the generated WGSL prelude; first in `gpu`, importing none of it.
+//!
+//! Every `.wgsl` in `shaders/` is embedded at compile time and prefixed with a prelude
+//! generated from the Rust definitions here: the constants, mode codes and struct layouts
+//! that Rust and WGSL must agree on are written once, in Rust.
 
+use crate::cpu::QuantParams;
 use crate::model::Act;
+use std::mem::{offset_of, size_of};
 
 /// Threads per workgroup of the one-thread-per-element kernels.
 pub const WG_1D: u32 = 256;
@@ -74,9 +79,209 @@ impl ConvTile {
     }
 }
 
-/// WGSL constant declarations generated from the Rust constants above, for a conv tile.
-pub fn prelude_for(tile: ConvTile) -> String {
-    [
+/// One field of a struct shared with WGSL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldLayout {
+    /// Field name, the same in Rust and WGSL.
+    pub name: &'static str,
+    /// Scalar type, spelled the same in Rust and WGSL (`u32`, `f32`).
+    pub ty: &'static str,
+    /// Byte offset in the Rust struct.
+    pub offset: usize,
+}
+
+/// The Rust layout of a struct that the prelude declares in WGSL (4-byte scalars only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StructLayout {
+    /// Struct name, the same in Rust and WGSL.
+    pub name: &'static str,
+    /// Fields in declaration order.
+    pub fields: &'static [FieldLayout],
+    /// `size_of` the Rust struct.
+    pub size: usize,
+}
+
+impl StructLayout {
+    /// The WGSL declaration, fields in the Rust order.
+    pub fn wgsl(&self) -> String {
+        let fields: String = self
+            .fields
+            .iter()
+            .map(|f| format!("    {}: {},\n", f.name, f.ty))
+            .collect();
+        format!("struct {} {{\n{fields}}}\n", self.name)
+    }
+}
+
+/// The [`StructLayout`] of a `#[repr(C)]` struct of 4-byte scalars. A field missing from
+/// the list fails to compile (the size check), so does a misspelt one (`offset_of!`).
+macro_rules! layout_of {
+    ($name:ident { $($field:ident : $ty:ident),* $(,)? }) => {{
+        const FIELDS: &[FieldLayout] = &[$(FieldLayout {
+            name: stringify!($field),
+            ty: stringify!($ty),
+            offset: offset_of!($name, $field),
+        }),*];
+        const SIZE: usize = {
+            assert!(
+                size_of::<$name>() == 4 * FIELDS.len(),
+                "every field of the struct must be listed, each a 4-byte scalar"
+            );
+            size_of::<$name>()
+        };
+        StructLayout {
+            name: stringify!($name),
+            fields: FIELDS,
+            size: SIZE,
+        }
+    }};
+}
+
+/// Declares the uniform parameters of shaders: for each, a `#[repr(C)]` Rust struct of
+/// u32/f32 fields (the launchers fill it) and, from the same tokens, its WGSL declaration.
+/// `_pad` fields round the size up to 16 bytes, as uniform buffers want.
+macro_rules! uniform_structs {
+    ($($(#[$meta:meta])* $name:ident { $($field:ident : $ty:ident),* $(,)? })*) => {$(
+        $(#[$meta])*
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+        pub(crate) struct $name {
+            $(pub(crate) $field: $ty),*
+        }
+
+        impl Uniform for $name {
+            const LAYOUT: StructLayout = layout_of!($name { $($field: $ty),* });
+        }
+    )*};
+}
+
+/// A shader's uniform parameter struct, declared with `uniform_structs!`.
+pub(crate) trait Uniform: bytemuck::Pod {
+    /// Its layout, as the prelude declares it in WGSL.
+    const LAYOUT: StructLayout;
+}
+
+uniform_structs! {
+    /// `conv2d.wgsl` and `depthwise.wgsl` (which ignores `k_splits` and `k_chunk`).
+    ConvParams {
+        batch: u32, in_c: u32, in_h: u32, in_w: u32,
+        out_c: u32, out_h: u32, out_w: u32, groups: u32,
+        kh: u32, kw: u32, stride_h: u32, stride_w: u32,
+        pad_h: u32, pad_w: u32, has_bias: u32, has_res: u32,
+        act: u32, k_splits: u32, k_chunk: u32, _pad0: u32,
+    }
+    /// `linear.wgsl`: `o_base` is the first output feature of the weight row block.
+    LinearParams {
+        batch: u32, in_f: u32, out_f: u32, has_bias: u32,
+        act: u32, o_base: u32, _pad0: u32, _pad1: u32,
+    }
+    /// `pool.wgsl`; `mode` is a [`PoolMode`] code.
+    PoolParams {
+        batch: u32, c: u32, in_h: u32, in_w: u32,
+        out_h: u32, out_w: u32, kernel: u32, stride: u32,
+        pad: u32, mode: u32, _pad0: u32, _pad1: u32,
+    }
+    /// `eltwise.wgsl`; `mode` is an [`EltwiseMode`] code.
+    EltwiseParams {
+        n: u32, mode: u32, act: u32, channels: u32,
+        inner: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+    }
+    /// `mask.wgsl`: a `[outer, channels, inner]` tensor of `n` values.
+    MaskParams { n: u32, channels: u32, inner: u32, _pad0: u32 }
+    /// `quantize.wgsl`: `numel` values in `groups` groups of `group_len` at `bits` bits.
+    QuantizeParams { numel: u32, group_len: u32, groups: u32, bits: u32 }
+}
+
+/// Per-group parameters of `quantize.wgsl`: the layout of [`QuantParams`], whose
+/// definition stays with the CPU reference (`cpu` sits below `gpu`).
+const QUANT_PARAMS: StructLayout = layout_of!(QuantParams {
+    min: f32,
+    max: f32,
+    scale: f32,
+    inv_scale: f32,
+});
+
+/// Every struct the prelude declares: the uniforms, then `QuantParams`.
+pub const STRUCTS: &[StructLayout] = &[
+    ConvParams::LAYOUT,
+    LinearParams::LAYOUT,
+    PoolParams::LAYOUT,
+    EltwiseParams::LAYOUT,
+    MaskParams::LAYOUT,
+    QuantizeParams::LAYOUT,
+    QUANT_PARAMS,
+];
+
+/// `(file, uniform struct)`: the struct each registered file binds at `@binding(0)`.
+pub const UNIFORMS: &[(&str, StructLayout)] = &[
+    ("conv2d.wgsl", ConvParams::LAYOUT),
+    ("depthwise.wgsl", ConvParams::LAYOUT),
+    ("linear.wgsl", LinearParams::LAYOUT),
+    ("pool.wgsl", PoolParams::LAYOUT),
+    ("eltwise.wgsl", EltwiseParams::LAYOUT),
+    ("mask.wgsl", MaskParams::LAYOUT),
+    ("quantize.wgsl", QuantizeParams::LAYOUT),
+];
+
+/// The uniform struct that `file` binds, from [`UNIFORMS`].
+pub fn uniform_of(file: &str) -> Option<StructLayout> {
+    UNIFORMS.iter().find(|(f, _)| *f == file).map(|(_, l)| *l)
+}
+
+/// Declares a fieldless enum of mode codes (0, 1, ... in declaration order) and the
+/// WGSL `const` name of each, which the prelude emits: shaders compare against names.
+macro_rules! mode_codes {
+    (
+        $(#[$meta:meta])*
+        $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wgsl:ident),* $(,)? }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(crate) enum $name {
+            $($(#[$vmeta])* $variant),*
+        }
+
+        impl $name {
+            /// `(WGSL const name, code)` of every variant.
+            const WGSL: &'static [(&'static str, u32)] =
+                &[$((stringify!($wgsl), $name::$variant as u32)),*];
+
+            /// The code written in the shader's `mode` field.
+            pub(crate) const fn code(self) -> u32 {
+                self as u32
+            }
+        }
+    };
+}
+
+mode_codes! {
+    /// `mode` of `pool.wgsl`.
+    PoolMode {
+        /// Max over the window (padding never wins).
+        Max = POOL_MAX,
+        /// Average counting zero padding.
+        Avg = POOL_AVG,
+        /// Adaptive average to an output size.
+        Adaptive = POOL_ADAPTIVE,
+    }
+}
+
+mode_codes! {
+    /// `mode` of `eltwise.wgsl`.
+    EltwiseMode {
+        /// `y = act(a + b)`.
+        Add = ELTWISE_ADD,
+        /// `y = act(a)`.
+        Activation = ELTWISE_ACTIVATION,
+        /// `y = a * b[2c] + b[2c+1]`.
+        ScaleShift = ELTWISE_SCALE_SHIFT,
+    }
+}
+
+/// `(name, value)` of every `u32` constant in the prelude for a conv tile: sizes, then
+/// mode codes.
+pub fn constants(tile: ConvTile) -> Vec<(&'static str, u32)> {
+    let sizes = [
         ("WG_1D", WG_1D),
         ("CONV_WG_X", tile.wg_x),
         ("CONV_WG_Y", tile.wg_y),
@@ -84,12 +289,24 @@ pub fn prelude_for(tile: ConvTile) -> String {
         ("CONV_TILE_N", tile.tile_n()),
         ("CONV_TILE_K", CONV_TILE_K),
         ("LINEAR_WG", LINEAR_WG),
+        ("LINEAR_BATCH_TILE", LINEAR_BATCH_TILE),
         ("REDUCE_WG", REDUCE_WG),
-    ]
-    .iter()
-    .map(|(name, v)| format!("const {name}: u32 = {v}u;\n"))
-    .chain(std::iter::once(activation_wgsl()))
-    .collect()
+    ];
+    sizes
+        .into_iter()
+        .chain(PoolMode::WGSL.iter().copied())
+        .chain(EltwiseMode::WGSL.iter().copied())
+        .collect()
+}
+
+/// The WGSL prelude for a conv tile: [`constants`], [`STRUCTS`] and `apply_act`.
+pub fn prelude_for(tile: ConvTile) -> String {
+    constants(tile)
+        .iter()
+        .map(|(name, v)| format!("const {name}: u32 = {v}u;\n"))
+        .chain(STRUCTS.iter().map(StructLayout::wgsl))
+        .chain(std::iter::once(activation_wgsl()))
+        .collect()
 }
 
 /// `apply_act(v, code)`, the activation every kernel's epilogue applies, with the codes of

@@ -1,12 +1,14 @@
-//! Per-node and whole-range GPU timing. Preferred: timestamps written between the
-//! dispatches of one compute pass (`timestamp-inside-pass`); else one pass per node with
-//! pass-boundary timestamps (`timestamp-pass`); else wall clock around a submission
-//! followed by a completed `device.poll(wait)` (`wall-clock`, which includes submission
-//! and driver overhead).
+//! Per-node, whole-range and dispatch-group timing; after `executor` in `gpu`'s order.
+//!
+//! Preferred: timestamps written between the dispatches of one compute pass
+//! (`timestamp-inside-pass`); else one pass per node with pass-boundary timestamps
+//! (`timestamp-pass`); else wall clock around a submission followed by a completed
+//! `device.poll(wait)` (`wall-clock`, which includes submission and driver overhead).
 
+use super::buffers::map_read;
 use super::context::GpuContext;
+use super::dispatch::{encode_all, Dispatch};
 use super::executor::Executor;
-use super::kernels::Dispatch;
 use crate::error::{Error, Result};
 use std::time::Instant;
 
@@ -106,7 +108,8 @@ impl RangeProfile {
     }
 }
 
-struct Queries {
+/// A timestamp query set with its resolve and readback buffers, `count` timestamps.
+pub(crate) struct Queries {
     set: wgpu::QuerySet,
     resolve: wgpu::Buffer,
     staging: wgpu::Buffer,
@@ -114,7 +117,7 @@ struct Queries {
 }
 
 impl Queries {
-    fn new(dev: &wgpu::Device, count: u32) -> Self {
+    pub(crate) fn new(dev: &wgpu::Device, count: u32) -> Self {
         let bytes = count as u64 * 8;
         Self {
             set: dev.create_query_set(&wgpu::QuerySetDescriptor {
@@ -143,11 +146,10 @@ impl Queries {
         enc.copy_buffer_to_buffer(&self.resolve, 0, &self.staging, 0, self.count as u64 * 8);
     }
 
-    /// Durations in ms of the pairs (2i, 2i+1).
-    fn read_pairs(&self, exec: &Executor<'_>) -> Result<Vec<f64>> {
-        let ticks: Vec<u64> =
-            super::buffers::map_read(exec.context(), &self.staging, self.count as u64 * 8)?;
-        let period_ns = exec.context().timestamp_period_ns();
+    /// Durations in ms of the pairs (2i, 2i+1), read on `ctx`.
+    fn read_pairs(&self, ctx: &GpuContext) -> Result<Vec<f64>> {
+        let ticks: Vec<u64> = map_read(ctx, &self.staging, self.count as u64 * 8)?;
+        let period_ns = ctx.timestamp_period_ns();
         Ok(ticks
             .chunks(2)
             .map(|p| p[1].saturating_sub(p[0]) as f64 * period_ns / 1e6)
@@ -155,104 +157,62 @@ impl Queries {
     }
 }
 
-fn submit_checked(exec: &Executor<'_>, enc: wgpu::CommandEncoder) -> Result<()> {
-    let ctx = exec.context();
+/// Submits `enc` and waits for the GPU.
+fn submit(ctx: &GpuContext, enc: wgpu::CommandEncoder) -> Result<()> {
     ctx.queue.submit([enc.finish()]);
     ctx.wait()
 }
 
-/// One measurement of every step; returns ms per step.
-fn per_node_once(
-    exec: &Executor<'_>,
+/// One measurement of each group of dispatches, in ms: with `InsidePass`, timestamps
+/// around each group inside one pass; with `Pass`, one timestamped pass per group; with
+/// wall clock (or without `q`), one submission per group timed up to a completed wait.
+/// `q` holds two timestamps per group.
+pub(crate) fn time_groups_once(
+    ctx: &GpuContext,
     method: TimingMethod,
     q: Option<&Queries>,
+    groups: &[Vec<&Dispatch>],
 ) -> Result<Vec<f64>> {
-    let dev = &exec.context().device;
-    match method {
-        TimingMethod::TimestampInsidePass => {
-            let q = q.expect("queries allocated for timestamp methods");
-            let mut enc = dev.create_command_encoder(&Default::default());
-            {
-                let mut pass = enc.begin_compute_pass(&Default::default());
-                for (i, s) in exec.steps().iter().enumerate() {
-                    pass.write_timestamp(&q.set, 2 * i as u32);
-                    for d in &s.dispatches {
-                        d.encode(&mut pass);
-                    }
-                    pass.write_timestamp(&q.set, 2 * i as u32 + 1);
-                }
-            }
-            q.finish(&mut enc);
-            submit_checked(exec, enc)?;
-            q.read_pairs(exec)
-        }
-        TimingMethod::TimestampPass => {
-            let q = q.expect("queries allocated for timestamp methods");
-            let mut enc = dev.create_command_encoder(&Default::default());
-            for (i, s) in exec.steps().iter().enumerate() {
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: None,
-                    timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
-                        query_set: &q.set,
-                        beginning_of_pass_write_index: Some(2 * i as u32),
-                        end_of_pass_write_index: Some(2 * i as u32 + 1),
-                    }),
-                });
-                for d in &s.dispatches {
-                    d.encode(&mut pass);
-                }
-            }
-            q.finish(&mut enc);
-            submit_checked(exec, enc)?;
-            q.read_pairs(exec)
-        }
-        TimingMethod::WallClock => exec
-            .steps()
+    let dev = &ctx.device;
+    let Some(q) = q.filter(|_| method != TimingMethod::WallClock) else {
+        return groups
             .iter()
-            .map(|s| {
+            .map(|g| {
                 let mut enc = dev.create_command_encoder(&Default::default());
-                {
-                    let mut pass = enc.begin_compute_pass(&Default::default());
-                    for d in &s.dispatches {
-                        d.encode(&mut pass);
-                    }
-                }
+                encode_all(
+                    &mut enc.begin_compute_pass(&Default::default()),
+                    g.iter().copied(),
+                );
                 let t = Instant::now();
-                submit_checked(exec, enc)?;
+                submit(ctx, enc)?;
                 Ok(t.elapsed().as_secs_f64() * 1e3)
             })
-            .collect(),
-    }
-}
-
-/// One measurement of the whole range in one submission.
-fn whole_once(exec: &Executor<'_>, method: TimingMethod, q: Option<&Queries>) -> Result<f64> {
-    let dev = &exec.context().device;
+            .collect();
+    };
     let mut enc = dev.create_command_encoder(&Default::default());
-    if method == TimingMethod::WallClock {
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            exec.encode(&mut pass);
+    if method == TimingMethod::TimestampInsidePass {
+        let mut pass = enc.begin_compute_pass(&Default::default());
+        for (i, g) in groups.iter().enumerate() {
+            pass.write_timestamp(&q.set, 2 * i as u32);
+            encode_all(&mut pass, g.iter().copied());
+            pass.write_timestamp(&q.set, 2 * i as u32 + 1);
         }
-        let t = Instant::now();
-        submit_checked(exec, enc)?;
-        return Ok(t.elapsed().as_secs_f64() * 1e3);
-    }
-    let q = q.expect("queries allocated for timestamp methods");
-    {
-        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: None,
-            timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
-                query_set: &q.set,
-                beginning_of_pass_write_index: Some(0),
-                end_of_pass_write_index: Some(1),
-            }),
-        });
-        exec.encode(&mut pass);
+    } else {
+        for (i, g) in groups.iter().enumerate() {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: None,
+                timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                    query_set: &q.set,
+                    beginning_of_pass_write_index: Some(2 * i as u32),
+                    end_of_pass_write_index: Some(2 * i as u32 + 1),
+                }),
+            });
+            encode_all(&mut pass, g.iter().copied());
+        }
     }
     q.finish(&mut enc);
-    submit_checked(exec, enc)?;
-    Ok(q.read_pairs(exec)?[0])
+    submit(ctx, enc)?;
+    q.read_pairs(ctx)
 }
 
 /// Profiles an executor: `warmup` untimed runs, then `reps` timed runs per node (with
@@ -282,26 +242,32 @@ pub fn profile(
     } else {
         TimingMethod::WallClock
     };
-    let dev = &exec.context().device;
-    let steps = exec.steps().len() as u32;
-    let node_q = (method != TimingMethod::WallClock).then(|| Queries::new(dev, 2 * steps));
-    let whole_q = (whole_method != TimingMethod::WallClock).then(|| Queries::new(dev, 2));
+    let ctx = exec.context();
+    let nodes: Vec<Vec<&Dispatch>> = exec
+        .steps()
+        .iter()
+        .map(|s| s.dispatches.iter().collect())
+        .collect();
+    let whole = vec![nodes.iter().flatten().copied().collect::<Vec<_>>()];
+    let steps = nodes.len() as u32;
+    let node_q = (method != TimingMethod::WallClock).then(|| Queries::new(&ctx.device, 2 * steps));
+    let whole_q = (whole_method != TimingMethod::WallClock).then(|| Queries::new(&ctx.device, 2));
 
-    let scope = dev.push_error_scope(wgpu::ErrorFilter::Validation);
+    let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let whole_once =
+        || -> Result<f64> { Ok(time_groups_once(ctx, whole_method, whole_q.as_ref(), &whole)?[0]) };
     for _ in 0..warmup {
-        whole_once(exec, whole_method, whole_q.as_ref())?;
+        whole_once()?;
     }
-    let mut per_node: Vec<Vec<f64>> = vec![Vec::with_capacity(reps); steps as usize];
-    let mut whole = Vec::with_capacity(reps);
+    let mut per_node: Vec<Vec<f64>> = vec![Vec::with_capacity(reps); nodes.len()];
+    let mut whole_ms = Vec::with_capacity(reps);
     // Interleave the two kinds of measurement so drift affects both alike.
     for _ in 0..reps {
-        for (acc, t) in per_node
-            .iter_mut()
-            .zip(per_node_once(exec, method, node_q.as_ref())?)
-        {
+        let times = time_groups_once(ctx, method, node_q.as_ref(), &nodes)?;
+        for (acc, t) in per_node.iter_mut().zip(times) {
             acc.push(t);
         }
-        whole.push(whole_once(exec, whole_method, whole_q.as_ref())?);
+        whole_ms.push(whole_once()?);
     }
     if let Some(e) = pollster::block_on(scope.pop()) {
         return Err(Error::gpu_from("timed run", e));
@@ -310,20 +276,8 @@ pub fn profile(
         method,
         per_node: per_node.iter().map(|s| Stats::of(s)).collect(),
         whole_method,
-        whole: Stats::of(&whole),
+        whole: Stats::of(&whole_ms),
     })
-}
-
-impl Queries {
-    /// Durations in ms of the pairs (2i, 2i+1), read on `ctx`.
-    fn read_pairs_on(&self, ctx: &GpuContext) -> Result<Vec<f64>> {
-        let ticks: Vec<u64> = super::buffers::map_read(ctx, &self.staging, self.count as u64 * 8)?;
-        let period_ns = ctx.timestamp_period_ns();
-        Ok(ticks
-            .chunks(2)
-            .map(|p| p[1].saturating_sub(p[0]) as f64 * period_ns / 1e6)
-            .collect())
-    }
 }
 
 /// Times arbitrary groups of dispatches (e.g. the encode and the decode of a feature):
@@ -341,79 +295,24 @@ pub fn time_dispatch_groups(
         return Err(Error::InvalidArg("reps must be at least 1".into()));
     }
     let method = TimingMethod::best_per_node(ctx.features);
-    let dev = &ctx.device;
+    let groups: Vec<Vec<&Dispatch>> = groups.iter().map(|g| g.iter().collect()).collect();
     let n = groups.len() as u32;
-    let q = (method != TimingMethod::WallClock && n > 0).then(|| Queries::new(dev, 2 * n));
-    let submit = |enc: wgpu::CommandEncoder| -> Result<()> {
-        ctx.queue.submit([enc.finish()]);
-        ctx.wait()
-    };
-    let scope = dev.push_error_scope(wgpu::ErrorFilter::Validation);
+    let q = (method != TimingMethod::WallClock && n > 0).then(|| Queries::new(&ctx.device, 2 * n));
+    let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
     for _ in 0..warmup {
-        let mut enc = dev.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            for d in groups.iter().flatten() {
-                d.encode(&mut pass);
-            }
-        }
-        submit(enc)?;
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        encode_all(
+            &mut enc.begin_compute_pass(&Default::default()),
+            groups.iter().flatten().copied(),
+        );
+        submit(ctx, enc)?;
     }
     let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(reps); groups.len()];
     for _ in 0..reps {
-        let times: Vec<f64> = match (method, q.as_ref()) {
-            (TimingMethod::TimestampInsidePass, Some(q)) => {
-                let mut enc = dev.create_command_encoder(&Default::default());
-                {
-                    let mut pass = enc.begin_compute_pass(&Default::default());
-                    for (i, g) in groups.iter().enumerate() {
-                        pass.write_timestamp(&q.set, 2 * i as u32);
-                        for d in g {
-                            d.encode(&mut pass);
-                        }
-                        pass.write_timestamp(&q.set, 2 * i as u32 + 1);
-                    }
-                }
-                q.finish(&mut enc);
-                submit(enc)?;
-                q.read_pairs_on(ctx)?
-            }
-            (TimingMethod::TimestampPass, Some(q)) => {
-                let mut enc = dev.create_command_encoder(&Default::default());
-                for (i, g) in groups.iter().enumerate() {
-                    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                        label: None,
-                        timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
-                            query_set: &q.set,
-                            beginning_of_pass_write_index: Some(2 * i as u32),
-                            end_of_pass_write_index: Some(2 * i as u32 + 1),
-                        }),
-                    });
-                    for d in g {
-                        d.encode(&mut pass);
-                    }
-                }
-                q.finish(&mut enc);
-                submit(enc)?;
-                q.read_pairs_on(ctx)?
-            }
-            _ => groups
-                .iter()
-                .map(|g| {
-                    let mut enc = dev.create_command_encoder(&Default::default());
-                    {
-                        let mut pass = enc.begin_compute_pass(&Default::default());
-                        for d in g {
-                            d.encode(&mut pass);
-                        }
-                    }
-                    let t = Instant::now();
-                    submit(enc)?;
-                    Ok(t.elapsed().as_secs_f64() * 1e3)
-                })
-                .collect::<Result<_>>()?,
-        };
-        for (acc, t) in samples.iter_mut().zip(times) {
+        for (acc, t) in samples
+            .iter_mut()
+            .zip(time_groups_once(ctx, method, q.as_ref(), &groups)?)
+        {
             acc.push(t);
         }
     }

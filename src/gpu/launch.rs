@@ -1,0 +1,582 @@
+//! Kernel launchers and the conv tiling plan; after `buffers` in `gpu`, before `executor`.
+//!
+//! [`Builder`] fills each kernel's uniform parameters, binds its buffers and counts its
+//! workgroups; [`conv_plan`] picks a convolution's tile and split-K. Sizes come from users
+//! (batch, shapes, feature lengths), so every count the shaders index with `u32` is
+//! computed with checked arithmetic: too large is an [`Error::Unsupported`], never a panic
+//! or a wrap.
+
+use super::buffers;
+use super::context::GpuContext;
+use super::dispatch::Dispatch;
+use super::pipelines::{Kernel, Pipelines};
+use super::shaders::{
+    self, ConvParams, ConvTile, EltwiseMode, EltwiseParams, LinearParams, MaskParams, PoolMode,
+    PoolParams, QuantizeParams, Uniform,
+};
+use crate::error::{Error, Result};
+use crate::model::{Act, Conv2d, Pool, Shape};
+use std::marker::PhantomData;
+
+/// `v` as a shader `u32`, or an error naming `what`.
+fn u32_of(what: &str, v: usize) -> Result<u32> {
+    u32::try_from(v)
+        .map_err(|_| Error::Unsupported(format!("{what} of {v} exceeds the kernels' u32 indexing")))
+}
+
+/// The product of `factors` as a shader `u32` (the element count of a tensor the kernel
+/// indexes), or an error naming `what` and the factors.
+fn count(what: &str, factors: &[usize]) -> Result<u32> {
+    factors
+        .iter()
+        .try_fold(1usize, |acc, &f| acc.checked_mul(f))
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| {
+            let dims: Vec<String> = factors.iter().map(|f| f.to_string()).collect();
+            Error::Unsupported(format!(
+                "{what} of {} values exceeds the kernels' u32 indexing",
+                dims.join(" x ")
+            ))
+        })
+}
+
+fn conv_out_hw(c: &Conv2d, input: Shape) -> Result<(usize, usize)> {
+    if c.groups == 0 || c.stride.0 == 0 || c.stride.1 == 0 {
+        return Err(Error::InvalidArg(format!(
+            "conv2d with groups {} and stride {:?}",
+            c.groups, c.stride
+        )));
+    }
+    c.out_hw(input.h, input.w).ok_or_else(|| {
+        Error::InvalidArg(format!(
+            "conv2d kernel {:?} is larger than its padded input {input}",
+            c.kernel
+        ))
+    })
+}
+
+/// How a convolution is tiled on the GPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvPlan {
+    /// Tile shape.
+    pub tile: ConvTile,
+    /// Slices of the reduction (1 = no split-K).
+    pub k_splits: u32,
+    /// Reduction length per slice (a multiple of the K tile).
+    pub k_chunk: u32,
+    /// Workgroups to dispatch.
+    pub workgroups: [u32; 3],
+    /// Bytes of partial sums when split (0 otherwise).
+    pub scratch_bytes: u64,
+}
+
+/// Largest split-K scratch buffer per convolution.
+const SPLITK_MAX_SCRATCH_BYTES: u64 = 16 << 20;
+
+/// Chooses the tile (the one that pads the output least; ties go to the wide tile) and
+/// split-K (when the output has fewer tiles than [`shaders::CONV_SPLITK_TARGET_WORKGROUPS`],
+/// each slice keeping at least 4 K tiles). Errors when a count exceeds `u32`.
+pub fn conv_plan(c: &Conv2d, batch: usize, input: Shape) -> Result<ConvPlan> {
+    let (oh, ow) = conv_out_hw(c, input)?;
+    let n = count("conv2d output pixels", &[batch, oh, ow])?;
+    let m = u32_of("conv2d output channels per group", c.out_c / c.groups)?;
+    let k = count(
+        "conv2d reduction",
+        &[c.in_c / c.groups, c.kernel.0, c.kernel.1],
+    )?;
+    let groups = u32_of("conv2d groups", c.groups)?;
+    let out_bytes = count("conv2d output", &[batch, c.out_c, oh, ow])? as u64 * 4;
+    if n == 0 || m == 0 || k == 0 {
+        return Err(Error::InvalidArg(format!(
+            "conv2d of batch {batch} x {input} to {} channels computes nothing",
+            c.out_c
+        )));
+    }
+    let padded = |t: ConvTile| {
+        n.div_ceil(t.tile_n()) as u64
+            * t.tile_n() as u64
+            * m.div_ceil(t.tile_m()) as u64
+            * t.tile_m() as u64
+    };
+    let tile = if padded(ConvTile::NARROW) < padded(ConvTile::WIDE) {
+        ConvTile::NARROW
+    } else {
+        ConvTile::WIDE
+    };
+    let tiles = n.div_ceil(tile.tile_n()) as u64 * m.div_ceil(tile.tile_m()) as u64 * groups as u64;
+    let k_tiles = k.div_ceil(shaders::CONV_TILE_K);
+    let target = shaders::CONV_SPLITK_TARGET_WORKGROUPS;
+    let mut k_splits = 1;
+    if tiles < target as u64 && !c.is_depthwise() {
+        k_splits = target
+            .div_ceil(tiles as u32)
+            .min(k_tiles / 4)
+            .min((SPLITK_MAX_SCRATCH_BYTES / out_bytes.max(1)) as u32)
+            .max(1);
+    }
+    let k_chunk = (k_tiles.div_ceil(k_splits))
+        .checked_mul(shaders::CONV_TILE_K)
+        .ok_or_else(|| Error::Unsupported(format!("conv2d reduction of {k} values")))?;
+    let k_splits = k.div_ceil(k_chunk).max(1);
+    let z = groups
+        .checked_mul(k_splits)
+        .ok_or_else(|| Error::Unsupported(format!("conv2d with {groups} groups")))?;
+    Ok(ConvPlan {
+        tile,
+        k_splits,
+        k_chunk,
+        workgroups: [n.div_ceil(tile.tile_n()), m.div_ceil(tile.tile_m()), z],
+        scratch_bytes: if k_splits > 1 {
+            k_splits as u64 * out_bytes
+        } else {
+            0
+        },
+    })
+}
+
+/// Pooling flavours of `pool.wgsl`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolKind {
+    /// Max pooling with a window.
+    Max(Pool),
+    /// Average pooling with a window (zero padding counted).
+    Avg(Pool),
+    /// Adaptive average pooling to `(h, w)`.
+    Adaptive(usize, usize),
+}
+
+/// Splits a 1-D count of workgroups over x and y so that no dimension exceeds the limit;
+/// the shaders rebuild the index as `gid.x + gid.y * num_workgroups.x * WG`.
+pub fn fold_1d(workgroups: u32, max_per_dim: u32) -> [u32; 3] {
+    if workgroups <= max_per_dim {
+        [workgroups.max(1), 1, 1]
+    } else {
+        [max_per_dim, workgroups.div_ceil(max_per_dim), 1]
+    }
+}
+
+/// A uniform buffer holding a `P`, bindable only to a [`Kernel<P>`].
+struct Params<P> {
+    buffer: wgpu::Buffer,
+    kind: PhantomData<fn(P)>,
+}
+
+/// Builds dispatches for one device; buffers are bound when the dispatch is built. Every
+/// launcher returns an error, not a panic, when a size exceeds what the kernels index.
+pub struct Builder<'a> {
+    ctx: &'a GpuContext,
+    k: &'a Pipelines,
+}
+
+impl<'a> Builder<'a> {
+    /// A builder on a context (compiles the pipelines on first use).
+    pub fn new(ctx: &'a GpuContext) -> Self {
+        Self {
+            ctx,
+            k: ctx.pipelines(),
+        }
+    }
+
+    fn uniform<P: Uniform>(&self, v: &P) -> Params<P> {
+        use wgpu::util::DeviceExt;
+        let buffer = self
+            .ctx
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(P::LAYOUT.name),
+                contents: bytemuck::bytes_of(v),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        Params {
+            buffer,
+            kind: PhantomData,
+        }
+    }
+
+    /// A dispatch of `kernel` with `params` at binding 0 and `buffers` at theirs.
+    fn dispatch<P>(
+        &self,
+        kernel: &Kernel<P>,
+        params: &Params<P>,
+        buffers: &[(u32, &wgpu::Buffer)],
+        workgroups: [u32; 3],
+    ) -> Dispatch {
+        let entries: Vec<wgpu::BindGroupEntry> = std::iter::once((0, &params.buffer))
+            .chain(buffers.iter().copied())
+            .map(|(binding, b)| wgpu::BindGroupEntry {
+                binding,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+        let bind_group = self
+            .ctx
+            .device
+            .create_bind_group(&wgpu::BindGroupDescriptor {
+                label: None,
+                layout: &kernel.pipeline.get_bind_group_layout(0),
+                entries: &entries,
+            });
+        Dispatch {
+            pipeline: kernel.pipeline.clone(),
+            bind_group,
+            workgroups,
+        }
+    }
+
+    /// Workgroups of `per_group` threads for `threads` threads, folded over x and y.
+    fn fold(&self, threads: u32, per_group: u32) -> [u32; 3] {
+        let max = self
+            .ctx
+            .device
+            .limits()
+            .max_compute_workgroups_per_dimension;
+        fold_1d(threads.div_ceil(per_group), max)
+    }
+
+    /// A dispatch of a one-thread-per-element kernel over `threads` elements.
+    fn per_element<P: Uniform>(
+        &self,
+        kernel: &Kernel<P>,
+        params: &P,
+        buffers: &[(u32, &wgpu::Buffer)],
+        threads: u32,
+    ) -> Dispatch {
+        let ub = self.uniform(params);
+        self.dispatch(kernel, &ub, buffers, self.fold(threads, shaders::WG_1D))
+    }
+
+    /// A small placeholder bound where a kernel's optional input is absent.
+    pub fn dummy(&self) -> wgpu::Buffer {
+        self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("dummy"),
+            size: 16,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// Convolution (general, pointwise or depthwise kernel chosen from the shape; tile
+    /// shape and split-K chosen by [`conv_plan`]). One or two dispatches.
+    #[allow(clippy::too_many_arguments)] // one buffer per kernel binding
+    pub fn conv2d(
+        &self,
+        c: &Conv2d,
+        batch: usize,
+        input: Shape,
+        x: &wgpu::Buffer,
+        weight: &wgpu::Buffer,
+        bias: Option<&wgpu::Buffer>,
+        residual: Option<&wgpu::Buffer>,
+        y: &wgpu::Buffer,
+    ) -> Result<Vec<Dispatch>> {
+        let plan = conv_plan(c, batch, input)?;
+        let (oh, ow) = conv_out_hw(c, input)?;
+        count("conv2d input", &[batch, input.c, input.h, input.w])?;
+        let out_len = count("conv2d output", &[batch, c.out_c, oh, ow])?;
+        let dim = |v: usize| u32_of("conv2d dimension", v);
+        let prm = ConvParams {
+            batch: dim(batch)?,
+            in_c: dim(c.in_c)?,
+            in_h: dim(input.h)?,
+            in_w: dim(input.w)?,
+            out_c: dim(c.out_c)?,
+            out_h: dim(oh)?,
+            out_w: dim(ow)?,
+            groups: dim(c.groups)?,
+            kh: dim(c.kernel.0)?,
+            kw: dim(c.kernel.1)?,
+            stride_h: dim(c.stride.0)?,
+            stride_w: dim(c.stride.1)?,
+            pad_h: dim(c.padding.0)?,
+            pad_w: dim(c.padding.1)?,
+            has_bias: bias.is_some() as u32,
+            has_res: residual.is_some() as u32,
+            act: c.act.code(),
+            k_splits: plan.k_splits,
+            k_chunk: plan.k_chunk,
+            _pad0: 0,
+        };
+        let dummy = self.dummy();
+        let (bias, residual) = (bias.unwrap_or(&dummy), residual.unwrap_or(&dummy));
+        if c.is_depthwise() {
+            let bufs = [(1, x), (2, weight), (3, bias), (4, residual), (5, y)];
+            return Ok(vec![self.per_element(
+                &self.k.depthwise,
+                &prm,
+                &bufs,
+                out_len,
+            )]);
+        }
+        let ub = self.uniform(&prm);
+        let partial = if plan.k_splits > 1 {
+            buffers::zeroed(self.ctx, "split-k partial sums", plan.scratch_bytes)
+        } else {
+            // Its own placeholder: a buffer bound read-write may not alias a read binding.
+            self.dummy()
+        };
+        let bufs = [
+            (1, x),
+            (2, weight),
+            (3, bias),
+            (4, residual),
+            (5, y),
+            (6, &partial),
+        ];
+        let pipeline = match (plan.tile == ConvTile::NARROW, c.is_pointwise()) {
+            (false, false) => &self.k.conv,
+            (false, true) => &self.k.conv_pointwise,
+            (true, false) => &self.k.conv_narrow,
+            (true, true) => &self.k.conv_narrow_pointwise,
+        };
+        let mut out = vec![self.dispatch(pipeline, &ub, &bufs, plan.workgroups)];
+        if plan.k_splits > 1 {
+            out.push(self.dispatch(
+                &self.k.conv_splitk_reduce,
+                &ub,
+                &[(3, bias), (4, residual), (5, y), (6, &partial)],
+                self.fold(out_len, shaders::WG_1D),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Fully connected layer `y = act(W x + b)` on `batch` vectors, for the block of
+    /// output features `o_base..o_base + rows` whose weight rows `weight` holds.
+    #[allow(clippy::too_many_arguments)] // one buffer per kernel binding
+    pub fn linear(
+        &self,
+        in_f: usize,
+        out_f: usize,
+        (o_base, rows): (usize, usize),
+        act: Act,
+        batch: usize,
+        x: &wgpu::Buffer,
+        weight: &wgpu::Buffer,
+        bias: Option<&wgpu::Buffer>,
+        y: &wgpu::Buffer,
+    ) -> Result<Dispatch> {
+        count("linear input", &[batch, in_f])?;
+        count("linear output", &[batch, out_f])?;
+        count("linear weight block", &[rows, in_f])?;
+        let dim = |v: usize| u32_of("linear dimension", v);
+        let prm = LinearParams {
+            batch: dim(batch)?,
+            in_f: dim(in_f)?,
+            out_f: dim(out_f)?,
+            has_bias: bias.is_some() as u32,
+            act: act.code(),
+            o_base: dim(o_base)?,
+            _pad0: 0,
+            _pad1: 0,
+        };
+        let ub = self.uniform(&prm);
+        let dummy = self.dummy();
+        let bufs = [(1, x), (2, weight), (3, bias.unwrap_or(&dummy)), (4, y)];
+        let wg = [
+            dim(rows)?,
+            prm.batch.div_ceil(shaders::LINEAR_BATCH_TILE),
+            1,
+        ];
+        Ok(self.dispatch(&self.k.linear, &ub, &bufs, wg))
+    }
+
+    /// Pooling of `batch` tensors of shape `input`.
+    pub fn pool(
+        &self,
+        kind: PoolKind,
+        batch: usize,
+        input: Shape,
+        x: &wgpu::Buffer,
+        y: &wgpu::Buffer,
+    ) -> Result<Dispatch> {
+        let window = |p: Pool| (p, p.out_len(input.h), p.out_len(input.w));
+        let (mode, (win, oh, ow)) = match kind {
+            PoolKind::Max(p) => (PoolMode::Max, window(p)),
+            PoolKind::Avg(p) => (PoolMode::Avg, window(p)),
+            PoolKind::Adaptive(h, w) => {
+                let one = Pool {
+                    kernel: 1,
+                    stride: 1,
+                    padding: 0,
+                };
+                (PoolMode::Adaptive, (one, Some(h), Some(w)))
+            }
+        };
+        let (Some(oh), Some(ow)) = (oh, ow) else {
+            return Err(Error::InvalidArg(format!(
+                "{kind:?}: window larger than its padded input {input}"
+            )));
+        };
+        count("pool input", &[batch, input.c, input.h, input.w])?;
+        let out_len = count("pool output", &[batch, input.c, oh, ow])?;
+        let dim = |v: usize| u32_of("pool dimension", v);
+        let prm = PoolParams {
+            batch: dim(batch)?,
+            c: dim(input.c)?,
+            in_h: dim(input.h)?,
+            in_w: dim(input.w)?,
+            out_h: dim(oh)?,
+            out_w: dim(ow)?,
+            kernel: dim(win.kernel)?,
+            stride: dim(win.stride)?,
+            pad: dim(win.padding)?,
+            mode: mode.code(),
+            _pad0: 0,
+            _pad1: 0,
+        };
+        Ok(self.per_element(&self.k.pool, &prm, &[(1, x), (2, y)], out_len))
+    }
+
+    /// `y = act(a + b)` over `n` elements.
+    pub fn add(
+        &self,
+        n: usize,
+        act: Act,
+        a: &wgpu::Buffer,
+        b: &wgpu::Buffer,
+        y: &wgpu::Buffer,
+    ) -> Result<Dispatch> {
+        self.eltwise(EltwiseMode::Add, n, act, (1, 1), [a, b, y])
+    }
+
+    /// `y = act(a)` over `n` elements.
+    pub fn activation(
+        &self,
+        n: usize,
+        act: Act,
+        a: &wgpu::Buffer,
+        y: &wgpu::Buffer,
+    ) -> Result<Dispatch> {
+        let dummy = self.dummy();
+        self.eltwise(EltwiseMode::Activation, n, act, (1, 1), [a, &dummy, y])
+    }
+
+    /// Batch norm as `y = a * ss[2c] + ss[2c+1]` with interleaved per-channel scale/shift.
+    pub fn scale_shift(
+        &self,
+        n: usize,
+        channels: usize,
+        inner: usize,
+        a: &wgpu::Buffer,
+        ss: &wgpu::Buffer,
+        y: &wgpu::Buffer,
+    ) -> Result<Dispatch> {
+        let mode = EltwiseMode::ScaleShift;
+        self.eltwise(mode, n, Act::None, (channels, inner), [a, ss, y])
+    }
+
+    /// `eltwise.wgsl` in `mode` on `n` elements laid out `[outer, channels, inner]`, with
+    /// buffers `[a, b, y]`.
+    fn eltwise(
+        &self,
+        mode: EltwiseMode,
+        n: usize,
+        act: Act,
+        (channels, inner): (usize, usize),
+        [a, b, y]: [&wgpu::Buffer; 3],
+    ) -> Result<Dispatch> {
+        let prm = EltwiseParams {
+            n: u32_of("element-wise length", n)?,
+            mode: mode.code(),
+            act: act.code(),
+            channels: u32_of("element-wise channels", channels)?,
+            inner: u32_of("element-wise plane", inner)?,
+            _pad0: 0,
+            _pad1: 0,
+            _pad2: 0,
+        };
+        let bufs = [(1, a), (2, b), (3, y)];
+        Ok(self.per_element(&self.k.eltwise, &prm, &bufs, prm.n))
+    }
+
+    /// Pruning mask over a `[outer, channels, inner]` tensor of `n` elements.
+    pub fn mask(
+        &self,
+        n: usize,
+        channels: usize,
+        inner: usize,
+        x: &wgpu::Buffer,
+        keep: &wgpu::Buffer,
+        y: &wgpu::Buffer,
+    ) -> Result<Dispatch> {
+        let prm = MaskParams {
+            n: u32_of("masked length", n)?,
+            channels: u32_of("masked channels", channels)?,
+            inner: u32_of("masked plane", inner)?,
+            _pad0: 0,
+        };
+        let bufs = [(1, x), (2, keep), (3, y)];
+        Ok(self.per_element(&self.k.mask, &prm, &bufs, prm.n))
+    }
+
+    /// The parameters of `quantize.wgsl`, checked: `group_len` divides nothing when 0,
+    /// the shaders shift by `bits` (below 32) and index bits with `u32`.
+    fn quantize_params(numel: usize, group_len: usize, bits: u32) -> Result<QuantizeParams> {
+        if group_len == 0 || !(1..32).contains(&bits) {
+            return Err(Error::InvalidArg(format!(
+                "quantizing {numel} values in groups of {group_len} at {bits} bits"
+            )));
+        }
+        // The shader rounds `numel * bits + 31` down to whole words, in u32.
+        let padded_bits = numel
+            .checked_mul(bits as usize)
+            .and_then(|b| b.checked_add(31));
+        u32_of("quantized bit count", padded_bits.unwrap_or(usize::MAX))?;
+        Ok(QuantizeParams {
+            numel: u32_of("quantized length", numel)?,
+            group_len: u32_of("quantization group", group_len)?,
+            groups: u32_of("quantization groups", numel / group_len)?,
+            bits,
+        })
+    }
+
+    /// Min/max per group then quantize and pack: two dispatches writing `params`
+    /// (`numel / group_len` x [`crate::cpu::QuantParams`]) and `words`.
+    pub fn quantize_pack(
+        &self,
+        numel: usize,
+        group_len: usize,
+        bits: u32,
+        x: &wgpu::Buffer,
+        params: &wgpu::Buffer,
+        words: &wgpu::Buffer,
+    ) -> Result<[Dispatch; 2]> {
+        let prm = Self::quantize_params(numel, group_len, bits)?;
+        let ub = self.uniform(&prm);
+        let max = self
+            .ctx
+            .device
+            .limits()
+            .max_compute_workgroups_per_dimension;
+        let n_words = (prm.numel * bits).div_ceil(32);
+        Ok([
+            self.dispatch(
+                &self.k.q_minmax,
+                &ub,
+                &[(1, x), (2, params)],
+                fold_1d(prm.groups, max),
+            ),
+            self.dispatch(
+                &self.k.q_pack,
+                &ub,
+                &[(1, x), (2, params), (3, words)],
+                self.fold(n_words, shaders::WG_1D),
+            ),
+        ])
+    }
+
+    /// Unpack and dequantize `numel` values from `words` with per-group `params`.
+    pub fn unpack_dequantize(
+        &self,
+        numel: usize,
+        group_len: usize,
+        bits: u32,
+        params: &wgpu::Buffer,
+        words: &wgpu::Buffer,
+        y: &wgpu::Buffer,
+    ) -> Result<Dispatch> {
+        let prm = Self::quantize_params(numel, group_len, bits)?;
+        let bufs = [(2, params), (3, words), (4, y)];
+        Ok(self.per_element(&self.k.q_unpack, &prm, &bufs, prm.numel))
+    }
+}

@@ -1,0 +1,98 @@
+//! The compiled compute pipelines; after `shaders` in `gpu`'s order, before `context`.
+//!
+//! Built from a `&wgpu::Device` and the shader registry, knowing nothing of contexts or
+//! buffers.
+
+use super::shaders::{
+    self, ConvParams, ConvTile, EltwiseParams, LinearParams, MaskParams, PoolParams,
+    QuantizeParams, Uniform,
+};
+use std::marker::PhantomData;
+
+/// A compute pipeline whose `@binding(0)` uniform is `P`, so that a launcher can only fill
+/// it with the struct the shader declares.
+#[derive(Debug)]
+pub(crate) struct Kernel<P> {
+    pub(crate) pipeline: wgpu::ComputePipeline,
+    params: PhantomData<fn(P)>,
+}
+
+/// Every pipeline splitbench uses.
+#[derive(Debug)]
+pub(crate) struct Pipelines {
+    pub(crate) conv: Kernel<ConvParams>,
+    pub(crate) conv_pointwise: Kernel<ConvParams>,
+    pub(crate) conv_narrow: Kernel<ConvParams>,
+    pub(crate) conv_narrow_pointwise: Kernel<ConvParams>,
+    pub(crate) conv_splitk_reduce: Kernel<ConvParams>,
+    pub(crate) depthwise: Kernel<ConvParams>,
+    pub(crate) linear: Kernel<LinearParams>,
+    pub(crate) pool: Kernel<PoolParams>,
+    pub(crate) eltwise: Kernel<EltwiseParams>,
+    pub(crate) mask: Kernel<MaskParams>,
+    pub(crate) q_minmax: Kernel<QuantizeParams>,
+    pub(crate) q_pack: Kernel<QuantizeParams>,
+    pub(crate) q_unpack: Kernel<QuantizeParams>,
+}
+
+/// Compiles `entry` of the registered `file` with the constants of `tile` and the
+/// pipeline-overridable `constants`.
+fn kernel<P: Uniform>(
+    dev: &wgpu::Device,
+    file: &str,
+    entry: &str,
+    constants: &[(&str, f64)],
+    tile: ConvTile,
+) -> Kernel<P> {
+    debug_assert_eq!(
+        shaders::uniform_of(file).map(|l| l.name),
+        Some(P::LAYOUT.name),
+        "{file} binds another uniform struct (see shaders::UNIFORMS)"
+    );
+    // Only the fixed names below reach here, and every test that opens a context
+    // compiles all of them: a missing file is a bug in this list, not an input error.
+    let src = shaders::source_for(file, tile).expect("registered shader file");
+    let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(file),
+        source: wgpu::ShaderSource::Wgsl(src.into()),
+    });
+    let pipeline = dev.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(entry),
+        layout: None,
+        module: &module,
+        entry_point: Some(entry),
+        compilation_options: wgpu::PipelineCompilationOptions {
+            constants,
+            ..Default::default()
+        },
+        cache: None,
+    });
+    Kernel {
+        pipeline,
+        params: PhantomData,
+    }
+}
+
+impl Pipelines {
+    /// Compiles every pipeline on `dev`.
+    pub(crate) fn new(dev: &wgpu::Device) -> Self {
+        let wide = ConvTile::WIDE;
+        let narrow = ConvTile::NARROW;
+        let pointwise = &[("POINTWISE", 1.0)];
+        Self {
+            conv: kernel(dev, "conv2d.wgsl", "main", &[], wide),
+            conv_pointwise: kernel(dev, "conv2d.wgsl", "main", pointwise, wide),
+            conv_narrow: kernel(dev, "conv2d.wgsl", "main", &[], narrow),
+            conv_narrow_pointwise: kernel(dev, "conv2d.wgsl", "main", pointwise, narrow),
+            conv_splitk_reduce: kernel(dev, "conv2d.wgsl", "splitk_reduce", &[], wide),
+            depthwise: kernel(dev, "depthwise.wgsl", "main", &[], wide),
+            linear: kernel(dev, "linear.wgsl", "main", &[], wide),
+            pool: kernel(dev, "pool.wgsl", "main", &[], wide),
+            eltwise: kernel(dev, "eltwise.wgsl", "main", &[], wide),
+            mask: kernel(dev, "mask.wgsl", "main", &[], wide),
+            q_minmax: kernel(dev, "quantize.wgsl", "group_minmax", &[], wide),
+            q_pack: kernel(dev, "quantize.wgsl", "quantize_pack", &[], wide),
+            q_unpack: kernel(dev, "quantize.wgsl", "unpack_dequantize", &[], wide),
+        }
+    }
+}
