@@ -3,14 +3,15 @@
 //! has no timestamps). Throughput: conv/linear report FLOPs as "elements" (elem/s =
 //! FLOP/s); pooling and quantization report bytes read.
 //!
-//! `cargo bench --bench kernels` on lavapipe takes a few minutes (CPU-emulated GPU);
-//! `cargo test --benches` runs each case once.
+//! `cargo bench --bench kernels` takes about a minute on lavapipe (CPU-emulated GPU), with
+//! `SPLITBENCH_BENCH=full` a few; `cargo test --benches` runs each case once.
+
+mod common;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use splitbench::gpu::{buffers, Builder, GpuContext, PassTimer, PoolKind};
 use splitbench::model::{Act, Conv2d, Shape};
 use splitbench::tensor::Rng;
-use std::time::Duration;
 
 /// Bytes of one group's parameters as the quantize kernel writes them.
 const QUANT_PARAMS_BYTES: usize = std::mem::size_of::<splitbench::cpu::QuantParams>();
@@ -40,9 +41,7 @@ type Case<'a> = (String, u64, Throughput, PassTimer<'a>);
 
 fn run(c: &mut Criterion, group: &str, cases: Vec<Case<'_>>) {
     let mut g = c.benchmark_group(group);
-    g.sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3));
+    common::gpu_group(&mut g);
     for (id, _flops, tp, timer) in &cases {
         g.throughput(tp.clone());
         g.bench_function(BenchmarkId::from_parameter(id), |b| {

@@ -7,6 +7,8 @@
 //! throughput is candidates x states per iteration. Target: >= 1,000,000 evaluations/s on
 //! one core.
 
+mod common;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use splitbench::channel::Channel;
 use splitbench::model::{fuse_graph, zoo, Shape, ZooOptions};
@@ -80,5 +82,9 @@ fn search(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, search);
+criterion_group! {
+    name = benches;
+    config = common::cpu();
+    targets = search
+}
 criterion_main!(benches);

@@ -29,4 +29,7 @@ pub use dispatch::Dispatch;
 pub use executor::{Executor, Step};
 pub use launch::{conv_plan, fold_1d, Builder, ConvPlan, PoolKind};
 pub use pass_timer::PassTimer;
-pub use timing::{percentile, profile, time_dispatch_groups, RangeProfile, Stats, TimingMethod};
+pub use timing::{
+    percentile, profile, profile_nodes, profile_whole, time_dispatch_groups, RangeProfile, Stats,
+    TimingMethod,
+};

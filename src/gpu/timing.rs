@@ -36,6 +36,15 @@ impl TimingMethod {
         }
     }
 
+    /// How a whole range in one submission is timed: pass timestamps, else wall clock.
+    pub fn best_whole(features: wgpu::Features) -> Self {
+        if features.contains(wgpu::Features::TIMESTAMP_QUERY) {
+            TimingMethod::TimestampPass
+        } else {
+            TimingMethod::WallClock
+        }
+    }
+
     /// The best per-node method the device supports.
     pub fn best_per_node(features: wgpu::Features) -> Self {
         if features.contains(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES) {
@@ -237,11 +246,7 @@ pub fn profile(
             supported.as_str()
         )));
     }
-    let whole_method = if features.contains(wgpu::Features::TIMESTAMP_QUERY) {
-        TimingMethod::TimestampPass
-    } else {
-        TimingMethod::WallClock
-    };
+    let whole_method = TimingMethod::best_whole(features);
     let ctx = exec.context();
     let nodes: Vec<Vec<&Dispatch>> = exec
         .steps()
@@ -320,4 +325,48 @@ pub fn time_dispatch_groups(
         return Err(Error::gpu_from("timed run", e));
     }
     Ok((method, samples.iter().map(|s| Stats::of(s)).collect()))
+}
+
+/// Per-node times of an executor's steps only, without [`profile`]'s whole-range runs: for
+/// callers that need the node medians alone (pruned prefixes), in half the runs.
+pub fn profile_nodes(
+    exec: &Executor<'_>,
+    warmup: usize,
+    reps: usize,
+) -> Result<(TimingMethod, Vec<Stats>)> {
+    let groups: Vec<Vec<Dispatch>> = exec.steps().iter().map(|s| s.dispatches.clone()).collect();
+    time_dispatch_groups(exec.context(), &groups, warmup, reps)
+}
+
+/// The whole range in one submission only, timed as [`profile`] times it (pass
+/// timestamps, else wall clock), without the per-node runs: for callers that need the
+/// range's time alone (a bottleneck, a pruned prefix's total).
+pub fn profile_whole(
+    exec: &Executor<'_>,
+    warmup: usize,
+    reps: usize,
+) -> Result<(TimingMethod, Stats)> {
+    if reps == 0 {
+        return Err(Error::InvalidArg("reps must be at least 1".into()));
+    }
+    let ctx = exec.context();
+    let method = TimingMethod::best_whole(ctx.features);
+    let all = vec![exec
+        .steps()
+        .iter()
+        .flat_map(|s| s.dispatches.iter())
+        .collect::<Vec<_>>()];
+    let q = (method != TimingMethod::WallClock).then(|| Queries::new(&ctx.device, 2));
+    let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let mut ms = Vec::with_capacity(reps);
+    for i in 0..warmup + reps {
+        let t = time_groups_once(ctx, method, q.as_ref(), &all)?[0];
+        if i >= warmup {
+            ms.push(t);
+        }
+    }
+    if let Some(e) = pollster::block_on(scope.pop()) {
+        return Err(Error::gpu_from("timed run", e));
+    }
+    Ok((method, Stats::of(&ms)))
 }

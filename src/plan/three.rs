@@ -170,13 +170,14 @@ impl PrunedPrefix {
         })
     }
 
-    /// The nodes compaction changes run up to this index (inclusive): what must be
-    /// profiled.
-    pub fn changed_until(base: &Graph, compacted: &Graph) -> usize {
-        (1..base.nodes.len())
-            .filter(|&i| compacted.nodes[i].flops(compacted) != base.nodes[i].flops(base))
-            .max()
-            .unwrap_or(0)
+    /// The node range from the first to the last node whose work compaction changes: what
+    /// must be profiled (`None` when nothing changed).
+    pub fn changed(base: &Graph, compacted: &Graph) -> Option<std::ops::Range<usize>> {
+        let changed =
+            |i: &usize| compacted.nodes[*i].flops(compacted) != base.nodes[*i].flops(base);
+        let first = (1..base.nodes.len()).find(changed)?;
+        let last = (1..base.nodes.len()).rev().find(changed)?;
+        Some(first..last + 1)
     }
 }
 

@@ -154,7 +154,7 @@ fn manifest(
             "plain": "f32, and 8/4/2-bit with per-tensor and per-channel scales, at every intermediate split",
             "prune_families": m.families.iter().map(|f| format!("{f:?}")).collect::<Vec<_>>(),
             "prune_configs_measured": m.pruned.iter().map(|p| p.config.ratios).collect::<Vec<_>>(),
-            "prune_note": "device time of a pruned prefix is measured: the compacted graph is profiled once per distinct config (nodes up to the last one compaction changes); unchanged nodes keep the unpruned measurement; a changed node's edge time is scaled by the same measured ratio",
+            "prune_note": "device time of a pruned prefix is measured: the compacted graph is profiled once per distinct config (the nodes from the first to the last one compaction changes, fed random tensors); unchanged nodes keep the unpruned measurement; a changed node's edge time is scaled by the same measured ratio",
             "bottleneck_widths": "C/4, C/8, C/16 of the (pruned) feature at single-tensor cuts; 3x3 conv + tanh / 3x3 conv + ELU, linear for vector features",
             "bottlenecks_timed": m.bottleneck_keys.len(),
             "compressed_encodings": "f32, 8/4/2-bit per-tensor",
