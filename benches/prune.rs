@@ -1,13 +1,15 @@
 //! Device time of compacted (structurally pruned) prefixes of resnet18-cifar: for uniform
 //! pruning ratios 0, 0.25, 0.5, 0.75, 0.9 the model is compacted, then the device part up
-//! to each paper split point (stem, layer1..layer4) is profiled on the local GPU with
-//! `gpu::profile` (whole prefix in one submission, GPU timestamps where the adapter has
-//! them). Prints a table and writes `results/<adapter>/prune_speedup.csv` with a manifest
-//! beside it.
+//! to each paper split point (stem, layer1..layer4) is timed on the local GPU with
+//! `gpu::profile_whole` (the whole prefix in one submission, GPU timestamps where the
+//! adapter has them). Prints a table and writes `results/<adapter>/prune_speedup.csv` with a
+//! manifest beside it.
 //!
-//! `cargo bench --bench prune` runs the full measurement (3x32x32, width 64, batch 1);
-//! `cargo test --benches` runs a tiny version (width 8, two ratios, one rep) and writes
-//! nothing. `SPLITBENCH_ADAPTER` picks the adapter; `SPLITBENCH_REPS` the repetitions.
+//! `cargo bench --bench prune` runs the measurement (3x32x32, width 64, batch 1, 5 reps; 20
+//! with `SPLITBENCH_BENCH=full`); `cargo test --benches` runs a tiny version (width 8, two
+//! ratios, one rep) and writes nothing. `SPLITBENCH_ADAPTER` picks the adapter.
+
+mod common;
 
 use anyhow::Context;
 use splitbench::compress::{compact, PruneConfig};
@@ -62,7 +64,7 @@ struct Manifest {
 }
 
 fn main() -> anyhow::Result<()> {
-    let full = std::env::args().any(|a| a == "--bench");
+    let bench = std::env::args().any(|a| a == "--bench");
     let ctx = match GpuContext::new(std::env::var("SPLITBENCH_ADAPTER").ok().as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -70,13 +72,8 @@ fn main() -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    let (width, ratios, warmup, reps): (usize, Vec<f32>, usize, usize) = if full {
-        let reps = std::env::var("SPLITBENCH_REPS")
-            .ok()
-            .map(|s| s.parse())
-            .transpose()
-            .context("SPLITBENCH_REPS")?
-            .unwrap_or(5);
+    let (width, ratios, warmup, reps): (usize, Vec<f32>, usize, usize) = if bench {
+        let reps = if common::full() { 20 } else { 5 };
         (64, vec![0.0, 0.25, 0.5, 0.75, 0.9], 2, reps)
     } else {
         (8, vec![0.0, 0.5], 0, 1)
@@ -154,7 +151,7 @@ fn main() -> anyhow::Result<()> {
             r.speedup
         );
     }
-    if !full {
+    if !bench {
         return Ok(());
     }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

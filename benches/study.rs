@@ -5,11 +5,14 @@
 //! resnet18-cifar of models/ (width 16, 1x28x28 Fashion-MNIST, with its accuracy table when
 //! [`ACCURACY_TABLE`] exists, giving chart (f), and a minimum accuracy one point below the
 //! base model's accuracy in it, the paper's constraint), on one GPU context, and writes
-//! `results/<device>/<run>/` (CSVs, charts, manifest). Modest repetitions (`STUDY_REPS`, 5
-//! on CPU adapters) keep it short; the manifests record them. Without `--bench` (`cargo
-//! test --benches`) it only says it skipped.
+//! `results/<device>/<run>/` (CSVs, charts, manifest). Modest repetitions (5 on CPU
+//! adapters, 20 on GPUs; 4x as many with `SPLITBENCH_BENCH=full`) keep it short; the
+//! manifests record them. Without `--bench` (`cargo test --benches`) it only says it
+//! skipped.
 
-use anyhow::{bail, Context, Result};
+mod common;
+
+use anyhow::{bail, Result};
 use splitbench::gpu::GpuContext;
 use splitbench::model::{self, Shape, ZooOptions};
 use splitbench::study::{self, AccuracyTable, Progress, TradeoffOptions};
@@ -58,11 +61,7 @@ fn main() -> Result<()> {
         }
     };
     let cpu = ctx.summary.device_type == "Cpu";
-    let reps = match std::env::var("STUDY_REPS") {
-        Ok(v) => v.parse::<usize>().context("STUDY_REPS")?,
-        Err(_) if cpu => 5,
-        Err(_) => 20,
-    };
+    let reps = if cpu { 5 } else { 20 } * if common::full() { 4 } else { 1 };
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let root = manifest_dir
         .join("results")

@@ -1,5 +1,6 @@
-//! The crate's one error type (layer 0, used by every module). Every variant names what the user gave (file, key, argument)
-//! and what was wrong with it, so the CLI can print it as one line.
+//! The crate's one error type (layer 0, used by every module). Every variant names what
+//! the user gave (file, key, argument) and what was wrong with it, so the CLI can print it
+//! as one line.
 
 use std::path::PathBuf;
 
@@ -53,8 +54,9 @@ pub enum Error {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
-    /// The graph uses something the GPU executor cannot run.
-    #[error("unsupported on GPU: {0}")]
+    /// Something valid but beyond what splitbench can run (a tensor larger than the GPU
+    /// binds, a graph the trainer cannot build, a cut with several tensors).
+    #[error("unsupported: {0}")]
     Unsupported(String),
     /// A user-supplied input file (CSV, trace, config) is malformed.
     #[error("{}: {msg}", file.display())]

@@ -9,10 +9,10 @@
 //! | 1 | [`model`], [`channel`] | graph IR, zoo, weights, fusion, cuts; link models | tensor |
 //! | 2 | [`cpu`] | the naive reference of every GPU op | model |
 //! | 3 | [`gpu`] | shaders -> pipelines -> context -> buffers / dispatch -> launch -> executor -> timing | model, cpu |
-//! | 4 | [`compress`], [`data`] | the configuration grammar, pruning, bottleneck, quantization, wire frame, entropy coding; datasets | gpu, model |
+//! | 4 | [`compress`], [`data`] | the configuration grammar, pruning, bottleneck, quantization, wire frame, entropy coding; datasets | gpu, cpu, model; model |
 //! | 5 | [`eval`] | accuracy through the GPU split pipeline | compress, data, gpu |
 //! | 6 | [`report`] | CSV row types, manifests, CSV files, charts | compress (`Family`), gpu (adapter info) |
-//! | 7 | [`plan`], `train` | cost model, methods, three-step search; CPU training (feature `train`) | channel, compress, report; data |
+//! | 7 | [`plan`], `train` | cost model, methods, three-step search; CPU training (feature `train`) | channel, compress, model, report; compress, data, model |
 //! | 8 | [`study`] | `measure -> plan -> write`, the accuracy table, profiles | everything below |
 //!
 //! The binary's `cli` (one file per subcommand) parses flags, calls [`study`] and the

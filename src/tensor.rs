@@ -1,5 +1,5 @@
-//! A plain host tensor (layer 0): a shape and row-major f32 data. Used for weights, inputs and
-//! read-back results; the GPU side has its own buffers.
+//! A plain host tensor (layer 0): a shape and row-major f32 data. Used for weights, inputs
+//! and read-back results; the GPU side has its own buffers.
 
 use crate::error::{Error, Result};
 

@@ -50,20 +50,50 @@ fn code(path: &Path) -> String {
         .join("\n")
 }
 
-/// The top-level modules a file names as `crate::<module>`.
-fn uses(code: &str) -> Vec<String> {
-    let mut out: Vec<String> = code
-        .match_indices("crate::")
-        .map(|(i, m)| {
-            code[i + m.len()..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect()
-        })
-        .filter(|m: &String| !m.is_empty() && m != "Error" && m != "Result")
-        .collect();
+/// The first path segments after `prefix` in `code`: `prefix::a::X` and the grouped
+/// `prefix::{a::X, b}` both count (`a`, `b`).
+fn segments_after(code: &str, prefix: &str) -> Vec<String> {
+    let ident = |s: &str| -> String {
+        s.trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut out = Vec::new();
+    for (i, m) in code.match_indices(prefix) {
+        let rest = &code[i + m.len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            // Top-level items of the group: split at commas outside nested braces.
+            let (mut depth, mut start) = (0, 0);
+            for (j, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => {
+                        out.push(ident(&group[start..j]));
+                        break;
+                    }
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        out.push(ident(&group[start..j]));
+                        start = j + 1;
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            out.push(ident(rest));
+        }
+    }
+    out.retain(|m| !m.is_empty() && m != "self");
     out.sort();
     out.dedup();
+    out
+}
+
+/// The top-level modules a file names as `crate::<module>`.
+fn uses(code: &str) -> Vec<String> {
+    let mut out = segments_after(code, "crate::");
+    out.retain(|m| m != "Error" && m != "Result");
     out
 }
 
@@ -138,4 +168,51 @@ fn no_comment_cites_an_issue_number() {
         }
     }
     assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
+/// The modules of `gpu/` in their one-way order: each uses only those before it.
+const GPU_ORDER: &[&str] = &[
+    "shaders",
+    "pipelines",
+    "context",
+    "dispatch",
+    "buffers",
+    "launch",
+    "executor",
+    "timing",
+    "pass_timer",
+    "codec",
+];
+
+#[test]
+fn gpu_modules_depend_one_way() {
+    let gpu = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/gpu");
+    let mut wrong = Vec::new();
+    for f in files(&gpu) {
+        let name = f.file_stem().unwrap().to_string_lossy().to_string();
+        if name == "mod" {
+            continue;
+        }
+        let me = GPU_ORDER
+            .iter()
+            .position(|m| *m == name)
+            .unwrap_or_else(|| panic!("src/gpu/{name}.rs is not in GPU_ORDER"));
+        let code = code(&f);
+        let used = segments_after(&code, "super::")
+            .into_iter()
+            .chain(segments_after(&code, "crate::gpu::"));
+        for m in used {
+            match GPU_ORDER.iter().position(|o| *o == m) {
+                Some(i) if i >= me => wrong.push(format!("gpu/{name}.rs uses gpu::{m}")),
+                _ => {}
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn grouped_imports_are_seen() {
+    let code = "use crate::{plan::X, study::{a, b}};\nlet y = crate::model::Shape::new(1, 1, 1);";
+    assert_eq!(uses(code), ["model", "plan", "study"]);
 }

@@ -130,7 +130,7 @@ fn row(
         split: name,
         split_index: idx,
         family: family(&variant),
-        variant,
+        variant: variant.parse().unwrap(),
         bits: match (payload, bits) {
             (0, _) => 0,
             (_, 2) => 4,
@@ -412,10 +412,10 @@ fn many_nodes_and_new_names_still_draw() {
     for r in s
         .candidates
         .iter_mut()
-        .filter(|r| r.variant == "4bit-tensor")
+        .filter(|r| r.variant.to_string() == "4bit-tensor")
     {
-        r.variant = "prune-0.5_0_0_0_0+4bit-tensor".into();
-        r.family = family(&r.variant);
+        r.variant = "prune-0.5_0_0_0_0+4bit-tensor".parse().unwrap();
+        r.family = r.variant.family();
     }
     let files = draw_study(&dir, &s).unwrap();
     assert_eq!(files.len(), 2 * STEMS.len());

@@ -539,7 +539,7 @@ fn accuracy_latency_rows_follow_the_method_sets() {
             close(
                 r.device_ms + r.transmit_ms + r.edge_ms,
                 r.total_ms,
-                &r.config,
+                &r.config.to_string(),
             );
             let dominated = mine.iter().any(|q| {
                 q.total_ms <= r.total_ms
@@ -556,7 +556,7 @@ fn accuracy_latency_rows_follow_the_method_sets() {
     // The chosen configuration of an unconstrained method is on its front.
     for m in Method::ALL {
         let c = space.choose(m, &ch);
-        let cfg = space.candidates[c.index].config(&p).to_string();
+        let cfg = space.candidates[c.index].config(&p);
         if let Some(r) = rows
             .iter()
             .find(|r| r.method == m.name() && r.config == cfg)

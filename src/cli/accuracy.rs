@@ -26,8 +26,9 @@ pub struct Args {
 
 /// Evaluates what is missing, writes the three files, prints the summary.
 pub fn run(a: &Args) -> Result<()> {
-    let (p, test, ctx) = super::eval::setup(&a.m, &a.gpu)?;
-    let images = a.gpu.limit.unwrap_or(test.len()).min(test.len());
+    let p = a.m.prepare()?;
+    let test = a.m.test_set()?;
+    let ctx = a.gpu.adapter.context()?;
     let files = TrainedFiles::beside(&a.m.weights);
     let detail = a.out.join(DETAIL_CSV);
     let e = Evaluation {
@@ -37,8 +38,12 @@ pub fn run(a: &Args) -> Result<()> {
         test: &test,
         batch: a.gpu.batch,
     };
-    let summary = accuracy::run(&e, images, &a.out, &mut |e| match e {
-        AccuracyEvent::Start { configs, kept } => println!(
+    let summary = accuracy::run(&e, a.gpu.limit, &a.out, &mut |e| match e {
+        AccuracyEvent::Start {
+            configs,
+            kept,
+            images,
+        } => println!(
             "{configs} configurations of {} on the first {images} {} test images, GPU engine \
                  on {} ({kept} already in {})",
             a.m.model,

@@ -3,8 +3,10 @@
 //! with the flag's name before any work starts.
 
 use splitbench::channel::Channel;
-use splitbench::data::DatasetKind;
-use splitbench::model::{zoo, Shape, ZooOptions};
+use splitbench::data::{self, Dataset, DatasetKind, Split};
+use splitbench::gpu::GpuContext;
+use splitbench::model::{self, zoo, Prepared, Shape, ZooOptions};
+use std::fmt;
 use std::path::PathBuf;
 
 /// A zoo model name (`--model`).
@@ -66,6 +68,16 @@ pub fn channel(s: &str) -> Result<Channel, String> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct PruneRatios(pub Vec<f32>);
 
+impl fmt::Display for PruneRatios {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("none");
+        }
+        let r: Vec<String> = self.0.iter().map(|r| r.to_string()).collect();
+        f.write_str(&r.join(","))
+    }
+}
+
 /// Parses [`PruneRatios`].
 pub fn prune_ratios(s: &str) -> Result<PruneRatios, String> {
     if s.trim() == "none" || s.trim().is_empty() {
@@ -117,6 +129,13 @@ pub struct AdapterArgs {
     pub adapter: Option<String>,
 }
 
+impl AdapterArgs {
+    /// Opens the adapter.
+    pub fn context(&self) -> splitbench::Result<GpuContext> {
+        GpuContext::new(self.adapter.as_deref())
+    }
+}
+
 /// A trained model and its dataset: the flags every accuracy subcommand shares.
 #[derive(clap::Args, Clone, Debug)]
 pub struct TrainedModelArgs {
@@ -138,6 +157,16 @@ impl TrainedModelArgs {
     /// The model options the dataset implies: its image shape and class count.
     pub fn options(&self) -> ZooOptions {
         self.data.options(self.width)
+    }
+
+    /// The trained model, ready to run.
+    pub fn prepare(&self) -> splitbench::Result<Prepared> {
+        model::prepare(&self.model, &self.options(), Some(&self.weights), 0)
+    }
+
+    /// The dataset's test split.
+    pub fn test_set(&self) -> splitbench::Result<Dataset> {
+        data::load(self.data.dataset, Split::Test, self.data.data.as_deref())
     }
 }
 

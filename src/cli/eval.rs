@@ -4,25 +4,22 @@
 use super::args::{GpuEvalArgs, TrainedModelArgs};
 use anyhow::Result;
 use splitbench::compress::Config;
-use splitbench::data::{self, Split};
-use splitbench::eval::{self, TrainedFiles};
-use splitbench::gpu::GpuContext;
-use splitbench::model;
+use splitbench::eval::TrainedFiles;
 use splitbench::study::accuracy::{evaluate_config, Evaluation};
 
 /// Flags of `splitbench eval`.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub m: TrainedModelArgs,
+    m: TrainedModelArgs,
     #[command(flatten)]
-    pub gpu: GpuEvalArgs,
+    gpu: GpuEvalArgs,
     /// A configuration of the study, `<split node>/<variant>` (e.g.
     /// `layer2.1.conv2/bn8+4bit-tensor`): evaluates the whole split pipeline (device part,
     /// bottleneck, quantize/pack, wire frame, unpack, edge part). Its trained files are
-    /// found next to --weights (see models/README.md).
+    /// found next to --weights (see models/README.md). Default: the whole model.
     #[arg(long, value_parser = config)]
-    pub config: Option<Config>,
+    config: Option<Config>,
 }
 
 /// A configuration in the study's grammar (`--config`).
@@ -30,44 +27,31 @@ fn config(s: &str) -> Result<Config, String> {
     s.parse().map_err(|e: splitbench::Error| e.to_string())
 }
 
-/// The model, the test set and the adapter of an evaluation.
-pub fn setup(
-    m: &TrainedModelArgs,
-    g: &GpuEvalArgs,
-) -> Result<(model::Prepared, data::Dataset, GpuContext)> {
-    let p = model::prepare(&m.model, &m.options(), Some(&m.weights), 0)?;
-    let test = data::load(m.data.dataset, Split::Test, m.data.data.as_deref())?;
-    let ctx = GpuContext::new(g.adapter.adapter.as_deref())?;
-    Ok((p, test, ctx))
-}
-
 /// Evaluates and prints one line.
 pub fn run(a: &Args) -> Result<()> {
-    let (p, test, ctx) = setup(&a.m, &a.gpu)?;
-    let t0 = std::time::Instant::now();
-    let (acc, what) = match &a.config {
-        Some(c) => {
-            let files = TrainedFiles::beside(&a.m.weights);
-            let e = Evaluation {
-                ctx: &ctx,
-                model: &p,
-                files: &files,
-                test: &test,
-                batch: a.gpu.batch,
-            };
-            let r = evaluate_config(&e, c, a.gpu.limit)?;
-            let what = match r.frame_bytes {
-                Some(b) => format!("config {c} ({b} frame bytes per image)"),
-                None => format!("config {c}"),
-            };
-            (r.accuracy, what)
-        }
-        None => {
-            let mut clf = eval::GpuClassifier::new(&ctx, &p.model, a.gpu.batch)?;
-            let acc = eval::accuracy(&mut clf, &test, a.gpu.limit, &mut |_, _| {})?;
-            (acc, "whole model".to_string())
-        }
+    let p = a.m.prepare()?;
+    let g = &p.model.graph;
+    let config = a.config.clone().unwrap_or_else(|| Config::device_only(g));
+    // A configuration that does not fit the model is refused before any data or GPU work.
+    config.resolve(g)?;
+    let test = a.m.test_set()?;
+    let ctx = a.gpu.adapter.context()?;
+    let files = TrainedFiles::beside(&a.m.weights);
+    let e = Evaluation {
+        ctx: &ctx,
+        model: &p,
+        files: &files,
+        test: &test,
+        batch: a.gpu.batch,
     };
+    let t0 = std::time::Instant::now();
+    let r = evaluate_config(&e, &config, a.gpu.limit)?;
+    let what = match (&a.config, r.frame_bytes) {
+        (None, _) => "whole model".to_string(),
+        (Some(c), Some(b)) => format!("config {c} ({b} frame bytes per image)"),
+        (Some(c), None) => format!("config {c}"),
+    };
+    let acc = r.accuracy;
     println!(
         "{} ({}, {what}) on {} test set, {} images, GPU engine on {} ({}), batch {}: top-1 {:.2}% ({}/{}) in {:.1} s",
         a.m.model,

@@ -8,10 +8,9 @@ use super::progress::Bars;
 use anyhow::{Context, Result};
 use splitbench::channel::Channel;
 use splitbench::compress::BOTTLENECK_WEIGHTS_NOTE;
-use splitbench::gpu::GpuContext;
 use splitbench::model;
-use splitbench::plan::{EdgeSource, DEFAULT_EDGE_SPEEDUP, DOWNLINK_NOTE};
-use splitbench::report::ACCURACY_LATENCY_CSV;
+use splitbench::plan::{EdgeSource, DEFAULT_EDGE_SPEEDUP, DOWNLINK_NOTE, STUDY_RATIOS};
+use splitbench::report::{RunInfo, ACCURACY_LATENCY_CSV};
 use splitbench::study::{self, summary_text, AccuracyTable, TradeoffOptions};
 use std::path::PathBuf;
 
@@ -32,10 +31,10 @@ pub struct Args {
     #[arg(long, allow_negative_numbers = true, value_parser = positive)]
     edge_speedup: Option<f64>,
     /// Timed repetitions of the device profile and of each codec measurement.
-    #[arg(long, default_value_t = 10, value_parser = count)]
+    #[arg(long, default_value_t = TradeoffOptions::default().reps, value_parser = count)]
     reps: usize,
     /// Untimed warm-up runs.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = TradeoffOptions::default().warmup)]
     warmup: usize,
     #[command(flatten)]
     adapter: AdapterArgs,
@@ -56,7 +55,7 @@ pub struct Args {
     input_note: Option<String>,
     /// Pruning ratios of the three-step search (uniform over the on-device stages and on
     /// the last on-device stage only), comma-separated in (0, 1), or `none`.
-    #[arg(long, default_value = "0.25,0.5,0.75", value_parser = prune_ratios)]
+    #[arg(long, default_value_t = PruneRatios(STUDY_RATIOS.to_vec()), value_parser = prune_ratios)]
     prune_ratios: PruneRatios,
     /// Leave the learned bottleneck out of the three-step search.
     #[arg(long)]
@@ -117,7 +116,7 @@ pub fn run(a: &Args) -> Result<()> {
     // Everything the user gave is checked before the GPU work.
     opts.check(&p.model.graph)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let ctx = GpuContext::new(a.adapter.adapter.as_deref())?;
+    let ctx = a.adapter.context()?;
     let g = &p.model.graph;
     println!(
         "{} {} on {} ({}), {} reps after {} warm-up",
@@ -128,10 +127,10 @@ pub fn run(a: &Args) -> Result<()> {
         a.reps,
         a.warmup
     );
-    let m = study::measure(&ctx, &p, &opts, &mut Bars::default())?;
-    if let Some(note) = &m.run.note {
+    if let Some(note) = RunInfo::cpu_note(&ctx.summary) {
         println!("note: {note}");
     }
+    let m = study::measure(&ctx, &p, &opts, &mut Bars::default())?;
     println!(
         "device: sum of node medians {:.3} ms, whole graph {:.3} ms ({}); edge: {} (speed-up {:.3})",
         m.sum_of_node_medians_ms,

@@ -36,6 +36,12 @@ use crate::gpu::{self, Executor, GpuContext, Stats, TimingMethod};
 use crate::model::{seeded, Act, Conv2d, Graph, Linear, Model, Op, Shape};
 use crate::tensor::Rng;
 
+/// Salt of the decoder's seeded weights (the encoder takes the seed itself), so the two
+/// halves never draw the same numbers.
+const DECODER_SEED: u64 = 0xdec0de;
+/// Salt of the random feature a bottleneck is timed on.
+const INPUT_SEED: u64 = 0xb0771e;
+
 /// What every output that uses a bottleneck says about its weights.
 pub const BOTTLENECK_WEIGHTS_NOTE: &str =
     "bottleneck weights: seeded for timing (latency does not depend on them); accuracy of trained ones: --accuracy-table";
@@ -187,7 +193,7 @@ impl Bottleneck {
     /// The decoder with seeded weights.
     pub fn decoder(&self, seed: u64) -> Result<Model> {
         let graph = self.decoder_graph()?;
-        let weights = seeded(&graph, seed ^ 0xdec0de);
+        let weights = seeded(&graph, seed ^ DECODER_SEED);
         Ok(Model { graph, weights })
     }
 
@@ -202,7 +208,7 @@ impl Bottleneck {
     ) -> Result<BottleneckTimes> {
         let run = |m: &Model| -> Result<(TimingMethod, Stats)> {
             let exec = Executor::new(ctx, m, 1..2, 1, &[])?;
-            let x = Rng::new(seed ^ 0xb0771e).vec(m.graph.input_shape().numel(), -1.0, 1.0);
+            let x = Rng::new(seed ^ INPUT_SEED).vec(m.graph.input_shape().numel(), -1.0, 1.0);
             exec.set_input(0, &x)?;
             // The whole graph in one submission: a bottleneck is one node.
             gpu::profile_whole(&exec, warmup, reps)

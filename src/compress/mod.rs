@@ -1,7 +1,8 @@
-//! Compression at the split (layer 4, uses `gpu`, `cpu`, `model`): the configuration grammar ([`config`]: split, pruning,
-//! bottleneck, encoding), communication-aware structured pruning of the on-device part
-//! (ranking, masks, compaction), the learned bottleneck, quantization on the GPU, entropy
-//! coding and the wire frame sent from device to edge. Sits above `model`, `cpu` and `gpu`.
+//! Compression at the split (layer 4, uses `gpu`, `cpu`, `model`): the configuration
+//! grammar ([`config`]: split, pruning, bottleneck, encoding), communication-aware
+//! structured pruning of the on-device part (ranking, masks, compaction), the learned
+//! bottleneck, quantization on the GPU, entropy coding and the wire frame sent from device
+//! to edge.
 
 pub mod bottleneck;
 pub mod codec;

@@ -1,5 +1,5 @@
-//! Naive CPU reference of every op the GPU runs (layer 2, uses `model`): obviously correct loops, the oracle for
-//! the GPU tests. Tensors are NCHW f32 with an explicit batch `n`.
+//! Naive CPU reference of every op the GPU runs (layer 2, uses `model`): obviously correct
+//! loops, the oracle for the GPU tests. Tensors are NCHW f32 with an explicit batch `n`.
 
 mod ops;
 mod quant;

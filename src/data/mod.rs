@@ -1,5 +1,5 @@
-//! Labelled image datasets for accuracy work (layer 4, uses `model`): Fashion-MNIST (IDX files, gzip or raw) and
-//! CIFAR-10 (binary batches).
+//! Labelled image datasets for accuracy work (layer 4, uses `model`): Fashion-MNIST (IDX
+//! files, gzip or raw) and CIFAR-10 (binary batches).
 //!
 //! Images are stored NCHW as f32 *after normalization*: `(pixel / 255 - mean[c]) / std[c]`,
 //! with the dataset's [`Normalization`] (Fashion-MNIST: mean 0.2860, std 0.3530; CIFAR-10:
@@ -75,15 +75,14 @@ pub enum DatasetKind {
 }
 
 impl DatasetKind {
-    /// Parses `fashion-mnist` or `cifar10` (also `cifar-10`).
+    /// Parses a name `--dataset` accepts (`fashion-mnist`, `cifar10` and their aliases),
+    /// ignoring case.
     pub fn parse(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "fashion-mnist" | "fashion_mnist" | "fashionmnist" => Ok(Self::FashionMnist),
-            "cifar10" | "cifar-10" => Ok(Self::Cifar10),
-            _ => Err(Error::InvalidArg(format!(
+        <Self as clap::ValueEnum>::from_str(s, true).map_err(|_| {
+            Error::InvalidArg(format!(
                 "unknown dataset '{s}' (known: fashion-mnist, cifar10)"
-            ))),
-        }
+            ))
+        })
     }
 
     /// The name `parse` accepts.

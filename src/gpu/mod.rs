@@ -1,5 +1,6 @@
 //! GPU side (layer 3, uses `model`, `cpu`): executes a node range of a graph and returns
-//! tensors and timings; knows nothing of planning. Modules depend one way, each only on those to its left:
+//! tensors and timings; knows nothing of planning. Modules depend one way, each only on
+//! those to its left:
 //!
 //! ```text
 //! shaders -> pipelines -> context -> dispatch -> buffers -> launch -> executor

@@ -1,6 +1,5 @@
 //! Models (layer 1, uses `tensor`): the graph IR, the zoo, weights (seeded or loaded),
-//! fusion and split cuts. Knows nothing
-//! of GPUs.
+//! fusion and split cuts. Knows nothing of GPUs.
 
 mod cuts;
 mod fuse;

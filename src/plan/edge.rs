@@ -27,8 +27,9 @@ pub enum EdgeSource {
 }
 
 impl EdgeSource {
-    /// One line for stdout, manifests and CSV columns, e.g.
-    /// `device times / 10 (default --edge-speedup)` or `profile edge.csv`.
+    /// One line for stdout, manifests, CSV columns and chart titles, e.g.
+    /// `device times / 10 (default --edge-speedup)` or `profile edge.csv`. It names the
+    /// CLI flag on purpose: these outputs tell a reader how to reproduce the run.
     pub fn describe(&self) -> String {
         match self {
             EdgeSource::Speedup {
@@ -125,7 +126,7 @@ impl EdgeModel {
                     if r.batch != 1 {
                         return Err(bad(format!(
                             "line {line}: measured at batch {}; the study is per sample, \
-                             profile the edge with --batch 1",
+                             profile the edge at batch 1",
                             r.batch
                         )));
                     }

@@ -1,8 +1,8 @@
-//! Planning (layer 7, uses `channel`, `compress`, `report`): the cost model, the split-selection methods (device-only, edge-only,
-//! Neurosurgeon, best split, two-step pruning, three-step) and the Pareto front. Consumes
-//! profiles and link models; never touches wgpu (codec times come in as data). Sits above
-//! `channel`, `compress` (the configuration grammar and the frame length) and `report`'s
-//! row types; the study layer (`crate::study`) feeds it measurements.
+//! Planning (layer 7, uses `channel`, `compress` for the configuration grammar and the
+//! frame length, `report` for row types): the cost model, the split-selection methods
+//! (device-only, edge-only, Neurosurgeon, best split, two-step pruning, three-step) and the
+//! Pareto front. Consumes profiles and link models; never touches wgpu (codec times come in
+//! as data); the study layer feeds it measurements.
 //!
 //! ```
 //! use splitbench::channel::Channel;

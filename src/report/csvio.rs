@@ -20,8 +20,8 @@ pub const CDF_CSV: &str = "cdf.csv";
 pub const BYTES_CSV: &str = "bytes_per_split.csv";
 /// File of the accuracy-latency rows (chart f), written only when accuracies are known.
 pub const ACCURACY_LATENCY_CSV: &str = "accuracy_latency.csv";
-/// The run manifest, read back only for the accuracy table's path (chart f's title).
-const MANIFEST_JSON: &str = "manifest.json";
+/// The run manifest (read back only for the accuracy table's path, chart f's title).
+pub const MANIFEST_JSON: &str = "manifest.json";
 /// File holding the chart title (one line).
 pub const TITLE_TXT: &str = "title.txt";
 

@@ -2,6 +2,7 @@
 //! code, and how every number was obtained. Types only: the study layer fills them.
 
 use super::rows::{ChannelRole, Family};
+use crate::compress::Variant;
 use crate::gpu::AdapterSummary;
 
 /// The wgpu version splitbench was built with (from Cargo.lock).
@@ -58,15 +59,20 @@ pub struct RunInfo {
 }
 
 impl RunInfo {
-    /// Collects the run environment for an adapter.
-    pub fn new(adapter: &AdapterSummary) -> Self {
-        let note = (adapter.device_type == "Cpu").then(|| {
+    /// The warning every output of a CPU adapter carries: its times are CPU times.
+    pub fn cpu_note(adapter: &AdapterSummary) -> Option<String> {
+        (adapter.device_type == "Cpu").then(|| {
             format!(
                 "{} is a CPU implementation of the GPU API: its times are CPU times, for \
                  correctness and CI, not GPU performance",
                 adapter.name
             )
-        });
+        })
+    }
+
+    /// Collects the run environment for an adapter.
+    pub fn new(adapter: &AdapterSummary) -> Self {
+        let note = Self::cpu_note(adapter);
         Self {
             splitbench_version: env!("CARGO_PKG_VERSION"),
             wgpu_version: WGPU_VERSION,
@@ -122,7 +128,7 @@ pub struct ChoiceSummary {
     /// Its index.
     pub split_index: usize,
     /// Variant.
-    pub variant: String,
+    pub variant: Variant,
     /// Variant family.
     pub family: Family,
     /// Accuracy of the configuration, when known.

@@ -1,8 +1,7 @@
-//! Outputs (layer 6, uses `compress` for `Family`, `gpu` for the adapter): the row types of
-//! every CSV (serde structs, units in column names), the
-//! manifests, CSV reading and writing, and the charts of a study (PNG + SVG). Reads rows,
-//! never measures; imports nothing from `plan`, `study` or the CLI (the layers that fill
-//! its rows).
+//! Outputs (layer 6, uses `compress` for the configuration types, `gpu` for the adapter):
+//! the row types of every CSV (serde structs, units in column names), the manifests, CSV
+//! reading and writing, and the charts of a study (PNG + SVG). Reads rows, never measures;
+//! imports nothing from `plan`, `study` or the CLI (the layers that fill its rows).
 
 mod charts;
 mod csvio;
@@ -12,7 +11,7 @@ mod rows;
 pub use charts::{draw_charts, draw_study, Drawn, CHART_SIZE};
 pub use csvio::{
     read_profile_csv, read_study, redraw, write_csv, write_study, ACCURACY_LATENCY_CSV, BYTES_CSV,
-    CANDIDATES_CSV, CDF_CSV, LAYERS_CSV, TITLE_TXT, TRADEOFF_CSV,
+    CANDIDATES_CSV, CDF_CSV, LAYERS_CSV, MANIFEST_JSON, TITLE_TXT, TRADEOFF_CSV,
 };
 pub use manifests::{
     git_revision, unix_time, ChannelInfo, ChoiceSummary, LinkSummary, PredictorError,

@@ -3,6 +3,7 @@
 //! in the column names.
 
 pub use crate::compress::Family;
+use crate::compress::{Config, Variant};
 
 /// One row of `splitbench profile`'s CSV: one executed node.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -68,8 +69,9 @@ pub struct TradeoffRow {
     /// Index of that node in the inference graph.
     pub split_index: usize,
     /// Variant: pruning, bottleneck and encoding (`none`, `f32`, `8bit-tensor`,
-    /// `4bit-channel`, `uint8-input`, `prune-0.5_0.5_0_0_0+bn16+4bit-tensor`, ...).
-    pub variant: String,
+    /// `4bit-channel`, `uint8-input`, `prune-0.5_0.5_0_0_0+bn16+4bit-tensor`, ...), in the
+    /// configuration grammar.
+    pub variant: Variant,
     /// Variant family: `f32`, `n-bit`, `pruned+n-bit`, `bottleneck`, `uint8-input`, `none`.
     pub family: Family,
     /// Bits per transmitted value (32 for f32, 8 for uint8 input pixels, 0 when nothing is sent).
@@ -130,8 +132,8 @@ pub struct CandidateRow {
     pub split: String,
     /// Node index.
     pub split_index: usize,
-    /// Variant (pruning, bottleneck, encoding).
-    pub variant: String,
+    /// Variant (pruning, bottleneck, encoding), in the configuration grammar.
+    pub variant: Variant,
     /// Variant family: `f32`, `n-bit`, `pruned+n-bit`, `bottleneck`, `uint8-input`, `none`.
     pub family: Family,
     /// Device compute of the prefix plus encoding.
@@ -180,7 +182,7 @@ pub struct AccuracyLatencyRow {
     /// Method whose candidate set holds the configuration.
     pub method: String,
     /// `<split node>/<variant>`, the accuracy table's key.
-    pub config: String,
+    pub config: Config,
     /// Top-1 accuracy from the accuracy table (its unit).
     pub accuracy: f64,
     /// Exact bytes sent per inference.

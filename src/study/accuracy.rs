@@ -414,6 +414,8 @@ pub enum AccuracyEvent<'a> {
         configs: usize,
         /// Kept from an earlier run.
         kept: usize,
+        /// Test images each configuration is evaluated on.
+        images: usize,
     },
     /// One configuration evaluated (`index` of `configs`, from 0).
     Evaluated {
@@ -427,21 +429,24 @@ pub enum AccuracyEvent<'a> {
 }
 
 /// The accuracy table of the study: evaluates every configuration of [`study_configs`] on
-/// the first `images` test images that `dir`'s `accuracy.csv` does not already hold for
-/// that image count, rewriting the detail and table files after each one (an interrupted
-/// run loses at most one configuration), then writes the summary and returns it.
+/// the first `limit` test images (all when `None`) that `dir`'s `accuracy.csv` does not
+/// already hold for that image count, rewriting the detail and table files after each one
+/// (an interrupted run loses at most one configuration), then writes the summary and
+/// returns it.
 pub fn run(
     e: &Evaluation<'_>,
-    images: usize,
+    limit: Option<usize>,
     dir: &Path,
     events: &mut dyn FnMut(AccuracyEvent<'_>),
 ) -> Result<Vec<SummaryRow>> {
+    let images = limit.unwrap_or(e.test.len()).min(e.test.len());
     std::fs::create_dir_all(dir).map_err(|err| Error::io(dir, err))?;
     let mut rows = read_rows(dir, images)?;
     let configs = study_configs(e.model, e.files)?;
     events(AccuracyEvent::Start {
         configs: configs.len(),
         kept: rows.len(),
+        images,
     });
     for (index, (label, config)) in configs.iter().enumerate() {
         if rows.iter().any(|r| &r.config == config) {

@@ -40,7 +40,7 @@ pub fn accuracy_latency_rows(
                 out.push(AccuracyLatencyRow {
                     link: ch.label(),
                     method: m.name().into(),
-                    config: c.config(problem).to_string(),
+                    config: c.config(problem),
                     accuracy,
                     bytes: c.payload_bytes,
                     device_ms: c.device_ms + c.encode_ms,

@@ -81,6 +81,7 @@ pub fn measure(
     opts: &TradeoffOptions,
     progress: &mut dyn Progress,
 ) -> Result<Measurements> {
+    let run = RunInfo::new(&ctx.summary); // when the run started
     let g = &p.model.graph;
     let n = g.nodes.len();
     opts.check(g)?;
@@ -181,12 +182,15 @@ pub fn measure(
     exec.set_input(0, &input)?;
     let feats = exec.run()?;
     let bytes = super::bytes_rows(&problem, &points, &mut |k, bits| {
-        let i = outs.iter().position(|&o| o == k).unwrap_or(0);
+        let i = outs
+            .iter()
+            .position(|&o| o == k)
+            .ok_or_else(|| Error::InvalidArg(format!("node {k} is not a charted split point")))?;
         coded_frame(&feats[i].data, g.nodes[k].shape, bits)
     })?;
     progress.done();
     Ok(Measurements {
-        run: RunInfo::new(&ctx.summary),
+        run,
         graph: g.clone(),
         model_hash: p.model.hash(),
         weights: p.weights_source.clone(),

@@ -1,6 +1,6 @@
-//! The study as a library (layer 8, the top: uses every layer below): what `splitbench tradeoff`, `profile` and `accuracy` do, callable
-//! from the CLI, the benches and tests alike. Sits above every other layer (`gpu`,
-//! `compress`, `eval`, `plan`, `report`) and below the CLI.
+//! The study as a library (layer 8, the top: uses every layer below; the CLI uses it): what
+//! `splitbench tradeoff`, `profile` and `accuracy` do, callable from the CLI, the benches
+//! and tests alike.
 //!
 //! A trade-off study is three calls, one direction of data flow:
 //!
@@ -126,11 +126,35 @@ impl Default for TradeoffOptions {
 
 impl TradeoffOptions {
     /// Checks everything the options name against `graph` before any GPU work: the
-    /// repetitions, the pruning ratios, the links (a trace file is read) and an edge
-    /// profile (it must be a profile of this model).
+    /// repetitions, the numbers, the pruning ratios, the links (a trace file is read) and
+    /// an edge profile (it must be a profile of this model).
     pub fn check(&self, graph: &Graph) -> Result<()> {
         if self.reps == 0 {
             return Err(Error::InvalidArg("repetitions must be at least 1".into()));
+        }
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        if let EdgeSource::Speedup { factor, .. } = self.edge {
+            if !positive(factor) {
+                return Err(Error::InvalidArg(format!(
+                    "edge speed-up {factor}: expected a positive number"
+                )));
+            }
+        }
+        if let Some(d) = self.deadline_ms.filter(|d| !positive(*d)) {
+            return Err(Error::InvalidArg(format!(
+                "deadline {d} ms: expected a positive number"
+            )));
+        }
+        if let Some(m) = self.min_accuracy.filter(|m| !m.is_finite()) {
+            return Err(Error::InvalidArg(format!(
+                "minimum accuracy {m}: expected a number"
+            )));
+        }
+        if !self.rtt_ms.is_finite() || self.rtt_ms < 0.0 {
+            return Err(Error::InvalidArg(format!(
+                "RTT {} ms: expected a number >= 0",
+                self.rtt_ms
+            )));
         }
         measure::families(&self.prune_ratios)?;
         study_channels(self.rtt_ms, &self.channels)?;

@@ -8,15 +8,13 @@ use crate::error::{Error, Result};
 use crate::plan::{
     EdgeSource, DOWNLINK_NOTE, FRAME_OVERHEAD_BYTES, FRAME_TENSOR_BYTES, QUANT_GROUP_PARAM_BYTES,
 };
-use crate::report::{self, TradeoffManifest};
+use crate::report::{self, TradeoffManifest, MANIFEST_JSON};
 use std::path::Path;
 
 /// The device profile's file in a study folder.
 pub const DEVICE_PROFILE_CSV: &str = "device_profile.csv";
-/// The manifest's file.
-pub const MANIFEST_JSON: &str = "manifest.json";
 
-/// What [`write`] wrote.
+/// What [`write()`] wrote.
 #[derive(Clone, Debug)]
 pub struct Written {
     /// File names in the folder, the manifest last.
@@ -93,6 +91,7 @@ fn manifest(
             "weights": opts.seed,
             "input": seeds::input(opts.seed),
             "codec_data": seeds::codec_data(opts.seed),
+            "bottleneck": seeds::bottleneck(opts.seed),
         }),
         warmup: opts.warmup,
         reps: opts.reps,

@@ -1,5 +1,5 @@
-//! CPU training with candle (feature `train`; layer 7, uses `compress`, `data`, `model`): a network interpreted from the zoo's
-//! unfused graph ([`Net`]), SGD with momentum and weight decay, cosine learning rate with a
+//! CPU training with candle (feature `train`; layer 7, uses `compress`, `data`, `model`): a
+//! network interpreted from the zoo's unfused graph ([`Net`]), SGD with momentum and weight decay, cosine learning rate with a
 //! linear warm-up, random-crop + horizontal-flip augmentation, seeded data order and
 //! initialisation. Weights export with torchvision keys and layouts
 //! ([`Net::weights`] + [`crate::model::save_safetensors`]), so the GPU engine loads them

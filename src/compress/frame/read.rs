@@ -188,7 +188,7 @@ fn read_desc(
 }
 
 /// Parses, checks and decodes a frame (entropy decoding included). Any malformed input
-/// gives [`Error::BadFrame`]; an accepted frame is exactly what [`encode`] produces for
+/// gives [`Error::BadFrame`]; an accepted frame is exactly what [`super::encode`] produces for
 /// the returned tensors.
 pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Decoded> {
     let mut r = Reader {

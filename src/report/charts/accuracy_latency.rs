@@ -8,7 +8,7 @@ use super::kit::{
 };
 use super::palette::{marker, Marker, Palette};
 use super::scale::Scale;
-use crate::report::{AccuracyLatencyRow, Study};
+use crate::report::{AccuracyLatencyRow, Family, Study};
 use plotters::prelude::*;
 
 /// One method's points in one panel: every candidate and the front, (ms, accuracy).
@@ -61,7 +61,7 @@ impl<'a> AccuracyLatency<'a> {
             .collect();
         let base = rows
             .iter()
-            .find(|r| r.method == "device-only")
+            .find(|r| r.config.variant.family() == Family::None)
             .map(|r| r.accuracy);
         (!panels.is_empty()).then_some(AccuracyLatency {
             source: &s.accuracy_source,

@@ -6,7 +6,7 @@ use super::kit::{
 };
 use super::palette::Palette;
 use super::scale::{self, Scale};
-use crate::report::{ChannelRole, Study, TradeoffRow};
+use crate::report::{ChannelRole, Family, Study, TradeoffRow};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -22,7 +22,7 @@ const PARTS: [(&str, RGBColor); 6] = [
 
 /// The text right of a bar: total, split and (when it is not plain) the encoding.
 fn annotation(r: &TradeoffRow) -> String {
-    let plain = ["none", "f32", "uint8-input", ""].contains(&r.variant.as_str());
+    let plain = matches!(r.family, Family::None | Family::F32 | Family::Uint8Input);
     if plain {
         format!("{} ms  (split {})", scale::num(r.total_ms), r.split)
     } else {
