@@ -230,6 +230,31 @@ fn accuracy_table_and_min_accuracy() {
 }
 
 #[test]
+fn known_accuracies_leave_every_method_its_candidates() {
+    // Once an accuracy was part of the variant, so a plain f32 candidate of known accuracy
+    // no longer equalled "plain f32" and fell out of Neurosurgeon's and best-split's sets.
+    let (problem, mut space) = space();
+    let before: Vec<Vec<usize>> = Method::ALL.iter().map(|&m| space.set(m).to_vec()).collect();
+    let text: String = std::iter::once("config,accuracy\n".to_string())
+        .chain(
+            space
+                .candidates
+                .iter()
+                .map(|c| format!("{},0.9\n", c.config(&problem))),
+        )
+        .collect();
+    let t = AccuracyTable::parse(Path::new("all.csv"), &text).unwrap();
+    assert_eq!(
+        space.apply_accuracy(&problem, |c| t.get(c)),
+        space.candidates.len()
+    );
+    for (m, set) in Method::ALL.iter().zip(before) {
+        assert_eq!(space.set(*m), set, "{m}'s set changed");
+    }
+    assert!(space.set(Method::BestSplit).len() > 2);
+}
+
+#[test]
 fn malformed_accuracy_tables_fail_with_one_line_naming_file_and_line() {
     let p = Path::new("acc.csv");
     for (text, needle) in [
