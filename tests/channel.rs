@@ -4,7 +4,8 @@
 
 use splitbench::channel::{
     markov, rayleigh_ergodic_mbps, rayleigh_p_miss, rayleigh_quantile_ms, rayleigh_rates_mbps,
-    shannon_mbps, summary, synthetic_markov_trace, trace_csv, Channel, LinkKind, Trace, TxTimes,
+    shannon_mbps, summary, synthetic_markov_trace, trace_csv, Channel, LinkKind, Tcp, Trace,
+    Transport, TxTimes,
 };
 use splitbench::Error;
 use std::path::{Path, PathBuf};
@@ -497,7 +498,7 @@ fn malformed_specs_are_rejected_naming_spec_and_problem() {
     bad_spec("fixed:mbps=NaN", "not a finite number");
     bad_spec(
         "fixed:rate=5",
-        "unknown key 'rate' for fixed (allowed: mbps, rtt_ms, mss, hdr)",
+        "unknown key 'rate' for fixed (allowed: mbps, rtt_ms, mss, hdr, transport, tcp_window)",
     );
     bad_spec("fixed:mbps=5,mbps=6", "key 'mbps' given twice");
     bad_spec("fixed:mbps", "'mbps' is not key=value");
@@ -648,3 +649,68 @@ fn every_shared_trace_parses() {
 }
 
 // Speed is measured by the planner's criterion bench (benches/), not in tests.
+
+#[test]
+fn tcp_transport_adds_headers_and_slow_start() {
+    // 100 KB at 4G with 40 ms RTT: 70 segments; naive = payload bits only.
+    let naive = Channel::parse("4g:rtt_ms=40").unwrap();
+    let tcp = Channel::parse("4g:rtt_ms=40,transport=tcp").unwrap();
+    let warm = Channel::parse("4g:rtt_ms=40,transport=tcp,tcp_window=warm").unwrap();
+    let b: u64 = 100_000;
+    let n = b.div_ceil(1448);
+    let wire = (b + n * 52) as f64;
+    let serial = wire * 8.0 / 5.85e3;
+    assert!((naive.tx_ms_in_state(b, 0) - b as f64 * 8.0 / 5.85e3).abs() < 1e-9);
+    assert!((warm.tx_ms_in_state(b, 0) - serial).abs() < 1e-9);
+    // Cold: rounds of 10, 20, 40 segments; the first two wait for an ACK.
+    let tau: f64 = 1500.0 * 8.0 / 5.85e3;
+    let want = serial + (40.0 + tau - 10.0 * tau).max(0.0) + (40.0 + tau - 20.0 * tau).max(0.0);
+    assert!(
+        (tcp.tx_ms_in_state(b, 0) - want).abs() < 1e-6,
+        "{}",
+        tcp.tx_ms_in_state(b, 0)
+    );
+    assert_eq!(tcp.wire_bytes(b), b + n * 52);
+    assert_eq!(tcp.exact_p_miss(b, 100.0), None);
+    // The label (charts) does not change with the transport.
+    assert_eq!(tcp.label(), naive.label());
+}
+
+#[test]
+fn a_default_transport_does_not_override_a_given_one() {
+    let tcp = Transport::Tcp(Tcp::default());
+    let given = Channel::parse("3g:transport=naive")
+        .unwrap()
+        .with_default_transport(tcp);
+    assert_eq!(given.transport(), Transport::Naive);
+    let defaulted = Channel::parse("3g").unwrap().with_default_transport(tcp);
+    assert_eq!(defaulted.transport(), tcp);
+    for (spec, needle) in [
+        ("3g:transport=quic", "transport 'quic'"),
+        ("3g:tcp_window=warm", "tcp_window needs transport=tcp"),
+        ("3g:transport=tcp,tcp_window=hot", "tcp_window 'hot'"),
+    ] {
+        let e = Channel::parse(spec).unwrap_err().to_string();
+        assert!(e.contains(needle), "{spec}: {e}");
+    }
+}
+
+#[test]
+fn tcp_over_a_trace_follows_its_rate_changes() {
+    // 1 Mbit/s for 1 s, then 100 Mbit/s: a 100-segment transfer starting at 0 crosses the
+    // step.
+    let dir = std::env::temp_dir().join(format!("sb-tcp-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("step.csv");
+    std::fs::write(&path, "time_s,mbps\n0,1\n1,100\n2,100\n").unwrap();
+    let spec = |extra: &str| format!("trace:path={},offsets=1{extra}", path.display());
+    let warm = Channel::parse(&spec(",transport=tcp,tcp_window=warm")).unwrap();
+    let b = 100 * 1448;
+    // The first 1,000,000 wire bits take the whole first second; the other 200,000 go at
+    // 100 Mbit/s.
+    let wire_bits = (b + 100 * 52) as f64 * 8.0;
+    let want_ms = 1000.0 + (wire_bits - 1e6) / 100e3;
+    assert!((warm.tx_ms_in_state(b as u64, 0) - want_ms).abs() < 1e-6);
+    let cold = Channel::parse(&spec(",transport=tcp,rtt_ms=500")).unwrap();
+    assert!(cold.tx_ms_in_state(b as u64, 0) > warm.tx_ms_in_state(b as u64, 0));
+}

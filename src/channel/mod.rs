@@ -14,9 +14,12 @@
 //! | `rayleigh:bw_mhz=1,snr_db=10[,draws=10000][,seed=1][,eff=..]` | block fading, `g ~ Exp(1)` per inference, rate `W log2(1 + SNR g) eff` |
 //! | `trace:path=FILE[,offsets=1000][,scale=1.0]` | replay of a `time_s,mbps` CSV from evenly spaced start offsets |
 //!
-//! Every kind also takes `rtt_ms=` (default 0) and the protocol overhead keys `mss=` (payload
-//! bytes per packet) and `hdr=` (header bytes per packet); giving either enables the overhead,
-//! with the other defaulting to 1460 / 40 (TCP over IPv4). Without them, wire bytes = payload.
+//! Every kind also takes `rtt_ms=` (default 0), `transport=naive|tcp` (default naive; see
+//! [`transport`]) with `tcp_window=cold|warm|new|<segments>` (default cold), and the
+//! protocol overhead keys `mss=` (payload bytes per packet) and `hdr=` (header bytes per
+//! packet). With the naive transport, giving either enables a per-packet overhead, the other
+//! defaulting to 1460 / 40; without them, wire bytes = payload. With TCP they are the
+//! segment's payload and header, 1448 / 52 by default.
 //! A trace path is read when the spec is parsed, relative to the working directory, and
 //! cannot contain `,` (the key separator).
 //!
@@ -53,6 +56,7 @@ mod fading;
 mod spec;
 mod stats;
 mod trace;
+pub mod transport;
 
 pub use fading::{
     rayleigh_ergodic_mbps, rayleigh_p_miss, rayleigh_quantile_ms, rayleigh_rates_mbps,
@@ -60,6 +64,7 @@ pub use fading::{
 };
 pub use stats::{quantile_sorted, summary, Summary};
 pub use trace::{markov, synthetic_markov_trace, trace_csv, Trace, TRACE_HEADER};
+pub use transport::{Tcp, Transport, Window};
 
 use crate::Result;
 use spec::Spec;
@@ -183,12 +188,15 @@ pub struct Channel {
     model: Model,
     rtt_ms: f64,
     overhead: Option<Overhead>,
+    transport: Transport,
+    /// Whether the spec named the transport (a study's default does not override it).
+    transport_given: bool,
     /// ms per wire byte for deterministic models (`8e-3 / mbps`); unused otherwise.
     ms_per_byte: f64,
 }
 
 /// Keys every kind accepts.
-const COMMON_KEYS: [&str; 3] = ["rtt_ms", "mss", "hdr"];
+const COMMON_KEYS: [&str; 5] = ["rtt_ms", "mss", "hdr", "transport", "tcp_window"];
 
 impl Channel {
     /// Parses a spec string (see the module docs). Errors: [`crate::Error::InvalidArg`] naming
@@ -270,7 +278,35 @@ impl Channel {
             }
         };
         let rtt_ms = spec.non_negative_or("rtt_ms", 0.0)?;
-        let overhead = if spec.get("mss").is_some() || spec.get("hdr").is_some() {
+        let transport = match spec.get("transport") {
+            None | Some("naive") => {
+                if spec.get("tcp_window").is_some() {
+                    return Err(spec.err("tcp_window needs transport=tcp"));
+                }
+                Transport::Naive
+            }
+            Some("tcp") => {
+                let window = match spec.get("tcp_window") {
+                    None => Window::Cold,
+                    Some(w) => Window::parse(w).ok_or_else(|| {
+                        spec.err(format!(
+                            "tcp_window '{w}': expected cold, warm, new or a number of segments"
+                        ))
+                    })?,
+                };
+                Transport::Tcp(Tcp {
+                    mss: spec.u64_in("mss", transport::TCP_MSS, 1, u64::MAX)?,
+                    hdr: spec.u64_in("hdr", transport::TCP_HDR, 0, u64::MAX)?,
+                    window,
+                    ..Tcp::default()
+                })
+            }
+            Some(t) => {
+                return Err(spec.err(format!("transport '{t}': expected naive or tcp")));
+            }
+        };
+        let naive = transport == Transport::Naive;
+        let overhead = if naive && (spec.get("mss").is_some() || spec.get("hdr").is_some()) {
             Some(Overhead {
                 mss_bytes: spec.u64_in("mss", 1460, 1, u64::MAX)?,
                 hdr_bytes: spec.u64_in("hdr", 40, 0, u64::MAX)?,
@@ -278,12 +314,10 @@ impl Channel {
         } else {
             None
         };
-        Ok(Channel::new(
-            spec_text.trim().to_string(),
-            model,
-            rtt_ms,
-            overhead,
-        ))
+        let mut ch = Channel::new(spec_text.trim().to_string(), model, rtt_ms, overhead);
+        ch.transport = transport;
+        ch.transport_given = spec.get("transport").is_some();
+        Ok(ch)
     }
 
     /// A constant-rate link (e.g. for a bandwidth sweep). Errors if `mbps` is not > 0 or
@@ -319,8 +353,26 @@ impl Channel {
             model,
             rtt_ms,
             overhead,
+            transport: Transport::Naive,
+            transport_given: false,
             ms_per_byte,
         }
+    }
+
+    /// The transport that carries payloads (see [`transport`]).
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// This link with `transport` unless its spec named one (a study's default transport).
+    pub fn with_default_transport(mut self, transport: Transport) -> Channel {
+        if !self.transport_given {
+            self.transport = transport;
+            if let Transport::Tcp(_) = transport {
+                self.overhead = None;
+            }
+        }
+        self
     }
 
     /// The spec this channel was parsed from (for manifests).
@@ -415,9 +467,10 @@ impl Channel {
     /// Bytes on the wire for a payload (payload plus protocol headers, if enabled).
     #[inline]
     pub fn wire_bytes(&self, payload_bytes: u64) -> u64 {
-        match self.overhead {
-            Some(o) => o.wire_bytes(payload_bytes),
-            None => payload_bytes,
+        match (self.transport, self.overhead) {
+            (Transport::Tcp(t), _) => payload_bytes + t.segments(payload_bytes) * t.hdr,
+            (_, Some(o)) => o.wire_bytes(payload_bytes),
+            (_, None) => payload_bytes,
         }
     }
 
@@ -425,13 +478,28 @@ impl Channel {
     /// [`Self::n_states`]). Allocation-free; for a deterministic link a multiply.
     #[inline]
     pub fn tx_ms_in_state(&self, payload_bytes: u64, state: usize) -> f64 {
-        let wire = self.wire_bytes(payload_bytes) as f64;
+        if let Transport::Tcp(tcp) = self.transport {
+            return tcp.transfer_ms(payload_bytes, self.rtt_ms, |t, b| {
+                t + self.naive_ms_at(b as f64, state, t)
+            });
+        }
+        self.naive_ms_at(self.wire_bytes(payload_bytes) as f64, state, 0.0)
+    }
+
+    /// Time to push `wire` bytes through the link in `state`, starting `after_ms` into the
+    /// transmission (only a trace's rate depends on when).
+    #[inline]
+    fn naive_ms_at(&self, wire: f64, state: usize, after_ms: f64) -> f64 {
         match &self.model {
             Model::Fixed { .. } | Model::Awgn { .. } => wire * self.ms_per_byte,
             Model::Rayleigh { ms_per_byte, .. } => wire * ms_per_byte[state % ms_per_byte.len()],
             Model::Trace { trace, starts, .. } => {
                 let (s, c) = starts[state % starts.len()];
-                trace.tx_s_from(s, c, wire * 8e-6) * 1e3
+                if after_ms == 0.0 {
+                    trace.tx_s_from(s, c, wire * 8e-6) * 1e3
+                } else {
+                    trace.tx_s(s + after_ms * 1e-3, wire * 8e-6) * 1e3
+                }
             }
         }
     }
@@ -455,9 +523,13 @@ impl Channel {
     }
 
     /// The exact (not sampled) probability that transmitting `payload_bytes` takes longer than
-    /// `deadline_ms`, where a closed form exists: 0 or 1 for deterministic links, the Rayleigh
-    /// formula of [`rayleigh_p_miss`]; `None` for traces (use the samples).
+    /// `deadline_ms`, where a closed form exists (the naive transport): 0 or 1 for
+    /// deterministic links, the Rayleigh formula of [`rayleigh_p_miss`]; `None` for traces and
+    /// TCP (use the samples).
     pub fn exact_p_miss(&self, payload_bytes: u64, deadline_ms: f64) -> Option<f64> {
+        if self.transport != Transport::Naive {
+            return None;
+        }
         let wire = self.wire_bytes(payload_bytes) as f64;
         match &self.model {
             Model::Fixed { .. } | Model::Awgn { .. } => {
