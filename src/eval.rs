@@ -23,7 +23,10 @@
 
 pub mod split;
 
-pub use split::{load_parts, LoadedParts, SplitClassifier, SplitParts, TrainedFiles};
+pub use split::{
+    load_parts, DeviceCost, DevicePart, EdgeCost, EdgePart, LoadedParts, SplitClassifier,
+    SplitParts, TrainedFiles,
+};
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};

@@ -26,19 +26,258 @@ pub struct SplitParts<'m> {
     pub bottleneck: Option<(Model, Model)>,
 }
 
-/// A configuration on the GPU engine at a fixed batch (a short last batch is padded).
-pub struct SplitClassifier<'a> {
+/// The device's half of a configuration: the prefix, the bottleneck encoder and the GPU
+/// encoding into a wire frame, for batches of a fixed size. [`SplitClassifier`] pairs it with
+/// an [`EdgePart`] in one process; `splitbench offload` sends its frames over a network.
+pub struct DevicePart<'a> {
     ctx: &'a GpuContext,
-    device: Executor<'a>,
+    prefix: Executor<'a>,
     encoder: Option<Executor<'a>>,
-    decoder: Option<Executor<'a>>,
-    edge: Executor<'a>,
-    split: NodeId,
-    feature: Shape,
     code: Shape,
     encoding: Encoding,
     batch: usize,
+}
+
+/// What the device's half measured for one batch, ms (GPU times where the adapter has
+/// timestamps: see [`crate::gpu::run_timed`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct DeviceCost {
+    /// The prefix.
+    pub prefix_ms: f64,
+    /// The bottleneck encoder (0 without one) plus the GPU quantize + pack.
+    pub encode_ms: f64,
+    /// Reading the packed feature back and assembling the frame, wall clock.
+    pub frame_ms: f64,
+}
+
+/// The edge's half: parse the frame, unpack on the GPU, the bottleneck decoder and the
+/// suffix, for batches of a fixed size.
+pub struct EdgePart<'a> {
+    ctx: &'a GpuContext,
+    decoder: Option<Executor<'a>>,
+    suffix: Executor<'a>,
+    split: NodeId,
+    feature: Shape,
+    batch: usize,
     classes: usize,
+}
+
+/// What the edge's half measured for one frame, ms.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EdgeCost {
+    /// Parsing and checking the frame, uploading it, GPU unpack + dequantize and the
+    /// bottleneck decoder (GPU times where the adapter has timestamps).
+    pub decode_ms: f64,
+    /// The suffix.
+    pub suffix_ms: f64,
+}
+
+/// Checks a split for the pipeline halves: a feature encoding, a positive batch, an
+/// intermediate node.
+fn check_split(g: &Graph, split: NodeId, encoding: Encoding, batch: usize) -> Result<()> {
+    if !encoding.is_feature() {
+        return Err(Error::InvalidArg(format!(
+            "a split pipeline sends a feature (f32 or n-bit), not `{encoding}`"
+        )));
+    }
+    if batch == 0 || split == 0 || split >= g.output() {
+        return Err(Error::InvalidArg(format!(
+            "split after node {split} of {} at batch {batch}",
+            g.name
+        )));
+    }
+    Ok(())
+}
+
+/// The single output of an executor's run.
+fn only(mut out: Vec<crate::tensor::Tensor>) -> Result<Vec<f32>> {
+    out.pop()
+        .map(|t| t.data)
+        .ok_or_else(|| Error::gpu("executor returned no output"))
+}
+
+impl<'a> DevicePart<'a> {
+    /// Prepares the prefix up to fused node `split` of `parts.model` (and the bottleneck's
+    /// encoder), sending with `encoding`, for batches of `batch`.
+    pub fn new(
+        ctx: &'a GpuContext,
+        parts: &SplitParts,
+        split: NodeId,
+        encoding: Encoding,
+        batch: usize,
+    ) -> Result<Self> {
+        let g = &parts.model.graph;
+        check_split(g, split, encoding, batch)?;
+        let prefix = Executor::new(ctx, parts.model, 1..split + 1, batch, &[split])?;
+        let feature = g.nodes[split].shape;
+        let (encoder, code) = match &parts.bottleneck {
+            Some((enc, _)) => {
+                if enc.graph.input_shape() != feature {
+                    return Err(Error::InvalidArg(format!(
+                        "bottleneck for a {} feature at a {feature} split",
+                        enc.graph.input_shape()
+                    )));
+                }
+                let code = enc.graph.nodes[enc.graph.output()].shape;
+                (Some(Executor::new(ctx, enc, 1..2, batch, &[])?), code)
+            }
+            None => (None, feature),
+        };
+        Ok(Self {
+            ctx,
+            prefix,
+            encoder,
+            code,
+            encoding,
+            batch,
+        })
+    }
+
+    /// Per-sample input shape.
+    pub fn input_shape(&self) -> Shape {
+        self.prefix.graph().input_shape()
+    }
+
+    /// Per-sample shape of what is encoded (the bottleneck's code, else the feature).
+    pub fn code_shape(&self) -> Shape {
+        self.code
+    }
+
+    /// Bytes of the frame that carries one image's code (what the cost model charges).
+    pub fn frame_bytes_per_image(&self) -> Result<usize> {
+        frame::frame_len(&[frame::TensorSpec {
+            batch: 1,
+            shape: self.code,
+            encoding: self.encoding,
+        }])
+    }
+
+    /// Runs the device's half on `batch` images (`batch * numel` values, NCHW): the wire
+    /// frame and what each stage cost.
+    pub fn run(&self, images: &[f32]) -> Result<(Vec<u8>, DeviceCost)> {
+        self.prefix.set_input(0, images)?;
+        let (out, prefix_ms, _) = crate::gpu::run_timed(&self.prefix)?;
+        let mut code = only(out)?;
+        let mut encoder_ms = 0.0;
+        if let Some(enc) = &self.encoder {
+            enc.set_input(0, &code)?;
+            let (out, ms, _) = crate::gpu::run_timed(enc)?;
+            code = only(out)?;
+            encoder_ms = ms;
+        }
+        let buf = buffers::upload(self.ctx, "code", &code);
+        let t = DeviceTensor {
+            buffer: &buf,
+            batch: self.batch,
+            shape: self.code,
+        };
+        let (encoded, times) = encode_on_device(self.ctx, &[t], self.encoding, false)?;
+        Ok((
+            encoded.bytes,
+            DeviceCost {
+                prefix_ms,
+                encode_ms: encoder_ms + times.encode_gpu_ms,
+                frame_ms: times.readback_ms + times.entropy_encode_ms,
+            },
+        ))
+    }
+}
+
+impl<'a> EdgePart<'a> {
+    /// Prepares the bottleneck's decoder and the suffix after fused node `split` of
+    /// `parts.model` for batches of `batch`. Only single-tensor cuts are supported.
+    pub fn new(
+        ctx: &'a GpuContext,
+        parts: &SplitParts,
+        split: NodeId,
+        encoding: Encoding,
+        batch: usize,
+    ) -> Result<Self> {
+        let g = &parts.model.graph;
+        check_split(g, split, encoding, batch)?;
+        let suffix = Executor::new(ctx, parts.model, split + 1..g.nodes.len(), batch, &[])?;
+        if suffix.inputs() != [split] {
+            return Err(Error::Unsupported(format!(
+                "split after '{}': the edge part reads {} tensors; only single-tensor cuts \
+                 are evaluated",
+                g.nodes[split].name,
+                suffix.inputs().len()
+            )));
+        }
+        let decoder = match &parts.bottleneck {
+            Some((_, dec)) => Some(Executor::new(ctx, dec, 1..2, batch, &[])?),
+            None => None,
+        };
+        Ok(Self {
+            ctx,
+            decoder,
+            suffix,
+            split,
+            feature: g.nodes[split].shape,
+            batch,
+            classes: g.nodes[g.output()].shape.numel(),
+        })
+    }
+
+    /// Classes per image.
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    /// Runs the edge's half on one frame of `batch` images: the logits (`batch * classes`,
+    /// row after row) and what each stage cost. A malformed frame, or one that does not
+    /// carry this configuration's code, is an error.
+    pub fn run(&self, frame_bytes: &[u8], limits: &DecodeLimits) -> Result<(Vec<f32>, EdgeCost)> {
+        let t0 = std::time::Instant::now();
+        let (decoded, times) = decode_on_edge(self.ctx, frame_bytes, limits)?;
+        let parse_ms = t0.elapsed().as_secs_f64() * 1e3 - times.decode_gpu_ms;
+        let [tensor] = &decoded[..] else {
+            return Err(Error::InvalidArg(format!(
+                "the frame carries {} tensors, the configuration one",
+                decoded.len()
+            )));
+        };
+        let mut feature = tensor.read(self.ctx)?;
+        let mut decoder_ms = 0.0;
+        if let Some(dec) = &self.decoder {
+            if feature.len() != dec.batch() * dec.graph().input_shape().numel() {
+                return Err(Error::InvalidArg(format!(
+                    "the frame's tensor has {} values, the decoder takes {} x {}",
+                    feature.len(),
+                    dec.batch(),
+                    dec.graph().input_shape()
+                )));
+            }
+            dec.set_input(0, &feature)?;
+            let (out, ms, _) = crate::gpu::run_timed(dec)?;
+            feature = only(out)?;
+            decoder_ms = ms;
+        }
+        if feature.len() != self.batch * self.feature.numel() {
+            return Err(Error::InvalidArg(format!(
+                "the frame decodes to {} values, the edge part takes {} x {}",
+                feature.len(),
+                self.batch,
+                self.feature
+            )));
+        }
+        self.suffix.set_input(self.split, &feature)?;
+        let (out, suffix_ms, _) = crate::gpu::run_timed(&self.suffix)?;
+        Ok((
+            only(out)?,
+            EdgeCost {
+                decode_ms: parse_ms.max(0.0) + times.decode_gpu_ms + decoder_ms,
+                suffix_ms,
+            },
+        ))
+    }
+}
+
+/// A configuration on the GPU engine at a fixed batch (a short last batch is padded): the
+/// device's half and the edge's half joined by a real frame in memory.
+pub struct SplitClassifier<'a> {
+    device: DevicePart<'a>,
+    edge: EdgePart<'a>,
     /// Frame bytes of the last batch.
     pub last_frame_bytes: usize,
 }
@@ -53,127 +292,44 @@ impl<'a> SplitClassifier<'a> {
         encoding: Encoding,
         batch: usize,
     ) -> Result<Self> {
-        let m = parts.model;
-        let g = &m.graph;
-        if !encoding.is_feature() {
-            return Err(Error::InvalidArg(format!(
-                "a split pipeline sends a feature (f32 or n-bit), not `{encoding}`"
-            )));
-        }
-        if batch == 0 || split == 0 || split >= g.output() {
-            return Err(Error::InvalidArg(format!(
-                "split after node {split} of {} at batch {batch}",
-                g.name
-            )));
-        }
-        let device = Executor::new(ctx, m, 1..split + 1, batch, &[split])?;
-        let edge = Executor::new(ctx, m, split + 1..g.nodes.len(), batch, &[])?;
-        if edge.inputs() != [split] {
-            return Err(Error::Unsupported(format!(
-                "split after '{}': the edge part reads {} tensors; only single-tensor cuts \
-                 are evaluated",
-                g.nodes[split].name,
-                edge.inputs().len()
-            )));
-        }
-        let feature = g.nodes[split].shape;
-        let (encoder, decoder, code) = match &parts.bottleneck {
-            Some((enc, dec)) => {
-                if enc.graph.input_shape() != feature {
-                    return Err(Error::InvalidArg(format!(
-                        "bottleneck for a {} feature at a {feature} split",
-                        enc.graph.input_shape()
-                    )));
-                }
-                let code = enc.graph.nodes[enc.graph.output()].shape;
-                (
-                    Some(Executor::new(ctx, enc, 1..2, batch, &[])?),
-                    Some(Executor::new(ctx, dec, 1..2, batch, &[])?),
-                    code,
-                )
-            }
-            None => (None, None, feature),
-        };
         Ok(Self {
-            ctx,
-            device,
-            encoder,
-            decoder,
-            edge,
-            split,
-            feature,
-            code,
-            encoding,
-            batch,
-            classes: g.nodes[g.output()].shape.numel(),
+            device: DevicePart::new(ctx, parts, split, encoding, batch)?,
+            edge: EdgePart::new(ctx, parts, split, encoding, batch)?,
             last_frame_bytes: 0,
         })
     }
 
     /// Bytes of the frame that carries one image's code (what the cost model charges).
     pub fn frame_bytes_per_image(&self) -> Result<usize> {
-        frame::frame_len(&[frame::TensorSpec {
-            batch: 1,
-            shape: self.code,
-            encoding: self.encoding,
-        }])
-    }
-
-    fn only(mut out: Vec<crate::tensor::Tensor>) -> Result<Vec<f32>> {
-        out.pop()
-            .map(|t| t.data)
-            .ok_or_else(|| Error::gpu("executor returned no output"))
+        self.device.frame_bytes_per_image()
     }
 }
 
 impl Classifier for SplitClassifier<'_> {
     fn input_shape(&self) -> Shape {
-        self.device.graph().input_shape()
+        self.device.input_shape()
     }
 
     fn max_batch(&self) -> usize {
-        self.batch
+        self.device.batch
     }
 
     fn logits(&mut self, images: &[f32], n: usize) -> Result<Vec<f32>> {
         let per = self.input_shape().numel();
-        if n == 0 || n > self.batch || images.len() != n * per {
+        let batch = self.device.batch;
+        if n == 0 || n > batch || images.len() != n * per {
             return Err(Error::InvalidArg(format!(
-                "{n} images ({} values) for a pipeline of batch {}",
-                images.len(),
-                self.batch
+                "{n} images ({} values) for a pipeline of batch {batch}",
+                images.len()
             )));
         }
         let mut x = images.to_vec();
-        x.resize(self.batch * per, 0.0);
-        self.device.set_input(0, &x)?;
-        let mut code = Self::only(self.device.run()?)?;
-        if let Some(enc) = &self.encoder {
-            enc.set_input(0, &code)?;
-            code = Self::only(enc.run()?)?;
-        }
+        x.resize(batch * per, 0.0);
         // Device -> wire -> edge, through a real frame.
-        let buf = buffers::upload(self.ctx, "code", &code);
-        let t = DeviceTensor {
-            buffer: &buf,
-            batch: self.batch,
-            shape: self.code,
-        };
-        let (encoded, _) = encode_on_device(self.ctx, &[t], self.encoding, false)?;
-        self.last_frame_bytes = encoded.bytes.len();
-        let (decoded, _) = decode_on_edge(self.ctx, &encoded.bytes, &DecodeLimits::default())?;
-        let mut feature = decoded
-            .first()
-            .ok_or_else(|| Error::gpu("frame decoded to no tensor"))?
-            .read(self.ctx)?;
-        if let Some(dec) = &self.decoder {
-            dec.set_input(0, &feature)?;
-            feature = Self::only(dec.run()?)?;
-        }
-        debug_assert_eq!(feature.len(), self.batch * self.feature.numel());
-        self.edge.set_input(self.split, &feature)?;
-        let mut logits = Self::only(self.edge.run()?)?;
-        logits.truncate(n * self.classes);
+        let (frame, _) = self.device.run(&x)?;
+        self.last_frame_bytes = frame.len();
+        let (mut logits, _) = self.edge.run(&frame, &DecodeLimits::default())?;
+        logits.truncate(n * self.edge.classes);
         Ok(logits)
     }
 }

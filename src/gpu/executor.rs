@@ -397,13 +397,16 @@ impl<'a> Executor<'a> {
 
     /// Runs the range in one submission and reads back the outputs, each `[N, c, h, w]`.
     pub fn run(&self) -> Result<Vec<Tensor>> {
+        self.run_with(|enc| self.encode(&mut enc.begin_compute_pass(&Default::default())))
+    }
+
+    /// Like [`Self::run`], with `record` encoding the range (a caller that times it wraps
+    /// [`Self::encode`] in its own pass with timestamps) before the outputs are read back.
+    pub fn run_with(&self, record: impl FnOnce(&mut wgpu::CommandEncoder)) -> Result<Vec<Tensor>> {
         let dev = &self.ctx.device;
         let scope = dev.push_error_scope(wgpu::ErrorFilter::Validation);
         let mut enc = dev.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            self.encode(&mut pass);
-        }
+        record(&mut enc);
         let mut staged = Vec::new();
         for &o in &self.outputs {
             let (buffer, len) = &self.buffers[&o];

@@ -31,6 +31,6 @@ pub use executor::{Executor, Step};
 pub use launch::{conv_plan, fold_1d, Builder, ConvPlan, PoolKind};
 pub use pass_timer::PassTimer;
 pub use timing::{
-    percentile, profile, profile_nodes, profile_whole, time_dispatch_groups, RangeProfile, Stats,
-    TimingMethod,
+    percentile, profile, profile_nodes, profile_whole, run_timed, time_dispatch_groups,
+    RangeProfile, Stats, TimingMethod,
 };

@@ -10,6 +10,7 @@ use super::context::GpuContext;
 use super::dispatch::{encode_all, Dispatch};
 use super::executor::Executor;
 use crate::error::{Error, Result};
+use crate::tensor::Tensor;
 use std::time::Instant;
 
 /// How a time was measured; recorded in every CSV row.
@@ -369,4 +370,33 @@ pub fn profile_whole(
         return Err(Error::gpu_from("timed run", e));
     }
     Ok((method, Stats::of(&ms)))
+}
+
+/// Runs `exec` once, reading its outputs back, and times the range's pass on the GPU (pass
+/// timestamps, else wall clock up to the completed submission, readback included then):
+/// one real inference with its own time, for the offloading pipeline.
+pub fn run_timed(exec: &Executor<'_>) -> Result<(Vec<Tensor>, f64, TimingMethod)> {
+    let ctx = exec.context();
+    let method = TimingMethod::best_whole(ctx.features);
+    if method == TimingMethod::WallClock {
+        let t = Instant::now();
+        let out = exec.run()?;
+        return Ok((out, t.elapsed().as_secs_f64() * 1e3, method));
+    }
+    let q = Queries::new(&ctx.device, 2);
+    let out = exec.run_with(|enc| {
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: None,
+                timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                    query_set: &q.set,
+                    beginning_of_pass_write_index: Some(0),
+                    end_of_pass_write_index: Some(1),
+                }),
+            });
+            exec.encode(&mut pass);
+        }
+        q.finish(enc);
+    })?;
+    Ok((out, q.read_pairs(ctx)?[0], method))
 }
