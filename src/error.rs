@@ -75,6 +75,10 @@ pub enum Error {
         /// What is wrong.
         msg: String,
     },
+    /// A network exchange failed: connecting, a malformed or missing message, or the peer
+    /// refusing or failing a request.
+    #[error("{0}")]
+    Net(String),
     /// The CPU trainer (candle) failed.
     #[cfg(feature = "train")]
     #[error("training (candle)")]

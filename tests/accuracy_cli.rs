@@ -10,7 +10,7 @@ use splitbench::compress::{compact_graph, Bottleneck, PruneConfig};
 use splitbench::eval::TrainedFiles;
 use splitbench::model::{self, zoo, Shape, ZooOptions};
 use splitbench::study::AccuracyTable;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 
 fn tmp(name: &str) -> PathBuf {
@@ -18,21 +18,6 @@ fn tmp(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-/// A 12-image test split in IDX format (uncompressed).
-fn write_test_split(dir: &Path) {
-    let n = 12u32;
-    let mut img = 0x0000_0803u32.to_be_bytes().to_vec();
-    for d in [n, 28, 28] {
-        img.extend_from_slice(&d.to_be_bytes());
-    }
-    img.extend((0..n as usize * 784).map(|k| (k * 13 % 251) as u8));
-    let mut lbl = 0x0000_0801u32.to_be_bytes().to_vec();
-    lbl.extend_from_slice(&n.to_be_bytes());
-    lbl.extend((0..n as u8).map(|i| i % 10));
-    std::fs::write(dir.join("t10k-images-idx3-ubyte"), img).unwrap();
-    std::fs::write(dir.join("t10k-labels-idx1-ubyte"), lbl).unwrap();
 }
 
 fn stdout(o: &Output) -> String {
@@ -47,7 +32,7 @@ fn accuracy_table_of_a_tiny_model() {
     let dir = tmp("table");
     let data = dir.join("data");
     std::fs::create_dir_all(&data).unwrap();
-    write_test_split(&data);
+    common::write_test_split(&data);
     let opts = ZooOptions {
         input: Some(Shape::new(1, 28, 28)),
         classes: Some(10),

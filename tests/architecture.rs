@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["compress", "data"],
     &["eval"],
     &["report"],
-    &["plan", "train"],
+    &["plan", "train", "net"],
     &["study"],
 ];
 

@@ -364,6 +364,18 @@ impl Channel {
         self.transport
     }
 
+    /// This link carried by `transport`, whatever its spec said.
+    pub fn with_transport(mut self, transport: Transport) -> Channel {
+        self.transport_given = false;
+        self.with_default_transport(transport)
+    }
+
+    /// This link with round-trip time `rtt_ms` (e.g. the one an emulated link adds).
+    pub fn with_rtt_ms(mut self, rtt_ms: f64) -> Channel {
+        self.rtt_ms = rtt_ms.max(0.0);
+        self
+    }
+
     /// This link with `transport` unless its spec named one (a study's default transport).
     pub fn with_default_transport(mut self, transport: Transport) -> Channel {
         if !self.transport_given {
@@ -372,6 +384,7 @@ impl Channel {
                 self.overhead = None;
             }
         }
+        self.transport_given = true;
         self
     }
 

@@ -4,6 +4,7 @@
 
 use splitbench::channel::Channel;
 use splitbench::data::{self, Dataset, DatasetKind, Split};
+use splitbench::eval::TrainedFiles;
 use splitbench::gpu::GpuContext;
 use splitbench::model::{self, zoo, Prepared, Shape, ZooOptions};
 use std::fmt;
@@ -118,6 +119,40 @@ impl ModelArgs {
             classes: self.classes,
             width: self.width,
         }
+    }
+
+    /// The model with `weights` (safetensors) or, without, seeded random weights.
+    pub fn prepare(
+        &self,
+        weights: Option<&std::path::Path>,
+        seed: u64,
+    ) -> anyhow::Result<Prepared> {
+        Ok(model::prepare(&self.model, &self.options(), weights, seed)?)
+    }
+}
+
+/// The weights of co-inference: the edge and its devices must load the same ones.
+#[derive(clap::Args)]
+pub struct WeightsArgs {
+    /// Weights (safetensors with torchvision key names; pruned and bottleneck files are
+    /// looked up next to them); default: seeded random.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Seed of the random weights (and of `offload`'s random pixels).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl WeightsArgs {
+    /// The model of `m` with these weights, and where its trained variants are looked up.
+    pub fn prepare(&self, m: &ModelArgs) -> anyhow::Result<(Prepared, TrainedFiles)> {
+        let p = m.prepare(self.weights.as_deref(), self.seed)?;
+        let files = TrainedFiles::beside(
+            self.weights
+                .as_deref()
+                .unwrap_or("seeded.safetensors".as_ref()),
+        );
+        Ok((p, files))
     }
 }
 

@@ -13,7 +13,7 @@ pub struct Args {
 
 /// Prints the table.
 pub fn run(a: &Args) -> Result<()> {
-    let p = model::prepare(&a.model.model, &a.model.options(), None, 0)?;
+    let p = a.model.prepare(None, 0)?;
     let g = &p.model.graph;
     println!(
         "{} (inference graph: batch norm folded, activations and residual adds fused)",

@@ -7,10 +7,12 @@ mod args;
 mod devices;
 mod eval;
 mod inspect;
+mod offload;
 mod profile;
 mod progress;
 #[cfg(feature = "train")]
 mod prune_finetune;
+mod serve;
 mod tradeoff;
 #[cfg(feature = "train")]
 mod train;
@@ -47,6 +49,11 @@ enum Cmd {
     Tradeoff(Box<tradeoff::Args>),
     /// Top-1 accuracy of trained weights on a test set, through the GPU engine.
     Eval(Box<eval::Args>),
+    /// The edge of real co-inference: serve a model's edge half to `offload` devices.
+    Serve(Box<serve::Args>),
+    /// The device of real co-inference: run a configuration's device half here, send each
+    /// inference to a `serve` edge, time every phase, compare with the link models.
+    Offload(Box<offload::Args>),
     /// Accuracy of every configuration of the study (paper split points x plain, pruned and
     /// bottleneck variants) through the GPU split pipeline: the table for `tradeoff`.
     Accuracy(Box<accuracy::Args>),
@@ -107,6 +114,8 @@ fn run(cmd: Cmd) -> anyhow::Result<()> {
         Cmd::Tradeoff(a) => tradeoff::run(&a),
         Cmd::Eval(a) => eval::run(&a),
         Cmd::Accuracy(a) => accuracy::run(&a),
+        Cmd::Serve(a) => serve::run(&a),
+        Cmd::Offload(a) => offload::run(&a),
         #[cfg(feature = "train")]
         Cmd::Train(a) => train::run(&a),
         #[cfg(feature = "train")]

@@ -3,7 +3,6 @@
 use super::args::{count, AdapterArgs, ModelArgs};
 use anyhow::Result;
 use splitbench::gpu::{GpuContext, TimingMethod};
-use splitbench::model;
 use splitbench::study::profile::{profile, ProfileOptions};
 use std::path::PathBuf;
 
@@ -65,12 +64,7 @@ pub struct Args {
 
 /// Profiles, writes, prints the table.
 pub fn run(a: &Args) -> Result<()> {
-    let p = model::prepare(
-        &a.model.model,
-        &a.model.options(),
-        a.weights.as_deref(),
-        a.seed,
-    )?;
+    let p = a.model.prepare(a.weights.as_deref(), a.seed)?;
     let ctx = GpuContext::new(a.adapter.adapter.as_deref())?;
     let opts = ProfileOptions {
         batch: a.batch,

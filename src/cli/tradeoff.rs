@@ -8,7 +8,6 @@ use super::progress::Bars;
 use anyhow::{Context, Result};
 use splitbench::channel::Channel;
 use splitbench::compress::BOTTLENECK_WEIGHTS_NOTE;
-use splitbench::model;
 use splitbench::plan::{EdgeSource, DEFAULT_EDGE_SPEEDUP, DOWNLINK_NOTE, STUDY_RATIOS};
 use splitbench::report::{RunInfo, ACCURACY_LATENCY_CSV};
 use splitbench::study::{self, summary_text, AccuracyTable, TradeoffOptions};
@@ -112,7 +111,7 @@ impl Args {
 /// Measures, plans, writes, prints the summary.
 pub fn run(a: &Args) -> Result<()> {
     let opts = a.options()?;
-    let p = model::prepare(&a.model.model, &a.model.options(), None, a.seed)?;
+    let p = a.model.prepare(None, a.seed)?;
     // Everything the user gave is checked before the GPU work.
     opts.check(&p.model.graph)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;

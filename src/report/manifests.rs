@@ -265,3 +265,41 @@ pub struct TradeoffManifest {
     /// Files written.
     pub files: Vec<String>,
 }
+
+/// The manifest written beside `offload.csv`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct OffloadManifest {
+    /// The device's environment.
+    #[serde(flatten)]
+    pub run: RunInfo,
+    /// Model name.
+    pub model: String,
+    /// Hash of graph + weights (the edge checked it).
+    pub model_hash: String,
+    /// Where the weights came from.
+    pub weights: String,
+    /// The configuration.
+    pub config: String,
+    /// The edge's address (empty for device-only).
+    pub server: String,
+    /// The edge's adapter.
+    pub server_adapter: String,
+    /// How the edge times its GPU work.
+    pub server_timing: String,
+    /// Timed requests.
+    pub requests: usize,
+    /// Untimed warm-up requests before them.
+    pub warmup: usize,
+    /// Idle gap between requests, ms.
+    pub interval_ms: f64,
+    /// The inputs: a dataset's test images or seeded random pixels.
+    pub inputs: String,
+    /// The link the predictions assume (`None`: no predictions).
+    pub link: Option<String>,
+    /// `net.ipv4.tcp_slow_start_after_idle` on the device.
+    pub tcp_slow_start_after_idle: Option<u32>,
+    /// `net.ipv4.tcp_congestion_control` on the device (the sender of the frames).
+    pub tcp_congestion_control: Option<String>,
+    /// How times were taken.
+    pub timing_note: String,
+}

@@ -14,10 +14,10 @@ pub use csvio::{
     CANDIDATES_CSV, CDF_CSV, LAYERS_CSV, MANIFEST_JSON, TITLE_TXT, TRADEOFF_CSV,
 };
 pub use manifests::{
-    git_revision, unix_time, ChannelInfo, ChoiceSummary, LinkSummary, PredictorError,
-    ProfileManifest, RunInfo, TradeoffManifest, WGPU_VERSION,
+    git_revision, unix_time, ChannelInfo, ChoiceSummary, LinkSummary, OffloadManifest,
+    PredictorError, ProfileManifest, RunInfo, TradeoffManifest, WGPU_VERSION,
 };
 pub use rows::{
-    AccuracyLatencyRow, BytesRow, CandidateRow, CdfRow, ChannelRole, Family, LayerRow, ProfileRow,
-    Study, TradeoffRow,
+    AccuracyLatencyRow, BytesRow, CandidateRow, CdfRow, ChannelRole, Family, LayerRow, OffloadRow,
+    ProfileRow, Study, TradeoffRow,
 };

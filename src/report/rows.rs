@@ -219,3 +219,46 @@ pub struct Study {
     /// Where the accuracies came from (the table's path), for chart (f)'s title.
     pub accuracy_source: String,
 }
+
+/// One request of `splitbench offload` (`offload.csv`): a real inference across a network,
+/// every time on the device's monotonic clock except the edge's own (reported) times.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OffloadRow {
+    /// Request number, from 0 (warm-up requests are not rows).
+    pub request: usize,
+    /// The configuration.
+    pub config: Config,
+    /// Bytes sent: the wire frame (or the uint8 pixels; 0 for device-only).
+    pub payload_bytes: u64,
+    /// Idle time of the connection before this request, ms.
+    pub idle_ms: f64,
+    /// The prefix on the device's GPU (the whole model for device-only).
+    pub device_ms: f64,
+    /// The bottleneck encoder and quantize + pack on the device's GPU.
+    pub encode_ms: f64,
+    /// From the start of sending to the reply received, minus the edge's reported time.
+    pub network_ms: f64,
+    /// The edge's time from the request read to the reply ready.
+    pub server_ms: f64,
+    /// Of which decoding (frame parse, unpack, bottleneck decoder) on the edge.
+    pub decode_ms: f64,
+    /// Of which the suffix on the edge's GPU.
+    pub suffix_ms: f64,
+    /// From the start of the inference to the reply received.
+    pub total_ms: f64,
+    /// The TCP-aware model's total for this link and the connection's window at send time
+    /// (device and edge times as measured); empty without a link description.
+    pub predicted_total_ms: Option<f64>,
+    /// `bytes * 8 / rate + RTT` with the same measured compute times.
+    pub predicted_naive_ms: Option<f64>,
+    /// `TCP_INFO` smoothed RTT after the reply.
+    pub tcp_rtt_ms: Option<f64>,
+    /// `TCP_INFO` congestion window, segments, before sending.
+    pub tcp_cwnd: Option<u32>,
+    /// `TCP_INFO` retransmissions of the connection so far.
+    pub tcp_retrans: Option<u32>,
+    /// The image's label (with a dataset).
+    pub label: Option<u8>,
+    /// The class the logits pick.
+    pub prediction: usize,
+}

@@ -54,3 +54,18 @@ pub fn stderr(o: &std::process::Output) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// A 12-image Fashion-MNIST-format test split (uncompressed IDX) in `dir`.
+pub fn write_test_split(dir: &std::path::Path) {
+    let n = 12u32;
+    let mut img = 0x0000_0803u32.to_be_bytes().to_vec();
+    for d in [n, 28, 28] {
+        img.extend_from_slice(&d.to_be_bytes());
+    }
+    img.extend((0..n as usize * 784).map(|k| (k * 13 % 251) as u8));
+    let mut lbl = 0x0000_0801u32.to_be_bytes().to_vec();
+    lbl.extend_from_slice(&n.to_be_bytes());
+    lbl.extend((0..n as u8).map(|i| i % 10));
+    std::fs::write(dir.join("t10k-images-idx3-ubyte"), img).unwrap();
+    std::fs::write(dir.join("t10k-labels-idx1-ubyte"), lbl).unwrap();
+}

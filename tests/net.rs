@@ -1,0 +1,328 @@
+//! Real co-inference on loopback: the edge's replies equal the same configuration evaluated
+//! in one process, bad messages close only their own connection, a dead edge ends the
+//! device's run with an error naming the phase, and many clients at once all get their
+//! answers.
+
+mod common;
+
+use splitbench::compress::Config;
+use splitbench::data::{self, Split};
+use splitbench::eval::{
+    load_parts, Classifier, GpuClassifier, SplitClassifier, SplitParts, TrainedFiles,
+};
+use splitbench::gpu::GpuContext;
+use splitbench::model::{self, Prepared, Shape, ZooOptions};
+use splitbench::net::protocol::{read_message, write_message, Hello, Message, PROTOCOL_VERSION};
+use splitbench::net::{offload, Edge, OffloadOptions, ServeOptions};
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("splitbench-net-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn tiny() -> Prepared {
+    let opts = ZooOptions {
+        input: Some(Shape::new(1, 28, 28)),
+        classes: Some(10),
+        width: Some(4),
+    };
+    model::prepare("resnet18-cifar", &opts, None, 3).unwrap()
+}
+
+fn files() -> TrainedFiles {
+    TrainedFiles::beside(Path::new("/nonexistent/tiny.safetensors"))
+}
+
+/// Runs an edge for `p` on a free loopback port while `f` runs; stops it after.
+fn with_edge<T>(ctx: &GpuContext, p: &Prepared, f: impl FnOnce(SocketAddr) -> T) -> T {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = AtomicBool::new(false);
+    let files = files();
+    let edge = Edge {
+        ctx,
+        model: p,
+        files: &files,
+    };
+    std::thread::scope(|s| {
+        let server = s.spawn(|| {
+            edge.serve(&listener, &ServeOptions::default(), &stop, &|_| {})
+                .unwrap()
+        });
+        // Stops the server even when `f` panics, so a failing test fails instead of hanging.
+        struct Stop<'s>(&'s AtomicBool);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        let guard = Stop(&stop);
+        let out = f(addr);
+        drop(guard);
+        server.join().unwrap();
+        out
+    })
+}
+
+fn options(addr: SocketAddr, config: &str, requests: usize) -> OffloadOptions {
+    OffloadOptions {
+        server: addr.to_string(),
+        config: config.parse().unwrap(),
+        requests,
+        warmup: 1,
+        interval_ms: 0.0,
+        link: Some(splitbench::channel::Channel::parse("4g:rtt_ms=20").unwrap()),
+        timeout: Duration::from_secs(20),
+        seed: 1,
+    }
+}
+
+#[test]
+fn replies_equal_the_configuration_evaluated_in_one_process() {
+    let Some(ctx) = common::gpu() else { return };
+    let p = tiny();
+    let dir = tmp("same");
+    common::write_test_split(&dir);
+    let test = data::load(data::DatasetKind::FashionMnist, Split::Test, Some(&dir)).unwrap();
+    let n = 4;
+    let g = &p.model.graph;
+    for config in [
+        "layer1.1.conv2/4bit-tensor",
+        "layer3.1.conv2/f32",
+        "conv1/2bit-channel",
+        "input/uint8-input",
+        "fc/none",
+    ] {
+        let c: Config = config.parse().unwrap();
+        let got = with_edge(&ctx, &p, |addr| {
+            offload(
+                &ctx,
+                &p,
+                &files(),
+                Some(&test),
+                &options(addr, config, n),
+                &mut |_| {},
+            )
+            .unwrap()
+        });
+        assert_eq!(got.rows.len(), n);
+        // The same images in one process: requests 1..=n (request 0 was the warm-up).
+        let images = &test.images[784..(n + 1) * 784];
+        let mut want = Vec::new();
+        match c.resolve(g).unwrap() {
+            splitbench::compress::Placement::Split(split) => {
+                let (pruned, bottleneck) = load_parts(&p.torch, &p.model, &c, &files()).unwrap();
+                let parts = SplitParts {
+                    model: pruned.as_ref().unwrap_or(&p.model),
+                    bottleneck,
+                };
+                let mut clf =
+                    SplitClassifier::new(&ctx, &parts, split, c.variant.encoding, 1).unwrap();
+                for img in images.chunks(784) {
+                    want.push(clf.logits(img, 1).unwrap());
+                }
+            }
+            _ => {
+                let mut clf = GpuClassifier::new(&ctx, &p.model, 1).unwrap();
+                for img in images.chunks(784) {
+                    want.push(clf.logits(img, 1).unwrap());
+                }
+            }
+        }
+        assert_eq!(got.logits, want, "{config}: the edge's logits differ");
+        for r in &got.rows {
+            assert_eq!(r.label, Some(test.labels[r.request + 1]), "{config}");
+            let sends = c.variant.encoding.sends();
+            assert_eq!(r.payload_bytes > 0, sends, "{config}");
+            assert!(r.predicted_total_ms.is_some());
+            if sends {
+                assert!(r.tcp_cwnd.is_some() && r.tcp_rtt_ms.is_some(), "{config}");
+                assert!(r.network_ms >= 0.0 && r.server_ms > 0.0);
+                // Compute and network add up to at most the total (the rest is CPU glue).
+                assert!(r.device_ms + r.encode_ms + r.network_ms + r.server_ms <= r.total_ms + 0.5);
+            }
+        }
+    }
+}
+
+/// Sends `bytes` raw on a new connection and returns what the edge answered, if anything.
+fn raw(addr: SocketAddr, bytes: &[u8]) -> Option<Message> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(bytes).unwrap();
+    read_message(&mut s, 1 << 20).ok()
+}
+
+fn hello(p: &Prepared, config: &str, version: u8) -> Message {
+    Message::Hello(Hello {
+        version,
+        model_hash: p.model.hash(),
+        input: [1, 28, 28],
+        batch: 1,
+        config: config.into(),
+        normalization: [0.5; 6],
+    })
+}
+
+#[test]
+fn bad_input_closes_only_its_connection() {
+    let Some(ctx) = common::gpu() else { return };
+    let p = tiny();
+    with_edge(&ctx, &p, |addr| {
+        // Hellos the edge refuses, with a reason.
+        for (m, why) in [
+            (
+                hello(&p, "layer1.1.conv2/4bit-tensor", 9),
+                "protocol version 9",
+            ),
+            (
+                hello(&p, "nonsense/none", PROTOCOL_VERSION),
+                "no node `nonsense`",
+            ),
+            (hello(&p, "fc/none", PROTOCOL_VERSION), "nothing to serve"),
+        ] {
+            match raw(addr, &m.to_bytes()) {
+                Some(Message::Refuse(r)) => assert!(r.contains(why), "{r}"),
+                other => panic!("{why}: {other:?}"),
+            }
+        }
+        // A good hello, then a bad frame: an error reply naming the problem.
+        let mut bytes = hello(&p, "layer1.1.conv2/4bit-tensor", PROTOCOL_VERSION).to_bytes();
+        bytes.extend(
+            Message::Request {
+                id: 5,
+                payload: b"SBFR not a frame".to_vec(),
+            }
+            .to_bytes(),
+        );
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.write_all(&bytes).unwrap();
+        assert!(matches!(
+            read_message(&mut s, 1 << 20),
+            Ok(Message::Welcome { .. })
+        ));
+        match read_message(&mut s, 1 << 20) {
+            Ok(Message::Error { id: 5, reason }) => assert!(reason.contains("frame"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+        // Garbage and an oversized length: the connection is closed, nothing else happens.
+        raw(addr, b"\x05\x00\x00\x00garbage");
+        raw(addr, &u32::MAX.to_le_bytes());
+        // The edge still serves a well-behaved device.
+        let r = offload(
+            &ctx,
+            &p,
+            &files(),
+            None,
+            &options(addr, "layer2.1.conv2/8bit-tensor", 3),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(r.rows.len(), 3);
+    });
+}
+
+#[test]
+fn a_dead_edge_ends_the_run_with_the_phase() {
+    let Some(ctx) = common::gpu() else { return };
+    let p = tiny();
+    // An edge that welcomes, reads one request and hangs up.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fake = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let _ = read_message(&mut s, 1 << 20);
+        write_message(
+            &mut s,
+            &Message::Welcome {
+                adapter: "fake".into(),
+                timing: "none".into(),
+            },
+        )
+        .unwrap();
+        let _ = read_message(&mut s, 1 << 24);
+    });
+    let mut o = options(addr, "layer1.1.conv2/4bit-tensor", 2);
+    o.timeout = Duration::from_secs(5);
+    let t = std::time::Instant::now();
+    let e = offload(&ctx, &p, &files(), None, &o, &mut |_| {}).unwrap_err();
+    fake.join().unwrap();
+    assert!(t.elapsed() < Duration::from_secs(10));
+    let msg = e.to_string();
+    assert!(msg.contains("offloading"), "{msg}");
+    let cause = std::error::Error::source(&e)
+        .map(|c| c.to_string())
+        .unwrap_or_default();
+    assert!(
+        cause.contains("request 0: waiting for the reply"),
+        "{cause}"
+    );
+    // Nobody listening: the connecting phase.
+    drop(TcpListener::bind("127.0.0.1:0"));
+    let e = offload(
+        &ctx,
+        &p,
+        &files(),
+        None,
+        &options(addr, "conv1/f32", 1),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("connecting"), "{e}");
+}
+
+/// Resident memory of this process, bytes (Linux).
+fn rss() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = s.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+#[test]
+fn eight_clients_at_once_all_get_every_answer() {
+    let Some(ctx) = common::gpu() else { return };
+    let p = tiny();
+    let clients = 8;
+    with_edge(&ctx, &p, |addr| {
+        let run = |k: usize, requests: usize| {
+            let config = ["layer1.1.conv2/4bit-tensor", "layer3.1.conv2/2bit-tensor"][k % 2];
+            let mut o = options(addr, config, requests);
+            o.seed = (k % 2) as u64;
+            offload(&ctx, &p, &files(), None, &o, &mut |_| {}).unwrap()
+        };
+        let all = |requests: usize| {
+            std::thread::scope(|s| {
+                let h: Vec<_> = (0..clients)
+                    .map(|k| s.spawn(move || run(k, requests)))
+                    .collect();
+                h.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
+            })
+        };
+        // A short first round warms every allocation up; the long one must not grow memory.
+        let warm = all(10);
+        let m0 = rss();
+        let runs = all(200);
+        let m1 = rss();
+        for r in &runs {
+            assert_eq!(r.rows.len(), 200, "a request was lost");
+            let ids: Vec<usize> = r.rows.iter().map(|r| r.request).collect();
+            assert_eq!(ids, (0..200).collect::<Vec<_>>());
+        }
+        // Same seed and configuration: the same answers, whatever else the server was doing.
+        assert_eq!(runs[0].logits, runs[2].logits);
+        assert_eq!(runs[1].logits, runs[7].logits);
+        assert_eq!(warm[0].logits[..], runs[0].logits[..warm[0].logits.len()]);
+        assert_ne!(runs[0].logits, runs[1].logits);
+        if let (Some(a), Some(b)) = (m0, m1) {
+            assert!(b < a + (64 << 20), "memory grew from {a} to {b} bytes");
+        }
+    });
+}
