@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["error", "tensor"],
     &["model", "channel"],
-    &["cpu"],
+    &["cpu", "link"],
     &["gpu"],
     &["compress", "data"],
     &["eval"],

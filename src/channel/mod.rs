@@ -11,7 +11,7 @@
 //! | `fixed:mbps=5` | constant rate |
 //! | `3g`, `4g`, `wifi` | constant 1.1, 5.85, 18.88 Mbit/s (the rates BottleNet used) |
 //! | `awgn:bw_mhz=1,snr_db=10[,eff=0.8]` | Shannon rate `W log2(1 + SNR) eff` |
-//! | `rayleigh:bw_mhz=1,snr_db=10[,draws=10000][,seed=1][,eff=..]` | block fading, `g ~ Exp(1)` per inference, rate `W log2(1 + SNR g) eff` |
+//! | `rayleigh:bw_mhz=1,snr_db=10[,draws=10000][,seed=1][,eff=..][,block_ms=100]` | block fading, `g ~ Exp(1)` per inference, rate `W log2(1 + SNR g) eff`; emulated, a new draw every `block_ms` |
 //! | `trace:path=FILE[,offsets=1000][,scale=1.0]` | replay of a `time_s,mbps` CSV from evenly spaced start offsets |
 //!
 //! Every kind also takes `rtt_ms=` (default 0), `transport=naive|tcp` (default naive; see
@@ -53,6 +53,7 @@
 //!   payloads (split points) are paired.
 
 mod fading;
+mod schedule;
 mod spec;
 mod stats;
 mod trace;
@@ -62,6 +63,7 @@ pub use fading::{
     rayleigh_ergodic_mbps, rayleigh_p_miss, rayleigh_quantile_ms, rayleigh_rates_mbps,
     shannon_mbps, snr_linear,
 };
+pub use schedule::Opportunities;
 pub use stats::{quantile_sorted, summary, Summary};
 pub use trace::{markov, synthetic_markov_trace, trace_csv, Trace, TRACE_HEADER};
 pub use transport::{Tcp, Transport, Window};
@@ -172,6 +174,8 @@ enum Model {
         ergodic_mbps: f64,
         /// Per draw: ms per wire byte, `8e-3 / rate_mbps`.
         ms_per_byte: Vec<f64>,
+        /// How long one draw lasts when the link is emulated, ms.
+        block_ms: f64,
     },
     Trace {
         trace: Arc<Trace>,
@@ -240,10 +244,13 @@ impl Channel {
                 }
             }
             "rayleigh" => {
-                spec.check_keys(&with(&["bw_mhz", "snr_db", "eff", "draws", "seed"]))?;
+                spec.check_keys(&with(&[
+                    "bw_mhz", "snr_db", "eff", "draws", "seed", "block_ms",
+                ]))?;
                 let (bw_mhz, snr_db, eff) = shannon_params(&spec)?;
                 let draws = spec.u64_in("draws", DEFAULT_DRAWS, 1, MAX_SAMPLES)? as usize;
                 let seed = spec.u64_in("seed", DEFAULT_SEED, 0, u64::MAX)?;
+                let block_ms = spec.positive_or("block_ms", schedule::DEFAULT_BLOCK_MS)?;
                 let ergodic_mbps = rayleigh_ergodic_mbps(bw_mhz, snr_db, eff);
                 rate_ok(&spec, ergodic_mbps)?;
                 let ms_per_byte = rayleigh_rates_mbps(bw_mhz, snr_db, eff, draws, seed)
@@ -256,6 +263,7 @@ impl Channel {
                     eff,
                     ergodic_mbps,
                     ms_per_byte,
+                    block_ms,
                 }
             }
             "trace" => {

@@ -126,7 +126,7 @@ impl Trace {
     }
 
     /// Builds from validated rows (times strictly increasing, >= 2 rows, some rate > 0).
-    fn build(name: String, times: Vec<f64>, mbps: Vec<f64>) -> Trace {
+    pub(crate) fn build(name: String, times: Vec<f64>, mbps: Vec<f64>) -> Trace {
         let n = times.len();
         let t0 = times[0];
         let last_dt = times[n - 1] - times[n - 2];
@@ -184,7 +184,7 @@ impl Trace {
         self.total_mbit() / self.period_s
     }
 
-    fn total_mbit(&self) -> f64 {
+    pub(crate) fn total_mbit(&self) -> f64 {
         self.cum_mbit[self.cum_mbit.len() - 1]
     }
 

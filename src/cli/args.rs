@@ -51,6 +51,14 @@ pub fn positive(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A finite number >= 0 (`--delay-ms`, `--interval-ms`).
+pub fn non_negative(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err("expected a number >= 0".into()),
+    }
+}
+
 /// A finite number (`--min-accuracy`, `--rtt-ms`).
 pub fn finite(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {

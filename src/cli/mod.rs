@@ -7,6 +7,7 @@ mod args;
 mod devices;
 mod eval;
 mod inspect;
+mod link;
 mod offload;
 mod profile;
 mod progress;
@@ -54,6 +55,9 @@ enum Cmd {
     /// The device of real co-inference: run a configuration's device half here, send each
     /// inference to a `serve` edge, time every phase, compare with the link models.
     Offload(Box<offload::Args>),
+    /// Run a command behind a packet-level emulated link (a network namespace whose traffic
+    /// to the host crosses the link models of the study, with a one-way delay).
+    Link(Box<link::Args>),
     /// Accuracy of every configuration of the study (paper split points x plain, pruned and
     /// bottleneck variants) through the GPU split pipeline: the table for `tradeoff`.
     Accuracy(Box<accuracy::Args>),
@@ -116,6 +120,7 @@ fn run(cmd: Cmd) -> anyhow::Result<()> {
         Cmd::Accuracy(a) => accuracy::run(&a),
         Cmd::Serve(a) => serve::run(&a),
         Cmd::Offload(a) => offload::run(&a),
+        Cmd::Link(a) => link::run(&a),
         #[cfg(feature = "train")]
         Cmd::Train(a) => train::run(&a),
         #[cfg(feature = "train")]

@@ -8,17 +8,12 @@ use anyhow::{Context, Result};
 use splitbench::channel::Channel;
 use splitbench::compress::Config;
 use splitbench::data::{self, DatasetKind, Split};
+use splitbench::link::{HOST_ENV, RTT_ENV, UPLINK_ENV};
 use splitbench::net::{offload, summarize, OffloadOptions};
 use splitbench::report;
 use splitbench::study::Progress;
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// The variables `splitbench link` sets for the command it runs: the uplink's spec and the
-/// RTT its delay adds, so `offload` predicts for the link it crosses.
-pub const LINK_UPLINK_ENV: &str = "SPLITBENCH_LINK_UPLINK";
-/// See [`LINK_UPLINK_ENV`].
-pub const LINK_RTT_ENV: &str = "SPLITBENCH_LINK_RTT_MS";
 
 /// Flags of `splitbench offload`.
 #[derive(clap::Args)]
@@ -27,7 +22,8 @@ pub struct Args {
     model: ModelArgs,
     #[command(flatten)]
     weights: WeightsArgs,
-    /// The edge's address, host:port (inside `splitbench link`: $SPLITBENCH_LINK_HOST).
+    /// The edge's address, host:port; `:port` for $SPLITBENCH_LINK_HOST:port (the host as
+    /// seen from inside `splitbench link`). Not needed for device-only configurations.
     #[arg(long, default_value = "")]
     connect: String,
     /// The configuration, in the study's grammar (e.g. `layer1.1.conv2/4bit-tensor`,
@@ -41,7 +37,7 @@ pub struct Args {
     #[arg(long, default_value_t = 3)]
     warmup: usize,
     /// Idle gap before every request, ms.
-    #[arg(long, default_value_t = 0.0, value_parser = super::args::finite)]
+    #[arg(long, default_value_t = 0.0, value_parser = super::args::non_negative)]
     interval_ms: f64,
     /// Send a dataset's test images (and score the replies) instead of random pixels.
     #[arg(long, value_enum)]
@@ -73,15 +69,29 @@ fn link(a: &Args) -> Result<Option<Channel>> {
     if let Some(l) = &a.link {
         return Ok(Some(l.clone()));
     }
-    let Ok(spec) = std::env::var(LINK_UPLINK_ENV) else {
+    let Ok(spec) = std::env::var(UPLINK_ENV) else {
         return Ok(None);
     };
-    let rtt: f64 = std::env::var(LINK_RTT_ENV)
+    let rtt: f64 = std::env::var(RTT_ENV)
         .unwrap_or_else(|_| "0".into())
         .parse()
-        .with_context(|| format!("${LINK_RTT_ENV}"))?;
-    let ch = Channel::parse(&spec).with_context(|| format!("${LINK_UPLINK_ENV}"))?;
+        .with_context(|| format!("${RTT_ENV}"))?;
+    let ch = Channel::parse(&spec).with_context(|| format!("${UPLINK_ENV}"))?;
     Ok(Some(ch.with_rtt_ms(rtt)))
+}
+
+/// The edge's address: `--connect` as given, or `:port` completed with the host that
+/// `splitbench link` exports.
+fn server(connect: &str) -> Result<String> {
+    match connect.strip_prefix(':') {
+        Some(port) => match std::env::var(HOST_ENV) {
+            Ok(host) => Ok(format!("{host}:{port}")),
+            Err(_) => anyhow::bail!(
+                "--connect {connect}: no ${HOST_ENV} (it is set inside `splitbench link`)"
+            ),
+        },
+        None => Ok(connect.to_string()),
+    }
 }
 
 /// Connects, offloads, writes, prints.
@@ -93,9 +103,10 @@ pub fn run(a: &Args) -> Result<()> {
         .input_data
         .map(|k| data::load(k, Split::Test, a.data.as_deref()))
         .transpose()?;
+    let server = server(&a.connect)?;
     let ctx = a.adapter.context()?;
     let o = OffloadOptions {
-        server: a.connect.clone(),
+        server: server.clone(),
         config: a.config.clone(),
         requests: a.requests,
         warmup: a.warmup,
@@ -117,11 +128,7 @@ pub fn run(a: &Args) -> Result<()> {
         "{} requests of {} to {} ({}), median / p95 ms:",
         r.rows.len(),
         a.config,
-        if a.connect.is_empty() {
-            "-"
-        } else {
-            &a.connect
-        },
+        if server.is_empty() { "-" } else { &server },
         r.manifest.server_adapter
     );
     for ph in &s.phases {
@@ -133,7 +140,10 @@ pub fn run(a: &Args) -> Result<()> {
     let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}%"));
     if o.link.is_some() {
         println!(
-            "prediction error of the total (median abs.): TCP-aware model {}, naive model {}",
+            "prediction error, median abs., of the network time: TCP-aware model {}, naive {}; \
+             of the total: {}, {}",
+            pct(s.tcp_network_mdape_pct),
+            pct(s.naive_network_mdape_pct),
             pct(s.tcp_model_mdape_pct),
             pct(s.naive_model_mdape_pct)
         );

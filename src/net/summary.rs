@@ -24,6 +24,11 @@ pub struct OffloadSummary {
     pub tcp_model_mdape_pct: Option<f64>,
     /// The same for the naive model.
     pub naive_model_mdape_pct: Option<f64>,
+    /// The TCP-aware model's error relative to the network time alone: the predictions use
+    /// the measured compute times, so `|predicted - total| / network_ms`, median, percent.
+    pub tcp_network_mdape_pct: Option<f64>,
+    /// The same for the naive model.
+    pub naive_network_mdape_pct: Option<f64>,
     /// Top-1 hits over requests with a label, and that count.
     pub top1: Option<(usize, usize)>,
 }
@@ -34,12 +39,16 @@ fn sorted(v: impl Iterator<Item = f64>) -> Vec<f64> {
     v
 }
 
-/// Median absolute percentage error of `predicted` against `total_ms`, over the rows that
-/// have a prediction.
-fn mdape(rows: &[OffloadRow], predicted: impl Fn(&OffloadRow) -> Option<f64>) -> Option<f64> {
+/// Median of `|predicted - total_ms| / of(row)`, percent, over the rows that have a
+/// prediction.
+fn mdape(
+    rows: &[OffloadRow],
+    predicted: impl Fn(&OffloadRow) -> Option<f64>,
+    of: impl Fn(&OffloadRow) -> f64,
+) -> Option<f64> {
     let e = sorted(rows.iter().filter_map(|r| {
         let p = predicted(r)?;
-        (r.total_ms > 0.0).then(|| 100.0 * (p - r.total_ms).abs() / r.total_ms)
+        (of(r) > 0.0).then(|| 100.0 * (p - r.total_ms).abs() / of(r))
     }));
     (!e.is_empty()).then(|| quantile_sorted(&e, 0.5))
 }
@@ -63,8 +72,10 @@ pub fn summarize(rows: &[OffloadRow]) -> OffloadSummary {
             phase("server", |r| r.server_ms),
             phase("total", |r| r.total_ms),
         ],
-        tcp_model_mdape_pct: mdape(rows, |r| r.predicted_total_ms),
-        naive_model_mdape_pct: mdape(rows, |r| r.predicted_naive_ms),
+        tcp_model_mdape_pct: mdape(rows, |r| r.predicted_total_ms, |r| r.total_ms),
+        naive_model_mdape_pct: mdape(rows, |r| r.predicted_naive_ms, |r| r.total_ms),
+        tcp_network_mdape_pct: mdape(rows, |r| r.predicted_total_ms, |r| r.network_ms),
+        naive_network_mdape_pct: mdape(rows, |r| r.predicted_naive_ms, |r| r.network_ms),
         top1: (!labelled.is_empty()).then(|| {
             let hits = labelled
                 .iter()
