@@ -88,7 +88,10 @@ fn delay_adds_twice_itself_to_a_ping_pong() {
     let base = ping_ms(&l, &options(fast, fast, 0.0));
     let delayed = ping_ms(&l, &options(fast, fast, 15.0));
     let added = delayed - base;
-    assert!((added - 30.0).abs() < 1.0, "15 ms each way added {added} ms ({base} -> {delayed})");
+    assert!(
+        (added - 30.0).abs() < 1.0,
+        "15 ms each way added {added} ms ({base} -> {delayed})"
+    );
 }
 
 /// Sends `bytes` from inside to the host over `o`; returns the host's receive log:
@@ -197,9 +200,18 @@ fn a_trace_replays_its_rate_changes_on_time() {
     // windows' edges and the clock offset between the test and the link.
     let slow = in_window(0.1, 0.9);
     let fast = in_window(1.1, 1.4);
-    assert!((slow as i64 - 160).abs() <= 2, "0.1-0.9 s: {slow} packets, want 160");
-    assert!((fast as i64 - 240).abs() <= 2, "1.1-1.4 s: {fast} packets, want 240");
+    assert!(
+        (slow as i64 - 160).abs() <= 2,
+        "0.1-0.9 s: {slow} packets, want 160"
+    );
+    assert!(
+        (fast as i64 - 240).abs() <= 2,
+        "1.1-1.4 s: {fast} packets, want 240"
+    );
     let switch = in_window(0.97, 1.03);
     // 0.97-1.0 s at 200/s (6) + 1.0-1.03 s at 800/s (24).
-    assert!((switch as i64 - 30).abs() <= 2, "around 1 s: {switch} packets, want 30");
+    assert!(
+        (switch as i64 - 30).abs() <= 2,
+        "around 1 s: {switch} packets, want 30"
+    );
 }

@@ -213,9 +213,17 @@ fn bad_input_closes_only_its_connection() {
             Ok(Message::Error { id: 5, reason }) => assert!(reason.contains("frame"), "{reason}"),
             other => panic!("{other:?}"),
         }
-        // Garbage and an oversized length: the connection is closed, nothing else happens.
-        raw(addr, b"\x05\x00\x00\x00garbage");
-        raw(addr, &u32::MAX.to_le_bytes());
+        // Garbage and an oversized length instead of a hello: refused with a reason,
+        // the connection closed, nothing else happens.
+        for (bytes, why) in [
+            (b"\x07\x00\x00\x00garbage".to_vec(), "unknown kind"),
+            (u32::MAX.to_le_bytes().to_vec(), "limit"),
+        ] {
+            match raw(addr, &bytes) {
+                Some(Message::Refuse(r)) => assert!(r.contains(why), "{r}"),
+                other => panic!("{why}: {other:?}"),
+            }
+        }
         // The edge still serves a well-behaved device.
         let r = offload(
             &ctx,

@@ -349,7 +349,12 @@ impl Message {
 
 /// Writes one message with a single `write_all`.
 pub fn write_message(w: &mut impl Write, m: &Message) -> Result<(), ProtocolError> {
-    w.write_all(&m.to_bytes())?;
+    let bytes = m.to_bytes();
+    // The length field is 32 bits: a bigger message would desynchronise the stream.
+    if bytes.len() - LENGTH_BYTES > u32::MAX as usize {
+        return malformed(format!("{} of {} bytes: over 4 GiB", m.name(), bytes.len()));
+    }
+    w.write_all(&bytes)?;
     Ok(())
 }
 

@@ -204,7 +204,9 @@ impl<'a> Edge<'a> {
         let setup = stream
             .set_nonblocking(false)
             .and_then(|_| stream.set_nodelay(true))
-            .and_then(|_| stream.set_read_timeout(Some(opts.idle_timeout)));
+            .and_then(|_| stream.set_read_timeout(Some(opts.idle_timeout)))
+            // A device that stops reading cannot hold this thread forever.
+            .and_then(|_| stream.set_write_timeout(Some(opts.idle_timeout)));
         if let Err(e) = setup {
             return (0, Some(format!("socket setup: {e}")));
         }
@@ -215,7 +217,13 @@ impl<'a> Edge<'a> {
                 let _ = write_message(&mut stream, &Message::Refuse(reason.clone()));
                 return (0, Some(reason));
             }
-            Err(e) => return (0, Some(format!("hello: {e}"))),
+            Err(ProtocolError::Io(e)) => return (0, Some(format!("hello: {e}"))),
+            Err(e) => {
+                // Malformed, truncated inside its length or oversized: say why, then close.
+                let reason = format!("hello: {e}");
+                let _ = write_message(&mut stream, &Message::Refuse(reason.clone()));
+                return (0, Some(reason));
+            }
         };
         let work = match self.accept(&hello) {
             Ok(w) => w,
