@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what splitbench needs on a fresh Debian/Ubuntu machine: the Vulkan loader and
 # Mesa's drivers (lavapipe, a CPU Vulkan implementation, is the GPU of machines without
-# one), and Debian's Fashion-MNIST (/usr/share/datasets/fashion-mnist, for training and the
-# accuracy tests). Idempotent; run as root or with sudo available.
+# one), Debian's Fashion-MNIST (/usr/share/datasets/fashion-mnist, for training and the
+# accuracy tests) and iproute2 (`ip`, which `splitbench link` uses to set addresses).
+# Idempotent; run as root or with sudo available.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 need=()
-for pkg in mesa-vulkan-drivers libvulkan1 dataset-fashion-mnist; do
+for pkg in mesa-vulkan-drivers libvulkan1 dataset-fashion-mnist iproute2; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

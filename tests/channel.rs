@@ -43,18 +43,21 @@ fn presets_match_bottlenet_rates() {
     let c = Channel::parse("4g").unwrap();
     assert_close(one(&c.tx_ms(1_000_000)), 1_367.521_367_521_367_4, 1e-12);
     assert_eq!(c.nominal_mbps(), 5.85);
-    assert_eq!(c.label(), "4G 5.85 Mbps");
+    assert_eq!(c.label(), "4G 5.85 Mbps, RTT 50 ms");
     // 3G: 100,000 B = 0.8 Mbit / 1.1 Mbit/s = 0.727272... s.
     let c = Channel::parse("3g").unwrap();
     assert_close(one(&c.tx_ms(100_000)), 727.272_727_272_727_3, 1e-12);
-    assert_eq!(c.label(), "3G 1.1 Mbps");
+    assert_eq!(c.label(), "3G 1.1 Mbps, RTT 100 ms");
     // Wi-Fi: 1,000,000 B = 8 Mbit / 18.88 = 0.4237288 s.
     let c = Channel::parse("wifi").unwrap();
     assert_close(one(&c.tx_ms(1_000_000)), 423.728_813_559_322, 1e-12);
-    assert_eq!(c.label(), "Wi-Fi 18.88 Mbps");
+    assert_eq!(c.label(), "Wi-Fi 18.88 Mbps, RTT 10 ms");
     assert_eq!(c.kind(), LinkKind::Fixed);
     assert!(!c.is_random());
-    assert_eq!(c.rtt_ms(), 0.0);
+    // Each preset has its default RTT; rtt_ms= overrides it, 0 included.
+    assert_eq!(c.rtt_ms(), 10.0);
+    assert_eq!(Channel::parse("3g").unwrap().rtt_ms(), 100.0);
+    assert_eq!(Channel::parse("4g:rtt_ms=0").unwrap().rtt_ms(), 0.0);
     // Kinds are case-insensitive, so `4G` works on a command line too.
     assert_eq!(Channel::parse("4G").unwrap().nominal_mbps(), 5.85);
 }

@@ -7,8 +7,9 @@
 
 use splitbench::compress::Variant;
 use splitbench::report::{
-    draw_charts, draw_study, read_study, redraw, write_study, BytesRow, CandidateRow, CdfRow,
-    ChannelRole, Family, LayerRow, Study, TradeoffRow, CHART_SIZE,
+    draw_charts, draw_link_validation, draw_study, read_study, redraw, write_study, BytesRow,
+    CandidateRow, CdfRow, ChannelRole, Family, LayerRow, LinkCheckRow, Study, TradeoffRow,
+    CHART_SIZE,
 };
 use splitbench::Error;
 use std::path::{Path, PathBuf};
@@ -531,4 +532,138 @@ fn unwritable_folder_is_an_error() {
     let e = draw_study(&file.join("charts"), &study(8)).unwrap_err();
     assert!(matches!(e, Error::Io { .. }), "{e:?}");
     assert!(read_study(&file).is_err(), "a file is not a study folder");
+}
+
+/// `splitbench validate-link` rows shaped like a real sweep: three rates by three delays and
+/// one trace link, eight log-spaced payloads, two cold and three warm transfers each. A cold
+/// transfer pays the handshake and the slow-start rounds the naive model leaves out (its error
+/// runs from about -60% at small payloads on long delays to a few percent at the largest
+/// ones), a warm one the headers and delayed acknowledgements; the TCP-aware prediction is
+/// within a few percent of it. One warm transfer lost a packet: its measured time is far
+/// above both predictions.
+fn link_rows() -> Vec<LinkCheckRow> {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    // Uniform in -1..1.
+    let mut noise = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    };
+    let payloads = [
+        300u64, 1_000, 3_000, 10_000, 30_000, 100_000, 300_000, 1_000_000,
+    ];
+    let mut cells: Vec<(String, &str, f64, f64)> = Vec::new();
+    for mbps in [1.1, 5.85, 18.88] {
+        for delay in [5.0, 20.0, 50.0] {
+            cells.push((format!("fixed:mbps={mbps}"), "fixed", mbps, delay));
+        }
+    }
+    cells.push(("trace:path=/x/norway-bus-1.csv".into(), "trace", 4.2, 20.0));
+    let mut rows = Vec::new();
+    for (link, kind, mbps, delay_ms) in &cells {
+        let rtt = 2.0 * delay_ms + 0.3;
+        let jitter = if *kind == "trace" { 0.12 } else { 0.03 };
+        for &payload in &payloads {
+            let segments = (payload + 13).div_ceil(1448) as f64;
+            let wire_ms = segments * 1500.0 * 8.0 / (mbps * 1e3);
+            let naive_ms = payload as f64 * 8.0 / (mbps * 1e3) + rtt;
+            for (window, n) in [("cold", 2), ("warm", 3)] {
+                let model_ms = if window == "cold" {
+                    // Handshake, then slow start from 10 segments: the rounds beyond the
+                    // first cost an RTT each, less what the link is busy anyway.
+                    let rounds = (segments / 10.0 + 1.0).log2().ceil().max(1.0);
+                    2.0 * rtt + wire_ms + ((rounds - 1.0) * rtt - 0.5 * wire_ms).max(0.0)
+                } else {
+                    1.25 * rtt + wire_ms
+                };
+                for repeat in 0..n {
+                    let mut measured_ms = model_ms * (1.0 + jitter * noise());
+                    if link == "fixed:mbps=5.85"
+                        && *delay_ms == 20.0
+                        && payload == 30_000
+                        && window == "warm"
+                        && repeat == 0
+                    {
+                        measured_ms += 3000.0;
+                    }
+                    let tcp_ms = model_ms * (1.0 + 0.03 * noise());
+                    let pct = |pred: f64| (pred - measured_ms) / measured_ms * 100.0;
+                    rows.push(LinkCheckRow {
+                        link: link.clone(),
+                        kind: kind.to_string(),
+                        mbps: *mbps,
+                        delay_ms: *delay_ms,
+                        payload_bytes: payload,
+                        window: window.into(),
+                        repeat,
+                        start_s: 0.0,
+                        cwnd_before: Some(10),
+                        retrans: Some(u32::from(measured_ms > 2.0 * model_ms)),
+                        measured_ms,
+                        tcp_ms,
+                        naive_ms,
+                        tcp_error_pct: pct(tcp_ms),
+                        naive_error_pct: pct(naive_ms),
+                    });
+                }
+            }
+        }
+    }
+    rows
+}
+
+#[test]
+fn draws_link_validation_as_png_and_svg() {
+    let dir = out_dir("link_validation");
+    let rows = link_rows();
+    let files = draw_link_validation(&dir, &rows).unwrap();
+    let (png, svg) = (
+        dir.join("link_validation.png"),
+        dir.join("link_validation.svg"),
+    );
+    assert_eq!(files, [png.clone(), svg.clone()]);
+    assert_eq!(png_size(&png), CHART_SIZE);
+    let len = std::fs::metadata(&png).unwrap().len();
+    assert!(len > 20_000, "link_validation.png is only {len} bytes");
+    let body = std::fs::read_to_string(&svg).unwrap();
+    for text in [
+        "Link model vs emulated link: prediction error per transfer",
+        "cold (new connection)",
+        "warm (window open)",
+        "prediction error (%)",
+        "payload (bytes, log scale)",
+        ">\nTCP-aware\n<",
+        ">\ntrace link\n<",
+    ] {
+        assert!(body.contains(text), "link_validation.svg lacks '{text}'");
+    }
+    // The naive model's cold errors reach -70%: the lost packet's -97% is on the axis too.
+    assert!(!body.contains("beyond the axis"));
+
+    // Odd rows (NaN errors, a zero payload, only warm ones) still draw, with one panel;
+    // among the warm errors (-50% to +10%) the lost packet's lies far out: both models'
+    // dots of it are drawn on the axis' edge.
+    let mut odd: Vec<LinkCheckRow> = rows.into_iter().filter(|r| r.window == "warm").collect();
+    odd[0].tcp_error_pct = f64::NAN;
+    odd[1].payload_bytes = 0;
+    let files = draw_link_validation(&dir.join("odd"), &odd).unwrap();
+    assert_eq!(files.len(), 2);
+    let body = std::fs::read_to_string(&files[1]).unwrap();
+    assert!(!body.contains("cold (new connection)"));
+    assert!(body.contains(">\n2 beyond the axis\n<"));
+}
+
+#[test]
+fn link_validation_without_rows_is_skipped() {
+    let dir = out_dir("link_validation_empty");
+    assert!(draw_link_validation(&dir, &[]).unwrap().is_empty());
+    assert!(!dir.join("link_validation.png").exists());
+    // Rows without one finite error are no rows to draw either.
+    let mut rows = link_rows();
+    rows.truncate(3);
+    for r in &mut rows {
+        r.naive_error_pct = f64::INFINITY;
+    }
+    assert!(draw_link_validation(&dir, &rows).unwrap().is_empty());
 }

@@ -50,7 +50,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn ping_ms(l: &Link, o: &LinkOptions) -> f64 {
     let (listener, addr) = listen(l);
     let (rtts, _, _) = l
-        .run(o, || {
+        .run(o, |_| {
             std::thread::scope(|s| {
                 s.spawn(|| {
                     let (mut c, _) = listener.accept().unwrap();
@@ -98,9 +98,8 @@ fn delay_adds_twice_itself_to_a_ping_pong() {
 /// (seconds since the link started, bytes so far).
 fn upload(l: &Link, o: &LinkOptions, bytes: usize) -> Vec<(f64, usize)> {
     let (listener, addr) = listen(l);
-    let t0 = Instant::now();
     let (log, _, _) = l
-        .run(o, || {
+        .run(o, |t0| {
             std::thread::scope(|s| {
                 let rx = s.spawn(|| {
                     let (mut c, _) = listener.accept().unwrap();
@@ -153,9 +152,8 @@ fn udp_burst(l: &Link, o: &LinkOptions, n: usize) -> Vec<f64> {
     let rx = UdpSocket::bind((l.host(), 0)).unwrap();
     rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let addr = rx.local_addr().unwrap();
-    let t0 = Instant::now();
     let (times, _, _) = l
-        .run(o, || {
+        .run(o, |t0| {
             std::thread::scope(|s| {
                 let h = s.spawn(|| {
                     let mut buf = [0u8; 2048];

@@ -13,7 +13,10 @@ use splitbench::eval::{
 use splitbench::gpu::GpuContext;
 use splitbench::model::{self, Prepared, Shape, ZooOptions};
 use splitbench::net::protocol::{read_message, write_message, Hello, Message, PROTOCOL_VERSION};
-use splitbench::net::{offload, Edge, OffloadOptions, ServeOptions};
+use splitbench::net::{edge_profile, offload, Edge, OffloadOptions, ServeOptions};
+use splitbench::plan::EdgeModel;
+use splitbench::report::csv_string;
+use splitbench::study::profile::{self, ProfileOptions};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -27,13 +30,16 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
-fn tiny() -> Prepared {
-    let opts = ZooOptions {
+fn tiny_options() -> ZooOptions {
+    ZooOptions {
         input: Some(Shape::new(1, 28, 28)),
         classes: Some(10),
         width: Some(4),
-    };
-    model::prepare("resnet18-cifar", &opts, None, 3).unwrap()
+    }
+}
+
+fn tiny() -> Prepared {
+    model::prepare("resnet18-cifar", &tiny_options(), None, 3).unwrap()
 }
 
 fn files() -> TrainedFiles {
@@ -46,10 +52,20 @@ fn with_edge<T>(ctx: &GpuContext, p: &Prepared, f: impl FnOnce(SocketAddr) -> T)
     let addr = listener.local_addr().unwrap();
     let stop = AtomicBool::new(false);
     let files = files();
+    // The edge's own profile, as `serve` takes it before listening.
+    let o = ProfileOptions {
+        batch: 1,
+        reps: 1,
+        warmup: 0,
+        timing: None,
+        seed: 0,
+    };
+    let csv = csv_string(&profile::profile(ctx, p, &o).unwrap().rows).unwrap();
     let edge = Edge {
         ctx,
         model: p,
         files: &files,
+        profile: Some(&csv),
     };
     std::thread::scope(|s| {
         let server = s.spawn(|| {
@@ -235,6 +251,26 @@ fn bad_input_closes_only_its_connection() {
         )
         .unwrap();
         assert_eq!(r.rows.len(), 3);
+    });
+}
+
+#[test]
+fn the_edge_sends_its_own_profile_of_the_model() {
+    let Some(ctx) = common::gpu() else { return };
+    let p = tiny();
+    with_edge(&ctx, &p, |addr| {
+        let got = edge_profile(&addr.to_string(), &p, Duration::from_secs(20)).unwrap();
+        assert_eq!(got.adapter, ctx.summary.name);
+        // A valid profile of this model: the planner's edge model reads it.
+        let dir = tmp("profile");
+        let path = dir.join("edge_profile.csv");
+        std::fs::write(&path, &got.csv).unwrap();
+        let g = &p.model.graph;
+        EdgeModel::from_profile(&path, g, &vec![1.0; g.nodes.len()]).unwrap();
+        // Another model (other weights, other hash) is refused with the reason.
+        let other = model::prepare("resnet18-cifar", &tiny_options(), None, 99).unwrap();
+        let e = edge_profile(&addr.to_string(), &other, Duration::from_secs(20)).unwrap_err();
+        assert!(e.to_string().contains("hash"), "{e}");
     });
 }
 

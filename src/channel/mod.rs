@@ -9,12 +9,12 @@
 //! | spec | model |
 //! |---|---|
 //! | `fixed:mbps=5` | constant rate |
-//! | `3g`, `4g`, `wifi` | constant 1.1, 5.85, 18.88 Mbit/s (the rates BottleNet used) |
+//! | `3g`, `4g`, `wifi` | constant 1.1, 5.85, 18.88 Mbit/s (the rates BottleNet used), RTT 100, 50, 10 ms unless `rtt_ms=` says otherwise |
 //! | `awgn:bw_mhz=1,snr_db=10[,eff=0.8]` | Shannon rate `W log2(1 + SNR) eff` |
 //! | `rayleigh:bw_mhz=1,snr_db=10[,draws=10000][,seed=1][,eff=..][,block_ms=100]` | block fading, `g ~ Exp(1)` per inference, rate `W log2(1 + SNR g) eff`; emulated, a new draw every `block_ms` |
 //! | `trace:path=FILE[,offsets=1000][,scale=1.0]` | replay of a `time_s,mbps` CSV from evenly spaced start offsets |
 //!
-//! Every kind also takes `rtt_ms=` (default 0), `transport=naive|tcp` (default naive; see
+//! Every kind also takes `rtt_ms=` (default 0; the presets' own, see [`PRESET_3G_RTT_MS`]), `transport=naive|tcp` (default naive; see
 //! [`transport`]) with `tcp_window=cold|warm|new|<segments>` (default cold), and the
 //! protocol overhead keys `mss=` (payload bytes per packet) and `hdr=` (header bytes per
 //! packet). With the naive transport, giving either enables a per-packet overhead, the other
@@ -79,6 +79,19 @@ pub const PRESET_3G_MBPS: f64 = 1.1;
 pub const PRESET_4G_MBPS: f64 = 5.85;
 /// BottleNet's Wi-Fi uplink rate, Mbit/s.
 pub const PRESET_WIFI_MBPS: f64 = 18.88;
+
+/// Default round-trip times of the presets, ms, used when a preset's spec gives no
+/// `rtt_ms=`: round figures of the order that measurement studies of deployed networks
+/// report for a phone's path to a nearby server (3G/HSPA on the order of 100 ms, LTE some
+/// tens of ms, e.g. Huang et al., "A Close Examination of Performance and Power
+/// Characteristics of 4G LTE Networks", MobiSys 2012; a home Wi-Fi hop a few to ~20 ms).
+/// They are representative defaults, not measurements of any one network: give `rtt_ms=` for
+/// yours.
+pub const PRESET_3G_RTT_MS: f64 = 100.0;
+/// See [`PRESET_3G_RTT_MS`].
+pub const PRESET_4G_RTT_MS: f64 = 50.0;
+/// See [`PRESET_3G_RTT_MS`].
+pub const PRESET_WIFI_RTT_MS: f64 = 10.0;
 
 /// Default number of Rayleigh draws.
 pub const DEFAULT_DRAWS: u64 = 10_000;
@@ -208,17 +221,19 @@ impl Channel {
     /// non-positive rate; for `trace:`, the errors of [`Trace::load`].
     pub fn parse(spec_text: &str) -> Result<Channel> {
         let spec = Spec::split(spec_text)?;
+        let mut default_rtt = 0.0;
         let with = |extra: &[&'static str]| -> Vec<&'static str> {
             extra.iter().chain(COMMON_KEYS.iter()).copied().collect()
         };
         let model = match spec.kind.as_str() {
             "3g" | "4g" | "wifi" => {
                 spec.check_keys(&COMMON_KEYS)?;
-                let (preset, mbps) = match spec.kind.as_str() {
-                    "3g" => ("3G", PRESET_3G_MBPS),
-                    "4g" => ("4G", PRESET_4G_MBPS),
-                    _ => ("Wi-Fi", PRESET_WIFI_MBPS),
+                let (preset, mbps, rtt) = match spec.kind.as_str() {
+                    "3g" => ("3G", PRESET_3G_MBPS, PRESET_3G_RTT_MS),
+                    "4g" => ("4G", PRESET_4G_MBPS, PRESET_4G_RTT_MS),
+                    _ => ("Wi-Fi", PRESET_WIFI_MBPS, PRESET_WIFI_RTT_MS),
                 };
+                default_rtt = rtt;
                 Model::Fixed {
                     preset: Some(preset),
                     mbps,
@@ -285,7 +300,7 @@ impl Channel {
                 )))
             }
         };
-        let rtt_ms = spec.non_negative_or("rtt_ms", 0.0)?;
+        let rtt_ms = spec.non_negative_or("rtt_ms", default_rtt)?;
         let transport = match spec.get("transport") {
             None | Some("naive") => {
                 if spec.get("tcp_window").is_some() {
@@ -640,7 +655,7 @@ mod tests {
     #[test]
     fn deterministic_fast_path_is_a_multiply() {
         // 5.85 Mbit/s: 1 MB = 8e6 bit -> 8e6 / 5.85e6 s = 1367.521... ms.
-        let c = Channel::parse("4g").unwrap();
+        let c = Channel::parse("4g:rtt_ms=0").unwrap();
         assert!((c.tx_ms_in_state(1_000_000, 0) - 8e6 / 5.85e6 * 1e3).abs() < 1e-9);
         assert_eq!(c.n_states(), 1);
     }

@@ -8,7 +8,7 @@
 //! draws a new rate every `block_ms` from the same seeded draws as the study, looping after
 //! the last draw. Times are continuous (not rounded to Mahimahi's whole milliseconds).
 
-use super::{Channel, Model, Trace};
+use super::{Channel, Model, Trace, Transport};
 use std::sync::Arc;
 
 /// The opportunity times of one link, in seconds since it started. A cursor: opportunities
@@ -98,9 +98,9 @@ const EPS_S: f64 = 1e-9;
 pub const DEFAULT_BLOCK_MS: f64 = 100.0;
 
 impl Channel {
-    /// The link's delivery opportunities of `bytes` each, for an emulator.
-    pub fn opportunities(&self, bytes: u64) -> Opportunities {
-        let rate = match &self.model {
+    /// The link's rate as a looping piecewise-constant function (a trace of one period).
+    fn rate_trace(&self) -> Arc<Trace> {
+        match &self.model {
             Model::Fixed { mbps, .. } | Model::Awgn { mbps, .. } => Arc::new(Trace::build(
                 self.spec.clone(),
                 vec![0.0, 1.0],
@@ -111,17 +111,34 @@ impl Channel {
                 block_ms,
                 ..
             } => {
-                let times = (0..ms_per_byte.len().max(2))
-                    .map(|i| i as f64 * block_ms * 1e-3)
-                    .collect();
-                let rates = (0..ms_per_byte.len().max(2))
+                let n = ms_per_byte.len().max(2);
+                let times = (0..n).map(|i| i as f64 * block_ms * 1e-3).collect();
+                let rates = (0..n)
                     .map(|i| 8e-3 / ms_per_byte[i % ms_per_byte.len()])
                     .collect();
                 Arc::new(Trace::build(self.spec.clone(), times, rates))
             }
             Model::Trace { trace, .. } => trace.clone(),
-        };
-        Opportunities::new(rate, bytes)
+        }
+    }
+
+    /// The link's delivery opportunities of `bytes` each, for an emulator.
+    pub fn opportunities(&self, bytes: u64) -> Opportunities {
+        Opportunities::new(self.rate_trace(), bytes)
+    }
+
+    /// Transmission time, ms (no RTT), of `payload_bytes` that reach the link `start_s`
+    /// seconds into its replay as the emulator plays it (a trace's phase, a Rayleigh block):
+    /// the prediction for one real transfer. With this channel's transport.
+    pub fn tx_ms_from(&self, payload_bytes: u64, start_s: f64) -> f64 {
+        let rate = self.rate_trace();
+        let at = |after_ms: f64, wire: f64| rate.tx_s(start_s + after_ms * 1e-3, wire * 8e-6) * 1e3;
+        match self.transport {
+            Transport::Tcp(tcp) => {
+                tcp.transfer_ms(payload_bytes, self.rtt_ms, |t, b| t + at(t, b as f64))
+            }
+            Transport::Naive => at(0.0, self.wire_bytes(payload_bytes) as f64),
+        }
     }
 }
 
@@ -145,18 +162,24 @@ mod tests {
         assert!((o.peek() - 3600.001).abs() < 1e-9, "{}", o.peek());
     }
 
-    #[test]
-    fn a_trace_replays_its_rates_and_loops() {
-        // 12 Mbit/s for 1 s, then 1.2 Mbit/s for 1 s (period 2 s).
-        let t = Trace::from_csv_str("t.csv", "time_s,mbps\n0,12\n1,1.2\n").unwrap();
-        let ch = Channel {
+    /// A trace link: `a` Mbit/s for 1 s, then `b` for 1 s, looping.
+    fn two_steps(a: f64, b: f64) -> Channel {
+        let text = format!("time_s,mbps\n0,{a}\n1,{b}\n");
+        let t = Trace::from_csv_str("t.csv", &text).unwrap();
+        Channel {
             model: Model::Trace {
                 trace: Arc::new(t),
                 scale: 1.0,
                 starts: vec![],
             },
             ..Channel::parse("fixed:mbps=1").unwrap()
-        };
+        }
+    }
+
+    #[test]
+    fn a_trace_replays_its_rates_and_loops() {
+        // 12 Mbit/s for 1 s, then 1.2 Mbit/s for 1 s (period 2 s).
+        let ch = two_steps(12.0, 1.2);
         let mut o = ch.opportunities(1500);
         o.skip_to(0.9995);
         assert!((o.take() - 1.0).abs() < 1e-9);
@@ -166,6 +189,20 @@ mod tests {
         assert!((o.peek() - 2.0).abs() < 1e-9, "{}", o.peek());
         o.take();
         assert!((o.peek() - 2.001).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_transfer_meets_the_rate_at_its_start() {
+        let ch = two_steps(8.0, 0.8);
+        // 10 kB = 0.08 Mbit: 10 ms at 8 Mbit/s, 100 ms at 0.8; across the change, both.
+        assert!((ch.tx_ms_from(10_000, 0.5) - 10.0).abs() < 1e-9);
+        assert!((ch.tx_ms_from(10_000, 1.5) - 100.0).abs() < 1e-9);
+        assert!((ch.tx_ms_from(10_000, 0.995) - (5.0 + 50.0)).abs() < 1e-9);
+        // Looping: 2.5 s is 0.5 s into the second period.
+        assert!((ch.tx_ms_from(10_000, 2.5) - 10.0).abs() < 1e-9);
+        // A fixed link is the same whenever; TCP adds its rounds like in tx_ms.
+        let f = Channel::parse("4g:rtt_ms=40,transport=tcp").unwrap();
+        assert!((f.tx_ms_from(100_000, 7.3) - f.tx_ms_in_state(100_000, 0)).abs() < 1e-9);
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub fn run(a: &Args) -> Result<()> {
         queue: a.queue,
     };
     let link = Link::up()?;
-    let (status, up, down) = link.run(&o, || {
+    let (status, up, down) = link.run(&o, |_| {
         link.command(&a.command[0], &o)
             .args(&a.command[1..])
             .status()

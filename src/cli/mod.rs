@@ -21,6 +21,7 @@ mod train;
 mod train_bottleneck;
 #[cfg(feature = "train")]
 mod tune;
+mod validate_link;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -58,6 +59,10 @@ enum Cmd {
     /// Run a command behind a packet-level emulated link (a network namespace whose traffic
     /// to the host crosses the link models of the study, with a one-way delay).
     Link(Box<link::Args>),
+    /// Check the link models against real transfers: requests of many sizes through the
+    /// emulated link (fixed rates x delays, traces), measured beside the TCP-aware and the
+    /// naive predictions; writes link_validation.csv/.json. Needs what `link` needs.
+    ValidateLink(Box<validate_link::Args>),
     /// Accuracy of every configuration of the study (paper split points x plain, pruned and
     /// bottleneck variants) through the GPU split pipeline: the table for `tradeoff`.
     Accuracy(Box<accuracy::Args>),
@@ -121,6 +126,7 @@ fn run(cmd: Cmd) -> anyhow::Result<()> {
         Cmd::Serve(a) => serve::run(&a),
         Cmd::Offload(a) => offload::run(&a),
         Cmd::Link(a) => link::run(&a),
+        Cmd::ValidateLink(a) => validate_link::run(&a),
         #[cfg(feature = "train")]
         Cmd::Train(a) => train::run(&a),
         #[cfg(feature = "train")]

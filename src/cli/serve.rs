@@ -4,6 +4,8 @@
 use super::args::{AdapterArgs, ModelArgs, WeightsArgs};
 use anyhow::{Context, Result};
 use splitbench::net::{Edge, ServeEvent, ServeOptions};
+use splitbench::report;
+use splitbench::study::profile::{self, ProfileOptions};
 use std::io::Write;
 use std::net::TcpListener;
 use std::sync::atomic::AtomicBool;
@@ -21,6 +23,10 @@ pub struct Args {
     /// Largest message accepted, MiB.
     #[arg(long, default_value_t = 64, value_parser = super::args::count)]
     max_message_mib: usize,
+    /// Repetitions of the edge's own per-node profile of the model, taken before serving
+    /// and sent to `tradeoff --edge` (0: no profile).
+    #[arg(long, default_value_t = 10)]
+    profile_reps: usize,
     #[command(flatten)]
     adapter: AdapterArgs,
 }
@@ -29,6 +35,25 @@ pub struct Args {
 pub fn run(a: &Args) -> Result<()> {
     let (p, files) = a.weights.prepare(&a.model)?;
     let ctx = a.adapter.context()?;
+    let own_profile = if a.profile_reps > 0 {
+        let o = ProfileOptions {
+            batch: 1,
+            reps: a.profile_reps,
+            warmup: 2,
+            timing: None,
+            seed: a.weights.seed,
+        };
+        let prof = profile::profile(&ctx, &p, &o)?;
+        eprintln!(
+            "profiled {} nodes ({}): whole graph {:.3} ms",
+            prof.rows.len(),
+            prof.manifest.timing,
+            prof.manifest.whole_graph_ms_median
+        );
+        Some(report::csv_string(&prof.rows)?)
+    } else {
+        None
+    };
     let listener =
         TcpListener::bind(&a.listen).with_context(|| format!("listening on {}", a.listen))?;
     let addr = listener.local_addr()?;
@@ -36,6 +61,7 @@ pub fn run(a: &Args) -> Result<()> {
         ctx: &ctx,
         model: &p,
         files: &files,
+        profile: own_profile.as_deref(),
     };
     let opts = ServeOptions {
         max_message: a.max_message_mib << 20,

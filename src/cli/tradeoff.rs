@@ -6,12 +6,30 @@ use super::args::{
 };
 use super::progress::Bars;
 use anyhow::{Context, Result};
-use splitbench::channel::Channel;
+use splitbench::channel::{Channel, Tcp, Transport, Window};
 use splitbench::compress::BOTTLENECK_WEIGHTS_NOTE;
 use splitbench::plan::{EdgeSource, DEFAULT_EDGE_SPEEDUP, DOWNLINK_NOTE, STUDY_RATIOS};
 use splitbench::report::{RunInfo, ACCURACY_LATENCY_CSV};
 use splitbench::study::{self, summary_text, AccuracyTable, TradeoffOptions};
 use std::path::PathBuf;
+
+/// A transport model (`--transport`).
+fn transport(s: &str) -> Result<Transport, String> {
+    let window = match s {
+        "naive" => return Ok(Transport::Naive),
+        "tcp" => Window::Cold,
+        _ => s
+            .strip_prefix("tcp-")
+            .and_then(Window::parse)
+            .ok_or_else(|| {
+                format!("'{s}': expected naive, tcp, tcp-warm, tcp-new or tcp-<segments>")
+            })?,
+    };
+    Ok(Transport::Tcp(Tcp {
+        window,
+        ..Tcp::default()
+    }))
+}
 
 /// Flags of `splitbench tradeoff`.
 #[derive(clap::Args)]
@@ -40,9 +58,15 @@ pub struct Args {
     /// Deadline for the miss probability of random links, ms.
     #[arg(long, allow_negative_numbers = true, value_parser = positive)]
     deadline_ms: Option<f64>,
-    /// RTT added to the sweep and preset links, ms.
+    /// RTT of the sweep links, ms; of the 3G/4G/Wi-Fi presets too when > 0 (else their own:
+    /// 100, 50, 10 ms).
     #[arg(long, default_value_t = 0.0, value_parser = finite)]
     rtt_ms: f64,
+    /// Transport model of every link whose spec names none: `tcp` (slow start from the
+    /// initial window, as after an idle gap), `tcp-warm` (window open), `tcp-new` (plus the
+    /// handshake) or `naive` (bytes * 8 / rate).
+    #[arg(long, default_value = "tcp", value_parser = transport)]
+    transport: Transport,
     /// Seed of the random weights and input.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -94,6 +118,7 @@ impl Args {
             seed: self.seed,
             deadline_ms: self.deadline_ms,
             rtt_ms: self.rtt_ms,
+            transport: self.transport,
             all_points: self.all_points,
             input_note: self.input_note.clone(),
             prune_ratios: self.prune_ratios.0.clone(),

@@ -168,8 +168,13 @@ impl Link {
     }
 
     /// Emulates the link of `o` while `f` runs; returns its result and the counters
-    /// (uplink, downlink).
-    pub fn run<T>(&self, o: &LinkOptions, f: impl FnOnce() -> T) -> Result<(T, Counts, Counts)> {
+    /// (uplink, downlink). `f` gets the instant the link's replay started (time 0 of its
+    /// traces and opportunities).
+    pub fn run<T>(
+        &self,
+        o: &LinkOptions,
+        f: impl FnOnce(Instant) -> T,
+    ) -> Result<(T, Counts, Counts)> {
         let stop = AtomicBool::new(false);
         let t0 = Instant::now();
         let delay = o.delay_ms * 1e-3;
@@ -186,7 +191,7 @@ impl Link {
                 }
             }
             let guard = Stop(&stop);
-            let out = f();
+            let out = f(t0);
             drop(guard);
             let join = |h: std::thread::ScopedJoinHandle<'_, std::io::Result<Shaper>>| {
                 h.join()

@@ -132,20 +132,68 @@ struct Session {
     timing: String,
 }
 
-fn connect(p: &Prepared, o: &OffloadOptions, norm: Normalization) -> Result<Session> {
-    let addr = o
-        .server
+/// A connection to `server` with `TCP_NODELAY` and `timeout` on every read and write.
+fn open(server: &str, timeout: Duration) -> Result<TcpStream> {
+    let addr = server
         .to_socket_addrs()
-        .map_err(|e| wire(&format!("resolving {}", o.server), e))?
+        .map_err(|e| wire(&format!("resolving {server}"), e))?
         .next()
-        .ok_or_else(|| wire(&format!("resolving {}", o.server), "no address"))?;
-    let mut stream = TcpStream::connect_timeout(&addr, o.timeout)
-        .map_err(|e| wire(&format!("connecting to {}", o.server), e))?;
+        .ok_or_else(|| wire(&format!("resolving {server}"), "no address"))?;
+    let stream = TcpStream::connect_timeout(&addr, timeout)
+        .map_err(|e| wire(&format!("connecting to {server}"), e))?;
     let setup = stream
         .set_nodelay(true)
-        .and_then(|_| stream.set_read_timeout(Some(o.timeout)))
-        .and_then(|_| stream.set_write_timeout(Some(o.timeout)));
+        .and_then(|_| stream.set_read_timeout(Some(timeout)))
+        .and_then(|_| stream.set_write_timeout(Some(timeout)));
     setup.map_err(|e| wire("socket setup", e))?;
+    Ok(stream)
+}
+
+/// The edge's own profile of a model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EdgeProfile {
+    /// The edge's adapter.
+    pub adapter: String,
+    /// How the edge times its GPU work.
+    pub timing: String,
+    /// Per-node rows, CSV as `splitbench profile` writes it.
+    pub csv: String,
+}
+
+/// Asks the edge at `server` for its per-node profile of `p` (which it must serve).
+pub fn edge_profile(server: &str, p: &Prepared, timeout: Duration) -> Result<EdgeProfile> {
+    let mut stream = open(server, timeout)?;
+    let s = p.model.graph.input_shape();
+    let ask = Message::ProfileRequest {
+        version: PROTOCOL_VERSION,
+        model_hash: p.model.hash(),
+        input: [s.c as u32, s.h as u32, s.w as u32],
+    };
+    write_message(&mut stream, &ask).map_err(|e| wire("profile request", e))?;
+    match read_message(&mut stream, super::protocol::DEFAULT_MAX_MESSAGE)
+        .map_err(|e| wire("profile request", e))?
+    {
+        Message::Profile {
+            adapter,
+            timing,
+            csv,
+        } => Ok(EdgeProfile {
+            adapter,
+            timing,
+            csv,
+        }),
+        Message::Refuse(reason) => Err(Error::Net(format!(
+            "the edge at {server} refused the profile request: {reason}"
+        ))),
+        m => Err(wire(
+            "profile request",
+            format!("expected a profile, got {}", m.name()),
+        )),
+    }
+}
+
+fn connect(p: &Prepared, o: &OffloadOptions, norm: Normalization) -> Result<Session> {
+    let mut stream = open(&o.server, o.timeout)?;
     let s = p.model.graph.input_shape();
     let n = norm;
     let hello = Message::Hello(Hello {

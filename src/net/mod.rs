@@ -9,6 +9,6 @@ pub mod server;
 pub mod summary;
 pub mod tcpinfo;
 
-pub use client::{offload, OffloadOptions, Offloaded};
+pub use client::{edge_profile, offload, EdgeProfile, OffloadOptions, Offloaded};
 pub use server::{Edge, ServeEvent, ServeOptions};
 pub use summary::{summarize, OffloadSummary, PhaseStats};

@@ -14,6 +14,8 @@
 //! | 4 | request (device) | request id u64, payload: a wire frame, or for `input/uint8-input` the C*H*W pixels |
 //! | 5 | reply (edge) | request id u64, decode ms f64, suffix ms f64, server ms f64, logits count u32, logits f32 |
 //! | 6 | error (edge) | request id u64, reason (string); the edge closes the connection |
+//! | 7 | profile request (device) | version u8, model hash (string), input C,H,W (3 x u32); instead of hello |
+//! | 8 | profile (edge) | adapter (string), timing method (string), the rest: the edge's per-node profile of the model at batch 1, CSV as `splitbench profile` writes it (UTF-8); the edge closes the connection |
 //!
 //! A reader never trusts a length: a message longer than the reader's limit, a truncated
 //! one, an unknown kind, a string that is not UTF-8 or a body with bytes left over is a
@@ -38,6 +40,8 @@ mod kind {
     pub const REQUEST: u8 = 4;
     pub const REPLY: u8 = 5;
     pub const ERROR: u8 = 6;
+    pub const PROFILE_REQUEST: u8 = 7;
+    pub const PROFILE: u8 = 8;
 }
 
 /// What the device asks for when it connects.
@@ -96,6 +100,24 @@ pub enum Message {
     },
     /// Edge: the result.
     Reply(Reply),
+    /// Device: the edge's per-node times of this model, instead of a hello.
+    ProfileRequest {
+        /// [`PROTOCOL_VERSION`].
+        version: u8,
+        /// `Model::hash` of the fused model with its weights.
+        model_hash: String,
+        /// Per-sample input shape (C, H, W).
+        input: [u32; 3],
+    },
+    /// Edge: its profile of the model.
+    Profile {
+        /// The edge's adapter.
+        adapter: String,
+        /// How it timed each node.
+        timing: String,
+        /// The rows, CSV with a header (`splitbench profile`'s format).
+        csv: String,
+    },
     /// Edge: this request failed, and why.
     Error {
         /// The request's id.
@@ -266,6 +288,26 @@ impl Message {
             Message::Error { id, reason } => {
                 o.u8(kind::ERROR).u64(*id).str(reason);
             }
+            Message::ProfileRequest {
+                version,
+                model_hash,
+                input,
+            } => {
+                o.u8(kind::PROFILE_REQUEST).u8(*version).str(model_hash);
+                for d in input {
+                    o.u32(*d);
+                }
+            }
+            Message::Profile {
+                adapter,
+                timing,
+                csv,
+            } => {
+                o.u8(kind::PROFILE)
+                    .str(adapter)
+                    .str(timing)
+                    .bytes(csv.as_bytes());
+            }
         }
         let len = (o.0.len() - LENGTH_BYTES) as u32;
         o.0[..LENGTH_BYTES].copy_from_slice(&len.to_le_bytes());
@@ -328,6 +370,21 @@ impl Message {
                 id: r.u64("error id")?,
                 reason: r.str("error reason")?,
             },
+            kind::PROFILE_REQUEST => Message::ProfileRequest {
+                version: r.u8("profile request version")?,
+                model_hash: r.str("profile request model hash")?,
+                input: [
+                    r.u32("profile request C")?,
+                    r.u32("profile request H")?,
+                    r.u32("profile request W")?,
+                ],
+            },
+            kind::PROFILE => Message::Profile {
+                adapter: r.str("profile adapter")?,
+                timing: r.str("profile timing")?,
+                csv: String::from_utf8(r.rest().to_vec())
+                    .or_else(|_| malformed("profile CSV: not UTF-8"))?,
+            },
             k => return malformed(format!("unknown kind {k}")),
         };
         r.done("message")?;
@@ -343,6 +400,8 @@ impl Message {
             Message::Request { .. } => "request",
             Message::Reply(_) => "reply",
             Message::Error { .. } => "error",
+            Message::ProfileRequest { .. } => "profile request",
+            Message::Profile { .. } => "profile",
         }
     }
 }
@@ -413,6 +472,16 @@ mod tests {
             Message::Error {
                 id: 7,
                 reason: "bad frame".into(),
+            },
+            Message::ProfileRequest {
+                version: PROTOCOL_VERSION,
+                model_hash: "0123456789abcdef".into(),
+                input: [3, 32, 32],
+            },
+            Message::Profile {
+                adapter: "llvmpipe".into(),
+                timing: "timestamp-pass".into(),
+                csv: "node,op\nconv1,conv\n".into(),
             },
         ]
     }

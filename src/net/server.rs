@@ -43,6 +43,9 @@ pub struct Edge<'a> {
     pub model: &'a Prepared,
     /// Its pruned and bottleneck files.
     pub files: &'a TrainedFiles,
+    /// Its own per-node profile of the model (batch 1), CSV, for `tradeoff --edge`; `None`:
+    /// profile requests are refused.
+    pub profile: Option<&'a str>,
 }
 
 /// What happened on the server, for its log.
@@ -81,33 +84,44 @@ enum EdgeWork<'a> {
 }
 
 impl<'a> Edge<'a> {
-    /// The refusal reason for `h`, or the pipeline that serves it.
-    fn accept(&self, h: &Hello) -> std::result::Result<EdgeWork<'a>, String> {
+    /// Why a device with this protocol version, model hash and input cannot be served.
+    fn check_model(
+        &self,
+        version: u8,
+        hash: &str,
+        input: [u32; 3],
+    ) -> std::result::Result<(), String> {
         let g = &self.model.model.graph;
-        if h.version != super::protocol::PROTOCOL_VERSION {
+        if version != super::protocol::PROTOCOL_VERSION {
             return Err(format!(
-                "protocol version {} (this server speaks {})",
-                h.version,
+                "protocol version {version} (this server speaks {})",
                 super::protocol::PROTOCOL_VERSION
             ));
         }
-        let hash = self.model.model.hash();
-        if h.model_hash != hash {
+        let own = self.model.model.hash();
+        if hash != own {
             return Err(format!(
-                "model {} here is {} {} with hash {hash}, the device has hash {}",
+                "model {} here is {} {} with hash {own}, the device has hash {hash}",
                 g.name,
                 g.name,
-                g.input_shape(),
-                h.model_hash
+                g.input_shape()
             ));
         }
         let s = g.input_shape();
-        if h.input != [s.c as u32, s.h as u32, s.w as u32] {
+        if input != [s.c as u32, s.h as u32, s.w as u32] {
             return Err(format!(
                 "input {}x{}x{}, the model here takes {s}",
-                h.input[0], h.input[1], h.input[2]
+                input[0], input[1], input[2]
             ));
         }
+        Ok(())
+    }
+
+    /// The refusal reason for `h`, or the pipeline that serves it.
+    fn accept(&self, h: &Hello) -> std::result::Result<EdgeWork<'a>, String> {
+        let g = &self.model.model.graph;
+        self.check_model(h.version, &h.model_hash, h.input)?;
+        let s = g.input_shape();
         if h.batch == 0 || h.batch > MAX_BATCH {
             return Err(format!("batch {} not in 1..={MAX_BATCH}", h.batch));
         }
@@ -212,6 +226,33 @@ impl<'a> Edge<'a> {
         }
         let hello = match read_message(&mut stream, opts.max_message) {
             Ok(Message::Hello(h)) => h,
+            Ok(Message::ProfileRequest {
+                version,
+                model_hash,
+                input,
+            }) => {
+                let answer = self
+                    .check_model(version, &model_hash, input)
+                    .and_then(|()| {
+                        self.profile
+                            .ok_or_else(|| "this edge was started without a profile".to_string())
+                    });
+                let (m, error) = match answer {
+                    Ok(csv) => (
+                        Message::Profile {
+                            adapter: self.ctx.summary.name.clone(),
+                            timing: crate::gpu::TimingMethod::best_whole(self.ctx.features)
+                                .as_str()
+                                .into(),
+                            csv: csv.to_string(),
+                        },
+                        None,
+                    ),
+                    Err(reason) => (Message::Refuse(reason.clone()), Some(reason)),
+                };
+                let _ = write_message(&mut stream, &m);
+                return (0, error);
+            }
             Ok(m) => {
                 let reason = format!("expected hello, got {}", m.name());
                 let _ = write_message(&mut stream, &Message::Refuse(reason.clone()));

@@ -143,6 +143,17 @@ pub fn write_csv<T: serde::Serialize>(path: &Path, rows: &[T]) -> Result<()> {
     w.flush().map_err(|e| Error::io(path, e))
 }
 
+/// Serde rows as CSV text with a header (what [`write_csv`] writes).
+pub fn csv_string<T: serde::Serialize>(rows: &[T]) -> Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let bad = |msg: String| Error::InvalidArg(format!("CSV: {msg}"));
+    for r in rows {
+        w.serialize(r).map_err(|e| bad(e.to_string()))?;
+    }
+    let bytes = w.into_inner().map_err(|e| bad(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| bad(e.to_string()))
+}
+
 /// Reads a profile CSV written by `splitbench profile` (e.g. measured on an edge server).
 pub fn read_profile_csv(path: &Path) -> Result<Vec<ProfileRow>> {
     let bad = |msg: String| Error::BadFile {

@@ -179,6 +179,8 @@ pub struct ChannelInfo {
     pub nominal_mbps: f64,
     /// RTT, ms.
     pub rtt_ms: f64,
+    /// The transport model (`naive`, `tcp` from the initial window, `tcp-warm`, ...).
+    pub transport: String,
     /// Link states.
     pub states: usize,
 }

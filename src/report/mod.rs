@@ -8,16 +8,16 @@ mod csvio;
 mod manifests;
 mod rows;
 
-pub use charts::{draw_charts, draw_study, Drawn, CHART_SIZE};
+pub use charts::{draw_charts, draw_link_validation, draw_study, Drawn, CHART_SIZE};
 pub use csvio::{
-    read_profile_csv, read_study, redraw, write_csv, write_study, ACCURACY_LATENCY_CSV, BYTES_CSV,
-    CANDIDATES_CSV, CDF_CSV, LAYERS_CSV, MANIFEST_JSON, TITLE_TXT, TRADEOFF_CSV,
+    csv_string, read_profile_csv, read_study, redraw, write_csv, write_study, ACCURACY_LATENCY_CSV,
+    BYTES_CSV, CANDIDATES_CSV, CDF_CSV, LAYERS_CSV, MANIFEST_JSON, TITLE_TXT, TRADEOFF_CSV,
 };
 pub use manifests::{
     git_revision, unix_time, ChannelInfo, ChoiceSummary, LinkSummary, OffloadManifest,
     PredictorError, ProfileManifest, RunInfo, TradeoffManifest, WGPU_VERSION,
 };
 pub use rows::{
-    AccuracyLatencyRow, BytesRow, CandidateRow, CdfRow, ChannelRole, Family, LayerRow, OffloadRow,
-    ProfileRow, Study, TradeoffRow,
+    AccuracyLatencyRow, BytesRow, CandidateRow, CdfRow, ChannelRole, Family, LayerRow,
+    LinkCheckRow, OffloadRow, ProfileRow, Study, TradeoffRow,
 };

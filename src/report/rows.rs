@@ -262,3 +262,40 @@ pub struct OffloadRow {
     /// The class the logits pick.
     pub prediction: usize,
 }
+
+/// One real transfer of `splitbench validate-link` (`link_validation.csv`): a request of
+/// `payload_bytes` through the emulated link and its 1-message reply, measured on the
+/// device's clock, beside what the TCP-aware and the naive model predict for it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LinkCheckRow {
+    /// The uplink's spec (the downlink is the same link).
+    pub link: String,
+    /// `fixed` or `trace`.
+    pub kind: String,
+    /// Its nominal rate (a trace's mean), Mbit/s.
+    pub mbps: f64,
+    /// One-way delay each direction, ms.
+    pub delay_ms: f64,
+    /// Payload bytes of the request (its message adds 13).
+    pub payload_bytes: u64,
+    /// `cold`: the first request of a new connection; `warm`: one right after another.
+    pub window: String,
+    /// Repeat number within the cell.
+    pub repeat: usize,
+    /// When the request started, s since the link's replay started (a trace's phase).
+    pub start_s: f64,
+    /// `TCP_INFO` congestion window before sending, segments.
+    pub cwnd_before: Option<u32>,
+    /// Retransmissions during the request.
+    pub retrans: Option<u32>,
+    /// Send start to reply received, ms.
+    pub measured_ms: f64,
+    /// The TCP-aware model (window: the initial one for cold, the reported one for warm).
+    pub tcp_ms: f64,
+    /// `bytes * 8 / rate + RTT`.
+    pub naive_ms: f64,
+    /// `(tcp - measured) / measured`, percent.
+    pub tcp_error_pct: f64,
+    /// `(naive - measured) / measured`, percent.
+    pub naive_error_pct: f64,
+}

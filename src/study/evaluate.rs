@@ -36,7 +36,7 @@ pub struct StudyResult {
 /// runs every method on every link.
 pub fn plan(m: &Measurements, opts: &TradeoffOptions) -> Result<StudyResult> {
     let problem = &m.problem;
-    let channels = study_channels(opts.rtt_ms, &opts.channels)?;
+    let channels = study_channels(opts.rtt_ms, opts.transport, &opts.channels)?;
     let predictor = Predictor::fit(problem);
     let predictor_error = predictor.errors(problem);
     let mut space = SearchSpace::build(

@@ -2,7 +2,7 @@
 //! presets (chart c) and the extra links (given by the user, else a Rayleigh link and the
 //! synthetic Markov trace; chart e).
 
-use crate::channel::{Channel, LinkKind};
+use crate::channel::{Channel, LinkKind, Transport};
 use crate::error::{Error, Result};
 use crate::report::{ChannelInfo, ChannelRole};
 use std::path::{Path, PathBuf};
@@ -55,9 +55,14 @@ pub fn default_trace() -> PathBuf {
     }
 }
 
-/// The links of a study: the sweep and the presets with `rtt_ms`, then `extra` (empty: the
-/// default Rayleigh link and the synthetic trace).
-pub fn study_channels(rtt_ms: f64, extra: &[Channel]) -> Result<Vec<StudyChannel>> {
+/// The links of a study: the sweep with `rtt_ms`, the presets with `rtt_ms` if it is > 0
+/// (else their own RTTs), then `extra` (empty: the default Rayleigh link and the synthetic
+/// trace); every link carried by `transport` unless its spec names one.
+pub fn study_channels(
+    rtt_ms: f64,
+    transport: Transport,
+    extra: &[Channel],
+) -> Result<Vec<StudyChannel>> {
     let mut out: Vec<StudyChannel> =
         sweep_channels(SWEEP_POINTS, SWEEP_MIN_MBPS, SWEEP_MAX_MBPS, rtt_ms)?
             .into_iter()
@@ -92,6 +97,9 @@ pub fn study_channels(rtt_ms: f64, extra: &[Channel]) -> Result<Vec<StudyChannel
         channel,
         role: ChannelRole::Extra,
     }));
+    for sc in &mut out {
+        sc.channel = sc.channel.clone().with_default_transport(transport);
+    }
     Ok(out)
 }
 
@@ -115,6 +123,7 @@ pub fn channel_info(sc: &StudyChannel) -> ChannelInfo {
         role: sc.role,
         nominal_mbps: ch.nominal_mbps(),
         rtt_ms: ch.rtt_ms(),
+        transport: ch.transport().name(),
         states: ch.n_states(),
     }
 }

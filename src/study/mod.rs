@@ -16,6 +16,7 @@
 pub mod accuracy;
 mod accuracy_latency;
 mod evaluate;
+mod linkcheck;
 mod links;
 mod measure;
 pub mod profile;
@@ -25,6 +26,7 @@ mod write;
 pub use accuracy::{AccuracyRow, AccuracyTable, SummaryRow};
 pub use accuracy_latency::accuracy_latency_rows;
 pub use evaluate::{plan, StudyResult};
+pub use linkcheck::{check_links, error_stats, ErrorStats, LinkCheck, LinkCheckOptions};
 pub use links::{
     channel_info, default_trace, study_channels, sweep_channels, StudyChannel, DEFAULT_RAYLEIGH,
     DEFAULT_TRACE, PRESETS, SWEEP_MAX_MBPS, SWEEP_MIN_MBPS, SWEEP_POINTS,
@@ -36,7 +38,7 @@ pub use rows::{
 };
 pub use write::{write, Written};
 
-use crate::channel::Channel;
+use crate::channel::{Channel, Tcp, Transport};
 use crate::error::{Error, Result};
 use crate::model::Graph;
 use crate::plan::{EdgeModel, EdgeSource, DEFAULT_EDGE_SPEEDUP, STUDY_RATIOS};
@@ -83,8 +85,12 @@ pub struct TradeoffOptions {
     pub seed: u64,
     /// Deadline for the miss probability on random links, ms.
     pub deadline_ms: Option<f64>,
-    /// RTT added to the sweep and preset links, ms.
+    /// RTT of the sweep links, ms; of the preset links too when > 0 (else each preset's
+    /// own, e.g. 50 ms for 4G).
     pub rtt_ms: f64,
+    /// How payloads cross every link whose spec names no transport: TCP from the initial
+    /// window by default (slow start after idle, see [`crate::channel::transport`]).
+    pub transport: Transport,
     /// Write every candidate's row for the sweep links too.
     pub all_points: bool,
     /// A note on the choice of input, for the manifest.
@@ -114,6 +120,7 @@ impl Default for TradeoffOptions {
             seed: 0,
             deadline_ms: None,
             rtt_ms: 0.0,
+            transport: Transport::Tcp(Tcp::default()),
             all_points: false,
             input_note: None,
             prune_ratios: STUDY_RATIOS.to_vec(),
@@ -157,7 +164,7 @@ impl TradeoffOptions {
             )));
         }
         measure::families(&self.prune_ratios)?;
-        study_channels(self.rtt_ms, &self.channels)?;
+        study_channels(self.rtt_ms, self.transport, &self.channels)?;
         if let EdgeSource::Profile { path } = &self.edge {
             EdgeModel::from_profile(path, graph, &vec![0.0; graph.nodes.len()])?;
         }

@@ -10,6 +10,12 @@
 //! | `cdf`                  | latency CDF per method, one panel per random channel             |
 //! | `f_accuracy_latency`   | top-1 accuracy vs end-to-end latency at 3G, 4G, Wi-Fi: candidates, Pareto front per method (only with an accuracy table) |
 //!
+//! and, apart from a study, of `splitbench validate-link`'s rows ([`draw_link_validation`]):
+//!
+//! | file stem              | shows                                                            |
+//! |------------------------|------------------------------------------------------------------|
+//! | `link_validation`      | signed prediction error of the TCP-aware and the naive link model vs payload per transfer, cold and warm windows |
+//!
 //! Text is drawn with DejaVu Sans embedded in the binary (plotters' `ab_glyph` mode never
 //! reads system fonts), so the PNGs look the same on a machine without fonts. A method keeps
 //! its colour and marker in every chart. Charts only read rows; a chart whose rows are
@@ -27,12 +33,13 @@ mod bytes_per_split;
 mod cdf;
 mod kit;
 mod layers;
+mod link_validation;
 mod palette;
 mod scale;
 mod tradeoff;
 
 use crate::error::{Error, Result};
-use crate::report::Study;
+use crate::report::{LinkCheckRow, Study};
 use kit::{Area, Chart, DResult};
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -61,13 +68,7 @@ pub fn draw_study(dir: &Path, study: &Study) -> Result<Vec<PathBuf>> {
 
 /// Like [`draw_study`] but returns the skipped charts instead of printing them.
 pub fn draw_charts(dir: &Path, study: &Study) -> Result<Drawn> {
-    if !kit::register_font() {
-        return Err(Error::BadFile {
-            file: "src/report/fonts/DejaVuSans.ttf".into(),
-            msg: "embedded font could not be parsed".into(),
-        });
-    }
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    prepare(dir)?;
     let methods = palette::Palette::methods(
         study
             .tradeoff
@@ -108,8 +109,38 @@ pub fn draw_charts(dir: &Path, study: &Study) -> Result<Drawn> {
     Ok(out)
 }
 
-/// Writes one chart titled `title` as `<stem>.png` and `<stem>.svg`, or records why it
-/// was skipped (`None`: nothing to draw).
+/// Draws the link-model validation of `rows` (`splitbench validate-link`) into `dir`
+/// (created if missing) as `link_validation.png` and `.svg`, titled by the chart alone, and
+/// returns the files; without rows that can be drawn it is skipped with a note on stderr
+/// and returns no files, like a study's chart without rows.
+pub fn draw_link_validation(dir: &Path, rows: &[LinkCheckRow]) -> Result<Vec<PathBuf>> {
+    prepare(dir)?;
+    let mut out = Drawn::default();
+    emit(
+        dir,
+        "",
+        link_validation::LinkValidation::new(rows),
+        &mut out,
+    )?;
+    for s in &out.skipped {
+        eprintln!("chart skipped: {s}");
+    }
+    Ok(out.files)
+}
+
+/// Registers the embedded font and creates `dir`: what every chart needs first.
+fn prepare(dir: &Path) -> Result<()> {
+    if !kit::register_font() {
+        return Err(Error::BadFile {
+            file: "src/report/fonts/DejaVuSans.ttf".into(),
+            msg: "embedded font could not be parsed".into(),
+        });
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
+}
+
+/// Writes one chart titled `title` (empty: the chart's own `WHAT` alone) as `<stem>.png`
+/// and `<stem>.svg`, or records why it was skipped (`None`: nothing to draw).
 fn emit<C: Chart>(dir: &Path, title: &str, chart: Option<C>, out: &mut Drawn) -> Result<()> {
     let Some(chart) = chart else {
         out.skipped.push(format!("{}: {}", C::STEM, C::EMPTY));
