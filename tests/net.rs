@@ -19,7 +19,7 @@ use splitbench::report::csv_string;
 use splitbench::study::profile::{self, ProfileOptions};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -43,7 +43,8 @@ fn tiny() -> Prepared {
 }
 
 fn files() -> TrainedFiles {
-    TrainedFiles::beside(Path::new("/nonexistent/tiny.safetensors"))
+    // Seeded weights: pruned models and bottlenecks are seeded too, on both ends.
+    TrainedFiles::seeded(3)
 }
 
 /// Runs an edge for `p` on a free loopback port while `f` runs; stops it after.
@@ -113,6 +114,8 @@ fn replies_equal_the_configuration_evaluated_in_one_process() {
         "layer1.1.conv2/4bit-tensor",
         "layer3.1.conv2/f32",
         "conv1/2bit-channel",
+        "conv1/prune-0.5_0_0_0_0+bn1+2bit-tensor",
+        "layer2.1.conv2/bn2+4bit-tensor",
         "input/uint8-input",
         "fc/none",
     ] {

@@ -143,7 +143,8 @@ impl ModelArgs {
 #[derive(clap::Args)]
 pub struct WeightsArgs {
     /// Weights (safetensors with torchvision key names; pruned and bottleneck files are
-    /// looked up next to them); default: seeded random.
+    /// looked up next to them); default: seeded random, and so are the pruned models and
+    /// bottlenecks of a configuration (real times, meaningless accuracy).
     #[arg(long)]
     pub weights: Option<PathBuf>,
     /// Seed of the random weights (and of `offload`'s random pixels).
@@ -152,14 +153,14 @@ pub struct WeightsArgs {
 }
 
 impl WeightsArgs {
-    /// The model of `m` with these weights, and where its trained variants are looked up.
+    /// The model of `m` with these weights, and where its trained variants are looked up
+    /// (seeded weights: seeded variants, as the study times them).
     pub fn prepare(&self, m: &ModelArgs) -> anyhow::Result<(Prepared, TrainedFiles)> {
         let p = m.prepare(self.weights.as_deref(), self.seed)?;
-        let files = TrainedFiles::beside(
-            self.weights
-                .as_deref()
-                .unwrap_or("seeded.safetensors".as_ref()),
-        );
+        let files = match &self.weights {
+            Some(w) => TrainedFiles::beside(w),
+            None => TrainedFiles::seeded(self.seed),
+        };
         Ok((p, files))
     }
 }

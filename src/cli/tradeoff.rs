@@ -8,10 +8,12 @@ use super::progress::Bars;
 use anyhow::{Context, Result};
 use splitbench::channel::{Channel, Tcp, Transport, Window};
 use splitbench::compress::BOTTLENECK_WEIGHTS_NOTE;
+use splitbench::net::edge_profile;
 use splitbench::plan::{EdgeSource, DEFAULT_EDGE_SPEEDUP, DOWNLINK_NOTE, STUDY_RATIOS};
 use splitbench::report::{RunInfo, ACCURACY_LATENCY_CSV};
 use splitbench::study::{self, summary_text, AccuracyTable, TradeoffOptions};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// A transport model (`--transport`).
 fn transport(s: &str) -> Result<Transport, String> {
@@ -44,6 +46,10 @@ pub struct Args {
     /// (batch 1, same model and input).
     #[arg(long, conflicts_with = "edge_speedup")]
     edge_profile: Option<PathBuf>,
+    /// Edge per-node times from a running `splitbench serve` at ADDR (host:port), which
+    /// profiles the same model on its own GPU; saved as OUT/edge_profile.csv.
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["edge_speedup", "edge_profile"])]
+    edge: Option<String>,
     /// Edge per-node times = device times / X (default 10).
     #[arg(long, allow_negative_numbers = true, value_parser = positive)]
     edge_speedup: Option<f64>,
@@ -135,8 +141,20 @@ impl Args {
 
 /// Measures, plans, writes, prints the summary.
 pub fn run(a: &Args) -> Result<()> {
-    let opts = a.options()?;
+    let mut opts = a.options()?;
     let p = a.model.prepare(None, a.seed)?;
+    if let Some(addr) = &a.edge {
+        let got = edge_profile(addr, &p, Duration::from_secs(60))?;
+        std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+        let path = a.out.join("edge_profile.csv");
+        std::fs::write(&path, &got.csv).with_context(|| format!("writing {}", path.display()))?;
+        println!(
+            "edge: {} at {addr}, its profile in {}",
+            got.adapter,
+            path.display()
+        );
+        opts.edge = EdgeSource::Profile { path };
+    }
     // Everything the user gave is checked before the GPU work.
     opts.check(&p.model.graph)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;

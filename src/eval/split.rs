@@ -337,13 +337,17 @@ impl Classifier for SplitClassifier<'_> {
 /// Where the trained pieces of a model live: `<dir>/<stem>.prune-<ratios>.safetensors`
 /// (a fine-tuned compacted model, torchvision keys of the unfused graph) and
 /// `<dir>/<stem>.<split node>-bn<k>.safetensors` (a bottleneck at a fused split node), next
-/// to the base model `<dir>/<stem>.safetensors`.
+/// to the base model `<dir>/<stem>.safetensors`. A model with seeded random weights has no
+/// files: its pruned and bottleneck parts are seeded too ([`TrainedFiles::seeded`]).
 #[derive(Clone, Debug)]
 pub struct TrainedFiles {
     /// Folder.
     pub dir: std::path::PathBuf,
     /// File stem of the base model, e.g. `resnet18-cifar-w16-fashion-mnist`.
     pub stem: String,
+    /// `Some(seed)`: no files; every part has weights seeded from this (for latency work,
+    /// where the values do not matter; both ends of a real run derive the same ones).
+    pub seeded: Option<u64>,
 }
 
 impl TrainedFiles {
@@ -357,6 +361,18 @@ impl TrainedFiles {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),
+            seeded: None,
+        }
+    }
+
+    /// The parts of a model with seeded weights: a pruned model is the compacted graph with
+    /// weights seeded from `seed`, a bottleneck (also on a pruned feature) has seeded
+    /// encoder and decoder. Their accuracy means nothing; their times are real.
+    pub fn seeded(seed: u64) -> Self {
+        Self {
+            dir: ".".into(),
+            stem: String::new(),
+            seeded: Some(seed),
         }
     }
 
@@ -375,6 +391,11 @@ impl TrainedFiles {
             .join(format!("{}.{split_name}-bn{k}.safetensors", self.stem))
     }
 }
+
+/// Seeds of the seeded parts, derived from the model's (any fixed values: both ends of a
+/// real run derive the same weights).
+const SEEDED_PRUNED: u64 = 0x5052_554e;
+const SEEDED_BOTTLENECK: u64 = 0x424e_4b00;
 
 /// What [`load_parts`] loads: the compacted fine-tuned model when the configuration prunes,
 /// and the trained encoder and decoder when it has a bottleneck.
@@ -396,12 +417,20 @@ pub fn load_parts(
     let (prune, bottleneck) = (&cfg.variant.prune, &cfg.variant.bottleneck);
     let pruned = match prune {
         Some(p) => {
-            let path = files.pruned(p);
             let g = crate::compress::compact_graph(torch, p)?;
-            Some(crate::model::load_fused(&g, Some(&path), 0)?)
+            Some(match files.seeded {
+                Some(seed) => crate::model::load_fused(&g, None, seed ^ SEEDED_PRUNED)?,
+                None => crate::model::load_fused(&g, Some(&files.pruned(p)), 0)?,
+            })
         }
         None => None,
     };
+    if let (Some(seed), Some(k)) = (files.seeded, bottleneck) {
+        let node = &pruned.as_ref().unwrap_or(fused).graph.nodes[split];
+        let spec = Bottleneck::new(node.shape, *k)?;
+        let seed = seed ^ SEEDED_BOTTLENECK;
+        return Ok((pruned, Some((spec.encoder(seed)?, spec.decoder(seed)?))));
+    }
     let bn = match bottleneck {
         Some(k) => {
             if prune.is_some() {
