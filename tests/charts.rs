@@ -151,6 +151,7 @@ fn row(
         p_miss: None,
         accuracy: if bits == 4 { Some(0.93) } else { None },
         chosen: false,
+        measured_total_ms: None,
     }
 }
 

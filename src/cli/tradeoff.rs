@@ -8,10 +8,13 @@ use super::progress::Bars;
 use anyhow::{Context, Result};
 use splitbench::channel::{Channel, Tcp, Transport, Window};
 use splitbench::compress::BOTTLENECK_WEIGHTS_NOTE;
+use splitbench::eval::TrainedFiles;
 use splitbench::net::edge_profile;
 use splitbench::plan::{EdgeSource, DEFAULT_EDGE_SPEEDUP, DOWNLINK_NOTE, STUDY_RATIOS};
 use splitbench::report::{RunInfo, ACCURACY_LATENCY_CSV};
-use splitbench::study::{self, summary_text, AccuracyTable, TradeoffOptions};
+use splitbench::study::{
+    self, summary_text, AccuracyTable, Progress, RealLinkOptions, TradeoffOptions,
+};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -50,6 +53,15 @@ pub struct Args {
     /// profiles the same model on its own GPU; saved as OUT/edge_profile.csv.
     #[arg(long, value_name = "ADDR", conflicts_with_all = ["edge_speedup", "edge_profile"])]
     edge: Option<String>,
+    /// Also run each method's pick at the 3G / 4G / Wi-Fi presets for real: this GPU as the
+    /// device, behind an emulated link of the preset's rate and RTT (`splitbench link`,
+    /// needs root), against the `--edge` server (listening on all addresses); adds
+    /// `measured_total_ms` to tradeoff.csv and measured marks to the breakdown chart.
+    #[arg(long, requires = "edge")]
+    real_link: bool,
+    /// Timed requests per configuration with --real-link.
+    #[arg(long, default_value_t = 10, value_parser = count)]
+    real_requests: usize,
     /// Edge per-node times = device times / X (default 10).
     #[arg(long, allow_negative_numbers = true, value_parser = positive)]
     edge_speedup: Option<f64>,
@@ -181,13 +193,45 @@ pub fn run(a: &Args) -> Result<()> {
         m.edge.source,
         m.edge.speedup
     );
-    let r = study::plan(&m, &opts)?;
+    let mut r = study::plan(&m, &opts)?;
     if let Some(t) = &opts.accuracy {
         if r.study.accuracy_latency.is_empty() {
             println!(
                 "note: no configuration of {} is a candidate of this study: no {} and no chart (f)",
                 t.path.display(),
                 ACCURACY_LATENCY_CSV
+            );
+        }
+    }
+    if a.real_link {
+        let o = RealLinkOptions {
+            edge: a.edge.clone().unwrap_or_default(),
+            requests: a.real_requests,
+            warmup: 2,
+            timeout: Duration::from_secs(60),
+            seed: a.seed,
+        };
+        let mut bars = Bars::default();
+        bars.stage("real runs", None);
+        let files = TrainedFiles::seeded(a.seed);
+        let runs = study::measure_real(
+            &ctx,
+            &p,
+            &files,
+            &r.channels,
+            &mut r.study,
+            &o,
+            &mut |_, _| bars.step(),
+        )?;
+        bars.done();
+        println!(
+            "measured for real (median of {} requests):",
+            a.real_requests
+        );
+        for run in &runs {
+            println!(
+                "  {:<28} {:<48} total {:>9.3} ms (network {:.3} ms)",
+                run.channel, run.config, run.measured_total_ms, run.measured_network_ms
             );
         }
     }

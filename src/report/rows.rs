@@ -104,6 +104,11 @@ pub struct TradeoffRow {
     pub accuracy: Option<f64>,
     /// Whether the method picks this row at this link state.
     pub chosen: bool,
+    /// The median end-to-end latency of this configuration run for real through an
+    /// emulated link of this rate and RTT (`tradeoff --real-link`; chosen rows of the preset
+    /// links only).
+    #[serde(default)]
+    pub measured_total_ms: Option<f64>,
 }
 
 /// Per-node device time and the feature size if the graph is cut after the node

@@ -20,6 +20,7 @@ mod linkcheck;
 mod links;
 mod measure;
 pub mod profile;
+mod real;
 mod rows;
 mod write;
 
@@ -32,6 +33,7 @@ pub use links::{
     DEFAULT_TRACE, PRESETS, SWEEP_MAX_MBPS, SWEEP_MIN_MBPS, SWEEP_POINTS,
 };
 pub use measure::{measure, Measurements};
+pub use real::{measure_real, RealLinkOptions, RealRun};
 pub use rows::{
     bytes_rows, candidate_rows, evaluate_links, layer_rows, link_summaries, summary_text,
     LinkResult, CDF_POINTS,

@@ -86,6 +86,7 @@ fn row(
         p_miss,
         accuracy: c.accuracy,
         chosen,
+        measured_total_ms: None,
     }
 }
 

@@ -4,7 +4,7 @@
 use super::kit::{
     de, distinct, font, legend, mesh, size, with_legend, Area, Chart, DResult, Swatch,
 };
-use super::palette::Palette;
+use super::palette::{marker, Marker, Palette};
 use super::scale::{self, Scale};
 use crate::report::{ChannelRole, Family, Study, TradeoffRow};
 use plotters::prelude::*;
@@ -20,14 +20,26 @@ const PARTS: [(&str, RGBColor); 6] = [
     ("RTT", RGBColor(186, 176, 172)),
 ];
 
-/// The text right of a bar: total, split and (when it is not plain) the encoding.
+/// Colour and legend text of the measured mark (`tradeoff --real-link`).
+const MEASURED: RGBColor = RGBColor(20, 20, 20);
+const MEASURED_LABEL: &str = "measured (real link)";
+
+/// The text right of a bar: total, split and (when it is not plain) the encoding; the
+/// measured total first when there is one.
 fn annotation(r: &TradeoffRow) -> String {
     let plain = matches!(r.family, Family::None | Family::F32 | Family::Uint8Input);
+    let measured = r.measured_total_ms.map_or(String::new(), |m| {
+        format!(", measured {} ms", scale::num(m))
+    });
     if plain {
-        format!("{} ms  (split {})", scale::num(r.total_ms), r.split)
+        format!(
+            "{} ms{measured}  (split {})",
+            scale::num(r.total_ms),
+            r.split
+        )
     } else {
         format!(
-            "{} ms  (split {}, {})",
+            "{} ms{measured}  (split {}, {})",
             scale::num(r.total_ms),
             r.split,
             r.variant
@@ -54,6 +66,8 @@ pub(super) struct Breakdown<'a> {
     groups: Vec<(&'a str, Vec<&'a TradeoffRow>)>,
     /// Whether any pick is charged a round trip (else the legend leaves RTT out).
     rtt: bool,
+    /// Whether any pick was also measured for real.
+    measured: bool,
 }
 
 impl<'a> Breakdown<'a> {
@@ -84,7 +98,12 @@ impl<'a> Breakdown<'a> {
             .iter()
             .flat_map(|g| g.1.iter())
             .any(|r| r.rtt_ms > 0.0);
-        (!groups.is_empty()).then_some(Breakdown { groups, rtt })
+        let measured = rows.iter().any(|r| r.measured_total_ms.is_some());
+        (!groups.is_empty()).then_some(Breakdown {
+            groups,
+            rtt,
+            measured,
+        })
     }
 }
 
@@ -94,7 +113,11 @@ impl Chart for Breakdown<'_> {
     const EMPTY: &'static str = "no chosen rows at the 3G / 4G / Wi-Fi presets";
 
     fn draw<DB: DrawingBackend>(&self, _: &Area<DB>, body: Area<DB>) -> DResult {
-        let (plot, side) = with_legend(&body, PARTS.iter().map(|p| p.0));
+        let names = PARTS
+            .iter()
+            .map(|p| p.0)
+            .chain(self.measured.then_some(MEASURED_LABEL));
+        let (plot, side) = with_legend(&body, names);
         // Equal plot heights: the last panel also holds the axis description.
         let (_, ph) = plot.dim_in_pixel();
         let extra = 36;
@@ -125,7 +148,10 @@ impl Chart for Breakdown<'_> {
                 .iter()
                 .zip(&notes)
                 .map(|(r, t)| {
-                    let total = parts(r).iter().sum::<f64>();
+                    let total = parts(r)
+                        .iter()
+                        .sum::<f64>()
+                        .max(r.measured_total_ms.unwrap_or(0.0));
                     let tw = area.estimate_text_size(t, &note).map(|d| d.0).unwrap_or(0);
                     let free = (1.0 - (tw as f64 + 14.0) / plot_w).max(0.3);
                     total / free
@@ -165,6 +191,19 @@ impl Chart for Breakdown<'_> {
                     }
                     x += v;
                 }
+                // The measured total: a black diamond on the bar's axis.
+                if let Some(mt) = r.measured_total_ms.filter(|v| v.is_finite() && *v >= 0.0) {
+                    chart
+                        .draw_series(std::iter::once(marker(
+                            Marker::Diamond,
+                            (mt, y),
+                            7,
+                            MEASURED,
+                            1.0,
+                        )))
+                        .map_err(de)?;
+                    x = x.max(mt);
+                }
                 let st = font(size::NOTE).pos(Pos::new(HPos::Left, VPos::Center));
                 chart
                     .draw_series(std::iter::once(
@@ -173,11 +212,17 @@ impl Chart for Breakdown<'_> {
                     .map_err(de)?;
             }
         }
-        let items: Vec<(String, Swatch)> = PARTS
+        let mut items: Vec<(String, Swatch)> = PARTS
             .iter()
             .filter(|(n, _)| self.rtt || *n != "RTT")
             .map(|(n, c)| (n.to_string(), Swatch::Fill(*c)))
             .collect();
+        if self.measured {
+            items.push((
+                MEASURED_LABEL.into(),
+                Swatch::Mark(MEASURED, Marker::Diamond),
+            ));
+        }
         legend(&side, 12, Some("component"), &items)?;
         Ok(())
     }
