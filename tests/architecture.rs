@@ -173,6 +173,7 @@ fn no_comment_cites_an_issue_number() {
 /// The modules of `gpu/` in their one-way order: each uses only those before it.
 const GPU_ORDER: &[&str] = &[
     "shaders",
+    "tiling",
     "pipelines",
     "context",
     "dispatch",

@@ -7,13 +7,27 @@ mod common;
 
 use common::{assert_close, gpu, rand_vec};
 use splitbench::cpu;
-use splitbench::gpu::{buffers, conv_plan, Builder, Executor, GpuContext, PoolKind};
+use splitbench::gpu::shaders::{ConvKernel, ConvTile, DirectSpec, DirectTile};
+use splitbench::gpu::tiling::{self, direct_spec, ConvShape, DeviceClass};
+use splitbench::gpu::{buffers, conv_plan, Builder, ConvPlan, Executor, GpuContext, PoolKind};
 use splitbench::model::{Act, Conv2d, Pool, Shape};
 use splitbench::Error;
+use std::collections::HashSet;
 
 const TOL: f32 = 1e-4;
 
-fn check_conv(ctx: &GpuContext, name: &str, c: Conv2d, batch: usize, input: Shape, seed: u64) {
+/// Runs `c` with `plan` (default: the builder's heuristic) on the GPU and compares it with
+/// the CPU reference.
+#[allow(clippy::too_many_arguments)]
+fn check_conv_with(
+    ctx: &GpuContext,
+    name: &str,
+    c: Conv2d,
+    batch: usize,
+    input: Shape,
+    seed: u64,
+    plan: Option<&ConvPlan>,
+) {
     let (oh, ow) = c.out_hw(input.h, input.w).unwrap();
     let out_len = batch * c.out_c * oh * ow;
     let x = rand_vec(seed, batch * input.numel());
@@ -35,26 +49,35 @@ fn check_conv(ctx: &GpuContext, name: &str, c: Conv2d, batch: usize, input: Shap
         buffers::upload(ctx, "b", &b),
         buffers::upload(ctx, "r", &r),
     );
-    let yb = buffers::zeroed(ctx, "y", (out_len * 4) as u64);
-    let d = Builder::new(ctx)
-        .conv2d(
-            &c,
-            batch,
-            input,
-            &xb,
-            &wb,
-            c.bias.then_some(&bb),
-            c.residual.then_some(&rb),
-            &yb,
-        )
-        .unwrap();
+    // NaN in the output buffer: a value the kernel fails to write cannot pass.
+    let yb = buffers::upload(ctx, "y", &vec![f32::NAN; out_len]);
+    let (bias, res) = (c.bias.then_some(&bb), c.residual.then_some(&rb));
+    let k = Builder::new(ctx);
+    let d = match plan {
+        Some(plan) => k.conv2d_planned(plan, &c, &xb, &wb, bias, res, &yb),
+        None => k.conv2d(&c, batch, input, &xb, &wb, bias, res, &yb),
+    }
+    .unwrap();
     buffers::run(ctx, &d).unwrap();
     let got: Vec<f32> = buffers::read(ctx, &yb, out_len).unwrap();
-    assert_close(&got, &want, TOL, name);
+    let what = match plan {
+        Some(p) => format!("{name} [{}]", p.label()),
+        None => name.to_string(),
+    };
+    assert_close(&got, &want, TOL, &what);
+}
+
+fn check_conv(ctx: &GpuContext, name: &str, c: Conv2d, batch: usize, input: Shape, seed: u64) {
+    check_conv_with(ctx, name, c, batch, input, seed, None);
 }
 
 fn conv(in_c: usize, out_c: usize, k: usize, s: usize, p: usize, g: usize) -> Conv2d {
     Conv2d::new(in_c, out_c, k, s, p, g)
+}
+
+fn strided(mut c: Conv2d, stride: (usize, usize)) -> Conv2d {
+    c.stride = stride;
+    c
 }
 
 #[test]
@@ -146,54 +169,195 @@ fn conv2d_matches_cpu_on_odd_shapes() {
     }
 }
 
+/// Every plan the autotuner may pick (every GEMM tile, every direct tile and loop
+/// specialisation, split-K or not, the depthwise loops) against the CPU reference on odd
+/// shapes; the set of kernels that ran must cover all of them.
 #[test]
-fn conv2d_narrow_tile_and_split_k_match_cpu() {
+fn every_conv_plan_matches_cpu_on_odd_shapes() {
     let Some(ctx) = gpu() else { return };
-    use splitbench::gpu::shaders::ConvTile;
-    let with = |mut c: Conv2d, res: bool| {
+    let with = |mut c: Conv2d, act: Act, res: bool| {
         c.bias = true;
-        c.act = Act::Relu;
+        c.act = act;
         c.residual = res;
         c
     };
     let cases: Vec<(&str, Conv2d, usize, Shape)> = vec![
-        // ResNet-18 layer4 at batch 1: 16 output pixels -> narrow tile, split-K.
+        // 3x3 stride 1 (K3S1): channels not a multiple of 4 or 8, rows not of 4.
         (
-            "512x4x4",
-            with(conv(512, 512, 3, 1, 1, 1), true),
-            1,
-            Shape::new(512, 4, 4),
-        ),
-        (
-            "stride 2 to 2x2",
-            with(conv(96, 130, 3, 2, 1, 1), false),
+            "3x3 s1 odd",
+            with(conv(5, 13, 3, 1, 1, 1), Act::Relu, true),
             2,
-            Shape::new(96, 4, 4),
+            Shape::new(5, 7, 9),
+        ),
+        // The study's bottleneck encoder (16 -> 1, tanh) and decoder (1 -> 16, ELU).
+        (
+            "encoder 16->1",
+            with(conv(16, 1, 3, 1, 1, 1), Act::Tanh, false),
+            1,
+            Shape::new(16, 10, 11),
         ),
         (
-            "pointwise narrow",
-            with(conv(200, 70, 1, 1, 0, 1), true),
+            "decoder 1->16",
+            with(conv(1, 16, 3, 1, 1, 1), Act::Elu, false),
             1,
-            Shape::new(200, 3, 3),
+            Shape::new(1, 6, 5),
+        ),
+        // Kernel 3 wide, stride 1 along x only (WIN3); a 1x3 kernel.
+        (
+            "3x3 s2x1",
+            strided(with(conv(6, 9, 3, 1, 1, 1), Act::None, false), (2, 1)),
+            1,
+            Shape::new(6, 9, 7),
+        ),
+        // Generic: stride 2, 7x7 stem, pointwise, 1x1 spatial, few pixels with split-K.
+        (
+            "3x3 s2",
+            with(conv(7, 10, 3, 2, 1, 1), Act::Relu6, false),
+            2,
+            Shape::new(7, 9, 10),
         ),
         (
-            "groups split",
-            with(conv(64, 64, 3, 1, 1, 2), false),
+            "7x7 s2 stem",
+            with(conv(3, 8, 7, 2, 3, 1), Act::Relu, false),
             1,
-            Shape::new(64, 5, 5),
+            Shape::new(3, 19, 17),
+        ),
+        (
+            "pointwise",
+            with(conv(13, 21, 1, 1, 0, 1), Act::None, true),
+            2,
+            Shape::new(13, 5, 6),
+        ),
+        (
+            "pointwise aligned",
+            with(conv(11, 6, 1, 1, 0, 1), Act::Relu, false),
+            2,
+            Shape::new(11, 4, 6),
+        ),
+        (
+            "1x1 spatial",
+            with(conv(6, 70, 3, 1, 1, 1), Act::None, false),
+            3,
+            Shape::new(6, 1, 1),
+        ),
+        (
+            "few pixels",
+            with(conv(96, 40, 3, 1, 1, 1), Act::Relu, true),
+            1,
+            Shape::new(96, 3, 2),
+        ),
+        // Grouped: only the GEMM; depthwise: its three loops (3x3 s1, 3x3 s2, generic).
+        (
+            "groups 2",
+            with(conv(6, 10, 3, 1, 1, 2), Act::None, true),
+            2,
+            Shape::new(6, 6, 5),
+        ),
+        (
+            "depthwise 3x3 s1",
+            with(conv(9, 9, 3, 1, 1, 9), Act::Relu6, true),
+            2,
+            Shape::new(9, 7, 5),
+        ),
+        (
+            "depthwise 3x3 s2",
+            with(conv(6, 6, 3, 2, 1, 6), Act::Relu6, false),
+            1,
+            Shape::new(6, 11, 9),
+        ),
+        (
+            "depthwise 5x5 s2",
+            with(conv(4, 4, 5, 2, 2, 4), Act::None, true),
+            1,
+            Shape::new(4, 9, 10),
         ),
     ];
+    let mut ran: HashSet<(String, bool)> = HashSet::new();
+    let mut specs: HashSet<(bool, DirectSpec)> = HashSet::new();
     for (i, (name, c, batch, input)) in cases.into_iter().enumerate() {
-        let plan = conv_plan(&c, batch, input).unwrap();
-        assert!(plan.k_splits > 1, "{name}: expected split-K, got {plan:?}");
-        if i == 0 {
-            assert_eq!(plan.tile, ConvTile::NARROW, "{name}");
+        let shape = ConvShape::new(&c, batch, input).unwrap();
+        let mut plans = tiling::candidates(&shape, DeviceClass::Gpu).unwrap();
+        plans.extend(tiling::candidates(&shape, DeviceClass::Cpu).unwrap());
+        for plan in &plans {
+            check_conv_with(&ctx, name, c, batch, input, 100 + i as u64, Some(plan));
+            ran.insert((plan.kernel.to_string(), plan.k_splits > 1));
+            match plan.kernel {
+                ConvKernel::Direct(_) => specs.insert((false, direct_spec(&shape))),
+                ConvKernel::Depthwise => {
+                    specs.insert((true, DirectSpec::depthwise(c.kernel, c.stride)))
+                }
+                ConvKernel::Gemm(_) => false,
+            };
         }
-        check_conv(&ctx, name, c, batch, input, 300 + i as u64);
     }
-    // A big layer keeps the plain wide tile.
+    let mut want: Vec<ConvKernel> = DirectTile::ALL.map(ConvKernel::Direct).to_vec();
+    want.extend([ConvTile::WIDE, ConvTile::NARROW].map(ConvKernel::Gemm));
+    want.push(ConvKernel::Depthwise);
+    for k in want {
+        assert!(ran.contains(&(k.to_string(), false)), "{k} never ran");
+    }
+    for k in [
+        ConvKernel::Gemm(ConvTile::NARROW),
+        ConvKernel::Direct(DirectTile {
+            rows: 1,
+            cg: 2,
+            cg_fast: true,
+        }),
+    ] {
+        assert!(
+            ran.contains(&(k.to_string(), true)),
+            "{k} never ran with split-K"
+        );
+    }
+    let direct = [
+        DirectSpec::Generic,
+        DirectSpec::Win3,
+        DirectSpec::K3s1,
+        DirectSpec::Pw,
+        DirectSpec::Pw4,
+    ];
+    for spec in direct {
+        assert!(specs.contains(&(false, spec)), "direct {spec:?} never ran");
+    }
+    for spec in [DirectSpec::Generic, DirectSpec::K3s1, DirectSpec::K3s2] {
+        assert!(
+            specs.contains(&(true, spec)),
+            "depthwise {spec:?} never ran"
+        );
+    }
+}
+
+#[test]
+fn conv_plans_split_small_outputs_and_keep_big_layers_whole() {
+    // ResNet-18 layer4 at batch 1 on a GPU: 16 output pixels, direct kernel, split-K.
+    let p = conv_plan(&conv(512, 512, 3, 1, 1, 1), 1, Shape::new(512, 4, 4)).unwrap();
+    assert!(
+        matches!(p.kernel, ConvKernel::Direct(_)) && p.k_splits > 1,
+        "{p:?}"
+    );
+    // A 1-channel bottleneck encoder never computes a 64-channel tile.
+    let p = conv_plan(&conv(16, 1, 3, 1, 1, 1), 1, Shape::new(16, 112, 112)).unwrap();
+    assert!(
+        matches!(p.kernel, ConvKernel::Direct(t) if t.channels() == 4),
+        "{p:?}"
+    );
+    // A big layer keeps the plain wide GEMM tile.
     let big = conv_plan(&conv(64, 64, 3, 1, 1, 1), 8, Shape::new(64, 32, 32)).unwrap();
-    assert_eq!((big.tile, big.k_splits), (ConvTile::WIDE, 1));
+    assert_eq!(
+        (big.kernel, big.k_splits),
+        (ConvKernel::Gemm(ConvTile::WIDE), 1)
+    );
+    // On a CPU adapter every ungrouped conv takes the direct kernel, unsplit.
+    let s = ConvShape::new(&conv(64, 64, 3, 1, 1, 1), 8, Shape::new(64, 32, 32)).unwrap();
+    let p = tiling::heuristic(&s, DeviceClass::Cpu).unwrap();
+    assert!(
+        matches!(p.kernel, ConvKernel::Direct(_)) && p.k_splits == 1,
+        "{p:?}"
+    );
+    // Kernel names round-trip (the tile cache stores them).
+    for p in tiling::candidates(&s, DeviceClass::Gpu).unwrap() {
+        assert_eq!(p.kernel.to_string().parse::<ConvKernel>(), Ok(p.kernel));
+    }
 }
 
 #[test]

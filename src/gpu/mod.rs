@@ -3,11 +3,12 @@
 //! those to its left:
 //!
 //! ```text
-//! shaders -> pipelines -> context -> dispatch -> buffers -> launch -> executor
-//!     -> timing -> { pass_timer, codec }
+//! shaders -> tiling -> pipelines -> context -> dispatch -> buffers -> launch
+//!     -> executor -> timing -> { pass_timer, codec }
 //! ```
 //!
-//! `shaders` (registry, generated prelude, the layouts WGSL and Rust share), `pipelines`
+//! `shaders` (registry, generated prelude, the layouts WGSL and Rust share), `tiling`
+//! (which kernel and tile compute a convolution: candidates and the heuristic), `pipelines`
 //! (compiled from a device), `context` (adapter, device, queue; owns the pipelines),
 //! `dispatch` (dispatch records, running them), `buffers` (upload, read back), `launch`
 //! (kernel parameters and workgroup counts), `executor` (a graph range), then timing:
@@ -23,13 +24,15 @@ mod launch;
 mod pass_timer;
 mod pipelines;
 pub mod shaders;
+pub mod tiling;
 mod timing;
 
 pub use context::{list_adapters, AdapterSummary, GpuContext};
 pub use dispatch::Dispatch;
 pub use executor::{Executor, Step};
-pub use launch::{conv_plan, fold_1d, Builder, ConvPlan, PoolKind};
+pub use launch::{fold_1d, Builder, PoolKind};
 pub use pass_timer::PassTimer;
+pub use tiling::{conv_plan, ConvPlan, ConvShape, DeviceClass};
 pub use timing::{
     percentile, profile, profile_nodes, profile_whole, time_dispatch_groups, RangeProfile, Stats,
     TimingMethod,

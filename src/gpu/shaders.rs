@@ -27,6 +27,15 @@ pub const CONV_NARROW_WG_Y: u32 = 64;
 /// Below this many output tiles a convolution splits its reduction (split-K) so that
 /// enough workgroups exist to fill a large GPU.
 pub const CONV_SPLITK_TARGET_WORKGROUPS: u32 = 128;
+/// Threads per workgroup of the direct convolution (`conv_direct.wgsl`), a 1-D group.
+pub const CONV_DIRECT_WG: u32 = 64;
+/// Output columns per thread of the direct convolution (one vec4 of pixels per row).
+pub const CONV_DIRECT_COLS: u32 = 4;
+/// The direct convolution's packed weights round the output channels up to this many
+/// (two vec4 channel groups), so that a thread's second group never reads past the end.
+pub const CONV_DIRECT_CO_PAD: u32 = 8;
+/// Output rows per thread of the depthwise convolution (4 columns each).
+pub const DEPTHWISE_ROWS: u32 = 4;
 /// Threads per fully connected workgroup (one output feature, 4 samples).
 pub const LINEAR_WG: u32 = 64;
 /// Samples per fully connected workgroup (the shader's vec4 accumulators).
@@ -37,6 +46,10 @@ pub const REDUCE_WG: u32 = 256;
 /// `(file name, source)` of every shader file.
 pub const FILES: &[(&str, &str)] = &[
     ("conv2d.wgsl", include_str!("../../shaders/conv2d.wgsl")),
+    (
+        "conv_direct.wgsl",
+        include_str!("../../shaders/conv_direct.wgsl"),
+    ),
     (
         "depthwise.wgsl",
         include_str!("../../shaders/depthwise.wgsl"),
@@ -50,7 +63,7 @@ pub const FILES: &[(&str, &str)] = &[
 
 /// Tile shape of a convolution pipeline: workgroup `wg_x` x `wg_y` threads, each
 /// computing 4 output channels x 4 output pixels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ConvTile {
     /// Threads along output pixels.
     pub wg_x: u32,
@@ -76,6 +89,101 @@ impl ConvTile {
     /// Output pixels per tile.
     pub const fn tile_n(self) -> u32 {
         self.wg_x * 4
+    }
+}
+
+/// Tile of the direct convolution (`conv_direct.wgsl`): each thread computes `4 * cg`
+/// output channels x `rows` output rows x [`CONV_DIRECT_COLS`] output columns. The fields
+/// are the shader's pipeline-overridable constants ([`DirectTile::overrides`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DirectTile {
+    /// Output rows per thread: 1, 2 or 4.
+    pub rows: u32,
+    /// Groups of 4 output channels per thread: 1 or 2.
+    pub cg: u32,
+    /// Consecutive threads take consecutive channel groups (else consecutive pixel tiles).
+    pub cg_fast: bool,
+}
+
+impl DirectTile {
+    /// Every tile the shader is compiled for.
+    pub const ALL: [DirectTile; 12] = {
+        let mut all = [DirectTile {
+            rows: 1,
+            cg: 1,
+            cg_fast: true,
+        }; 12];
+        let mut i = 0;
+        while i < 12 {
+            all[i] = DirectTile {
+                rows: [1, 2, 4][i / 4],
+                cg: 1 + (i / 2) as u32 % 2,
+                cg_fast: i % 2 == 0,
+            };
+            i += 1;
+        }
+        all
+    };
+    /// Output channels per thread.
+    pub const fn channels(self) -> u32 {
+        4 * self.cg
+    }
+    /// Output pixels per thread.
+    pub const fn pixels(self) -> u32 {
+        self.rows * CONV_DIRECT_COLS
+    }
+    /// The pipeline-overridable constants of `conv_direct.wgsl` for this tile and `spec`.
+    pub fn overrides(self, spec: DirectSpec) -> [(&'static str, f64); 4] {
+        [
+            ("ROWS", self.rows as f64),
+            ("CG", self.cg as f64),
+            ("CG_FAST", self.cg_fast as u32 as f64),
+            ("SPEC", spec.code() as f64),
+        ]
+    }
+}
+
+/// A convolution kernel: the implicit GEMM of `conv2d.wgsl` with a tile shape, or the
+/// direct convolution of `conv_direct.wgsl` with its tile. Written and parsed as
+/// `gemm-<channels>x<pixels>` and `direct-r<rows>-c<channels>-<ch|px>` (the tile cache and
+/// the profile manifest use these names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConvKernel {
+    /// Implicit GEMM through workgroup memory (any groups).
+    Gemm(ConvTile),
+    /// Direct convolution (groups = 1).
+    Direct(DirectTile),
+    /// Depthwise convolution (`depthwise.wgsl`: groups = input = output channels).
+    Depthwise,
+}
+
+impl std::fmt::Display for ConvKernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConvKernel::Gemm(t) => write!(f, "gemm-{}x{}", t.tile_m(), t.tile_n()),
+            ConvKernel::Direct(t) => write!(
+                f,
+                "direct-r{}-c{}-{}",
+                t.rows,
+                t.channels(),
+                if t.cg_fast { "ch" } else { "px" }
+            ),
+            ConvKernel::Depthwise => write!(f, "depthwise"),
+        }
+    }
+}
+
+impl std::str::FromStr for ConvKernel {
+    type Err = String;
+    /// The names [`Display`](std::fmt::Display) writes, for the kernels that exist.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let gemm = [ConvTile::WIDE, ConvTile::NARROW].map(ConvKernel::Gemm);
+        let direct = DirectTile::ALL.map(ConvKernel::Direct);
+        gemm.into_iter()
+            .chain(direct)
+            .chain([ConvKernel::Depthwise])
+            .find(|k| k.to_string() == s)
+            .ok_or_else(|| format!("unknown convolution kernel '{s}'"))
     }
 }
 
@@ -162,7 +270,8 @@ pub(crate) trait Uniform: bytemuck::Pod {
 }
 
 uniform_structs! {
-    /// `conv2d.wgsl` and `depthwise.wgsl` (which ignores `k_splits` and `k_chunk`).
+    /// `conv2d.wgsl`, `conv_direct.wgsl` (whose `k_chunk` counts input channels) and
+    /// `depthwise.wgsl` (which ignores `k_splits` and `k_chunk`).
     ConvParams {
         batch: u32, in_c: u32, in_h: u32, in_w: u32,
         out_c: u32, out_h: u32, out_w: u32, groups: u32,
@@ -215,6 +324,7 @@ pub const STRUCTS: &[StructLayout] = &[
 /// `(file, uniform struct)`: the struct each registered file binds at `@binding(0)`.
 pub const UNIFORMS: &[(&str, StructLayout)] = &[
     ("conv2d.wgsl", ConvParams::LAYOUT),
+    ("conv_direct.wgsl", ConvParams::LAYOUT),
     ("depthwise.wgsl", ConvParams::LAYOUT),
     ("linear.wgsl", LinearParams::LAYOUT),
     ("pool.wgsl", PoolParams::LAYOUT),
@@ -233,11 +343,11 @@ pub fn uniform_of(file: &str) -> Option<StructLayout> {
 macro_rules! mode_codes {
     (
         $(#[$meta:meta])*
-        $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wgsl:ident),* $(,)? }
+        $vis:vis $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wgsl:ident),* $(,)? }
     ) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub(crate) enum $name {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        $vis enum $name {
             $($(#[$vmeta])* $variant),*
         }
 
@@ -246,8 +356,8 @@ macro_rules! mode_codes {
             const WGSL: &'static [(&'static str, u32)] =
                 &[$((stringify!($wgsl), $name::$variant as u32)),*];
 
-            /// The code written in the shader's `mode` field.
-            pub(crate) const fn code(self) -> u32 {
+            /// The code written in the shader's `mode` field (or override).
+            pub const fn code(self) -> u32 {
                 self as u32
             }
         }
@@ -256,7 +366,7 @@ macro_rules! mode_codes {
 
 mode_codes! {
     /// `mode` of `pool.wgsl`.
-    PoolMode {
+    pub(crate) PoolMode {
         /// Max over the window (padding never wins).
         Max = POOL_MAX,
         /// Average counting zero padding.
@@ -267,8 +377,62 @@ mode_codes! {
 }
 
 mode_codes! {
+    /// `SPEC` of `conv_direct.wgsl`: the loop specialised for the kernel's shape.
+    pub DirectSpec {
+        /// Any kernel, stride and padding.
+        Generic = DIRECT_GENERIC,
+        /// Kernel 3 wide, stride 1 along x: one input window serves 3 kernel columns.
+        Win3 = DIRECT_WIN3,
+        /// 3x3, stride 1: each input row is also read once for the output rows it feeds.
+        K3s1 = DIRECT_K3S1,
+        /// 3x3, stride 2 (depthwise only): each input row read once, a 9-value window.
+        K3s2 = DIRECT_K3S2,
+        /// Pointwise (1x1, stride 1, no padding; entry point `pointwise`) over flat pixels.
+        Pw = DIRECT_PW,
+        /// Pointwise with planes a multiple of 4 pixels: vector loads of 4 pixels.
+        Pw4 = DIRECT_PW4,
+    }
+}
+
+impl DirectSpec {
+    /// The most specialised loop of `conv_direct.wgsl` for a kernel `(kh, kw)` with
+    /// stride `(sh, sw)` and padding `(ph, pw)` on planes of `plane` output pixels.
+    pub fn of(
+        kernel: (usize, usize),
+        stride: (usize, usize),
+        padding: (usize, usize),
+        plane: usize,
+    ) -> Self {
+        match (kernel, stride, padding) {
+            ((1, 1), (1, 1), (0, 0)) if plane.is_multiple_of(4) => DirectSpec::Pw4,
+            ((1, 1), (1, 1), (0, 0)) => DirectSpec::Pw,
+            ((3, 3), (1, 1), _) => DirectSpec::K3s1,
+            ((_, 3), (_, 1), _) => DirectSpec::Win3,
+            _ => DirectSpec::Generic,
+        }
+    }
+
+    /// The entry point of `conv_direct.wgsl` that runs this loop.
+    pub fn entry(self) -> &'static str {
+        match self {
+            DirectSpec::Pw | DirectSpec::Pw4 => "pointwise",
+            _ => "main",
+        }
+    }
+
+    /// The most specialised loop of `depthwise.wgsl` for a kernel and stride.
+    pub fn depthwise(kernel: (usize, usize), stride: (usize, usize)) -> Self {
+        match (kernel, stride) {
+            ((3, 3), (1, 1)) => DirectSpec::K3s1,
+            ((3, 3), (2, 2)) => DirectSpec::K3s2,
+            _ => DirectSpec::Generic,
+        }
+    }
+}
+
+mode_codes! {
     /// `mode` of `eltwise.wgsl`.
-    EltwiseMode {
+    pub(crate) EltwiseMode {
         /// `y = act(a + b)`.
         Add = ELTWISE_ADD,
         /// `y = act(a)`.
@@ -288,6 +452,10 @@ pub fn constants(tile: ConvTile) -> Vec<(&'static str, u32)> {
         ("CONV_TILE_M", tile.tile_m()),
         ("CONV_TILE_N", tile.tile_n()),
         ("CONV_TILE_K", CONV_TILE_K),
+        ("CONV_DIRECT_WG", CONV_DIRECT_WG),
+        ("CONV_DIRECT_COLS", CONV_DIRECT_COLS),
+        ("CONV_DIRECT_CO_PAD", CONV_DIRECT_CO_PAD),
+        ("DEPTHWISE_ROWS", DEPTHWISE_ROWS),
         ("LINEAR_WG", LINEAR_WG),
         ("LINEAR_BATCH_TILE", LINEAR_BATCH_TILE),
         ("REDUCE_WG", REDUCE_WG),
@@ -296,6 +464,7 @@ pub fn constants(tile: ConvTile) -> Vec<(&'static str, u32)> {
         .into_iter()
         .chain(PoolMode::WGSL.iter().copied())
         .chain(EltwiseMode::WGSL.iter().copied())
+        .chain(DirectSpec::WGSL.iter().copied())
         .collect()
 }
 
