@@ -65,8 +65,19 @@ fn acc_win3(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
     acc4(a0, a1, a2, a3, vec4<f32>(lo.zw, hi), w2);
 }
 
-// Bias, residual and activation (or the raw partial sum under split-K) of 4 channels
-// from `co0` at one output pixel.
+// The bias of the 4 channels from `co0`, which the accumulators take before `put` (once
+// per thread, not once per pixel); 0 without bias or under split-K, whose reduction adds
+// it.
+fn bias4(co0: u32) -> vec4<f32> {
+    if (p.has_bias == 0u || p.k_splits > 1u) { return vec4<f32>(0.0); }
+    let last = p.out_c - 1u;
+    let v = vec4<f32>(bias[min(co0, last)], bias[min(co0 + 1u, last)],
+                      bias[min(co0 + 2u, last)], bias[min(co0 + 3u, last)]);
+    return select(vec4<f32>(0.0), v, co0 + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(p.out_c));
+}
+
+// Residual and activation (or the raw partial sum under split-K) of 4 channels from `co0`
+// at one output pixel; the accumulator holds the bias already.
 fn put(b: u32, ks: u32, co0: u32, oy: u32, ox: u32, acc: vec4<f32>) {
     if (oy >= p.out_h || ox >= p.out_w) { return; }
     let ohw = p.out_h * p.out_w;
@@ -78,7 +89,6 @@ fn put(b: u32, ks: u32, co0: u32, oy: u32, ox: u32, acc: vec4<f32>) {
                 partial[ks * p.batch * p.out_c * ohw + idx] = acc[c];
             } else {
                 var v = acc[c];
-                if (p.has_bias != 0u) { v += bias[co]; }
                 if (p.has_res != 0u) { v += res[idx]; }
                 y[idx] = apply_act(v, p.act);
             }
@@ -310,6 +320,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
 
     let co0 = wc * 4u;
+    let bw = bias4(co0);
+    a00 += bw; a01 += bw; a02 += bw; a03 += bw; a10 += bw; a11 += bw; a12 += bw; a13 += bw;
+    a20 += bw; a21 += bw; a22 += bw; a23 += bw; a30 += bw; a31 += bw; a32 += bw; a33 += bw;
+    var bv = vec4<f32>(0.0);
+    if (CG > 1u) { bv = bias4(co0 + 4u); }
+    b00 += bv; b01 += bv; b02 += bv; b03 += bv; b10 += bv; b11 += bv; b12 += bv; b13 += bv;
+    b20 += bv; b21 += bv; b22 += bv; b23 += bv; b30 += bv; b31 += bv; b32 += bv; b33 += bv;
     put_row(b, ks, co0, oy0, ox0, a00, a01, a02, a03);
     if (ROWS > 1u) { put_row(b, ks, co0, oy0 + 1u, ox0, a10, a11, a12, a13); }
     if (ROWS > 2u) { put_row(b, ks, co0, oy0 + 2u, ox0, a20, a21, a22, a23); }
@@ -440,6 +457,13 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     }
 
     let co0 = wc * 4u;
+    let bw = bias4(co0);
+    a00 += bw; a01 += bw; a02 += bw; a03 += bw; a10 += bw; a11 += bw; a12 += bw; a13 += bw;
+    a20 += bw; a21 += bw; a22 += bw; a23 += bw; a30 += bw; a31 += bw; a32 += bw; a33 += bw;
+    var bv = vec4<f32>(0.0);
+    if (CG > 1u) { bv = bias4(co0 + 4u); }
+    b00 += bv; b01 += bv; b02 += bv; b03 += bv; b10 += bv; b11 += bv; b12 += bv; b13 += bv;
+    b20 += bv; b21 += bv; b22 += bv; b23 += bv; b30 += bv; b31 += bv; b32 += bv; b33 += bv;
     put_px4(b, ks, co0, pix0, a00, a01, a02, a03);
     if (ok1) { put_px4(b, ks, co0, pix0 + 4u, a10, a11, a12, a13); }
     if (ok2) { put_px4(b, ks, co0, pix0 + 8u, a20, a21, a22, a23); }

@@ -7,10 +7,12 @@
 //! binding limit) before anything is allocated, so a batch too large is an error naming
 //! the tensor, never an overflow.
 
+use super::autotune::{self, ConvBuffers};
 use super::buffers::{self, TENSOR_USAGE};
 use super::context::GpuContext;
 use super::dispatch::{self, Dispatch};
 use super::launch::{Builder, PoolKind};
+use super::tilecache::TileChoice;
 use crate::error::{Error, Result};
 use crate::model::{Act, Graph, Model, NodeId, Op};
 use crate::tensor::Tensor;
@@ -25,6 +27,8 @@ pub struct Step {
     pub node: NodeId,
     /// Its kernels, in order.
     pub dispatches: Vec<Dispatch>,
+    /// A convolution's plan and how it was chosen.
+    pub tile: Option<TileChoice>,
 }
 
 /// A node range of a model prepared for repeated execution at one batch size.
@@ -200,6 +204,7 @@ impl<'a> Executor<'a> {
                 steps.push(Step {
                     node: id,
                     dispatches: vec![],
+                    tile: None,
                 });
                 continue;
             }
@@ -229,6 +234,7 @@ impl<'a> Executor<'a> {
                 weights.push(b.clone());
                 b
             };
+            let mut tile = None;
             let dispatches = match &node.op {
                 Op::Input => {
                     return Err(Error::Graph(format!(
@@ -244,7 +250,17 @@ impl<'a> Executor<'a> {
                         None
                     };
                     let res = c.residual.then(|| x(1));
-                    k.conv2d(c, batch, xs(0), &x(0), &w, b.as_ref(), res.as_deref(), &out)?
+                    let bufs = ConvBuffers {
+                        x: &x(0),
+                        weight: &w,
+                        bias: b.as_ref(),
+                        residual: res.as_deref(),
+                        y: &out,
+                    };
+                    let choice = autotune::choose(ctx, c, batch, xs(0), bufs)?;
+                    tile = Some(choice);
+                    let (x, b, r) = (bufs.x, bufs.bias, bufs.residual);
+                    k.conv2d_planned(&choice.plan, c, x, &w, b, r, &out)?
                 }
                 Op::Linear(l) => {
                     let w = weight(model, name, "weight", weight_len(name, &[l.out_f, l.in_f])?)?;
@@ -309,6 +325,7 @@ impl<'a> Executor<'a> {
             steps.push(Step {
                 node: id,
                 dispatches,
+                tile,
             });
             // Storage whose last reader just ran goes back to the pool.
             for (&r, &last) in &last_use {

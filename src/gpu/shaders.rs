@@ -514,3 +514,19 @@ pub fn source_for(file: &str, tile: ConvTile) -> Option<String> {
         .find(|(name, _)| *name == file)
         .map(|(_, src)| prelude_for(tile) + src)
 }
+
+/// A hash (FNV-1a, 64 bits) of every shader's full source under both conv tiles: it
+/// changes with any kernel, prelude constant or struct, so that measurements taken with
+/// other kernels are not reused.
+pub fn source_hash() -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for tile in [ConvTile::WIDE, ConvTile::NARROW] {
+        for (name, _) in FILES {
+            for b in source_for(name, tile).unwrap_or_default().bytes() {
+                h ^= b as u64;
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+    }
+    h
+}

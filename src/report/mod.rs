@@ -14,7 +14,7 @@ pub use csvio::{
     CANDIDATES_CSV, CDF_CSV, LAYERS_CSV, MANIFEST_JSON, TITLE_TXT, TRADEOFF_CSV,
 };
 pub use manifests::{
-    git_revision, unix_time, ChannelInfo, ChoiceSummary, LinkSummary, PredictorError,
+    git_revision, unix_time, ChannelInfo, ChoiceSummary, LinkSummary, NodeTile, PredictorError,
     ProfileManifest, RunInfo, TradeoffManifest, WGPU_VERSION,
 };
 pub use rows::{
