@@ -27,6 +27,10 @@ override CG: u32 = 1u;
 override CG_FAST: bool = true;
 // A DirectSpec code: the loop specialised for the kernel's shape.
 override SPEC: u32 = DIRECT_GENERIC;
+// For the 3-wide windows: input rows start on a vec4 (width a multiple of 4) and the
+// padding along x is 1, so the middle 4 values of each 6-value window are one vector load
+// from `xv`, the same buffer as `x`.
+override ALIGNED: bool = false;
 
 const_assert CONV_DIRECT_COLS == 4u && CONV_DIRECT_CO_PAD == 8u;
 
@@ -37,6 +41,7 @@ const_assert CONV_DIRECT_COLS == 4u && CONV_DIRECT_CO_PAD == 8u;
 @group(0) @binding(4) var<storage, read> res: array<f32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<storage, read_write> partial: array<f32>;
+@group(0) @binding(7) var<storage, read> xv: array<vec4<f32>>;
 
 // The input at row `iy` (in range) and column `ix` of the plane at `base`; 0 in the
 // padding. The index is clamped so that the load itself never leaves the row.
@@ -44,6 +49,18 @@ fn xat(base: u32, iy: u32, ix: i32) -> f32 {
     let inside = ix >= 0 && ix < i32(p.in_w);
     let v = x[base + iy * p.in_w + u32(clamp(ix, 0, i32(p.in_w) - 1))];
     return select(0.0, v, inside);
+}
+
+// The 6-value window of row `iy` of the plane at `base` from column `ix` (3 kernel columns
+// of 4 output columns at stride 1).
+fn win6(base: u32, iy: u32, ix: i32) -> array<f32, 6> {
+    if (ALIGNED) {
+        // ix + 1 is the tile's first column, a multiple of 4.
+        let c = xv[(base + iy * p.in_w + u32(ix + 1)) / 4u];
+        return array<f32, 6>(xat(base, iy, ix), c.x, c.y, c.z, c.w, xat(base, iy, ix + 5));
+    }
+    return array<f32, 6>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2),
+                         xat(base, iy, ix + 3), xat(base, iy, ix + 4), xat(base, iy, ix + 5));
 }
 
 // a_j += xs[j] * w: one input value per output column, times 4 output channels.
@@ -162,15 +179,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             let iy0 = i32(oy0) - i32(p.pad_h);
             if (iy0 + 0 >= 0 && iy0 + 0 < i32(p.in_h)) {
                 let iy = u32(iy0 + 0);
-                let lo = vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2), xat(base, iy, ix + 3));
-                let hi = vec2<f32>(xat(base, iy, ix + 4), xat(base, iy, ix + 5));
+                let v = win6(base, iy, ix);
+                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                let hi = vec2<f32>(v[4], v[5]);
                 acc_win3(&a00, &a01, &a02, &a03, lo, hi, w00, w01, w02);
                 if (CG > 1u) { acc_win3(&b00, &b01, &b02, &b03, lo, hi, v00, v01, v02); }
             }
             if (iy0 + 1 >= 0 && iy0 + 1 < i32(p.in_h)) {
                 let iy = u32(iy0 + 1);
-                let lo = vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2), xat(base, iy, ix + 3));
-                let hi = vec2<f32>(xat(base, iy, ix + 4), xat(base, iy, ix + 5));
+                let v = win6(base, iy, ix);
+                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                let hi = vec2<f32>(v[4], v[5]);
                 if (ROWS > 1u) {
                     acc_win3(&a10, &a11, &a12, &a13, lo, hi, w00, w01, w02);
                     if (CG > 1u) { acc_win3(&b10, &b11, &b12, &b13, lo, hi, v00, v01, v02); }
@@ -180,8 +199,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             }
             if (iy0 + 2 >= 0 && iy0 + 2 < i32(p.in_h)) {
                 let iy = u32(iy0 + 2);
-                let lo = vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2), xat(base, iy, ix + 3));
-                let hi = vec2<f32>(xat(base, iy, ix + 4), xat(base, iy, ix + 5));
+                let v = win6(base, iy, ix);
+                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                let hi = vec2<f32>(v[4], v[5]);
                 if (ROWS > 2u) {
                     acc_win3(&a20, &a21, &a22, &a23, lo, hi, w00, w01, w02);
                     if (CG > 1u) { acc_win3(&b20, &b21, &b22, &b23, lo, hi, v00, v01, v02); }
@@ -195,8 +215,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             }
             if (ROWS + 2u > 3u && iy0 + 3 >= 0 && iy0 + 3 < i32(p.in_h)) {
                 let iy = u32(iy0 + 3);
-                let lo = vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2), xat(base, iy, ix + 3));
-                let hi = vec2<f32>(xat(base, iy, ix + 4), xat(base, iy, ix + 5));
+                let v = win6(base, iy, ix);
+                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                let hi = vec2<f32>(v[4], v[5]);
                 if (ROWS > 3u) {
                     acc_win3(&a30, &a31, &a32, &a33, lo, hi, w00, w01, w02);
                     if (CG > 1u) { acc_win3(&b30, &b31, &b32, &b33, lo, hi, v00, v01, v02); }
@@ -212,8 +233,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             }
             if (ROWS + 2u > 4u && iy0 + 4 >= 0 && iy0 + 4 < i32(p.in_h)) {
                 let iy = u32(iy0 + 4);
-                let lo = vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2), xat(base, iy, ix + 3));
-                let hi = vec2<f32>(xat(base, iy, ix + 4), xat(base, iy, ix + 5));
+                let v = win6(base, iy, ix);
+                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                let hi = vec2<f32>(v[4], v[5]);
                 if (ROWS > 3u) {
                     acc_win3(&a30, &a31, &a32, &a33, lo, hi, w10, w11, w12);
                     if (CG > 1u) { acc_win3(&b30, &b31, &b32, &b33, lo, hi, v10, v11, v12); }
@@ -225,8 +247,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             }
             if (ROWS + 2u > 5u && iy0 + 5 >= 0 && iy0 + 5 < i32(p.in_h)) {
                 let iy = u32(iy0 + 5);
-                let lo = vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2), xat(base, iy, ix + 3));
-                let hi = vec2<f32>(xat(base, iy, ix + 4), xat(base, iy, ix + 5));
+                let v = win6(base, iy, ix);
+                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                let hi = vec2<f32>(v[4], v[5]);
                 if (ROWS > 3u) {
                     acc_win3(&a30, &a31, &a32, &a33, lo, hi, w20, w21, w22);
                     if (CG > 1u) { acc_win3(&b30, &b31, &b32, &b33, lo, hi, v20, v21, v22); }
@@ -258,29 +281,33 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
                 let ix = i32(ox0) - i32(p.pad_w);
                 if (ok0) {
                     let iy = u32(iy0);
-                    let lo = vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2), xat(base, iy, ix + 3));
-                    let hi = vec2<f32>(xat(base, iy, ix + 4), xat(base, iy, ix + 5));
+                    let v = win6(base, iy, ix);
+                    let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                    let hi = vec2<f32>(v[4], v[5]);
                     acc_win3(&a00, &a01, &a02, &a03, lo, hi, w0, w1, w2);
                     if (CG > 1u) { acc_win3(&b00, &b01, &b02, &b03, lo, hi, v0, v1, v2); }
                 }
                 if (ok1) {
                     let iy = u32(iy0 + dy);
-                    let lo = vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2), xat(base, iy, ix + 3));
-                    let hi = vec2<f32>(xat(base, iy, ix + 4), xat(base, iy, ix + 5));
+                    let v = win6(base, iy, ix);
+                    let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                    let hi = vec2<f32>(v[4], v[5]);
                     acc_win3(&a10, &a11, &a12, &a13, lo, hi, w0, w1, w2);
                     if (CG > 1u) { acc_win3(&b10, &b11, &b12, &b13, lo, hi, v0, v1, v2); }
                 }
                 if (ok2) {
                     let iy = u32(iy0 + 2 * dy);
-                    let lo = vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2), xat(base, iy, ix + 3));
-                    let hi = vec2<f32>(xat(base, iy, ix + 4), xat(base, iy, ix + 5));
+                    let v = win6(base, iy, ix);
+                    let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                    let hi = vec2<f32>(v[4], v[5]);
                     acc_win3(&a20, &a21, &a22, &a23, lo, hi, w0, w1, w2);
                     if (CG > 1u) { acc_win3(&b20, &b21, &b22, &b23, lo, hi, v0, v1, v2); }
                 }
                 if (ok3) {
                     let iy = u32(iy0 + 3 * dy);
-                    let lo = vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2), xat(base, iy, ix + 3));
-                    let hi = vec2<f32>(xat(base, iy, ix + 4), xat(base, iy, ix + 5));
+                    let v = win6(base, iy, ix);
+                    let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                    let hi = vec2<f32>(v[4], v[5]);
                     acc_win3(&a30, &a31, &a32, &a33, lo, hi, w0, w1, w2);
                     if (CG > 1u) { acc_win3(&b30, &b31, &b32, &b33, lo, hi, v0, v1, v2); }
                 }
@@ -360,37 +387,63 @@ fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 // planes hold a multiple of 4 pixels, so that every plane starts on a vec4).
 @group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
 
-// Input value `i` of the flat input, through the vec4 view (an entry point may bind only
-// one of `x` and `x4`).
-fn x_at4(i: u32) -> f32 {
-    return x4[i / 4u][i % 4u];
-}
-
-// The 4 consecutive input pixels from `pix` of the plane at `base` (pointwise): one vector
-// load where planes are vec4-aligned (SPEC = DIRECT_PW4), else 4 loads, 0 past the plane.
+// The 4 consecutive input pixels from `pix` of the plane at `base` (pointwise), 0 past the
+// plane: one vector load where planes are vec4-aligned (SPEC = DIRECT_PW4), else the two
+// vectors that hold them, shifted.
 fn pixels4(base: u32, pix: u32, plane: u32) -> vec4<f32> {
     if (SPEC == DIRECT_PW4) {
         return x4[(base + pix) / 4u];
     }
-    let last = base + plane - 1u;
-    return vec4<f32>(
-        select(0.0, x_at4(min(base + pix, last)), pix < plane),
-        select(0.0, x_at4(min(base + pix + 1u, last)), pix + 1u < plane),
-        select(0.0, x_at4(min(base + pix + 2u, last)), pix + 2u < plane),
-        select(0.0, x_at4(min(base + pix + 3u, last)), pix + 3u < plane));
+    let i = base + pix;
+    let lo = x4[i / 4u];
+    let hi = x4[min(i / 4u + 1u, arrayLength(&x4) - 1u)];
+    let r = i % 4u;
+    var v = lo;
+    if (r == 1u) { v = vec4<f32>(lo.yzw, hi.x); }
+    if (r == 2u) { v = vec4<f32>(lo.zw, hi.xy); }
+    if (r == 3u) { v = vec4<f32>(lo.w, hi.xyz); }
+    let inside = pix + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(plane);
+    return select(vec4<f32>(0.0), v, inside);
 }
 
-fn put_flat(b: u32, ks: u32, co0: u32, pix: u32, acc: vec4<f32>) {
-    put(b, ks, co0, pix / p.out_w, pix % p.out_w, acc);
-}
+// The same outputs and residuals as vec4s (the pointwise entry binds these, not `y` and
+// `res`): 4 consecutive pixels of a channel are one vector store where planes start on a
+// vec4 (DIRECT_PW4).
+@group(0) @binding(4) var<storage, read> res4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> y4: array<vec4<f32>>;
 
+// 4 channels from `co0` x the 4 consecutive pixels from `pix` (flat index in the plane):
+// `a0`..`a3` hold one pixel each (4 channels with their bias). Residual and activation,
+// or the raw partial sums under split-K.
 fn put_px4(b: u32, ks: u32, co0: u32, pix: u32,
            a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32>) {
     let plane = p.out_h * p.out_w;
-    if (pix < plane) { put_flat(b, ks, co0, pix, a0); }
-    if (pix + 1u < plane) { put_flat(b, ks, co0, pix + 1u, a1); }
-    if (pix + 2u < plane) { put_flat(b, ks, co0, pix + 2u, a2); }
-    if (pix + 3u < plane) { put_flat(b, ks, co0, pix + 3u, a3); }
+    for (var c = 0u; c < 4u; c++) {
+        let co = co0 + c;
+        if (co >= p.out_c) { break; }
+        // The channel's 4 pixels: a transpose of the accumulators.
+        var v = vec4<f32>(a0[c], a1[c], a2[c], a3[c]);
+        let idx = (b * p.out_c + co) * plane + pix;
+        if (p.k_splits > 1u) {
+            let at = ks * p.batch * p.out_c * plane + idx;
+            for (var j = 0u; j < 4u; j++) {
+                if (pix + j < plane) { partial[at + j] = v[j]; }
+            }
+        } else if (SPEC == DIRECT_PW4 && pix + 3u < plane) {
+            if (p.has_res != 0u) { v += res4[idx / 4u]; }
+            y4[idx / 4u] = vec4<f32>(apply_act(v.x, p.act), apply_act(v.y, p.act),
+                                     apply_act(v.z, p.act), apply_act(v.w, p.act));
+        } else {
+            for (var j = 0u; j < 4u; j++) {
+                let i = idx + j;
+                if (pix + j < plane) {
+                    var r = v[j];
+                    if (p.has_res != 0u) { r += res4[i / 4u][i % 4u]; }
+                    y4[i / 4u][i % 4u] = apply_act(r, p.act);
+                }
+            }
+        }
+    }
 }
 
 // Pointwise (1x1, stride 1, no padding) convolution as a GEMM over flat pixels: a thread's
@@ -427,6 +480,22 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     var b20 = vec4<f32>(0.0); var b21 = vec4<f32>(0.0); var b22 = vec4<f32>(0.0); var b23 = vec4<f32>(0.0);
     var b30 = vec4<f32>(0.0); var b31 = vec4<f32>(0.0); var b32 = vec4<f32>(0.0); var b33 = vec4<f32>(0.0);
 
+    if (SPEC == DIRECT_FC) {
+        // A fully connected layer: one pixel, 4 inputs per vector load of the sample's
+        // row (in_c is a multiple of 4), each times 4 (or 8) outputs' weights.
+        for (var ci = ci_begin; ci < ci_end; ci += 4u) {
+            let xv = x4[(b * p.in_c + ci) / 4u];
+            let k = ci * wstride + wc;
+            a00 += xv.x * wt[k] + xv.y * wt[k + wstride] + xv.z * wt[k + 2u * wstride] + xv.w * wt[k + 3u * wstride];
+            if (CG > 1u) {
+                b00 += xv.x * wt[k + 1u] + xv.y * wt[k + wstride + 1u] + xv.z * wt[k + 2u * wstride + 1u] + xv.w * wt[k + 3u * wstride + 1u];
+            }
+        }
+        let z = vec4<f32>(0.0);
+        put_px4(b, ks, wc * 4u, 0u, a00 + bias4(wc * 4u), z, z, z);
+        if (CG > 1u) { put_px4(b, ks, wc * 4u + 4u, 0u, b00 + bias4(wc * 4u + 4u), z, z, z); }
+        return;
+    }
     // Runs past the plane (the last tile) are skipped; within a run, pixels4 zeroes them.
     let ok1 = ROWS > 1u && pix0 + 4u < plane;
     let ok2 = ROWS > 2u && pix0 + 8u < plane;

@@ -10,6 +10,10 @@
 // conv2d.wgsl's ConvParams (from the prelude) and ignores the split-K fields.
 
 override SPEC: u32 = DIRECT_GENERIC;
+// Input rows start on a vec4 (width a multiple of 4) and the 3x3 windows' padding is 1:
+// the middle of each window row is whole vector loads from `x4`, the same buffer as `x`.
+override ALIGNED: bool = false;
+override OUT_ALIGNED: bool = false;
 
 const_assert DEPTHWISE_ROWS == 4u;
 
@@ -17,8 +21,12 @@ const_assert DEPTHWISE_ROWS == 4u;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> res: array<f32>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+// Outputs and residuals as vec4s: rows of 4 outputs are one vector store where output
+// rows start on a vec4 (OUT_ALIGNED: output width a multiple of 4), else 4 component
+// stores.
+@group(0) @binding(4) var<storage, read> res: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> y: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read> x4: array<vec4<f32>>;
 
 // The input at row `iy` (in range) and column `ix` of the plane at `base`; 0 in the
 // padding. The index is clamped so that the load itself never leaves the row.
@@ -37,9 +45,31 @@ fn s1(lo: vec4<f32>, hi: vec2<f32>, w: vec3<f32>) -> vec4<f32> {
     return lo * w.x + vec4<f32>(lo.yzw, hi.x) * w.y + vec4<f32>(lo.zw, hi) * w.z;
 }
 
+// The row `iy` of the plane at `base` from column `ix` on: 6 values (stride 1) ...
 fn win6(base: u32, iy: u32, ix: i32) -> array<f32, 6> {
+    if (ALIGNED) {
+        // ix + 1 is the tile's first column, a multiple of 4.
+        let c = x4[(base + iy * p.in_w + u32(ix + 1)) / 4u];
+        return array<f32, 6>(xat(base, iy, ix), c.x, c.y, c.z, c.w, xat(base, iy, ix + 5));
+    }
     return array<f32, 6>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2),
                          xat(base, iy, ix + 3), xat(base, iy, ix + 4), xat(base, iy, ix + 5));
+}
+
+// ... or 9 values (stride 2). Aligned, columns past the row (read only for output columns
+// past the output row, which are never stored) come from the next row or, past the buffer,
+// the last vector.
+fn win9(base: u32, iy: u32, ix: i32) -> array<f32, 9> {
+    if (ALIGNED) {
+        let i = (base + iy * p.in_w + u32(ix + 1)) / 4u;
+        let last = arrayLength(&x4) - 1u;
+        let a = x4[min(i, last)];
+        let b = x4[min(i + 1u, last)];
+        return array<f32, 9>(xat(base, iy, ix), a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w);
+    }
+    return array<f32, 9>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2),
+                         xat(base, iy, ix + 3), xat(base, iy, ix + 4), xat(base, iy, ix + 5),
+                         xat(base, iy, ix + 6), xat(base, iy, ix + 7), xat(base, iy, ix + 8));
 }
 
 // One kernel row of a 3x3 stride-2 window (9 values) into 4 output columns.
@@ -51,16 +81,24 @@ fn s2(a: vec4<f32>, b: vec4<f32>, c: f32, w: vec3<f32>) -> vec4<f32> {
     return even * w.x + odd * w.y + next * w.z;
 }
 
+// Residual and activation of 4 outputs from column `ox0` of row `oy` (the accumulator
+// holds the bias already).
 fn put(b: u32, c: u32, oy: u32, ox0: u32, acc: vec4<f32>) {
     if (oy >= p.out_h) { return; }
     let row = ((b * p.out_c + c) * p.out_h + oy) * p.out_w;
+    if (OUT_ALIGNED) {
+        var v = acc;
+        if (p.has_res != 0u) { v += res[(row + ox0) / 4u]; }
+        y[(row + ox0) / 4u] = vec4<f32>(apply_act(v.x, p.act), apply_act(v.y, p.act),
+                                        apply_act(v.z, p.act), apply_act(v.w, p.act));
+        return;
+    }
     for (var j = 0u; j < 4u; j++) {
         if (ox0 + j < p.out_w) {
             let idx = row + ox0 + j;
             var v = acc[j];
-            if (p.has_bias != 0u) { v += bias[c]; }
-            if (p.has_res != 0u) { v += res[idx]; }
-            y[idx] = apply_act(v, p.act);
+            if (p.has_res != 0u) { v += res[idx / 4u][idx % 4u]; }
+            y[idx / 4u][idx % 4u] = apply_act(v, p.act);
         }
     }
 }
@@ -142,68 +180,77 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         // Input row ir feeds output row r with kernel row ir - 2r (unrolled).
         if (row_ok(iy0 + 0)) {
             let iy = u32(iy0 + 0);
-            let a = vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2), xat(base, iy, ix + 3));
-            let bb = vec4<f32>(xat(base, iy, ix + 4), xat(base, iy, ix + 5), xat(base, iy, ix + 6), xat(base, iy, ix + 7));
-            let cc = xat(base, iy, ix + 8);
+            let v = win9(base, iy, ix);
+            let a = vec4<f32>(v[0], v[1], v[2], v[3]);
+            let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
+            let cc = v[8];
             a0 += s2(a, bb, cc, w0);
         }
         if (row_ok(iy0 + 1)) {
             let iy = u32(iy0 + 1);
-            let a = vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2), xat(base, iy, ix + 3));
-            let bb = vec4<f32>(xat(base, iy, ix + 4), xat(base, iy, ix + 5), xat(base, iy, ix + 6), xat(base, iy, ix + 7));
-            let cc = xat(base, iy, ix + 8);
+            let v = win9(base, iy, ix);
+            let a = vec4<f32>(v[0], v[1], v[2], v[3]);
+            let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
+            let cc = v[8];
             a0 += s2(a, bb, cc, w1);
         }
         if (row_ok(iy0 + 2)) {
             let iy = u32(iy0 + 2);
-            let a = vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2), xat(base, iy, ix + 3));
-            let bb = vec4<f32>(xat(base, iy, ix + 4), xat(base, iy, ix + 5), xat(base, iy, ix + 6), xat(base, iy, ix + 7));
-            let cc = xat(base, iy, ix + 8);
+            let v = win9(base, iy, ix);
+            let a = vec4<f32>(v[0], v[1], v[2], v[3]);
+            let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
+            let cc = v[8];
             a0 += s2(a, bb, cc, w2);
             a1 += s2(a, bb, cc, w0);
         }
         if (row_ok(iy0 + 3)) {
             let iy = u32(iy0 + 3);
-            let a = vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2), xat(base, iy, ix + 3));
-            let bb = vec4<f32>(xat(base, iy, ix + 4), xat(base, iy, ix + 5), xat(base, iy, ix + 6), xat(base, iy, ix + 7));
-            let cc = xat(base, iy, ix + 8);
+            let v = win9(base, iy, ix);
+            let a = vec4<f32>(v[0], v[1], v[2], v[3]);
+            let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
+            let cc = v[8];
             a1 += s2(a, bb, cc, w1);
         }
         if (row_ok(iy0 + 4)) {
             let iy = u32(iy0 + 4);
-            let a = vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2), xat(base, iy, ix + 3));
-            let bb = vec4<f32>(xat(base, iy, ix + 4), xat(base, iy, ix + 5), xat(base, iy, ix + 6), xat(base, iy, ix + 7));
-            let cc = xat(base, iy, ix + 8);
+            let v = win9(base, iy, ix);
+            let a = vec4<f32>(v[0], v[1], v[2], v[3]);
+            let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
+            let cc = v[8];
             a1 += s2(a, bb, cc, w2);
             a2 += s2(a, bb, cc, w0);
         }
         if (row_ok(iy0 + 5)) {
             let iy = u32(iy0 + 5);
-            let a = vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2), xat(base, iy, ix + 3));
-            let bb = vec4<f32>(xat(base, iy, ix + 4), xat(base, iy, ix + 5), xat(base, iy, ix + 6), xat(base, iy, ix + 7));
-            let cc = xat(base, iy, ix + 8);
+            let v = win9(base, iy, ix);
+            let a = vec4<f32>(v[0], v[1], v[2], v[3]);
+            let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
+            let cc = v[8];
             a2 += s2(a, bb, cc, w1);
         }
         if (row_ok(iy0 + 6)) {
             let iy = u32(iy0 + 6);
-            let a = vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2), xat(base, iy, ix + 3));
-            let bb = vec4<f32>(xat(base, iy, ix + 4), xat(base, iy, ix + 5), xat(base, iy, ix + 6), xat(base, iy, ix + 7));
-            let cc = xat(base, iy, ix + 8);
+            let v = win9(base, iy, ix);
+            let a = vec4<f32>(v[0], v[1], v[2], v[3]);
+            let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
+            let cc = v[8];
             a2 += s2(a, bb, cc, w2);
             a3 += s2(a, bb, cc, w0);
         }
         if (row_ok(iy0 + 7)) {
             let iy = u32(iy0 + 7);
-            let a = vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2), xat(base, iy, ix + 3));
-            let bb = vec4<f32>(xat(base, iy, ix + 4), xat(base, iy, ix + 5), xat(base, iy, ix + 6), xat(base, iy, ix + 7));
-            let cc = xat(base, iy, ix + 8);
+            let v = win9(base, iy, ix);
+            let a = vec4<f32>(v[0], v[1], v[2], v[3]);
+            let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
+            let cc = v[8];
             a3 += s2(a, bb, cc, w1);
         }
         if (row_ok(iy0 + 8)) {
             let iy = u32(iy0 + 8);
-            let a = vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2), xat(base, iy, ix + 3));
-            let bb = vec4<f32>(xat(base, iy, ix + 4), xat(base, iy, ix + 5), xat(base, iy, ix + 6), xat(base, iy, ix + 7));
-            let cc = xat(base, iy, ix + 8);
+            let v = win9(base, iy, ix);
+            let a = vec4<f32>(v[0], v[1], v[2], v[3]);
+            let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
+            let cc = v[8];
             a3 += s2(a, bb, cc, w2);
         }
     } else {
@@ -233,8 +280,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             }
         }
     }
-    put(b, c, oy0, ox0, a0);
-    put(b, c, oy0 + 1u, ox0, a1);
-    put(b, c, oy0 + 2u, ox0, a2);
-    put(b, c, oy0 + 3u, ox0, a3);
+    var bc = 0.0;
+    if (p.has_bias != 0u) { bc = bias[c]; }
+    put(b, c, oy0, ox0, a0 + bc);
+    put(b, c, oy0 + 1u, ox0, a1 + bc);
+    put(b, c, oy0 + 2u, ox0, a2 + bc);
+    put(b, c, oy0 + 3u, ox0, a3 + bc);
 }

@@ -202,6 +202,19 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             1,
             Shape::new(1, 6, 5),
         ),
+        // Rows that start on a vec4: vector window loads (K3S1, WIN3).
+        (
+            "3x3 s1 aligned",
+            with(conv(7, 9, 3, 1, 1, 1), Act::Relu, true),
+            2,
+            Shape::new(7, 5, 12),
+        ),
+        (
+            "3x3 s2x1 aligned",
+            strided(with(conv(3, 5, 3, 1, 1, 1), Act::None, false), (2, 1)),
+            1,
+            Shape::new(3, 7, 8),
+        ),
         // Kernel 3 wide, stride 1 along x only (WIN3); a 1x3 kernel.
         (
             "3x3 s2x1",
@@ -247,6 +260,20 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             Shape::new(96, 3, 2),
         ),
         // Grouped: only the GEMM; depthwise: its three loops (3x3 s1, 3x3 s2, generic).
+        // Fully connected layers as 1x1 convs on 1x1 planes: inputs a multiple of 4 (the
+        // vector reduction, split-K in steps of 4) or not.
+        (
+            "fc",
+            with(conv(40, 13, 1, 1, 0, 1), Act::Relu, false),
+            3,
+            Shape::new(40, 1, 1),
+        ),
+        (
+            "fc odd inputs",
+            with(conv(37, 10, 1, 1, 0, 1), Act::None, false),
+            2,
+            Shape::new(37, 1, 1),
+        ),
         (
             "groups 2",
             with(conv(6, 10, 3, 1, 1, 2), Act::None, true),
@@ -265,6 +292,19 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             1,
             Shape::new(6, 11, 9),
         ),
+        // Rows that start on a vec4 (width a multiple of 4): vector window loads.
+        (
+            "depthwise 3x3 s1 aligned",
+            with(conv(5, 5, 3, 1, 1, 5), Act::Relu, true),
+            2,
+            Shape::new(5, 6, 8),
+        ),
+        (
+            "depthwise 3x3 s2 aligned",
+            with(conv(3, 3, 3, 2, 1, 3), Act::Relu6, false),
+            1,
+            Shape::new(3, 7, 12),
+        ),
         (
             "depthwise 5x5 s2",
             with(conv(4, 4, 5, 2, 2, 4), Act::None, true),
@@ -274,6 +314,8 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
     ];
     let mut ran: HashSet<(String, bool)> = HashSet::new();
     let mut specs: HashSet<(bool, DirectSpec)> = HashSet::new();
+    let mut aligned: HashSet<bool> = HashSet::new();
+    let mut aligned_direct: HashSet<(DirectSpec, bool)> = HashSet::new();
     for (i, (name, c, batch, input)) in cases.into_iter().enumerate() {
         let shape = ConvShape::new(&c, batch, input).unwrap();
         let mut plans = tiling::candidates(&shape, DeviceClass::Gpu).unwrap();
@@ -282,8 +324,12 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             check_conv_with(&ctx, name, c, batch, input, 100 + i as u64, Some(plan));
             ran.insert((plan.kernel.to_string(), plan.k_splits > 1));
             match plan.kernel {
-                ConvKernel::Direct(_) => specs.insert((false, direct_spec(&shape))),
+                ConvKernel::Direct(_) => {
+                    aligned_direct.insert((direct_spec(&shape), tiling::direct_aligned(&shape)));
+                    specs.insert((false, direct_spec(&shape)))
+                }
                 ConvKernel::Depthwise => {
+                    aligned.insert(tiling::depthwise_aligned(&shape));
                     specs.insert((true, DirectSpec::depthwise(c.kernel, c.stride)))
                 }
                 ConvKernel::Gemm(_) => false,
@@ -315,6 +361,7 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
         DirectSpec::K3s1,
         DirectSpec::Pw,
         DirectSpec::Pw4,
+        DirectSpec::Fc,
     ];
     for spec in direct {
         assert!(specs.contains(&(false, spec)), "direct {spec:?} never ran");
@@ -515,6 +562,25 @@ fn eltwise_add_activation_and_batchnorm_match_cpu() {
     buffers::run(&ctx, &[k.scale_shift(100, 5, 10, &ab, &ssb, &yb).unwrap()]).unwrap();
     let got: Vec<f32> = buffers::read(&ctx, &yb, 100).unwrap();
     assert_close(&got, &want, 1e-5, "batch norm");
+}
+
+#[test]
+fn copy_is_bit_exact_and_rejects_partial_vectors() {
+    let Some(ctx) = gpu() else { return };
+    let k = Builder::new(&ctx);
+    for n in [4usize, 1028, 70_004] {
+        let mut x = rand_vec(n as u64, n);
+        x[0] = f32::NAN;
+        x[n - 1] = -0.0;
+        let xb = buffers::upload(&ctx, "x", &x);
+        let yb = buffers::zeroed(&ctx, "y", (n * 4) as u64);
+        buffers::run(&ctx, &[k.copy(n, &xb, &yb).unwrap()]).unwrap();
+        let got: Vec<f32> = buffers::read(&ctx, &yb, n).unwrap();
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&x), "copy of {n}");
+    }
+    let b = buffers::zeroed(&ctx, "b", 64);
+    assert!(matches!(k.copy(6, &b, &b), Err(Error::InvalidArg(_))));
 }
 
 #[test]

@@ -11,8 +11,8 @@ use super::context::GpuContext;
 use super::dispatch::Dispatch;
 use super::pipelines::{Kernel, Pipelines};
 use super::shaders::{
-    self, ConvKernel, ConvParams, ConvTile, DirectSpec, EltwiseMode, EltwiseParams, LinearParams,
-    MaskParams, PoolMode, PoolParams, QuantizeParams, Uniform,
+    self, ConvKernel, ConvParams, ConvTile, CopyParams, DirectSpec, EltwiseMode, EltwiseParams,
+    LinearParams, MaskParams, PoolMode, PoolParams, QuantizeParams, Uniform,
 };
 use super::tiling::{self, count, u32_of, ConvPlan, ConvShape, DeviceClass};
 use crate::error::{Error, Result};
@@ -228,8 +228,16 @@ impl<'a> Builder<'a> {
         let (pipeline, weight, workgroups) = match plan.kernel {
             ConvKernel::Depthwise => {
                 let spec = DirectSpec::depthwise(c.kernel, c.stride);
-                let bufs = [(1, x), (2, weight), (3, bias), (4, residual), (5, y)];
-                let k = self.k.depthwise(&self.ctx.device, spec);
+                let bufs = [
+                    (1, x),
+                    (2, weight),
+                    (3, bias),
+                    (4, residual),
+                    (5, y),
+                    (7, x),
+                ];
+                let aligned = (tiling::depthwise_aligned(&s), s.output.2.is_multiple_of(4));
+                let k = self.k.depthwise(&self.ctx.device, spec, aligned);
                 return Ok(vec![self.dispatch(
                     &k,
                     &ub,
@@ -247,9 +255,9 @@ impl<'a> Builder<'a> {
                 (k, weight.clone(), plan.workgroups)
             }
             ConvKernel::Direct(tile) => {
-                let k = self
-                    .k
-                    .conv_direct(&self.ctx.device, tile, tiling::direct_spec(&s));
+                let spec = tiling::direct_spec(&s);
+                let aligned = tiling::direct_aligned(&s);
+                let k = self.k.conv_direct(&self.ctx.device, tile, spec, aligned);
                 let [x, _, z] = plan.workgroups;
                 let [fx, fy, _] = fold_1d(x, max);
                 if z > max {
@@ -260,13 +268,20 @@ impl<'a> Builder<'a> {
                 (k, self.pack_conv_weights(&prm, weight)?, [fx, fy, z])
             }
         };
+        // `main` of conv_direct.wgsl also reads the input as vec4s (binding 7); its
+        // `pointwise` entry and conv2d.wgsl do not, and a bind group lists exactly the
+        // bindings of its layout.
+        let vec_view = match plan.kernel {
+            ConvKernel::Direct(_) => tiling::direct_spec(&s).entry() == "main",
+            _ => false,
+        };
         let partial = if plan.k_splits > 1 {
             buffers::zeroed(self.ctx, "split-k partial sums", plan.scratch_bytes)
         } else {
             // Its own placeholder: a buffer bound read-write may not alias a read binding.
             self.dummy()
         };
-        let bufs = [
+        let mut bufs = vec![
             (1, x),
             (2, &weight),
             (3, bias),
@@ -274,6 +289,9 @@ impl<'a> Builder<'a> {
             (5, y),
             (6, &partial),
         ];
+        if vec_view {
+            bufs.push((7, x));
+        }
         let mut out = vec![self.dispatch(&pipeline, &ub, &bufs, workgroups)];
         if plan.k_splits > 1 {
             out.push(self.dispatch(
@@ -555,5 +573,22 @@ impl<'a> Builder<'a> {
         let prm = Self::quantize_params(numel, group_len, bits)?;
         let bufs = [(2, params), (3, words), (4, y)];
         Ok(self.per_element(&self.k.q_unpack, &prm, &bufs, prm.numel))
+    }
+
+    /// Copies `n` values (a multiple of 4) from `x` to `y`: the memory roofline of the
+    /// kernel efficiency table.
+    pub fn copy(&self, n: usize, x: &wgpu::Buffer, y: &wgpu::Buffer) -> Result<Dispatch> {
+        if !n.is_multiple_of(4) {
+            return Err(Error::InvalidArg(format!(
+                "the copy kernel moves whole vec4s, not {n} values"
+            )));
+        }
+        let prm = CopyParams {
+            n: u32_of("copied vec4s", n / 4)?,
+            _pad0: 0,
+            _pad1: 0,
+            _pad2: 0,
+        };
+        Ok(self.per_element(&self.k.copy, &prm, &[(1, x), (2, y)], prm.n))
     }
 }

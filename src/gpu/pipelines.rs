@@ -4,8 +4,8 @@
 //! buffers.
 
 use super::shaders::{
-    self, ConvParams, ConvTile, DirectSpec, DirectTile, EltwiseParams, LinearParams, MaskParams,
-    PoolParams, QuantizeParams, Uniform,
+    self, ConvParams, ConvTile, CopyParams, DirectSpec, DirectTile, EltwiseParams, LinearParams,
+    MaskParams, PoolParams, QuantizeParams, Uniform,
 };
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -31,8 +31,8 @@ impl<P> Clone for Kernel<P> {
 /// A pipeline compiled per value of its override constants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Specialised {
-    Direct(DirectTile, DirectSpec),
-    Depthwise(DirectSpec),
+    Direct(DirectTile, DirectSpec, bool),
+    Depthwise(DirectSpec, bool, bool),
 }
 
 /// Every pipeline splitbench uses. The variants of the direct and depthwise convolutions
@@ -54,6 +54,7 @@ pub(crate) struct Pipelines {
     pub(crate) q_minmax: Kernel<QuantizeParams>,
     pub(crate) q_pack: Kernel<QuantizeParams>,
     pub(crate) q_unpack: Kernel<QuantizeParams>,
+    pub(crate) copy: Kernel<CopyParams>,
 }
 
 /// Compiles `entry` of the registered `file` with the constants of `tile` and the
@@ -115,6 +116,7 @@ impl Pipelines {
             q_minmax: kernel(dev, "quantize.wgsl", "group_minmax", &[], wide),
             q_pack: kernel(dev, "quantize.wgsl", "quantize_pack", &[], wide),
             q_unpack: kernel(dev, "quantize.wgsl", "unpack_dequantize", &[], wide),
+            copy: kernel(dev, "copy.wgsl", "main", &[], wide),
         }
     }
 
@@ -127,12 +129,16 @@ impl Pipelines {
             .or_insert_with(|| {
                 let wide = ConvTile::WIDE;
                 match which {
-                    Specialised::Direct(tile, spec) => {
-                        let o = tile.overrides(spec);
+                    Specialised::Direct(tile, spec, aligned) => {
+                        let o = tile.overrides(spec, aligned);
                         kernel(dev, "conv_direct.wgsl", spec.entry(), &o, wide)
                     }
-                    Specialised::Depthwise(spec) => {
-                        let o = [("SPEC", spec.code() as f64)];
+                    Specialised::Depthwise(spec, aligned, out_aligned) => {
+                        let o = [
+                            ("SPEC", spec.code() as f64),
+                            ("ALIGNED", aligned as u32 as f64),
+                            ("OUT_ALIGNED", out_aligned as u32 as f64),
+                        ];
                         kernel(dev, "depthwise.wgsl", "main", &o, wide)
                     }
                 }
@@ -140,18 +146,26 @@ impl Pipelines {
             .clone()
     }
 
-    /// The direct convolution for `tile`, its loop specialised as `spec`.
+    /// The direct convolution for `tile`, its loop specialised as `spec`, with vector
+    /// loads of aligned window rows or not.
     pub(crate) fn conv_direct(
         &self,
         dev: &wgpu::Device,
         tile: DirectTile,
         spec: DirectSpec,
+        aligned: bool,
     ) -> Kernel<ConvParams> {
-        self.specialised(dev, Specialised::Direct(tile, spec))
+        self.specialised(dev, Specialised::Direct(tile, spec, aligned))
     }
 
-    /// The depthwise convolution, its loop specialised as `spec`.
-    pub(crate) fn depthwise(&self, dev: &wgpu::Device, spec: DirectSpec) -> Kernel<ConvParams> {
-        self.specialised(dev, Specialised::Depthwise(spec))
+    /// The depthwise convolution, its loop specialised as `spec`, with vector loads of
+    /// aligned input rows and vector stores of aligned output rows, or not.
+    pub(crate) fn depthwise(
+        &self,
+        dev: &wgpu::Device,
+        spec: DirectSpec,
+        (aligned, out_aligned): (bool, bool),
+    ) -> Kernel<ConvParams> {
+        self.specialised(dev, Specialised::Depthwise(spec, aligned, out_aligned))
     }
 }

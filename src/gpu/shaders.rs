@@ -59,6 +59,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("eltwise.wgsl", include_str!("../../shaders/eltwise.wgsl")),
     ("mask.wgsl", include_str!("../../shaders/mask.wgsl")),
     ("quantize.wgsl", include_str!("../../shaders/quantize.wgsl")),
+    ("copy.wgsl", include_str!("../../shaders/copy.wgsl")),
 ];
 
 /// Tile shape of a convolution pipeline: workgroup `wg_x` x `wg_y` threads, each
@@ -132,13 +133,15 @@ impl DirectTile {
     pub const fn pixels(self) -> u32 {
         self.rows * CONV_DIRECT_COLS
     }
-    /// The pipeline-overridable constants of `conv_direct.wgsl` for this tile and `spec`.
-    pub fn overrides(self, spec: DirectSpec) -> [(&'static str, f64); 4] {
+    /// The pipeline-overridable constants of `conv_direct.wgsl` for this tile, `spec`, and
+    /// whether its windows' rows are vec4-aligned.
+    pub fn overrides(self, spec: DirectSpec, aligned: bool) -> [(&'static str, f64); 5] {
         [
             ("ROWS", self.rows as f64),
             ("CG", self.cg as f64),
             ("CG_FAST", self.cg_fast as u32 as f64),
             ("SPEC", spec.code() as f64),
+            ("ALIGNED", aligned as u32 as f64),
         ]
     }
 }
@@ -299,6 +302,8 @@ uniform_structs! {
     MaskParams { n: u32, channels: u32, inner: u32, _pad0: u32 }
     /// `quantize.wgsl`: `numel` values in `groups` groups of `group_len` at `bits` bits.
     QuantizeParams { numel: u32, group_len: u32, groups: u32, bits: u32 }
+    /// `copy.wgsl`: `n` vec4s.
+    CopyParams { n: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
 }
 
 /// Per-group parameters of `quantize.wgsl`: the layout of [`QuantParams`], whose
@@ -318,6 +323,7 @@ pub const STRUCTS: &[StructLayout] = &[
     EltwiseParams::LAYOUT,
     MaskParams::LAYOUT,
     QuantizeParams::LAYOUT,
+    CopyParams::LAYOUT,
     QUANT_PARAMS,
 ];
 
@@ -331,6 +337,7 @@ pub const UNIFORMS: &[(&str, StructLayout)] = &[
     ("eltwise.wgsl", EltwiseParams::LAYOUT),
     ("mask.wgsl", MaskParams::LAYOUT),
     ("quantize.wgsl", QuantizeParams::LAYOUT),
+    ("copy.wgsl", CopyParams::LAYOUT),
 ];
 
 /// The uniform struct that `file` binds, from [`UNIFORMS`].
@@ -391,19 +398,25 @@ mode_codes! {
         Pw = DIRECT_PW,
         /// Pointwise with planes a multiple of 4 pixels: vector loads of 4 pixels.
         Pw4 = DIRECT_PW4,
+        /// Pointwise on 1x1 planes with input channels a multiple of 4: a fully connected
+        /// layer, its reduction read 4 inputs per vector load.
+        Fc = DIRECT_FC,
     }
 }
 
 impl DirectSpec {
     /// The most specialised loop of `conv_direct.wgsl` for a kernel `(kh, kw)` with
-    /// stride `(sh, sw)` and padding `(ph, pw)` on planes of `plane` output pixels.
+    /// stride `(sh, sw)` and padding `(ph, pw)` on planes of `plane` output pixels from
+    /// `in_c` input channels.
     pub fn of(
         kernel: (usize, usize),
         stride: (usize, usize),
         padding: (usize, usize),
         plane: usize,
+        in_c: usize,
     ) -> Self {
         match (kernel, stride, padding) {
+            ((1, 1), (1, 1), (0, 0)) if plane == 1 && in_c.is_multiple_of(4) => DirectSpec::Fc,
             ((1, 1), (1, 1), (0, 0)) if plane.is_multiple_of(4) => DirectSpec::Pw4,
             ((1, 1), (1, 1), (0, 0)) => DirectSpec::Pw,
             ((3, 3), (1, 1), _) => DirectSpec::K3s1,
@@ -415,7 +428,7 @@ impl DirectSpec {
     /// The entry point of `conv_direct.wgsl` that runs this loop.
     pub fn entry(self) -> &'static str {
         match self {
-            DirectSpec::Pw | DirectSpec::Pw4 => "pointwise",
+            DirectSpec::Pw | DirectSpec::Pw4 | DirectSpec::Fc => "pointwise",
             _ => "main",
         }
     }

@@ -259,7 +259,9 @@ fn direct_threads(s: &ConvShape, tile: DirectTile) -> u64 {
     let (oc, oh, ow) = s.output;
     let cols = shaders::CONV_DIRECT_COLS;
     let tiles = match direct_spec(s) {
-        DirectSpec::Pw | DirectSpec::Pw4 => (oh * ow).div_ceil(cols).div_ceil(tile.rows) as u64,
+        DirectSpec::Pw | DirectSpec::Pw4 | DirectSpec::Fc => {
+            (oh * ow).div_ceil(cols).div_ceil(tile.rows) as u64
+        }
         _ => ow.div_ceil(cols) as u64 * oh.div_ceil(tile.rows) as u64,
     };
     oc.div_ceil(tile.channels()) as u64 * tiles
@@ -275,7 +277,11 @@ fn direct(s: &ConvShape, tile: DirectTile, k_splits: u32) -> Result<ConvPlan> {
         )));
     }
     let cin = s.input.0;
-    let k_chunk = cin.div_ceil(k_splits.clamp(1, cin));
+    let mut k_chunk = cin.div_ceil(k_splits.clamp(1, cin));
+    if direct_spec(s) == DirectSpec::Fc {
+        // The fully connected loop reads 4 input channels per step.
+        k_chunk = k_chunk.next_multiple_of(4);
+    }
     let k_splits = cin.div_ceil(k_chunk);
     let threads = direct_threads(s, tile);
     let groups = threads.div_ceil(shaders::CONV_DIRECT_WG as u64);
@@ -444,9 +450,35 @@ pub fn candidates(s: &ConvShape, class: DeviceClass) -> Result<Vec<ConvPlan>> {
     Ok(out)
 }
 
+/// Whether the depthwise kernel's 3x3 windows of `s` read their middles as vectors: input
+/// rows start on a vec4 (width a multiple of 4) and the padding along x is 1.
+pub fn depthwise_aligned(s: &ConvShape) -> bool {
+    let spec = DirectSpec::depthwise(
+        (s.kernel.0 as usize, s.kernel.1 as usize),
+        (s.stride.0 as usize, s.stride.1 as usize),
+    );
+    matches!(spec, DirectSpec::K3s1 | DirectSpec::K3s2)
+        && s.input.2.is_multiple_of(4)
+        && s.padding.1 == 1
+}
+
+/// Whether the direct kernel's 3-wide windows of `s` read their middles as vectors (see
+/// [`depthwise_aligned`]).
+pub fn direct_aligned(s: &ConvShape) -> bool {
+    matches!(direct_spec(s), DirectSpec::K3s1 | DirectSpec::Win3)
+        && s.input.2.is_multiple_of(4)
+        && s.padding.1 == 1
+}
+
 /// The specialised loop of the direct kernel for `s`.
 pub fn direct_spec(s: &ConvShape) -> DirectSpec {
     let u = |(a, b): (u32, u32)| (a as usize, b as usize);
     let plane = s.output.1 as usize * s.output.2 as usize;
-    DirectSpec::of(u(s.kernel), u(s.stride), u(s.padding), plane)
+    DirectSpec::of(
+        u(s.kernel),
+        u(s.stride),
+        u(s.padding),
+        plane,
+        s.input.0 as usize,
+    )
 }

@@ -3,12 +3,18 @@
 //! has no timestamps). Throughput: conv/linear report FLOPs as "elements" (elem/s =
 //! FLOP/s); pooling and quantization report bytes read.
 //!
-//! `cargo bench --bench kernels` takes about a minute on lavapipe (CPU-emulated GPU), with
-//! `SPLITBENCH_BENCH=full` a few; `cargo test --benches` runs each case once.
+//! First the kernel efficiency table (`efficiency.rs`: every conv, depthwise and FC shape
+//! of the study's models and bottlenecks against the best conv rate and the copy
+//! roofline, written to `results/<device>/kernel_efficiency.csv`).
+//!
+//! `cargo bench --bench kernels` takes a few minutes on lavapipe (CPU-emulated GPU), more
+//! with `SPLITBENCH_BENCH=full`; `cargo test --benches` runs each case once.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod efficiency;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use splitbench::gpu::{buffers, Builder, GpuContext, PassTimer, PoolKind};
 use splitbench::model::{Act, Conv2d, Shape};
 use splitbench::tensor::Rng;
@@ -278,4 +284,17 @@ fn quantize(c: &mut Criterion) {
 }
 
 criterion_group!(benches, conv3x3, depthwise, gemm, pooling, quantize);
-criterion_main!(benches);
+
+/// The efficiency table (written under `cargo bench`, a few shapes under `cargo test
+/// --benches`), then the criterion groups.
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    if let Some(ctx) = context() {
+        if let Err(e) = efficiency::run(&ctx, common::full(), !bench, bench) {
+            eprintln!("error: kernel efficiency table: {e:#}");
+            std::process::exit(1);
+        }
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
