@@ -17,7 +17,9 @@
 // SPEC specialises the loop for the kernel's shape: DIRECT_WIN3 (3 wide, stride 1 along x)
 // reads one 6-value window per input row for the 3 kernel columns of 4 output columns;
 // DIRECT_K3S1 (3x3, stride 1) also reads each of the ROWS + 2 input rows once, for the up
-// to 3 output rows it feeds, with the 9 weights of an input channel in registers. CG_FAST chooses what consecutive
+// to 3 output rows it feeds, with the 9 weights of an input channel in registers;
+// DIRECT_K3S2 (3x3, stride 2) reads each of the 2 ROWS + 1 input rows once as a 9-value
+// window. CG_FAST chooses what consecutive
 // threads take: consecutive channel groups (inputs shared, weights coalesced) or
 // consecutive pixel tiles (for layers with one channel group). Split-K over input
 // channels writes raw partial sums that conv2d.wgsl's `splitk_reduce` finishes.
@@ -38,8 +40,10 @@ const_assert CONV_DIRECT_COLS == 4u && CONV_DIRECT_CO_PAD == 8u;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wt: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> res: array<f32>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+// Outputs and residuals as vec4s: 4 consecutive pixels of a channel are one vector store
+// where they start on a vec4, else 4 component stores.
+@group(0) @binding(4) var<storage, read> res4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> y4: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> partial: array<f32>;
 @group(0) @binding(7) var<storage, read> xv: array<vec4<f32>>;
 
@@ -63,6 +67,22 @@ fn win6(base: u32, iy: u32, ix: i32) -> array<f32, 6> {
                          xat(base, iy, ix + 3), xat(base, iy, ix + 4), xat(base, iy, ix + 5));
 }
 
+// The 9-value window of row `iy` from column `ix` (3 kernel columns of 4 output columns
+// at stride 2). Aligned, columns past the row feed only output columns past the output
+// row, which are never stored; past the buffer, the last vector is read instead.
+fn win9(base: u32, iy: u32, ix: i32) -> array<f32, 9> {
+    if (ALIGNED) {
+        let i = (base + iy * p.in_w + u32(ix + 1)) / 4u;
+        let last = arrayLength(&xv) - 1u;
+        let a = xv[min(i, last)];
+        let b = xv[min(i + 1u, last)];
+        return array<f32, 9>(xat(base, iy, ix), a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w);
+    }
+    return array<f32, 9>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2),
+                         xat(base, iy, ix + 3), xat(base, iy, ix + 4), xat(base, iy, ix + 5),
+                         xat(base, iy, ix + 6), xat(base, iy, ix + 7), xat(base, iy, ix + 8));
+}
+
 // a_j += xs[j] * w: one input value per output column, times 4 output channels.
 fn acc4(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
         a2: ptr<function, vec4<f32>>, a3: ptr<function, vec4<f32>>,
@@ -71,6 +91,15 @@ fn acc4(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
     *a1 += xs.y * w;
     *a2 += xs.z * w;
     *a3 += xs.w * w;
+}
+
+// The 3 kernel columns of a stride-2 window row: output column j reads v[2j..2j+2].
+fn acc_s2(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
+          a2: ptr<function, vec4<f32>>, a3: ptr<function, vec4<f32>>,
+          v: array<f32, 9>, w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>) {
+    acc4(a0, a1, a2, a3, vec4<f32>(v[0], v[2], v[4], v[6]), w0);
+    acc4(a0, a1, a2, a3, vec4<f32>(v[1], v[3], v[5], v[7]), w1);
+    acc4(a0, a1, a2, a3, vec4<f32>(v[2], v[4], v[6], v[8]), w2);
 }
 
 // The 3 kernel columns of a window row: window v0..v5, weights w0..w2.
@@ -93,32 +122,49 @@ fn bias4(co0: u32) -> vec4<f32> {
     return select(vec4<f32>(0.0), v, co0 + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(p.out_c));
 }
 
-// Residual and activation (or the raw partial sum under split-K) of 4 channels from `co0`
-// at one output pixel; the accumulator holds the bias already.
-fn put(b: u32, ks: u32, co0: u32, oy: u32, ox: u32, acc: vec4<f32>) {
-    if (oy >= p.out_h || ox >= p.out_w) { return; }
-    let ohw = p.out_h * p.out_w;
-    for (var c = 0u; c < 4u; c++) {
-        let co = co0 + c;
-        if (co < p.out_c) {
-            let idx = (b * p.out_c + co) * ohw + oy * p.out_w + ox;
-            if (p.k_splits > 1u) {
-                partial[ks * p.batch * p.out_c * ohw + idx] = acc[c];
-            } else {
-                var v = acc[c];
-                if (p.has_res != 0u) { v += res[idx]; }
-                y[idx] = apply_act(v, p.act);
-            }
+// Channel `co` (if it exists) at the `n` (up to 4) consecutive pixels from `pix` (flat
+// index in the plane), `v` holding them with their bias: residual and activation, or the
+// raw partial sums under split-K. A whole vec4-aligned run is one vector store.
+fn put_ch(b: u32, ks: u32, co: u32, pix: u32, n: u32, v0: vec4<f32>) {
+    if (co >= p.out_c) { return; }
+    let plane = p.out_h * p.out_w;
+    let idx = (b * p.out_c + co) * plane + pix;
+    var v = v0;
+    if (p.k_splits > 1u) {
+        let at = ks * p.batch * p.out_c * plane + idx;
+        for (var j = 0u; j < n; j++) {
+            partial[at + j] = v[j];
+        }
+    } else if (n == 4u && idx % 4u == 0u) {
+        if (p.has_res != 0u) { v += res4[idx / 4u]; }
+        y4[idx / 4u] = vec4<f32>(apply_act(v.x, p.act), apply_act(v.y, p.act),
+                                 apply_act(v.z, p.act), apply_act(v.w, p.act));
+    } else {
+        for (var j = 0u; j < n; j++) {
+            let i = idx + j;
+            var r = v[j];
+            if (p.has_res != 0u) { r += res4[i / 4u][i % 4u]; }
+            y4[i / 4u][i % 4u] = apply_act(r, p.act);
         }
     }
 }
 
+// 4 channels from `co0` x `n` consecutive pixels from `pix`: `a0`..`a3` hold one pixel
+// each (4 channels), so each channel's pixels are a transpose of them (constant indices).
+fn put4(b: u32, ks: u32, co0: u32, pix: u32, n: u32,
+        a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32>) {
+    put_ch(b, ks, co0, pix, n, vec4<f32>(a0.x, a1.x, a2.x, a3.x));
+    put_ch(b, ks, co0 + 1u, pix, n, vec4<f32>(a0.y, a1.y, a2.y, a3.y));
+    put_ch(b, ks, co0 + 2u, pix, n, vec4<f32>(a0.z, a1.z, a2.z, a3.z));
+    put_ch(b, ks, co0 + 3u, pix, n, vec4<f32>(a0.w, a1.w, a2.w, a3.w));
+}
+
+// Output row `oy` (if inside) from column `ox0`: 4 pixels, fewer at the row's end.
 fn put_row(b: u32, ks: u32, co0: u32, oy: u32, ox0: u32,
            a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32>) {
-    put(b, ks, co0, oy, ox0, a0);
-    put(b, ks, co0, oy, ox0 + 1u, a1);
-    put(b, ks, co0, oy, ox0 + 2u, a2);
-    put(b, ks, co0, oy, ox0 + 3u, a3);
+    if (oy < p.out_h) {
+        put4(b, ks, co0, oy * p.out_w + ox0, min(4u, p.out_w - ox0), a0, a1, a2, a3);
+    }
 }
 
 @compute @workgroup_size(CONV_DIRECT_WG)
@@ -257,6 +303,83 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             }
             continue;
         }
+        if (SPEC == DIRECT_K3S2) {
+            // 3x3, stride 2: each of the 2 ROWS + 1 input rows is read once (a 9-value
+            // window) and serves the output rows it feeds, all 9 weights in registers.
+            let k0 = ci * 9u * wstride + wc;
+            let w00 = wt[k0]; let w01 = wt[k0 + wstride]; let w02 = wt[k0 + 2u * wstride];
+            let w10 = wt[k0 + 3u * wstride]; let w11 = wt[k0 + 4u * wstride]; let w12 = wt[k0 + 5u * wstride];
+            let w20 = wt[k0 + 6u * wstride]; let w21 = wt[k0 + 7u * wstride]; let w22 = wt[k0 + 8u * wstride];
+            var v00 = vec4<f32>(0.0); var v01 = vec4<f32>(0.0); var v02 = vec4<f32>(0.0);
+            var v10 = vec4<f32>(0.0); var v11 = vec4<f32>(0.0); var v12 = vec4<f32>(0.0);
+            var v20 = vec4<f32>(0.0); var v21 = vec4<f32>(0.0); var v22 = vec4<f32>(0.0);
+            if (CG > 1u) {
+                v00 = wt[k0 + 1u]; v01 = wt[k0 + wstride + 1u]; v02 = wt[k0 + 2u * wstride + 1u];
+                v10 = wt[k0 + 3u * wstride + 1u]; v11 = wt[k0 + 4u * wstride + 1u]; v12 = wt[k0 + 5u * wstride + 1u];
+                v20 = wt[k0 + 6u * wstride + 1u]; v21 = wt[k0 + 7u * wstride + 1u]; v22 = wt[k0 + 8u * wstride + 1u];
+            }
+            let ix = i32(2u * ox0) - i32(p.pad_w);
+            let iy0 = i32(2u * oy0) - i32(p.pad_h);
+            // Input row ir feeds output row r with kernel row ir - 2r (unrolled).
+            if (iy0 + 0 >= 0 && iy0 + 0 < i32(p.in_h)) {
+                let v = win9(base, u32(iy0 + 0), ix);
+                acc_s2(&a00, &a01, &a02, &a03, v, w00, w01, w02);
+                if (CG > 1u) { acc_s2(&b00, &b01, &b02, &b03, v, v00, v01, v02); }
+            }
+            if (iy0 + 1 >= 0 && iy0 + 1 < i32(p.in_h)) {
+                let v = win9(base, u32(iy0 + 1), ix);
+                acc_s2(&a00, &a01, &a02, &a03, v, w10, w11, w12);
+                if (CG > 1u) { acc_s2(&b00, &b01, &b02, &b03, v, v10, v11, v12); }
+            }
+            if (iy0 + 2 >= 0 && iy0 + 2 < i32(p.in_h)) {
+                let v = win9(base, u32(iy0 + 2), ix);
+                acc_s2(&a00, &a01, &a02, &a03, v, w20, w21, w22);
+                if (CG > 1u) { acc_s2(&b00, &b01, &b02, &b03, v, v20, v21, v22); }
+                if (ROWS > 1u) {
+                    acc_s2(&a10, &a11, &a12, &a13, v, w00, w01, w02);
+                    if (CG > 1u) { acc_s2(&b10, &b11, &b12, &b13, v, v00, v01, v02); }
+                }
+            }
+            if (ROWS > 1u && iy0 + 3 >= 0 && iy0 + 3 < i32(p.in_h)) {
+                let v = win9(base, u32(iy0 + 3), ix);
+                acc_s2(&a10, &a11, &a12, &a13, v, w10, w11, w12);
+                if (CG > 1u) { acc_s2(&b10, &b11, &b12, &b13, v, v10, v11, v12); }
+            }
+            if (ROWS > 1u && iy0 + 4 >= 0 && iy0 + 4 < i32(p.in_h)) {
+                let v = win9(base, u32(iy0 + 4), ix);
+                acc_s2(&a10, &a11, &a12, &a13, v, w20, w21, w22);
+                if (CG > 1u) { acc_s2(&b10, &b11, &b12, &b13, v, v20, v21, v22); }
+                if (ROWS > 2u) {
+                    acc_s2(&a20, &a21, &a22, &a23, v, w00, w01, w02);
+                    if (CG > 1u) { acc_s2(&b20, &b21, &b22, &b23, v, v00, v01, v02); }
+                }
+            }
+            if (ROWS > 2u && iy0 + 5 >= 0 && iy0 + 5 < i32(p.in_h)) {
+                let v = win9(base, u32(iy0 + 5), ix);
+                acc_s2(&a20, &a21, &a22, &a23, v, w10, w11, w12);
+                if (CG > 1u) { acc_s2(&b20, &b21, &b22, &b23, v, v10, v11, v12); }
+            }
+            if (ROWS > 2u && iy0 + 6 >= 0 && iy0 + 6 < i32(p.in_h)) {
+                let v = win9(base, u32(iy0 + 6), ix);
+                acc_s2(&a20, &a21, &a22, &a23, v, w20, w21, w22);
+                if (CG > 1u) { acc_s2(&b20, &b21, &b22, &b23, v, v20, v21, v22); }
+                if (ROWS > 3u) {
+                    acc_s2(&a30, &a31, &a32, &a33, v, w00, w01, w02);
+                    if (CG > 1u) { acc_s2(&b30, &b31, &b32, &b33, v, v00, v01, v02); }
+                }
+            }
+            if (ROWS > 3u && iy0 + 7 >= 0 && iy0 + 7 < i32(p.in_h)) {
+                let v = win9(base, u32(iy0 + 7), ix);
+                acc_s2(&a30, &a31, &a32, &a33, v, w10, w11, w12);
+                if (CG > 1u) { acc_s2(&b30, &b31, &b32, &b33, v, v10, v11, v12); }
+            }
+            if (ROWS > 3u && iy0 + 8 >= 0 && iy0 + 8 < i32(p.in_h)) {
+                let v = win9(base, u32(iy0 + 8), ix);
+                acc_s2(&a30, &a31, &a32, &a33, v, w20, w21, w22);
+                if (CG > 1u) { acc_s2(&b30, &b31, &b32, &b33, v, v20, v21, v22); }
+            }
+            continue;
+        }
         for (var ky = 0u; ky < p.kh; ky++) {
             // Input rows of the thread's output rows; out of range means padding.
             let iy0 = i32(oy0 * p.stride_h + ky) - i32(p.pad_h);
@@ -367,9 +490,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
 }
 
+// The repacked weights `pack_weights` writes (the output binding, as scalars).
+@group(0) @binding(5) var<storage, read_write> packed: array<f32>;
+
 // Repacks [out_c][k] weights (bound as `x`) into [k][out_c rounded up to
-// CONV_DIRECT_CO_PAD] (bound as `y`), zero in the padding channels: one thread per packed
-// value, run once when a dispatch is built, never per inference.
+// CONV_DIRECT_CO_PAD] (bound as `packed`), zero in the padding channels: one thread per
+// packed value, run once when a dispatch is built, never per inference.
 @compute @workgroup_size(WG_1D)
 fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let idx = gid.x + gid.y * nwg.x * WG_1D;
@@ -380,7 +506,7 @@ fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     let co = idx % cpad;
     var v = 0.0;
     if (co < p.out_c) { v = x[co * k_total + k]; }
-    y[idx] = v;
+    packed[idx] = v;
 }
 
 // The same inputs and outputs seen as vec4s of 4 consecutive pixels (pointwise layers whose
@@ -404,46 +530,6 @@ fn pixels4(base: u32, pix: u32, plane: u32) -> vec4<f32> {
     if (r == 3u) { v = vec4<f32>(lo.w, hi.xyz); }
     let inside = pix + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(plane);
     return select(vec4<f32>(0.0), v, inside);
-}
-
-// The same outputs and residuals as vec4s (the pointwise entry binds these, not `y` and
-// `res`): 4 consecutive pixels of a channel are one vector store where planes start on a
-// vec4 (DIRECT_PW4).
-@group(0) @binding(4) var<storage, read> res4: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> y4: array<vec4<f32>>;
-
-// 4 channels from `co0` x the 4 consecutive pixels from `pix` (flat index in the plane):
-// `a0`..`a3` hold one pixel each (4 channels with their bias). Residual and activation,
-// or the raw partial sums under split-K.
-fn put_px4(b: u32, ks: u32, co0: u32, pix: u32,
-           a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32>) {
-    let plane = p.out_h * p.out_w;
-    for (var c = 0u; c < 4u; c++) {
-        let co = co0 + c;
-        if (co >= p.out_c) { break; }
-        // The channel's 4 pixels: a transpose of the accumulators.
-        var v = vec4<f32>(a0[c], a1[c], a2[c], a3[c]);
-        let idx = (b * p.out_c + co) * plane + pix;
-        if (p.k_splits > 1u) {
-            let at = ks * p.batch * p.out_c * plane + idx;
-            for (var j = 0u; j < 4u; j++) {
-                if (pix + j < plane) { partial[at + j] = v[j]; }
-            }
-        } else if (SPEC == DIRECT_PW4 && pix + 3u < plane) {
-            if (p.has_res != 0u) { v += res4[idx / 4u]; }
-            y4[idx / 4u] = vec4<f32>(apply_act(v.x, p.act), apply_act(v.y, p.act),
-                                     apply_act(v.z, p.act), apply_act(v.w, p.act));
-        } else {
-            for (var j = 0u; j < 4u; j++) {
-                let i = idx + j;
-                if (pix + j < plane) {
-                    var r = v[j];
-                    if (p.has_res != 0u) { r += res4[i / 4u][i % 4u]; }
-                    y4[i / 4u][i % 4u] = apply_act(r, p.act);
-                }
-            }
-        }
-    }
 }
 
 // Pointwise (1x1, stride 1, no padding) convolution as a GEMM over flat pixels: a thread's
@@ -492,8 +578,8 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
             }
         }
         let z = vec4<f32>(0.0);
-        put_px4(b, ks, wc * 4u, 0u, a00 + bias4(wc * 4u), z, z, z);
-        if (CG > 1u) { put_px4(b, ks, wc * 4u + 4u, 0u, b00 + bias4(wc * 4u + 4u), z, z, z); }
+        put4(b, ks, wc * 4u, 0u, 1u, a00 + bias4(wc * 4u), z, z, z);
+        if (CG > 1u) { put4(b, ks, wc * 4u + 4u, 0u, 1u, b00 + bias4(wc * 4u + 4u), z, z, z); }
         return;
     }
     // Runs past the plane (the last tile) are skipped; within a run, pixels4 zeroes them.
@@ -533,15 +619,15 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     if (CG > 1u) { bv = bias4(co0 + 4u); }
     b00 += bv; b01 += bv; b02 += bv; b03 += bv; b10 += bv; b11 += bv; b12 += bv; b13 += bv;
     b20 += bv; b21 += bv; b22 += bv; b23 += bv; b30 += bv; b31 += bv; b32 += bv; b33 += bv;
-    put_px4(b, ks, co0, pix0, a00, a01, a02, a03);
-    if (ok1) { put_px4(b, ks, co0, pix0 + 4u, a10, a11, a12, a13); }
-    if (ok2) { put_px4(b, ks, co0, pix0 + 8u, a20, a21, a22, a23); }
-    if (ok3) { put_px4(b, ks, co0, pix0 + 12u, a30, a31, a32, a33); }
+    put4(b, ks, co0, pix0, min(4u, plane - pix0), a00, a01, a02, a03);
+    if (ok1) { put4(b, ks, co0, pix0 + 4u, min(4u, plane - (pix0 + 4u)), a10, a11, a12, a13); }
+    if (ok2) { put4(b, ks, co0, pix0 + 8u, min(4u, plane - (pix0 + 8u)), a20, a21, a22, a23); }
+    if (ok3) { put4(b, ks, co0, pix0 + 12u, min(4u, plane - (pix0 + 12u)), a30, a31, a32, a33); }
     if (CG > 1u) {
         let co1 = co0 + 4u;
-        put_px4(b, ks, co1, pix0, b00, b01, b02, b03);
-        if (ok1) { put_px4(b, ks, co1, pix0 + 4u, b10, b11, b12, b13); }
-        if (ok2) { put_px4(b, ks, co1, pix0 + 8u, b20, b21, b22, b23); }
-        if (ok3) { put_px4(b, ks, co1, pix0 + 12u, b30, b31, b32, b33); }
+        put4(b, ks, co1, pix0, min(4u, plane - pix0), b00, b01, b02, b03);
+        if (ok1) { put4(b, ks, co1, pix0 + 4u, min(4u, plane - (pix0 + 4u)), b10, b11, b12, b13); }
+        if (ok2) { put4(b, ks, co1, pix0 + 8u, min(4u, plane - (pix0 + 8u)), b20, b21, b22, b23); }
+        if (ok3) { put4(b, ks, co1, pix0 + 12u, min(4u, plane - (pix0 + 12u)), b30, b31, b32, b33); }
     }
 }

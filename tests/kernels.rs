@@ -215,6 +215,12 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             1,
             Shape::new(3, 7, 8),
         ),
+        (
+            "3x3 s2 aligned",
+            with(conv(6, 11, 3, 2, 1, 1), Act::Relu, true),
+            1,
+            Shape::new(6, 9, 12),
+        ),
         // Kernel 3 wide, stride 1 along x only (WIN3); a 1x3 kernel.
         (
             "3x3 s2x1",
@@ -359,6 +365,7 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
         DirectSpec::Generic,
         DirectSpec::Win3,
         DirectSpec::K3s1,
+        DirectSpec::K3s2,
         DirectSpec::Pw,
         DirectSpec::Pw4,
         DirectSpec::Fc,

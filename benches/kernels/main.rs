@@ -3,16 +3,16 @@
 //! has no timestamps). Throughput: conv/linear report FLOPs as "elements" (elem/s =
 //! FLOP/s); pooling and quantization report bytes read.
 //!
-//! First the kernel efficiency table (`efficiency.rs`: every conv, depthwise and FC shape
-//! of the study's models and bottlenecks against the best conv rate and the copy
-//! roofline, written to `results/<device>/kernel_efficiency.csv`).
+//! First the kernel efficiency table (`splitbench::study::efficiency`, also `splitbench
+//! kernels`: every conv, depthwise and FC shape of the study's models and bottlenecks
+//! against the best conv rate and the copy roofline of the same run), written to
+//! `results/<device>/kernel_efficiency.csv`.
 //!
 //! `cargo bench --bench kernels` takes a few minutes on lavapipe (CPU-emulated GPU), more
 //! with `SPLITBENCH_BENCH=full`; `cargo test --benches` runs each case once.
 
 #[path = "../common/mod.rs"]
 mod common;
-mod efficiency;
 
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use splitbench::gpu::{buffers, Builder, GpuContext, PassTimer, PoolKind};
@@ -285,12 +285,43 @@ fn quantize(c: &mut Criterion) {
 
 criterion_group!(benches, conv3x3, depthwise, gemm, pooling, quantize);
 
-/// The efficiency table (written under `cargo bench`, a few shapes under `cargo test
-/// --benches`), then the criterion groups.
+/// The kernel efficiency table: written to `results/<device>/` under `cargo bench`, a few
+/// shapes once each under `cargo test --benches`.
+fn efficiency(ctx: &GpuContext, bench: bool) -> anyhow::Result<()> {
+    use splitbench::study::efficiency::{measure_efficiency, EfficiencyOptions};
+    let opts = if bench {
+        EfficiencyOptions {
+            full: common::full(),
+            reps: if common::full() { 30 } else { 10 },
+            ..Default::default()
+        }
+    } else {
+        EfficiencyOptions {
+            warmup: 0,
+            reps: 1,
+            copy_bytes: 1 << 20,
+            max_shapes: Some(4),
+            ..Default::default()
+        }
+    };
+    let table = measure_efficiency(ctx, &opts, &mut ())?;
+    print!("{}", table.text());
+    if bench {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("results")
+            .join(ctx.summary.file_safe_name());
+        std::fs::create_dir_all(&dir)?;
+        let (csv, json) = table.write(&dir)?;
+        eprintln!("wrote {} and {}", csv.display(), json.display());
+    }
+    Ok(())
+}
+
+/// The efficiency table, then the criterion groups.
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
     if let Some(ctx) = context() {
-        if let Err(e) = efficiency::run(&ctx, common::full(), !bench, bench) {
+        if let Err(e) = efficiency(&ctx, bench) {
             eprintln!("error: kernel efficiency table: {e:#}");
             std::process::exit(1);
         }

@@ -3,16 +3,17 @@
 //!
 //! The best tile differs between a CPU implementation, a laptop iGPU, a discrete card and
 //! a phone, so the candidates of [`tiling::candidates`] are timed on the device itself,
-//! with GPU timestamps, on the layer's own buffers: one round of all of them, then three
+//! with GPU timestamps, on the layer's own buffers: after one untimed run of each (a
+//! driver may compile a pipeline on its first dispatch), one round of all of them, then three
 //! more of those within [`KEEP_WITHIN`] of the fastest; a candidate's time is its fastest
 //! run (the least disturbed by whatever else the machine does), and a winner other than
 //! the heuristic's pick must beat it again, side by side. The choice is kept for the
 //! context and in the cache file (`tilecache`), so a second run measures nothing. Without
 //! timestamps, or with autotuning off, the heuristic picks.
 
-use super::clock::{time_groups_once, Queries, TimingMethod};
+use super::clock::{submit, time_groups_once, Queries, TimingMethod};
 use super::context::GpuContext;
-use super::dispatch::Dispatch;
+use super::dispatch::{encode_all, Dispatch};
 use super::launch::Builder;
 use super::tilecache::{TileChoice, TileSource};
 use super::tiling::{self, ConvPlan, ConvShape};
@@ -104,6 +105,14 @@ fn measure(
     }
     let method = TimingMethod::best_per_node(ctx.features);
     let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
+    // One untimed run of every candidate first: a driver may compile a pipeline on its
+    // first dispatch (llvmpipe does), which must not count against the candidate.
+    let mut enc = ctx.device.create_command_encoder(&Default::default());
+    encode_all(
+        &mut enc.begin_compute_pass(&Default::default()),
+        cands.iter().flat_map(|c| c.1.iter()),
+    );
+    submit(ctx, enc)?;
     for round in 0..ROUNDS {
         if round == 1 {
             let best = cands.iter().map(|c| c.2).fold(f64::INFINITY, f64::min);

@@ -392,7 +392,7 @@ mode_codes! {
         Win3 = DIRECT_WIN3,
         /// 3x3, stride 1: each input row is also read once for the output rows it feeds.
         K3s1 = DIRECT_K3S1,
-        /// 3x3, stride 2 (depthwise only): each input row read once, a 9-value window.
+        /// 3x3, stride 2: each input row read once, a 9-value window.
         K3s2 = DIRECT_K3S2,
         /// Pointwise (1x1, stride 1, no padding; entry point `pointwise`) over flat pixels.
         Pw = DIRECT_PW,
@@ -420,6 +420,7 @@ impl DirectSpec {
             ((1, 1), (1, 1), (0, 0)) if plane.is_multiple_of(4) => DirectSpec::Pw4,
             ((1, 1), (1, 1), (0, 0)) => DirectSpec::Pw,
             ((3, 3), (1, 1), _) => DirectSpec::K3s1,
+            ((3, 3), (2, 2), _) => DirectSpec::K3s2,
             ((_, 3), (_, 1), _) => DirectSpec::Win3,
             _ => DirectSpec::Generic,
         }

@@ -465,8 +465,10 @@ pub fn depthwise_aligned(s: &ConvShape) -> bool {
 /// Whether the direct kernel's 3-wide windows of `s` read their middles as vectors (see
 /// [`depthwise_aligned`]).
 pub fn direct_aligned(s: &ConvShape) -> bool {
-    matches!(direct_spec(s), DirectSpec::K3s1 | DirectSpec::Win3)
-        && s.input.2.is_multiple_of(4)
+    matches!(
+        direct_spec(s),
+        DirectSpec::K3s1 | DirectSpec::K3s2 | DirectSpec::Win3
+    ) && s.input.2.is_multiple_of(4)
         && s.padding.1 == 1
 }
 
