@@ -9,7 +9,7 @@
 //! Conventions. The compulsory traffic of a layer is its input, weights, bias and output,
 //! each once. The device's roofline comes from the same run: the best ungrouped
 //! convolution's FLOP rate, and the copy kernel's bandwidth (bytes read + written per
-//! second). A shape is memory-bound when its traffic at the copy bandwidth takes longer
+//! second; measured before and after the shapes, the higher kept). A shape is memory-bound when its traffic at the copy bandwidth takes longer
 //! than its arithmetic at the best conv rate; its roofline is then arithmetic intensity x
 //! copy bandwidth, else the best conv rate. The target is [`TARGET_PCT`] of the roofline.
 //! Residual adds are left out (they are the output's size again, not the convolution).
@@ -185,7 +185,8 @@ pub fn cases(full: bool) -> Result<Vec<Case>> {
     Ok(out)
 }
 
-/// The copy kernel's bandwidth over `bytes`, GB/s of bytes read + written.
+/// The copy kernel's bandwidth over `bytes` (median of `reps` runs), GB/s of bytes read +
+/// written.
 pub fn copy_bandwidth(ctx: &GpuContext, bytes: u64, warmup: usize, reps: usize) -> Result<f64> {
     let n = (bytes / 16 * 4) as usize;
     let x = buffers::upload(ctx, "copy x", &Rng::new(3).vec(n, -1.0, 1.0));
@@ -270,6 +271,15 @@ pub fn measure_efficiency(
         measured.push(measure_case(ctx, case, o, 11 + i as u64)?);
         progress.step();
     }
+    // The copy again after the shapes: the higher of the two is the device's bandwidth
+    // (a busy machine lowers one of them, never raises it).
+    progress.stage("copy bandwidth", None);
+    let copy_gbps = copy_gbps.max(copy_bandwidth(
+        ctx,
+        o.copy_bytes,
+        o.warmup.max(1),
+        o.reps.max(3),
+    )?);
     progress.done();
     let gflops = |m: &Measured| m.flops as f64 / (m.stats.median_ms * 1e6);
     let best = measured
