@@ -8,12 +8,12 @@
 //! | 0 | [`Error`], [`tensor`] | the one error type, host tensors and the seeded RNG | - |
 //! | 1 | [`model`], [`channel`] | graph IR, zoo, weights, fusion, cuts; link models | tensor |
 //! | 2 | [`cpu`] | the naive reference of every GPU op | model |
-//! | 3 | [`gpu`] | shaders -> pipelines -> context -> buffers / dispatch -> launch -> executor -> timing | model, cpu |
+//! | 3 | [`gpu`] | shaders -> tiling -> tilecache -> pipelines -> context -> dispatch -> buffers -> clock -> launch -> autotune -> executor -> timing | model, cpu |
 //! | 4 | [`compress`], [`data`] | the configuration grammar, pruning, bottleneck, quantization, wire frame, entropy coding; datasets | gpu, cpu, model; model |
 //! | 5 | [`eval`] | accuracy through the GPU split pipeline | compress, data, gpu |
 //! | 6 | [`report`] | CSV row types, manifests, CSV files, charts | compress (`Family`), gpu (adapter info) |
 //! | 7 | [`plan`], `train` | cost model, methods, three-step search; CPU training (feature `train`) | channel, compress, model, report; compress, data, model |
-//! | 8 | [`study`] | `measure -> plan -> write`, the accuracy table, profiles | everything below |
+//! | 8 | [`study`] | `measure -> plan -> write`, the accuracy table, profiles, the kernel efficiency table | everything below |
 //!
 //! The binary's `cli` (one file per subcommand) parses flags, calls [`study`] and the
 //! layers below, and prints.

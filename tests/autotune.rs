@@ -1,7 +1,7 @@
 //! Convolution tiles chosen by measurement: `splitbench profile` measures the candidates
 //! of every distinct conv shape once, files the choices in the tile cache, and a second
 //! run on the same adapter measures nothing and runs the same tiles, which the manifest
-//! records per node. `--no-autotune` plans with the heuristic and leaves the cache alone.
+//! records per node (fully connected layers run as 1x1 convs, so they have tiles too). `--no-autotune` plans with the heuristic and leaves the cache alone.
 
 mod common;
 
@@ -39,7 +39,7 @@ fn profile(dir: &Path, cache: &Path, extra: &[&str]) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// `(node, kernel, source)` of every convolution in a manifest.
+/// `(node, kernel, source)` of every convolution and fully connected layer in a manifest.
 fn tiles(m: &Value) -> Vec<(String, String, String)> {
     m["tiles"]
         .as_array()
@@ -69,7 +69,11 @@ fn second_profile_run_measures_no_tile_and_runs_the_same_ones() {
     assert_eq!(a["mode"], "autotune");
     assert!(cache.exists(), "no cache file written");
     let t1 = tiles(&first);
-    assert_eq!(t1.len(), 20, "resnet18-cifar has 20 convolutions: {t1:?}");
+    assert_eq!(
+        t1.len(),
+        21,
+        "resnet18-cifar has 20 convolutions and a fully connected layer: {t1:?}"
+    );
     assert!(
         t1.iter().all(|(_, k, s)| !k.is_empty() && s == "tuned"),
         "{t1:?}"
