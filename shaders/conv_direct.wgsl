@@ -93,6 +93,22 @@ fn acc4(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
     *a3 += xs.w * w;
 }
 
+// The 4 inputs of 4 output columns from column `ix`, `sx` apart (generic loops). For a 1x1
+// kernel at stride 2 without padding on vec4-aligned rows (SPEC = DIRECT_P1S2, ALIGNED)
+// they are the even values of two vector loads; columns past the row feed only output
+// columns past the output row (never stored), past the buffer the last vector is read.
+fn strided4(base: u32, iy: u32, ix: i32, sx: i32) -> vec4<f32> {
+    if (SPEC == DIRECT_P1S2 && ALIGNED) {
+        let i = (base + iy * p.in_w + u32(ix)) / 4u;
+        let last = arrayLength(&xv) - 1u;
+        let a = xv[min(i, last)];
+        let b = xv[min(i + 1u, last)];
+        return vec4<f32>(a.x, a.z, b.x, b.z);
+    }
+    return vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + sx), xat(base, iy, ix + 2 * sx),
+                     xat(base, iy, ix + 3 * sx));
+}
+
 // The 3 kernel columns of a stride-2 window row: output column j reads v[2j..2j+2].
 fn acc_s2(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
           a2: ptr<function, vec4<f32>>, a3: ptr<function, vec4<f32>>,
@@ -442,25 +458,25 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
                     let ix = i32(ox0 * p.stride_w + kx) - i32(p.pad_w);
                     if (ok0) {
                         let iy = u32(iy0);
-                        let xs = vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + sx), xat(base, iy, ix + 2 * sx), xat(base, iy, ix + 3 * sx));
+                        let xs = strided4(base, iy, ix, sx);
                         acc4(&a00, &a01, &a02, &a03, xs, w0);
                         if (CG > 1u) { acc4(&b00, &b01, &b02, &b03, xs, v0); }
                     }
                     if (ok1) {
                         let iy = u32(iy0 + dy);
-                        let xs = vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + sx), xat(base, iy, ix + 2 * sx), xat(base, iy, ix + 3 * sx));
+                        let xs = strided4(base, iy, ix, sx);
                         acc4(&a10, &a11, &a12, &a13, xs, w0);
                         if (CG > 1u) { acc4(&b10, &b11, &b12, &b13, xs, v0); }
                     }
                     if (ok2) {
                         let iy = u32(iy0 + 2 * dy);
-                        let xs = vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + sx), xat(base, iy, ix + 2 * sx), xat(base, iy, ix + 3 * sx));
+                        let xs = strided4(base, iy, ix, sx);
                         acc4(&a20, &a21, &a22, &a23, xs, w0);
                         if (CG > 1u) { acc4(&b20, &b21, &b22, &b23, xs, v0); }
                     }
                     if (ok3) {
                         let iy = u32(iy0 + 3 * dy);
-                        let xs = vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + sx), xat(base, iy, ix + 2 * sx), xat(base, iy, ix + 3 * sx));
+                        let xs = strided4(base, iy, ix, sx);
                         acc4(&a30, &a31, &a32, &a33, xs, w0);
                         if (CG > 1u) { acc4(&b30, &b31, &b32, &b33, xs, v0); }
                     }

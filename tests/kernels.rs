@@ -221,6 +221,19 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             1,
             Shape::new(6, 9, 12),
         ),
+        // 1x1 stride 2 (downsampling shortcuts), rows aligned or not.
+        (
+            "1x1 s2 aligned",
+            with(conv(6, 10, 1, 2, 0, 1), Act::None, false),
+            2,
+            Shape::new(6, 6, 8),
+        ),
+        (
+            "1x1 s2",
+            with(conv(5, 9, 1, 2, 0, 1), Act::Relu, true),
+            1,
+            Shape::new(5, 7, 7),
+        ),
         // Kernel 3 wide, stride 1 along x only (WIN3); a 1x3 kernel.
         (
             "3x3 s2x1",
@@ -366,6 +379,7 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
         DirectSpec::Win3,
         DirectSpec::K3s1,
         DirectSpec::K3s2,
+        DirectSpec::P1s2,
         DirectSpec::Pw,
         DirectSpec::Pw4,
         DirectSpec::Fc,

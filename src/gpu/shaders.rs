@@ -394,6 +394,9 @@ mode_codes! {
         K3s1 = DIRECT_K3S1,
         /// 3x3, stride 2: each input row read once, a 9-value window.
         K3s2 = DIRECT_K3S2,
+        /// 1x1, stride 2, no padding (downsampling shortcuts): the generic loop, with the
+        /// even inputs of vector loads where rows are vec4-aligned.
+        P1s2 = DIRECT_P1S2,
         /// Pointwise (1x1, stride 1, no padding; entry point `pointwise`) over flat pixels.
         Pw = DIRECT_PW,
         /// Pointwise with planes a multiple of 4 pixels: vector loads of 4 pixels.
@@ -421,6 +424,7 @@ impl DirectSpec {
             ((1, 1), (1, 1), (0, 0)) => DirectSpec::Pw,
             ((3, 3), (1, 1), _) => DirectSpec::K3s1,
             ((3, 3), (2, 2), _) => DirectSpec::K3s2,
+            ((1, 1), (2, 2), (0, 0)) => DirectSpec::P1s2,
             ((_, 3), (_, 1), _) => DirectSpec::Win3,
             _ => DirectSpec::Generic,
         }

@@ -462,14 +462,17 @@ pub fn depthwise_aligned(s: &ConvShape) -> bool {
         && s.padding.1 == 1
 }
 
-/// Whether the direct kernel's 3-wide windows of `s` read their middles as vectors (see
-/// [`depthwise_aligned`]).
+/// Whether the direct kernel reads the rows of `s` through vector loads: 3-wide windows
+/// with padding 1 (their middles, see [`depthwise_aligned`]) or 1x1 stride-2 kernels (their
+/// even values), on rows that start on a vec4 (width a multiple of 4).
 pub fn direct_aligned(s: &ConvShape) -> bool {
-    matches!(
-        direct_spec(s),
-        DirectSpec::K3s1 | DirectSpec::K3s2 | DirectSpec::Win3
-    ) && s.input.2.is_multiple_of(4)
-        && s.padding.1 == 1
+    match direct_spec(s) {
+        DirectSpec::K3s1 | DirectSpec::K3s2 | DirectSpec::Win3 => {
+            s.input.2.is_multiple_of(4) && s.padding.1 == 1
+        }
+        DirectSpec::P1s2 => s.input.2.is_multiple_of(4),
+        _ => false,
+    }
 }
 
 /// The specialised loop of the direct kernel for `s`.
