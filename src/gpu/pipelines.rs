@@ -134,11 +134,7 @@ impl Pipelines {
                         kernel(dev, "conv_direct.wgsl", spec.entry(), &o, wide)
                     }
                     Specialised::Depthwise(spec, aligned, out_aligned) => {
-                        let o = [
-                            ("SPEC", spec.code() as f64),
-                            ("ALIGNED", aligned as u32 as f64),
-                            ("OUT_ALIGNED", out_aligned as u32 as f64),
-                        ];
+                        let o = shaders::depthwise_overrides(spec, aligned, out_aligned);
                         kernel(dev, "depthwise.wgsl", "main", &o, wide)
                     }
                 }

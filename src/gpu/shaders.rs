@@ -146,6 +146,20 @@ impl DirectTile {
     }
 }
 
+/// The pipeline-overridable constants of `depthwise.wgsl`: its loop `spec`, whether input
+/// rows are read as vectors (`aligned`) and output rows stored as vectors (`out_aligned`).
+pub fn depthwise_overrides(
+    spec: DirectSpec,
+    aligned: bool,
+    out_aligned: bool,
+) -> [(&'static str, f64); 3] {
+    [
+        ("SPEC", spec.code() as f64),
+        ("ALIGNED", aligned as u32 as f64),
+        ("OUT_ALIGNED", out_aligned as u32 as f64),
+    ]
+}
+
 /// A convolution kernel: the implicit GEMM of `conv2d.wgsl` with a tile shape, or the
 /// direct convolution of `conv_direct.wgsl` with its tile. Written and parsed as
 /// `gemm-<channels>x<pixels>` and `direct-r<rows>-c<channels>-<ch|px>` (the tile cache and
