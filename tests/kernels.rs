@@ -396,7 +396,7 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
 }
 
 #[test]
-fn conv_plans_split_small_outputs_and_keep_big_layers_whole() {
+fn conv_plans_split_small_outputs_and_keep_big_layers_whole_and_fit_their_conv() {
     // ResNet-18 layer4 at batch 1 on a GPU: 16 output pixels, direct kernel, split-K.
     let p = conv_plan(&conv(512, 512, 3, 1, 1, 1), 1, Shape::new(512, 4, 4)).unwrap();
     assert!(
@@ -422,6 +422,22 @@ fn conv_plans_split_small_outputs_and_keep_big_layers_whole() {
         matches!(p.kernel, ConvKernel::Direct(_)) && p.k_splits == 1,
         "{p:?}"
     );
+    // A plan used for another convolution, or with a kernel that cannot compute its own,
+    // is refused.
+    let ctx = gpu();
+    if let Some(ctx) = &ctx {
+        let b = buffers::zeroed(ctx, "b", 1 << 16);
+        let k = Builder::new(ctx);
+        let other = conv(64, 32, 3, 1, 1, 1);
+        let r = k.conv2d_planned(&p, &other, &b, &b, None, None, &b);
+        assert!(matches!(r, Err(Error::InvalidArg(_))), "{r:?}");
+        let grouped = conv(8, 8, 3, 1, 1, 2);
+        let gs = ConvShape::new(&grouped, 1, Shape::new(8, 6, 6)).unwrap();
+        let mut forged = tiling::heuristic(&gs, DeviceClass::Cpu).unwrap();
+        forged.kernel = ConvKernel::Direct(DirectTile::ALL[0]);
+        let r = k.conv2d_planned(&forged, &grouped, &b, &b, None, None, &b);
+        assert!(matches!(r, Err(Error::InvalidArg(_))), "{r:?}");
+    }
     // Kernel names round-trip (the tile cache stores them).
     for p in tiling::candidates(&s, DeviceClass::Gpu).unwrap() {
         assert_eq!(p.kernel.to_string().parse::<ConvKernel>(), Ok(p.kernel));

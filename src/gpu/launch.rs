@@ -180,10 +180,15 @@ impl<'a> Builder<'a> {
     ) -> Result<Vec<Dispatch>> {
         let s = plan.shape;
         let input = Shape::new(s.input.0 as usize, s.input.1 as usize, s.input.2 as usize);
-        if ConvShape::new(c, s.batch as usize, input)? != s {
+        // The plan must be one `tiling` makes for this very convolution: a kernel that
+        // cannot compute it (a direct plan for groups, a hand-edited split) is an error,
+        // not a wrong result.
+        let remade = tiling::plan_for(&s, plan.kernel, plan.k_splits > 1);
+        if ConvShape::new(c, s.batch as usize, input)? != s || remade.ok() != Some(*plan) {
             return Err(Error::InvalidArg(format!(
-                "a plan for {} used for a convolution of another shape",
-                s.key()
+                "plan {} is not a plan of conv {}",
+                plan.label(),
+                ConvShape::new(c, s.batch as usize, input)?.key()
             )));
         }
         let prm = ConvParams {
