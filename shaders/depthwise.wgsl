@@ -1,38 +1,289 @@
-// Depthwise convolution (groups = in_c = out_c): one thread per output element, fused
-// bias, residual add and activation. It takes conv2d.wgsl's ConvParams (from the prelude)
-// and ignores the split-K fields.
+// Depthwise convolution (groups = in_c = out_c): each thread computes DEPTHWISE_ROWS
+// output rows x 4 output columns of one channel, with fused bias, residual add and
+// activation. Its accumulators are named vec4s over the 4 columns; the channel's kernel
+// is read once per thread. A depthwise layer does little arithmetic per value it reads,
+// so the loops read each input value as few times as the kernel's shape allows: for 3x3
+// kernels at stride 1 (SPEC = DIRECT_K3S1) a 6-value window of each of the ROWS + 2 input
+// rows serves all output rows it feeds; at stride 2 (DIRECT_K3S2) a 9-value window of each
+// of the 2 ROWS + 1 input rows does. Other kernels take the generic loop. Consecutive
+// threads take consecutive pixel tiles of a channel, then channels, then samples. It takes
+// conv2d.wgsl's ConvParams (from the prelude) and ignores the split-K fields.
+
+override SPEC: u32 = DIRECT_GENERIC;
+// Input rows start on a vec4 (width a multiple of 4) and the 3x3 windows' padding is 1:
+// the middle of each window row is whole vector loads from `x4`, the same buffer as `x`.
+override ALIGNED: bool = false;
+override OUT_ALIGNED: bool = false;
+
+const_assert DEPTHWISE_ROWS == 4u;
 
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> res: array<f32>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+// Outputs and residuals as vec4s: rows of 4 outputs are one vector store where output
+// rows start on a vec4 (OUT_ALIGNED: output width a multiple of 4), else 4 component
+// stores.
+@group(0) @binding(4) var<storage, read> res: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> y: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read> x4: array<vec4<f32>>;
+
+// The input at row `iy` (in range) and column `ix` of the plane at `base`; 0 in the
+// padding. The index is clamped so that the load itself never leaves the row.
+fn xat(base: u32, iy: u32, ix: i32) -> f32 {
+    let inside = ix >= 0 && ix < i32(p.in_w);
+    let v = x[base + iy * p.in_w + u32(clamp(ix, 0, i32(p.in_w) - 1))];
+    return select(0.0, v, inside);
+}
+
+fn row_ok(iy: i32) -> bool {
+    return iy >= 0 && iy < i32(p.in_h);
+}
+
+// One kernel row of a 3x3 stride-1 window (6 values) into 4 output columns.
+fn s1(lo: vec4<f32>, hi: vec2<f32>, w: vec3<f32>) -> vec4<f32> {
+    return lo * w.x + vec4<f32>(lo.yzw, hi.x) * w.y + vec4<f32>(lo.zw, hi) * w.z;
+}
+
+// The row `iy` of the plane at `base` from column `ix` on: 6 values (stride 1) ...
+fn win6(base: u32, iy: u32, ix: i32) -> array<f32, 6> {
+    if (ALIGNED) {
+        // ix + 1 is the tile's first column, a multiple of 4.
+        let c = x4[(base + iy * p.in_w + u32(ix + 1)) / 4u];
+        return array<f32, 6>(xat(base, iy, ix), c.x, c.y, c.z, c.w, xat(base, iy, ix + 5));
+    }
+    return array<f32, 6>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2),
+                         xat(base, iy, ix + 3), xat(base, iy, ix + 4), xat(base, iy, ix + 5));
+}
+
+// ... or 9 values (stride 2). Aligned, columns past the row (read only for output columns
+// past the output row, which are never stored) come from the next row or, past the buffer,
+// the last vector.
+fn win9(base: u32, iy: u32, ix: i32) -> array<f32, 9> {
+    if (ALIGNED) {
+        let i = (base + iy * p.in_w + u32(ix + 1)) / 4u;
+        let last = arrayLength(&x4) - 1u;
+        let a = x4[min(i, last)];
+        let b = x4[min(i + 1u, last)];
+        return array<f32, 9>(xat(base, iy, ix), a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w);
+    }
+    return array<f32, 9>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2),
+                         xat(base, iy, ix + 3), xat(base, iy, ix + 4), xat(base, iy, ix + 5),
+                         xat(base, iy, ix + 6), xat(base, iy, ix + 7), xat(base, iy, ix + 8));
+}
+
+// One kernel row of a 3x3 stride-2 window (9 values) into 4 output columns.
+fn s2(a: vec4<f32>, b: vec4<f32>, c: f32, w: vec3<f32>) -> vec4<f32> {
+    // Window v0..v8 = a.xyzw, b.xyzw, c; output column j reads v[2j], v[2j+1], v[2j+2].
+    let even = vec4<f32>(a.x, a.z, b.x, b.z);
+    let odd = vec4<f32>(a.y, a.w, b.y, b.w);
+    let next = vec4<f32>(a.z, b.x, b.z, c);
+    return even * w.x + odd * w.y + next * w.z;
+}
+
+// Residual and activation of 4 outputs from column `ox0` of row `oy` (the accumulator
+// holds the bias already).
+fn put(b: u32, c: u32, oy: u32, ox0: u32, acc: vec4<f32>) {
+    if (oy >= p.out_h) { return; }
+    let row = ((b * p.out_c + c) * p.out_h + oy) * p.out_w;
+    if (OUT_ALIGNED) {
+        var v = acc;
+        if (p.has_res != 0u) { v += res[(row + ox0) / 4u]; }
+        y[(row + ox0) / 4u] = vec4<f32>(apply_act(v.x, p.act), apply_act(v.y, p.act),
+                                        apply_act(v.z, p.act), apply_act(v.w, p.act));
+        return;
+    }
+    for (var j = 0u; j < 4u; j++) {
+        if (ox0 + j < p.out_w) {
+            let idx = row + ox0 + j;
+            var v = acc[j];
+            if (p.has_res != 0u) { v += res[idx / 4u][idx % 4u]; }
+            y[idx / 4u][idx % 4u] = apply_act(v, p.act);
+        }
+    }
+}
 
 @compute @workgroup_size(WG_1D)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     // 1-D index folded over x and y so that large tensors fit the per-dimension limit.
-    let idx = gid.x + gid.y * nwg.x * WG_1D;
-    let ohw = p.out_h * p.out_w;
-    let total = p.batch * p.out_c * ohw;
-    if (idx >= total) { return; }
-    let pix = idx % ohw;
-    let c = (idx / ohw) % p.out_c;
-    let b = idx / (ohw * p.out_c);
-    let oy = pix / p.out_w;
-    let ox = pix % p.out_w;
+    let t = gid.x + gid.y * nwg.x * WG_1D;
+    let ncol = (p.out_w + 3u) / 4u;
+    let ntiles = ncol * ((p.out_h + DEPTHWISE_ROWS - 1u) / DEPTHWISE_ROWS);
+    if (t >= ntiles * p.out_c * p.batch) { return; }
+    let tile = t % ntiles;
+    let c = (t / ntiles) % p.out_c;
+    let b = t / (ntiles * p.out_c);
+    let ox0 = (tile % ncol) * 4u;
+    let oy0 = (tile / ncol) * DEPTHWISE_ROWS;
     let base = (b * p.in_c + c) * p.in_h * p.in_w;
-    var acc = 0.0;
-    for (var ky = 0u; ky < p.kh; ky++) {
-        let iy = i32(oy * p.stride_h + ky) - i32(p.pad_h);
-        if (iy < 0 || iy >= i32(p.in_h)) { continue; }
-        for (var kx = 0u; kx < p.kw; kx++) {
-            let ix = i32(ox * p.stride_w + kx) - i32(p.pad_w);
-            if (ix < 0 || ix >= i32(p.in_w)) { continue; }
-            acc += x[base + u32(iy) * p.in_w + u32(ix)] * wt[(c * p.kh + ky) * p.kw + kx];
+    let kw0 = c * p.kh * p.kw;
+    var a0 = vec4<f32>(0.0);
+    var a1 = vec4<f32>(0.0);
+    var a2 = vec4<f32>(0.0);
+    var a3 = vec4<f32>(0.0);
+    if (SPEC == DIRECT_K3S1) {
+        let w0 = vec3<f32>(wt[kw0], wt[kw0 + 1u], wt[kw0 + 2u]);
+        let w1 = vec3<f32>(wt[kw0 + 3u], wt[kw0 + 4u], wt[kw0 + 5u]);
+        let w2 = vec3<f32>(wt[kw0 + 6u], wt[kw0 + 7u], wt[kw0 + 8u]);
+        let ix = i32(ox0) - i32(p.pad_w);
+        let iy0 = i32(oy0) - i32(p.pad_h);
+        // Input row ir feeds output row ir - ky with kernel row ky (unrolled: the rows
+        // and kernel rows are constants).
+        if (row_ok(iy0 + 0)) {
+            let v = win6(base, u32(iy0 + 0), ix);
+            let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+            let hi = vec2<f32>(v[4], v[5]);
+            a0 += s1(lo, hi, w0);
+        }
+        if (row_ok(iy0 + 1)) {
+            let v = win6(base, u32(iy0 + 1), ix);
+            let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+            let hi = vec2<f32>(v[4], v[5]);
+            a1 += s1(lo, hi, w0);
+            a0 += s1(lo, hi, w1);
+        }
+        if (row_ok(iy0 + 2)) {
+            let v = win6(base, u32(iy0 + 2), ix);
+            let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+            let hi = vec2<f32>(v[4], v[5]);
+            a2 += s1(lo, hi, w0);
+            a1 += s1(lo, hi, w1);
+            a0 += s1(lo, hi, w2);
+        }
+        if (row_ok(iy0 + 3)) {
+            let v = win6(base, u32(iy0 + 3), ix);
+            let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+            let hi = vec2<f32>(v[4], v[5]);
+            a3 += s1(lo, hi, w0);
+            a2 += s1(lo, hi, w1);
+            a1 += s1(lo, hi, w2);
+        }
+        if (row_ok(iy0 + 4)) {
+            let v = win6(base, u32(iy0 + 4), ix);
+            let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+            let hi = vec2<f32>(v[4], v[5]);
+            a3 += s1(lo, hi, w1);
+            a2 += s1(lo, hi, w2);
+        }
+        if (row_ok(iy0 + 5)) {
+            let v = win6(base, u32(iy0 + 5), ix);
+            let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+            let hi = vec2<f32>(v[4], v[5]);
+            a3 += s1(lo, hi, w2);
+        }
+    } else if (SPEC == DIRECT_K3S2) {
+        let w0 = vec3<f32>(wt[kw0], wt[kw0 + 1u], wt[kw0 + 2u]);
+        let w1 = vec3<f32>(wt[kw0 + 3u], wt[kw0 + 4u], wt[kw0 + 5u]);
+        let w2 = vec3<f32>(wt[kw0 + 6u], wt[kw0 + 7u], wt[kw0 + 8u]);
+        let ix = i32(2u * ox0) - i32(p.pad_w);
+        let iy0 = i32(2u * oy0) - i32(p.pad_h);
+        // Input row ir feeds output row r with kernel row ir - 2r (unrolled).
+        if (row_ok(iy0 + 0)) {
+            let iy = u32(iy0 + 0);
+            let v = win9(base, iy, ix);
+            let a = vec4<f32>(v[0], v[1], v[2], v[3]);
+            let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
+            let cc = v[8];
+            a0 += s2(a, bb, cc, w0);
+        }
+        if (row_ok(iy0 + 1)) {
+            let iy = u32(iy0 + 1);
+            let v = win9(base, iy, ix);
+            let a = vec4<f32>(v[0], v[1], v[2], v[3]);
+            let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
+            let cc = v[8];
+            a0 += s2(a, bb, cc, w1);
+        }
+        if (row_ok(iy0 + 2)) {
+            let iy = u32(iy0 + 2);
+            let v = win9(base, iy, ix);
+            let a = vec4<f32>(v[0], v[1], v[2], v[3]);
+            let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
+            let cc = v[8];
+            a0 += s2(a, bb, cc, w2);
+            a1 += s2(a, bb, cc, w0);
+        }
+        if (row_ok(iy0 + 3)) {
+            let iy = u32(iy0 + 3);
+            let v = win9(base, iy, ix);
+            let a = vec4<f32>(v[0], v[1], v[2], v[3]);
+            let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
+            let cc = v[8];
+            a1 += s2(a, bb, cc, w1);
+        }
+        if (row_ok(iy0 + 4)) {
+            let iy = u32(iy0 + 4);
+            let v = win9(base, iy, ix);
+            let a = vec4<f32>(v[0], v[1], v[2], v[3]);
+            let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
+            let cc = v[8];
+            a1 += s2(a, bb, cc, w2);
+            a2 += s2(a, bb, cc, w0);
+        }
+        if (row_ok(iy0 + 5)) {
+            let iy = u32(iy0 + 5);
+            let v = win9(base, iy, ix);
+            let a = vec4<f32>(v[0], v[1], v[2], v[3]);
+            let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
+            let cc = v[8];
+            a2 += s2(a, bb, cc, w1);
+        }
+        if (row_ok(iy0 + 6)) {
+            let iy = u32(iy0 + 6);
+            let v = win9(base, iy, ix);
+            let a = vec4<f32>(v[0], v[1], v[2], v[3]);
+            let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
+            let cc = v[8];
+            a2 += s2(a, bb, cc, w2);
+            a3 += s2(a, bb, cc, w0);
+        }
+        if (row_ok(iy0 + 7)) {
+            let iy = u32(iy0 + 7);
+            let v = win9(base, iy, ix);
+            let a = vec4<f32>(v[0], v[1], v[2], v[3]);
+            let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
+            let cc = v[8];
+            a3 += s2(a, bb, cc, w1);
+        }
+        if (row_ok(iy0 + 8)) {
+            let iy = u32(iy0 + 8);
+            let v = win9(base, iy, ix);
+            let a = vec4<f32>(v[0], v[1], v[2], v[3]);
+            let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
+            let cc = v[8];
+            a3 += s2(a, bb, cc, w2);
+        }
+    } else {
+        let sx = i32(p.stride_w);
+        for (var ky = 0u; ky < p.kh; ky++) {
+            for (var kx = 0u; kx < p.kw; kx++) {
+                let w = wt[kw0 + ky * p.kw + kx];
+                let ix = i32(ox0 * p.stride_w + kx) - i32(p.pad_w);
+                let iy0 = i32(oy0 * p.stride_h + ky) - i32(p.pad_h);
+                let dy = i32(p.stride_h);
+                if (row_ok(iy0)) {
+                    let iy = u32(iy0);
+                    a0 += w * vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + sx), xat(base, iy, ix + 2 * sx), xat(base, iy, ix + 3 * sx));
+                }
+                if (row_ok(iy0 + dy)) {
+                    let iy = u32(iy0 + dy);
+                    a1 += w * vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + sx), xat(base, iy, ix + 2 * sx), xat(base, iy, ix + 3 * sx));
+                }
+                if (row_ok(iy0 + 2 * dy)) {
+                    let iy = u32(iy0 + 2 * dy);
+                    a2 += w * vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + sx), xat(base, iy, ix + 2 * sx), xat(base, iy, ix + 3 * sx));
+                }
+                if (row_ok(iy0 + 3 * dy)) {
+                    let iy = u32(iy0 + 3 * dy);
+                    a3 += w * vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + sx), xat(base, iy, ix + 2 * sx), xat(base, iy, ix + 3 * sx));
+                }
+            }
         }
     }
-    if (p.has_bias != 0u) { acc += bias[c]; }
-    if (p.has_res != 0u) { acc += res[idx]; }
-    y[idx] = apply_act(acc, p.act);
+    var bc = 0.0;
+    if (p.has_bias != 0u) { bc = bias[c]; }
+    put(b, c, oy0, ox0, a0 + bc);
+    put(b, c, oy0 + 1u, ox0, a1 + bc);
+    put(b, c, oy0 + 2u, ox0, a2 + bc);
+    put(b, c, oy0 + 3u, ox0, a3 + bc);
 }

@@ -8,12 +8,12 @@
 //! | 0 | [`Error`], [`tensor`] | the one error type, host tensors and the seeded RNG | - |
 //! | 1 | [`model`], [`channel`] | graph IR, zoo, weights, fusion, cuts; link models | tensor |
 //! | 2 | [`cpu`], [`link`] | the naive reference of every GPU op; the packet-level link emulator | model; channel |
-//! | 3 | [`gpu`] | shaders -> pipelines -> context -> buffers / dispatch -> launch -> executor -> timing | model, cpu |
+//! | 3 | [`gpu`] | shaders -> tiling -> tilecache -> pipelines -> context -> dispatch -> buffers -> clock -> launch -> autotune -> executor -> timing | model, cpu |
 //! | 4 | [`compress`], [`data`] | the configuration grammar, pruning, bottleneck, quantization, wire frame, entropy coding; datasets | gpu, cpu, model; model |
 //! | 5 | [`eval`] | accuracy through the GPU split pipeline | compress, data, gpu |
 //! | 6 | [`report`] | CSV row types, manifests, CSV files, charts | compress (`Family`), gpu (adapter info) |
 //! | 7 | [`plan`], `train`, [`net`] | cost model, methods, three-step search; CPU training (feature `train`); serve / offload | channel, compress, model, report; compress, data, model; eval, channel, report |
-//! | 8 | [`study`] | `measure -> plan -> write`, the accuracy table, profiles | everything below |
+//! | 8 | [`study`] | `measure -> plan -> write`, the accuracy table, profiles, the kernel efficiency table, link validation, real runs | everything below |
 //!
 //! The binary's `cli` (one file per subcommand) parses flags, calls [`study`] and the
 //! layers below, and prints.

@@ -173,11 +173,15 @@ fn no_comment_cites_an_issue_number() {
 /// The modules of `gpu/` in their one-way order: each uses only those before it.
 const GPU_ORDER: &[&str] = &[
     "shaders",
+    "tiling",
+    "tilecache",
     "pipelines",
     "context",
     "dispatch",
     "buffers",
+    "clock",
     "launch",
+    "autotune",
     "executor",
     "timing",
     "pass_timer",

@@ -717,3 +717,11 @@ fn tcp_over_a_trace_follows_its_rate_changes() {
     let cold = Channel::parse(&spec(",transport=tcp,rtt_ms=500")).unwrap();
     assert!(cold.tx_ms_in_state(b as u64, 0) > warm.tx_ms_in_state(b as u64, 0));
 }
+
+#[test]
+fn deterministic_fast_path_is_a_multiply() {
+    // 5.85 Mbit/s: 1 MB = 8e6 bit -> 8e6 / 5.85e6 s = 1367.521... ms.
+    let c = Channel::parse("4g:rtt_ms=0").unwrap();
+    assert!((c.tx_ms_in_state(1_000_000, 0) - 8e6 / 5.85e6 * 1e3).abs() < 1e-9);
+    assert_eq!(c.n_states(), 1);
+}

@@ -7,13 +7,27 @@ mod common;
 
 use common::{assert_close, gpu, rand_vec};
 use splitbench::cpu;
-use splitbench::gpu::{buffers, conv_plan, Builder, Executor, GpuContext, PoolKind};
+use splitbench::gpu::shaders::{ConvKernel, ConvTile, DirectSpec, DirectTile};
+use splitbench::gpu::tiling::{self, direct_spec, ConvShape, DeviceClass};
+use splitbench::gpu::{buffers, conv_plan, Builder, ConvPlan, Executor, GpuContext, PoolKind};
 use splitbench::model::{Act, Conv2d, Pool, Shape};
 use splitbench::Error;
+use std::collections::HashSet;
 
 const TOL: f32 = 1e-4;
 
-fn check_conv(ctx: &GpuContext, name: &str, c: Conv2d, batch: usize, input: Shape, seed: u64) {
+/// Runs `c` with `plan` (default: the builder's heuristic) on the GPU and compares it with
+/// the CPU reference.
+#[allow(clippy::too_many_arguments)]
+fn check_conv_with(
+    ctx: &GpuContext,
+    name: &str,
+    c: Conv2d,
+    batch: usize,
+    input: Shape,
+    seed: u64,
+    plan: Option<&ConvPlan>,
+) {
     let (oh, ow) = c.out_hw(input.h, input.w).unwrap();
     let out_len = batch * c.out_c * oh * ow;
     let x = rand_vec(seed, batch * input.numel());
@@ -35,26 +49,35 @@ fn check_conv(ctx: &GpuContext, name: &str, c: Conv2d, batch: usize, input: Shap
         buffers::upload(ctx, "b", &b),
         buffers::upload(ctx, "r", &r),
     );
-    let yb = buffers::zeroed(ctx, "y", (out_len * 4) as u64);
-    let d = Builder::new(ctx)
-        .conv2d(
-            &c,
-            batch,
-            input,
-            &xb,
-            &wb,
-            c.bias.then_some(&bb),
-            c.residual.then_some(&rb),
-            &yb,
-        )
-        .unwrap();
+    // NaN in the output buffer: a value the kernel fails to write cannot pass.
+    let yb = buffers::upload(ctx, "y", &vec![f32::NAN; out_len]);
+    let (bias, res) = (c.bias.then_some(&bb), c.residual.then_some(&rb));
+    let k = Builder::new(ctx);
+    let d = match plan {
+        Some(plan) => k.conv2d_planned(plan, &c, &xb, &wb, bias, res, &yb),
+        None => k.conv2d(&c, batch, input, &xb, &wb, bias, res, &yb),
+    }
+    .unwrap();
     buffers::run(ctx, &d).unwrap();
     let got: Vec<f32> = buffers::read(ctx, &yb, out_len).unwrap();
-    assert_close(&got, &want, TOL, name);
+    let what = match plan {
+        Some(p) => format!("{name} [{}]", p.label()),
+        None => name.to_string(),
+    };
+    assert_close(&got, &want, TOL, &what);
+}
+
+fn check_conv(ctx: &GpuContext, name: &str, c: Conv2d, batch: usize, input: Shape, seed: u64) {
+    check_conv_with(ctx, name, c, batch, input, seed, None);
 }
 
 fn conv(in_c: usize, out_c: usize, k: usize, s: usize, p: usize, g: usize) -> Conv2d {
     Conv2d::new(in_c, out_c, k, s, p, g)
+}
+
+fn strided(mut c: Conv2d, stride: (usize, usize)) -> Conv2d {
+    c.stride = stride;
+    c
 }
 
 #[test]
@@ -146,54 +169,279 @@ fn conv2d_matches_cpu_on_odd_shapes() {
     }
 }
 
+/// Every plan the autotuner may pick (every GEMM tile, every direct tile and loop
+/// specialisation, split-K or not, the depthwise loops) against the CPU reference on odd
+/// shapes; the set of kernels that ran must cover all of them.
 #[test]
-fn conv2d_narrow_tile_and_split_k_match_cpu() {
+fn every_conv_plan_matches_cpu_on_odd_shapes() {
     let Some(ctx) = gpu() else { return };
-    use splitbench::gpu::shaders::ConvTile;
-    let with = |mut c: Conv2d, res: bool| {
+    let with = |mut c: Conv2d, act: Act, res: bool| {
         c.bias = true;
-        c.act = Act::Relu;
+        c.act = act;
         c.residual = res;
         c
     };
     let cases: Vec<(&str, Conv2d, usize, Shape)> = vec![
-        // ResNet-18 layer4 at batch 1: 16 output pixels -> narrow tile, split-K.
+        // 3x3 stride 1 (K3S1): channels not a multiple of 4 or 8, rows not of 4.
         (
-            "512x4x4",
-            with(conv(512, 512, 3, 1, 1, 1), true),
-            1,
-            Shape::new(512, 4, 4),
-        ),
-        (
-            "stride 2 to 2x2",
-            with(conv(96, 130, 3, 2, 1, 1), false),
+            "3x3 s1 odd",
+            with(conv(5, 13, 3, 1, 1, 1), Act::Relu, true),
             2,
-            Shape::new(96, 4, 4),
+            Shape::new(5, 7, 9),
+        ),
+        // The study's bottleneck encoder (16 -> 1, tanh) and decoder (1 -> 16, ELU).
+        (
+            "encoder 16->1",
+            with(conv(16, 1, 3, 1, 1, 1), Act::Tanh, false),
+            1,
+            Shape::new(16, 10, 11),
         ),
         (
-            "pointwise narrow",
-            with(conv(200, 70, 1, 1, 0, 1), true),
+            "decoder 1->16",
+            with(conv(1, 16, 3, 1, 1, 1), Act::Elu, false),
             1,
-            Shape::new(200, 3, 3),
+            Shape::new(1, 6, 5),
+        ),
+        // Rows that start on a vec4: vector window loads (K3S1, WIN3).
+        (
+            "3x3 s1 aligned",
+            with(conv(7, 9, 3, 1, 1, 1), Act::Relu, true),
+            2,
+            Shape::new(7, 5, 12),
         ),
         (
-            "groups split",
-            with(conv(64, 64, 3, 1, 1, 2), false),
+            "3x3 s2x1 aligned",
+            strided(with(conv(3, 5, 3, 1, 1, 1), Act::None, false), (2, 1)),
             1,
-            Shape::new(64, 5, 5),
+            Shape::new(3, 7, 8),
+        ),
+        (
+            "3x3 s2 aligned",
+            with(conv(6, 11, 3, 2, 1, 1), Act::Relu, true),
+            1,
+            Shape::new(6, 9, 12),
+        ),
+        // 1x1 stride 2 (downsampling shortcuts), rows aligned or not.
+        (
+            "1x1 s2 aligned",
+            with(conv(6, 10, 1, 2, 0, 1), Act::None, false),
+            2,
+            Shape::new(6, 6, 8),
+        ),
+        (
+            "1x1 s2",
+            with(conv(5, 9, 1, 2, 0, 1), Act::Relu, true),
+            1,
+            Shape::new(5, 7, 7),
+        ),
+        // Kernel 3 wide, stride 1 along x only (WIN3); a 1x3 kernel.
+        (
+            "3x3 s2x1",
+            strided(with(conv(6, 9, 3, 1, 1, 1), Act::None, false), (2, 1)),
+            1,
+            Shape::new(6, 9, 7),
+        ),
+        // Generic: stride 2, 7x7 stem, pointwise, 1x1 spatial, few pixels with split-K.
+        (
+            "3x3 s2",
+            with(conv(7, 10, 3, 2, 1, 1), Act::Relu6, false),
+            2,
+            Shape::new(7, 9, 10),
+        ),
+        (
+            "7x7 s2 stem",
+            with(conv(3, 8, 7, 2, 3, 1), Act::Relu, false),
+            1,
+            Shape::new(3, 19, 17),
+        ),
+        (
+            "pointwise",
+            with(conv(13, 21, 1, 1, 0, 1), Act::None, true),
+            2,
+            Shape::new(13, 5, 6),
+        ),
+        (
+            "pointwise aligned",
+            with(conv(11, 6, 1, 1, 0, 1), Act::Relu, false),
+            2,
+            Shape::new(11, 4, 6),
+        ),
+        (
+            "1x1 spatial",
+            with(conv(6, 70, 3, 1, 1, 1), Act::None, false),
+            3,
+            Shape::new(6, 1, 1),
+        ),
+        (
+            "few pixels",
+            with(conv(96, 40, 3, 1, 1, 1), Act::Relu, true),
+            1,
+            Shape::new(96, 3, 2),
+        ),
+        // Grouped: only the GEMM; depthwise: its three loops (3x3 s1, 3x3 s2, generic).
+        // Fully connected layers as 1x1 convs on 1x1 planes: inputs a multiple of 4 (the
+        // vector reduction, split-K in steps of 4) or not.
+        (
+            "fc",
+            with(conv(40, 13, 1, 1, 0, 1), Act::Relu, false),
+            3,
+            Shape::new(40, 1, 1),
+        ),
+        (
+            "fc odd inputs",
+            with(conv(37, 10, 1, 1, 0, 1), Act::None, false),
+            2,
+            Shape::new(37, 1, 1),
+        ),
+        (
+            "groups 2",
+            with(conv(6, 10, 3, 1, 1, 2), Act::None, true),
+            2,
+            Shape::new(6, 6, 5),
+        ),
+        (
+            "depthwise 3x3 s1",
+            with(conv(9, 9, 3, 1, 1, 9), Act::Relu6, true),
+            2,
+            Shape::new(9, 7, 5),
+        ),
+        (
+            "depthwise 3x3 s2",
+            with(conv(6, 6, 3, 2, 1, 6), Act::Relu6, false),
+            1,
+            Shape::new(6, 11, 9),
+        ),
+        // Rows that start on a vec4 (width a multiple of 4): vector window loads.
+        (
+            "depthwise 3x3 s1 aligned",
+            with(conv(5, 5, 3, 1, 1, 5), Act::Relu, true),
+            2,
+            Shape::new(5, 6, 8),
+        ),
+        (
+            "depthwise 3x3 s2 aligned",
+            with(conv(3, 3, 3, 2, 1, 3), Act::Relu6, false),
+            1,
+            Shape::new(3, 7, 12),
+        ),
+        (
+            "depthwise 5x5 s2",
+            with(conv(4, 4, 5, 2, 2, 4), Act::None, true),
+            1,
+            Shape::new(4, 9, 10),
         ),
     ];
+    let mut ran: HashSet<(String, bool)> = HashSet::new();
+    let mut specs: HashSet<(bool, DirectSpec)> = HashSet::new();
+    let mut aligned: HashSet<bool> = HashSet::new();
+    let mut aligned_direct: HashSet<(DirectSpec, bool)> = HashSet::new();
     for (i, (name, c, batch, input)) in cases.into_iter().enumerate() {
-        let plan = conv_plan(&c, batch, input).unwrap();
-        assert!(plan.k_splits > 1, "{name}: expected split-K, got {plan:?}");
-        if i == 0 {
-            assert_eq!(plan.tile, ConvTile::NARROW, "{name}");
+        let shape = ConvShape::new(&c, batch, input).unwrap();
+        let mut plans = tiling::candidates(&shape, DeviceClass::Gpu).unwrap();
+        plans.extend(tiling::candidates(&shape, DeviceClass::Cpu).unwrap());
+        for plan in &plans {
+            check_conv_with(&ctx, name, c, batch, input, 100 + i as u64, Some(plan));
+            ran.insert((plan.kernel.to_string(), plan.k_splits > 1));
+            match plan.kernel {
+                ConvKernel::Direct(_) => {
+                    aligned_direct.insert((direct_spec(&shape), tiling::direct_aligned(&shape)));
+                    specs.insert((false, direct_spec(&shape)))
+                }
+                ConvKernel::Depthwise => {
+                    aligned.insert(tiling::depthwise_aligned(&shape));
+                    specs.insert((true, DirectSpec::depthwise(c.kernel, c.stride)))
+                }
+                ConvKernel::Gemm(_) => false,
+            };
         }
-        check_conv(&ctx, name, c, batch, input, 300 + i as u64);
     }
-    // A big layer keeps the plain wide tile.
+    let mut want: Vec<ConvKernel> = DirectTile::ALL.map(ConvKernel::Direct).to_vec();
+    want.extend([ConvTile::WIDE, ConvTile::NARROW].map(ConvKernel::Gemm));
+    want.push(ConvKernel::Depthwise);
+    for k in want {
+        assert!(ran.contains(&(k.to_string(), false)), "{k} never ran");
+    }
+    for k in [
+        ConvKernel::Gemm(ConvTile::NARROW),
+        ConvKernel::Direct(DirectTile {
+            rows: 1,
+            cg: 2,
+            cg_fast: true,
+        }),
+    ] {
+        assert!(
+            ran.contains(&(k.to_string(), true)),
+            "{k} never ran with split-K"
+        );
+    }
+    let direct = [
+        DirectSpec::Generic,
+        DirectSpec::Win3,
+        DirectSpec::K3s1,
+        DirectSpec::K3s2,
+        DirectSpec::P1s2,
+        DirectSpec::Pw,
+        DirectSpec::Pw4,
+        DirectSpec::Fc,
+    ];
+    for spec in direct {
+        assert!(specs.contains(&(false, spec)), "direct {spec:?} never ran");
+    }
+    for spec in [DirectSpec::Generic, DirectSpec::K3s1, DirectSpec::K3s2] {
+        assert!(
+            specs.contains(&(true, spec)),
+            "depthwise {spec:?} never ran"
+        );
+    }
+}
+
+#[test]
+fn conv_plans_split_small_outputs_and_keep_big_layers_whole_and_fit_their_conv() {
+    // ResNet-18 layer4 at batch 1 on a GPU: 16 output pixels, direct kernel, split-K.
+    let p = conv_plan(&conv(512, 512, 3, 1, 1, 1), 1, Shape::new(512, 4, 4)).unwrap();
+    assert!(
+        matches!(p.kernel, ConvKernel::Direct(_)) && p.k_splits > 1,
+        "{p:?}"
+    );
+    // A 1-channel bottleneck encoder never computes a 64-channel tile.
+    let p = conv_plan(&conv(16, 1, 3, 1, 1, 1), 1, Shape::new(16, 112, 112)).unwrap();
+    assert!(
+        matches!(p.kernel, ConvKernel::Direct(t) if t.channels() == 4),
+        "{p:?}"
+    );
+    // A big layer keeps the plain wide GEMM tile.
     let big = conv_plan(&conv(64, 64, 3, 1, 1, 1), 8, Shape::new(64, 32, 32)).unwrap();
-    assert_eq!((big.tile, big.k_splits), (ConvTile::WIDE, 1));
+    assert_eq!(
+        (big.kernel, big.k_splits),
+        (ConvKernel::Gemm(ConvTile::WIDE), 1)
+    );
+    // On a CPU adapter every ungrouped conv takes the direct kernel, unsplit.
+    let s = ConvShape::new(&conv(64, 64, 3, 1, 1, 1), 8, Shape::new(64, 32, 32)).unwrap();
+    let p = tiling::heuristic(&s, DeviceClass::Cpu).unwrap();
+    assert!(
+        matches!(p.kernel, ConvKernel::Direct(_)) && p.k_splits == 1,
+        "{p:?}"
+    );
+    // A plan used for another convolution, or with a kernel that cannot compute its own,
+    // is refused.
+    let ctx = gpu();
+    if let Some(ctx) = &ctx {
+        let b = buffers::zeroed(ctx, "b", 1 << 16);
+        let k = Builder::new(ctx);
+        let other = conv(64, 32, 3, 1, 1, 1);
+        let r = k.conv2d_planned(&p, &other, &b, &b, None, None, &b);
+        assert!(matches!(r, Err(Error::InvalidArg(_))), "{r:?}");
+        let grouped = conv(8, 8, 3, 1, 1, 2);
+        let gs = ConvShape::new(&grouped, 1, Shape::new(8, 6, 6)).unwrap();
+        let mut forged = tiling::heuristic(&gs, DeviceClass::Cpu).unwrap();
+        forged.kernel = ConvKernel::Direct(DirectTile::ALL[0]);
+        let r = k.conv2d_planned(&forged, &grouped, &b, &b, None, None, &b);
+        assert!(matches!(r, Err(Error::InvalidArg(_))), "{r:?}");
+    }
+    // Kernel names round-trip (the tile cache stores them).
+    for p in tiling::candidates(&s, DeviceClass::Gpu).unwrap() {
+        assert_eq!(p.kernel.to_string().parse::<ConvKernel>(), Ok(p.kernel));
+    }
 }
 
 #[test]
@@ -351,6 +599,25 @@ fn eltwise_add_activation_and_batchnorm_match_cpu() {
     buffers::run(&ctx, &[k.scale_shift(100, 5, 10, &ab, &ssb, &yb).unwrap()]).unwrap();
     let got: Vec<f32> = buffers::read(&ctx, &yb, 100).unwrap();
     assert_close(&got, &want, 1e-5, "batch norm");
+}
+
+#[test]
+fn copy_is_bit_exact_and_rejects_partial_vectors() {
+    let Some(ctx) = gpu() else { return };
+    let k = Builder::new(&ctx);
+    for n in [4usize, 1028, 70_004] {
+        let mut x = rand_vec(n as u64, n);
+        x[0] = f32::NAN;
+        x[n - 1] = -0.0;
+        let xb = buffers::upload(&ctx, "x", &x);
+        let yb = buffers::zeroed(&ctx, "y", (n * 4) as u64);
+        buffers::run(&ctx, &[k.copy(n, &xb, &yb).unwrap()]).unwrap();
+        let got: Vec<f32> = buffers::read(&ctx, &yb, n).unwrap();
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&x), "copy of {n}");
+    }
+    let b = buffers::zeroed(&ctx, "b", 64);
+    assert!(matches!(k.copy(6, &b, &b), Err(Error::InvalidArg(_))));
 }
 
 #[test]

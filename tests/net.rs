@@ -1,26 +1,21 @@
 //! Real co-inference on loopback: the edge's replies equal the same configuration evaluated
 //! in one process, bad messages close only their own connection, a dead edge ends the
-//! device's run with an error naming the phase, and many clients at once all get their
-//! answers.
+//! device's run with an error naming the phase, and the edge sends its own profile (the
+//! load test is `net_load.rs`, in a process of its own).
 
 mod common;
 
+use common::edge::{files, options, tiny, tiny_options, with_edge};
 use splitbench::compress::Config;
 use splitbench::data::{self, Split};
-use splitbench::eval::{
-    load_parts, Classifier, GpuClassifier, SplitClassifier, SplitParts, TrainedFiles,
-};
-use splitbench::gpu::GpuContext;
-use splitbench::model::{self, Prepared, Shape, ZooOptions};
+use splitbench::eval::{load_parts, Classifier, GpuClassifier, SplitClassifier, SplitParts};
+use splitbench::model::{self, Prepared};
 use splitbench::net::protocol::{read_message, write_message, Hello, Message, PROTOCOL_VERSION};
-use splitbench::net::{edge_profile, offload, Edge, OffloadOptions, ServeOptions};
+use splitbench::net::{edge_profile, offload};
 use splitbench::plan::EdgeModel;
-use splitbench::report::csv_string;
-use splitbench::study::profile::{self, ProfileOptions};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 fn tmp(name: &str) -> PathBuf {
@@ -28,77 +23,6 @@ fn tmp(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn tiny_options() -> ZooOptions {
-    ZooOptions {
-        input: Some(Shape::new(1, 28, 28)),
-        classes: Some(10),
-        width: Some(4),
-    }
-}
-
-fn tiny() -> Prepared {
-    model::prepare("resnet18-cifar", &tiny_options(), None, 3).unwrap()
-}
-
-fn files() -> TrainedFiles {
-    // Seeded weights: pruned models and bottlenecks are seeded too, on both ends.
-    TrainedFiles::seeded(3)
-}
-
-/// Runs an edge for `p` on a free loopback port while `f` runs; stops it after.
-fn with_edge<T>(ctx: &GpuContext, p: &Prepared, f: impl FnOnce(SocketAddr) -> T) -> T {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let stop = AtomicBool::new(false);
-    let files = files();
-    // The edge's own profile, as `serve` takes it before listening.
-    let o = ProfileOptions {
-        batch: 1,
-        reps: 1,
-        warmup: 0,
-        timing: None,
-        seed: 0,
-    };
-    let csv = csv_string(&profile::profile(ctx, p, &o).unwrap().rows).unwrap();
-    let edge = Edge {
-        ctx,
-        model: p,
-        files: &files,
-        profile: Some(&csv),
-    };
-    std::thread::scope(|s| {
-        let server = s.spawn(|| {
-            edge.serve(&listener, &ServeOptions::default(), &stop, &|_| {})
-                .unwrap()
-        });
-        // Stops the server even when `f` panics, so a failing test fails instead of hanging.
-        struct Stop<'s>(&'s AtomicBool);
-        impl Drop for Stop<'_> {
-            fn drop(&mut self) {
-                self.0.store(true, Ordering::Relaxed);
-            }
-        }
-        let guard = Stop(&stop);
-        let out = f(addr);
-        drop(guard);
-        server.join().unwrap();
-        out
-    })
-}
-
-fn options(addr: SocketAddr, config: &str, requests: usize) -> OffloadOptions {
-    OffloadOptions {
-        server: addr.to_string(),
-        config: config.parse().unwrap(),
-        requests,
-        warmup: 1,
-        interval_ms: 0.0,
-        link: Some(splitbench::channel::Channel::parse("4g:rtt_ms=20").unwrap()),
-        timeout: Duration::from_secs(20),
-        seed: 1,
-    }
 }
 
 #[test]
@@ -324,52 +248,4 @@ fn a_dead_edge_ends_the_run_with_the_phase() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("connecting"), "{e}");
-}
-
-/// Resident memory of this process, bytes (Linux).
-fn rss() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = s.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
-}
-
-#[test]
-fn eight_clients_at_once_all_get_every_answer() {
-    let Some(ctx) = common::gpu() else { return };
-    let p = tiny();
-    let clients = 8;
-    with_edge(&ctx, &p, |addr| {
-        let run = |k: usize, requests: usize| {
-            let config = ["layer1.1.conv2/4bit-tensor", "layer3.1.conv2/2bit-tensor"][k % 2];
-            let mut o = options(addr, config, requests);
-            o.seed = (k % 2) as u64;
-            offload(&ctx, &p, &files(), None, &o, &mut |_| {}).unwrap()
-        };
-        let all = |requests: usize| {
-            std::thread::scope(|s| {
-                let h: Vec<_> = (0..clients)
-                    .map(|k| s.spawn(move || run(k, requests)))
-                    .collect();
-                h.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
-            })
-        };
-        // A short first round warms every allocation up; the long one must not grow memory.
-        let warm = all(10);
-        let m0 = rss();
-        let runs = all(200);
-        let m1 = rss();
-        for r in &runs {
-            assert_eq!(r.rows.len(), 200, "a request was lost");
-            let ids: Vec<usize> = r.rows.iter().map(|r| r.request).collect();
-            assert_eq!(ids, (0..200).collect::<Vec<_>>());
-        }
-        // Same seed and configuration: the same answers, whatever else the server was doing.
-        assert_eq!(runs[0].logits, runs[2].logits);
-        assert_eq!(runs[1].logits, runs[7].logits);
-        assert_eq!(warm[0].logits[..], runs[0].logits[..warm[0].logits.len()]);
-        assert_ne!(runs[0].logits, runs[1].logits);
-        if let (Some(a), Some(b)) = (m0, m1) {
-            assert!(b < a + (64 << 20), "memory grew from {a} to {b} bytes");
-        }
-    });
 }

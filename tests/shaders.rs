@@ -2,7 +2,8 @@
 //! every file is registered in the shader registry, and Rust and WGSL agree on what they
 //! share: each struct the prelude declares has, in naga's layout, exactly the fields,
 //! offsets and size of its Rust definition; each shader binds the prelude's uniform struct
-//! that its launcher fills, declares no struct of its own, and compares modes by name.
+//! that its launcher fills, declares no struct of its own, and compares modes by name; the
+//! override constants the pipelines set are the ones the shaders declare.
 
 use splitbench::gpu::shaders::{self, ConvTile, StructLayout};
 
@@ -230,5 +231,52 @@ fn prelude_constants_are_the_rust_values() {
         ] {
             assert!(rust.iter().any(|(n, _)| n == name), "{name} in the prelude");
         }
+    }
+}
+
+/// The override constants Rust sets (tile, loop specialisation, alignment) are the ones the
+/// shaders declare, by name: a name on one side only would fail pipeline creation, or leave
+/// a shader constant at its default.
+#[test]
+fn pipeline_overrides_are_declared_by_their_shaders() {
+    use shaders::{depthwise_overrides, DirectSpec, DirectTile};
+    let declared = |file: &str| -> Vec<String> {
+        let module = parse(file, &shaders::source(file).unwrap());
+        let mut names: Vec<String> = module
+            .overrides
+            .iter()
+            .filter_map(|(_, o)| o.name.clone())
+            .collect();
+        names.sort();
+        names
+    };
+    let names = |o: &[(&str, f64)]| -> Vec<String> {
+        let mut n: Vec<String> = o.iter().map(|(k, _)| k.to_string()).collect();
+        n.sort();
+        n
+    };
+    let tile = DirectTile::ALL[0];
+    assert_eq!(
+        names(&tile.overrides(DirectSpec::K3s1, true)),
+        declared("conv_direct.wgsl")
+    );
+    assert_eq!(
+        names(&depthwise_overrides(DirectSpec::K3s2, true, false)),
+        declared("depthwise.wgsl")
+    );
+    // Every spec code the Rust enum has is a prelude constant the shaders compare with.
+    let consts: Vec<&str> = shaders::constants(ConvTile::WIDE)
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    for name in [
+        "DIRECT_GENERIC",
+        "DIRECT_K3S1",
+        "DIRECT_K3S2",
+        "DIRECT_P1S2",
+        "DIRECT_PW4",
+        "DIRECT_FC",
+    ] {
+        assert!(consts.contains(&name), "{name} not in the prelude");
     }
 }

@@ -66,10 +66,10 @@ pub use fading::{
 pub use schedule::Opportunities;
 pub use stats::{quantile_sorted, summary, Summary};
 pub use trace::{markov, synthetic_markov_trace, trace_csv, Trace, TRACE_HEADER};
-pub use transport::{Tcp, Transport, Window};
+pub use transport::{Overhead, Tcp, Transport, Window};
 
 use crate::Result;
-use spec::Spec;
+use spec::{rate_ok, shannon_params, Spec};
 use std::fmt;
 use std::sync::Arc;
 
@@ -113,26 +113,6 @@ pub enum LinkKind {
     Rayleigh,
     /// Trace replay.
     Trace,
-}
-
-/// Protocol overhead: every started packet of `mss_bytes` payload carries `hdr_bytes` header.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Overhead {
-    /// Payload bytes per packet (maximum segment size).
-    pub mss_bytes: u64,
-    /// Header bytes per packet.
-    pub hdr_bytes: u64,
-}
-
-impl Overhead {
-    /// Bytes on the wire for `payload_bytes` of payload: `payload + ceil(payload / mss) * hdr`.
-    pub fn wire_bytes(&self, payload_bytes: u64) -> u64 {
-        payload_bytes.saturating_add(
-            payload_bytes
-                .div_ceil(self.mss_bytes)
-                .saturating_mul(self.hdr_bytes),
-        )
-    }
 }
 
 /// Transmission times of one payload, ms: one sample for a deterministic link, one per link
@@ -592,31 +572,6 @@ impl fmt::Display for Channel {
     }
 }
 
-/// Bandwidth, SNR and efficiency of the Shannon-based kinds.
-fn shannon_params(spec: &Spec) -> Result<(f64, f64, f64)> {
-    let bw_mhz = spec.positive("bw_mhz")?;
-    spec.req("snr_db")?;
-    let snr_db = spec.f64("snr_db")?.unwrap_or(f64::NAN);
-    let eff = spec.positive_or("eff", 1.0)?;
-    if eff > 1.0 {
-        return Err(spec.err(format!(
-            "eff must be in (0, 1] (a fraction of capacity), got {eff}"
-        )));
-    }
-    Ok((bw_mhz, snr_db, eff))
-}
-
-/// A very low SNR can underflow the rate to 0 (or nearly): reject it rather than divide by 0.
-fn rate_ok(spec: &Spec, mbps: f64) -> Result<()> {
-    if mbps > 0.0 && mbps.is_finite() {
-        Ok(())
-    } else {
-        Err(spec.err(format!(
-            "the rate is {mbps} Mbit/s: snr_db is too low to send anything"
-        )))
-    }
-}
-
 fn eff_suffix(eff: f64) -> String {
     if eff == 1.0 {
         String::new()
@@ -650,13 +605,5 @@ mod tests {
         assert_eq!(sig3(18.88), "18.9");
         assert_eq!(sig3(120.4), "120");
         assert_eq!(sig3(2.0), "2");
-    }
-
-    #[test]
-    fn deterministic_fast_path_is_a_multiply() {
-        // 5.85 Mbit/s: 1 MB = 8e6 bit -> 8e6 / 5.85e6 s = 1367.521... ms.
-        let c = Channel::parse("4g:rtt_ms=0").unwrap();
-        assert!((c.tx_ms_in_state(1_000_000, 0) - 8e6 / 5.85e6 * 1e3).abs() < 1e-9);
-        assert_eq!(c.n_states(), 1);
     }
 }

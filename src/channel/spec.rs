@@ -139,3 +139,28 @@ impl<'a> Spec<'a> {
         }
     }
 }
+
+/// Bandwidth, SNR and efficiency of the Shannon-based kinds.
+pub(super) fn shannon_params(spec: &Spec) -> Result<(f64, f64, f64)> {
+    let bw_mhz = spec.positive("bw_mhz")?;
+    spec.req("snr_db")?;
+    let snr_db = spec.f64("snr_db")?.unwrap_or(f64::NAN);
+    let eff = spec.positive_or("eff", 1.0)?;
+    if eff > 1.0 {
+        return Err(spec.err(format!(
+            "eff must be in (0, 1] (a fraction of capacity), got {eff}"
+        )));
+    }
+    Ok((bw_mhz, snr_db, eff))
+}
+
+/// A very low SNR can underflow the rate to 0 (or nearly): reject it rather than divide by 0.
+pub(super) fn rate_ok(spec: &Spec, mbps: f64) -> Result<()> {
+    if mbps > 0.0 && mbps.is_finite() {
+        Ok(())
+    } else {
+        Err(spec.err(format!(
+            "the rate is {mbps} Mbit/s: snr_db is too low to send anything"
+        )))
+    }
+}

@@ -222,3 +222,23 @@ mod tests {
         assert_eq!(Transport::Tcp(Tcp::default()).name(), "tcp");
     }
 }
+
+/// Protocol overhead: every started packet of `mss_bytes` payload carries `hdr_bytes` header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Overhead {
+    /// Payload bytes per packet (maximum segment size).
+    pub mss_bytes: u64,
+    /// Header bytes per packet.
+    pub hdr_bytes: u64,
+}
+
+impl Overhead {
+    /// Bytes on the wire for `payload_bytes` of payload: `payload + ceil(payload / mss) * hdr`.
+    pub fn wire_bytes(&self, payload_bytes: u64) -> u64 {
+        payload_bytes.saturating_add(
+            payload_bytes
+                .div_ceil(self.mss_bytes)
+                .saturating_mul(self.hdr_bytes),
+        )
+    }
+}

@@ -171,12 +171,19 @@ pub struct AdapterArgs {
     /// Use the first adapter whose name contains this (case-insensitive).
     #[arg(long)]
     pub adapter: Option<String>,
+    /// Plan every convolution with the heuristic: no tile timing, no tile cache.
+    #[arg(long)]
+    pub no_autotune: bool,
 }
 
 impl AdapterArgs {
-    /// Opens the adapter.
+    /// Opens the adapter, autotuning convolution tiles unless `--no-autotune`.
     pub fn context(&self) -> splitbench::Result<GpuContext> {
-        GpuContext::new(self.adapter.as_deref())
+        let ctx = GpuContext::new(self.adapter.as_deref())?;
+        if self.no_autotune {
+            ctx.set_autotune(false);
+        }
+        Ok(ctx)
     }
 }
 

@@ -7,6 +7,7 @@ mod args;
 mod devices;
 mod eval;
 mod inspect;
+mod kernels;
 mod link;
 mod offload;
 mod profile;
@@ -45,6 +46,10 @@ enum Cmd {
     Inspect(inspect::Args),
     /// Time every node of a model on the GPU; write a CSV and a JSON manifest.
     Profile(Box<profile::Args>),
+    /// The kernel efficiency table: every conv, depthwise and FC shape of the study timed
+    /// on the GPU against the best conv rate and the copy bandwidth; write a CSV and a
+    /// manifest.
+    Kernels(Box<kernels::Args>),
     /// Profile a model on the GPU and compare split methods (device-only, edge-only,
     /// Neurosurgeon, best split, two-step pruning, three-step) over a bandwidth sweep, the
     /// 3G/4G/Wi-Fi presets and random links; write CSVs, a manifest and charts into a folder.
@@ -120,6 +125,7 @@ fn run(cmd: Cmd) -> anyhow::Result<()> {
         Cmd::Devices => devices::run(),
         Cmd::Inspect(a) => inspect::run(&a),
         Cmd::Profile(a) => profile::run(&a),
+        Cmd::Kernels(a) => kernels::run(&a),
         Cmd::Tradeoff(a) => tradeoff::run(&a),
         Cmd::Eval(a) => eval::run(&a),
         Cmd::Accuracy(a) => accuracy::run(&a),

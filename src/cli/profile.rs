@@ -2,7 +2,7 @@
 
 use super::args::{count, AdapterArgs, ModelArgs};
 use anyhow::Result;
-use splitbench::gpu::{GpuContext, TimingMethod};
+use splitbench::gpu::TimingMethod;
 use splitbench::study::profile::{profile, ProfileOptions};
 use std::path::PathBuf;
 
@@ -65,7 +65,7 @@ pub struct Args {
 /// Profiles, writes, prints the table.
 pub fn run(a: &Args) -> Result<()> {
     let p = a.model.prepare(a.weights.as_deref(), a.seed)?;
-    let ctx = GpuContext::new(a.adapter.adapter.as_deref())?;
+    let ctx = a.adapter.context()?;
     let opts = ProfileOptions {
         batch: a.batch,
         reps: a.reps,
@@ -102,6 +102,19 @@ pub fn run(a: &Args) -> Result<()> {
         m.timing,
         m.sum_of_node_medians_ms
     );
+    let t = &m.autotune;
+    println!(
+        "conv tiles ({}): {} measured now ({:.0} ms), {} from the cache, {} by the heuristic; cache {}",
+        t.mode,
+        t.tuned,
+        t.tuning_ms,
+        t.cached,
+        t.heuristic,
+        t.cache_file.as_deref().unwrap_or("none")
+    );
+    if let Some(e) = &t.save_error {
+        println!("note: the tile cache could not be written: {e}");
+    }
     println!("wrote {} and {}", a.out.display(), json.display());
     Ok(())
 }

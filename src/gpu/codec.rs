@@ -7,9 +7,9 @@
 //! codec (their encode and decode times are 0 by definition, not measured here).
 
 use super::buffers;
+use super::clock::{time_dispatch_groups, Stats, TimingMethod};
 use super::context::GpuContext;
 use super::launch::Builder;
-use super::timing::{time_dispatch_groups, Stats, TimingMethod};
 use crate::cpu::QuantParams;
 use crate::error::{Error, Result};
 use crate::tensor::Rng;

@@ -5,7 +5,13 @@
 //! [`Pipelines`].
 
 use super::pipelines::Pipelines;
+use super::shaders;
+use super::tilecache::{TileCache, TuneSummary};
 use crate::error::{Error, Result};
+use std::sync::{Mutex, MutexGuard};
+
+/// The wgpu version splitbench was built with (from Cargo.lock).
+pub const WGPU_VERSION: &str = env!("SPLITBENCH_WGPU_VERSION");
 
 /// The features splitbench asks for when the adapter has them.
 const WANTED: wgpu::Features = wgpu::Features::TIMESTAMP_QUERY
@@ -75,6 +81,20 @@ impl AdapterSummary {
         }
     }
 
+    /// The key tile choices are cached under: what can change which tile is fastest
+    /// (adapter, backend, driver and its version, wgpu, the kernels' source).
+    pub fn device_key(&self) -> String {
+        format!(
+            "{} | {} | {} | {} | wgpu {} | kernels {:016x}",
+            self.name,
+            self.backend,
+            self.driver,
+            self.driver_info,
+            WGPU_VERSION,
+            shaders::source_hash()
+        )
+    }
+
     /// A file-safe short name (`llvmpipe`, `nvidia-h100-80gb-hbm3`) for result folders.
     pub fn file_safe_name(&self) -> String {
         let base = self.name.split('(').next().unwrap_or(&self.name);
@@ -109,6 +129,8 @@ pub struct GpuContext {
     pub features: wgpu::Features,
     // Compiled on first use: listing adapters or reading limits compiles nothing.
     pipelines: std::sync::OnceLock<Pipelines>,
+    // The convolution tile choices made on this device (`autotune` fills it).
+    tiles: Mutex<TileCache>,
 }
 
 fn instance() -> wgpu::Instance {
@@ -175,6 +197,7 @@ impl GpuContext {
             ..Default::default()
         }))
         .map_err(|e| Error::gpu_from(format!("request_device on {}", summary.name), e))?;
+        let tiles = Mutex::new(TileCache::open(summary.device_key()));
         Ok(Self {
             adapter,
             device,
@@ -182,6 +205,7 @@ impl GpuContext {
             summary,
             features,
             pipelines: std::sync::OnceLock::new(),
+            tiles,
         })
     }
 
@@ -201,5 +225,22 @@ impl GpuContext {
     /// Nanoseconds per timestamp tick.
     pub fn timestamp_period_ns(&self) -> f64 {
         self.queue.get_timestamp_period() as f64
+    }
+
+    /// The tile choices of this device.
+    pub(crate) fn tiles(&self) -> MutexGuard<'_, TileCache> {
+        // Poisoned only if a thread panicked holding it; the choices are still valid.
+        self.tiles.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Turns convolution autotuning on (the default, unless `SPLITBENCH_AUTOTUNE=0`) or
+    /// off (`--no-autotune`: every plan from the heuristic, the cache file unused).
+    pub fn set_autotune(&self, on: bool) {
+        self.tiles().set_autotune(on);
+    }
+
+    /// What this device's tile choices came from and cost so far.
+    pub fn tile_summary(&self) -> TuneSummary {
+        self.tiles().summary()
     }
 }

@@ -7,12 +7,14 @@
 //! binding limit) before anything is allocated, so a batch too large is an error naming
 //! the tensor, never an overflow.
 
+use super::autotune::{self, ConvBuffers};
 use super::buffers::{self, TENSOR_USAGE};
 use super::context::GpuContext;
 use super::dispatch::{self, Dispatch};
 use super::launch::{Builder, PoolKind};
+use super::tilecache::TileChoice;
 use crate::error::{Error, Result};
-use crate::model::{Act, Graph, Model, NodeId, Op};
+use crate::model::{Act, Conv2d, Graph, Linear, Model, NodeId, Op, Shape};
 use crate::tensor::Tensor;
 use std::collections::HashMap;
 use std::ops::Range;
@@ -25,6 +27,8 @@ pub struct Step {
     pub node: NodeId,
     /// Its kernels, in order.
     pub dispatches: Vec<Dispatch>,
+    /// A convolution's plan and how it was chosen.
+    pub tile: Option<TileChoice>,
 }
 
 /// A node range of a model prepared for repeated execution at one batch size.
@@ -73,6 +77,28 @@ fn tensor_len(graph: &Graph, id: NodeId, batch: usize, max_binding: u64) -> Resu
         )));
     }
     Ok(values)
+}
+
+/// `l` as the 1x1 convolution on 1x1 planes it is (same weights, bias and activation).
+fn linear_as_conv(l: &Linear) -> Conv2d {
+    let mut c = Conv2d::new(l.in_f, l.out_f, 1, 1, 0, 1);
+    c.bias = l.bias;
+    c.act = l.act;
+    c
+}
+
+/// The dispatches of convolution `c` with the plan `autotune` chooses, and the choice.
+fn conv_step(
+    ctx: &GpuContext,
+    k: &Builder<'_>,
+    c: &Conv2d,
+    batch: usize,
+    input: Shape,
+    b: ConvBuffers<'_>,
+) -> Result<(Vec<Dispatch>, TileChoice)> {
+    let choice = autotune::choose(ctx, c, batch, input, b)?;
+    let ds = k.conv2d_planned(&choice.plan, c, b.x, b.weight, b.bias, b.residual, b.y)?;
+    Ok((ds, choice))
 }
 
 fn weight<'w>(model: &'w Model, node: &str, suffix: &str, want: usize) -> Result<&'w [f32]> {
@@ -200,6 +226,7 @@ impl<'a> Executor<'a> {
                 steps.push(Step {
                     node: id,
                     dispatches: vec![],
+                    tile: None,
                 });
                 continue;
             }
@@ -229,6 +256,7 @@ impl<'a> Executor<'a> {
                 weights.push(b.clone());
                 b
             };
+            let mut tile = None;
             let dispatches = match &node.op {
                 Op::Input => {
                     return Err(Error::Graph(format!(
@@ -244,7 +272,16 @@ impl<'a> Executor<'a> {
                         None
                     };
                     let res = c.residual.then(|| x(1));
-                    k.conv2d(c, batch, xs(0), &x(0), &w, b.as_ref(), res.as_deref(), &out)?
+                    let bufs = ConvBuffers {
+                        x: &x(0),
+                        weight: &w,
+                        bias: b.as_ref(),
+                        residual: res.as_deref(),
+                        y: &out,
+                    };
+                    let (ds, choice) = conv_step(ctx, &k, c, batch, xs(0), bufs)?;
+                    tile = Some(choice);
+                    ds
                 }
                 Op::Linear(l) => {
                     let w = weight(model, name, "weight", weight_len(name, &[l.out_f, l.in_f])?)?;
@@ -253,25 +290,47 @@ impl<'a> Executor<'a> {
                     } else {
                         None
                     };
-                    // Weights larger than one binding (VGG16's first FC layer is 392 MiB)
-                    // go in row blocks, one buffer and one dispatch each.
-                    let row_bytes = (l.in_f.max(1) as u64).saturating_mul(4);
-                    if row_bytes > max_binding {
-                        return Err(Error::Unsupported(format!(
-                            "linear '{name}': one weight row of {row_bytes} bytes exceeds the \
+                    // A fully connected layer is a 1x1 convolution on 1x1 planes: it takes
+                    // the convolution's tiles (transposed weights, lanes along outputs)
+                    // and their autotuning where its weights, repacked, fit one binding.
+                    let conv = linear_as_conv(l);
+                    let packed = l.in_f as u64 * l.out_f.next_multiple_of(8) as u64 * 4;
+                    if packed <= max_binding {
+                        let wb = upload(w, "weight");
+                        let bufs = ConvBuffers {
+                            x: &x(0),
+                            weight: &wb,
+                            bias: b.as_ref(),
+                            residual: None,
+                            y: &out,
+                        };
+                        let input = Shape::new(l.in_f, 1, 1);
+                        let (ds, choice) = conv_step(ctx, &k, &conv, batch, input, bufs)?;
+                        tile = Some(choice);
+                        ds
+                    } else {
+                        // Weights larger than one binding (VGG16's first FC layer is 392 MiB)
+                        // go in row blocks, one buffer and one dispatch each.
+                        let row_bytes = (l.in_f.max(1) as u64).saturating_mul(4);
+                        if row_bytes > max_binding {
+                            return Err(Error::Unsupported(format!(
+                                "linear '{name}': one weight row of {row_bytes} bytes exceeds the \
                              device's {max_binding}-byte binding limit"
-                        )));
+                            )));
+                        }
+                        // Rows per block (at least 1, at most all): up to `max_binding` bytes.
+                        let max_rows = (max_binding / row_bytes).min(l.out_f as u64) as usize;
+                        let mut ds = Vec::new();
+                        for (i, block) in w.chunks(max_rows * l.in_f.max(1)).enumerate() {
+                            let wb = upload(block, "weight");
+                            let rows = (i * max_rows, block.len() / l.in_f.max(1));
+                            let (x, b) = (&x(0), b.as_ref());
+                            ds.push(
+                                k.linear(l.in_f, l.out_f, rows, l.act, batch, x, &wb, b, &out)?,
+                            );
+                        }
+                        ds
                     }
-                    // Rows per block (at least 1, at most all): up to `max_binding` bytes.
-                    let max_rows = (max_binding / row_bytes).min(l.out_f as u64) as usize;
-                    let mut ds = Vec::new();
-                    for (i, block) in w.chunks(max_rows * l.in_f.max(1)).enumerate() {
-                        let wb = upload(block, "weight");
-                        let rows = (i * max_rows, block.len() / l.in_f.max(1));
-                        let (x, b) = (&x(0), b.as_ref());
-                        ds.push(k.linear(l.in_f, l.out_f, rows, l.act, batch, x, &wb, b, &out)?);
-                    }
-                    ds
                 }
                 Op::BatchNorm { c, eps } => {
                     let (w, b) = (
@@ -309,6 +368,7 @@ impl<'a> Executor<'a> {
             steps.push(Step {
                 node: id,
                 dispatches,
+                tile,
             });
             // Storage whose last reader just ran goes back to the pool.
             for (&r, &last) in &last_use {

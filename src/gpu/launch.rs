@@ -1,7 +1,7 @@
-//! Kernel launchers and the conv tiling plan; after `buffers` in `gpu`, before `executor`.
+//! Kernel launchers; after `clock` in `gpu`'s order, before `autotune`.
 //!
 //! [`Builder`] fills each kernel's uniform parameters, binds its buffers and counts its
-//! workgroups; [`conv_plan`] picks a convolution's tile and split-K. Sizes come from users
+//! workgroups; a convolution follows a [`ConvPlan`] (from `tiling`). Sizes come from users
 //! (batch, shapes, feature lengths), so every count the shaders index with `u32` is
 //! computed with checked arithmetic: too large is an [`Error::Unsupported`], never a panic
 //! or a wrap.
@@ -11,128 +11,13 @@ use super::context::GpuContext;
 use super::dispatch::Dispatch;
 use super::pipelines::{Kernel, Pipelines};
 use super::shaders::{
-    self, ConvParams, ConvTile, EltwiseMode, EltwiseParams, LinearParams, MaskParams, PoolMode,
-    PoolParams, QuantizeParams, Uniform,
+    self, ConvKernel, ConvParams, ConvTile, CopyParams, DirectSpec, EltwiseMode, EltwiseParams,
+    LinearParams, MaskParams, PoolMode, PoolParams, QuantizeParams, Uniform,
 };
+use super::tiling::{self, count, u32_of, ConvPlan, ConvShape, DeviceClass};
 use crate::error::{Error, Result};
 use crate::model::{Act, Conv2d, Pool, Shape};
 use std::marker::PhantomData;
-
-/// `v` as a shader `u32`, or an error naming `what`.
-fn u32_of(what: &str, v: usize) -> Result<u32> {
-    u32::try_from(v)
-        .map_err(|_| Error::Unsupported(format!("{what} of {v} exceeds the kernels' u32 indexing")))
-}
-
-/// The product of `factors` as a shader `u32` (the element count of a tensor the kernel
-/// indexes), or an error naming `what` and the factors.
-fn count(what: &str, factors: &[usize]) -> Result<u32> {
-    factors
-        .iter()
-        .try_fold(1usize, |acc, &f| acc.checked_mul(f))
-        .and_then(|n| u32::try_from(n).ok())
-        .ok_or_else(|| {
-            let dims: Vec<String> = factors.iter().map(|f| f.to_string()).collect();
-            Error::Unsupported(format!(
-                "{what} of {} values exceeds the kernels' u32 indexing",
-                dims.join(" x ")
-            ))
-        })
-}
-
-fn conv_out_hw(c: &Conv2d, input: Shape) -> Result<(usize, usize)> {
-    if c.groups == 0 || c.stride.0 == 0 || c.stride.1 == 0 {
-        return Err(Error::InvalidArg(format!(
-            "conv2d with groups {} and stride {:?}",
-            c.groups, c.stride
-        )));
-    }
-    c.out_hw(input.h, input.w).ok_or_else(|| {
-        Error::InvalidArg(format!(
-            "conv2d kernel {:?} is larger than its padded input {input}",
-            c.kernel
-        ))
-    })
-}
-
-/// How a convolution is tiled on the GPU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ConvPlan {
-    /// Tile shape.
-    pub tile: ConvTile,
-    /// Slices of the reduction (1 = no split-K).
-    pub k_splits: u32,
-    /// Reduction length per slice (a multiple of the K tile).
-    pub k_chunk: u32,
-    /// Workgroups to dispatch.
-    pub workgroups: [u32; 3],
-    /// Bytes of partial sums when split (0 otherwise).
-    pub scratch_bytes: u64,
-}
-
-/// Largest split-K scratch buffer per convolution.
-const SPLITK_MAX_SCRATCH_BYTES: u64 = 16 << 20;
-
-/// Chooses the tile (the one that pads the output least; ties go to the wide tile) and
-/// split-K (when the output has fewer tiles than [`shaders::CONV_SPLITK_TARGET_WORKGROUPS`],
-/// each slice keeping at least 4 K tiles). Errors when a count exceeds `u32`.
-pub fn conv_plan(c: &Conv2d, batch: usize, input: Shape) -> Result<ConvPlan> {
-    let (oh, ow) = conv_out_hw(c, input)?;
-    let n = count("conv2d output pixels", &[batch, oh, ow])?;
-    let m = u32_of("conv2d output channels per group", c.out_c / c.groups)?;
-    let k = count(
-        "conv2d reduction",
-        &[c.in_c / c.groups, c.kernel.0, c.kernel.1],
-    )?;
-    let groups = u32_of("conv2d groups", c.groups)?;
-    let out_bytes = count("conv2d output", &[batch, c.out_c, oh, ow])? as u64 * 4;
-    if n == 0 || m == 0 || k == 0 {
-        return Err(Error::InvalidArg(format!(
-            "conv2d of batch {batch} x {input} to {} channels computes nothing",
-            c.out_c
-        )));
-    }
-    let padded = |t: ConvTile| {
-        n.div_ceil(t.tile_n()) as u64
-            * t.tile_n() as u64
-            * m.div_ceil(t.tile_m()) as u64
-            * t.tile_m() as u64
-    };
-    let tile = if padded(ConvTile::NARROW) < padded(ConvTile::WIDE) {
-        ConvTile::NARROW
-    } else {
-        ConvTile::WIDE
-    };
-    let tiles = n.div_ceil(tile.tile_n()) as u64 * m.div_ceil(tile.tile_m()) as u64 * groups as u64;
-    let k_tiles = k.div_ceil(shaders::CONV_TILE_K);
-    let target = shaders::CONV_SPLITK_TARGET_WORKGROUPS;
-    let mut k_splits = 1;
-    if tiles < target as u64 && !c.is_depthwise() {
-        k_splits = target
-            .div_ceil(tiles as u32)
-            .min(k_tiles / 4)
-            .min((SPLITK_MAX_SCRATCH_BYTES / out_bytes.max(1)) as u32)
-            .max(1);
-    }
-    let k_chunk = (k_tiles.div_ceil(k_splits))
-        .checked_mul(shaders::CONV_TILE_K)
-        .ok_or_else(|| Error::Unsupported(format!("conv2d reduction of {k} values")))?;
-    let k_splits = k.div_ceil(k_chunk).max(1);
-    let z = groups
-        .checked_mul(k_splits)
-        .ok_or_else(|| Error::Unsupported(format!("conv2d with {groups} groups")))?;
-    Ok(ConvPlan {
-        tile,
-        k_splits,
-        k_chunk,
-        workgroups: [n.div_ceil(tile.tile_n()), m.div_ceil(tile.tile_m()), z],
-        scratch_bytes: if k_splits > 1 {
-            k_splits as u64 * out_bytes
-        } else {
-            0
-        },
-    })
-}
 
 /// Pooling flavours of `pool.wgsl`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -255,8 +140,13 @@ impl<'a> Builder<'a> {
         })
     }
 
-    /// Convolution (general, pointwise or depthwise kernel chosen from the shape; tile
-    /// shape and split-K chosen by [`conv_plan`]). One or two dispatches.
+    /// The class of this builder's adapter (what the tiling heuristic plans for).
+    pub fn device_class(&self) -> DeviceClass {
+        DeviceClass::of(&self.ctx.summary.device_type)
+    }
+
+    /// Convolution with the plan [`tiling::heuristic`] picks for this adapter. One or two
+    /// dispatches.
     #[allow(clippy::too_many_arguments)] // one buffer per kernel binding
     pub fn conv2d(
         &self,
@@ -269,26 +159,53 @@ impl<'a> Builder<'a> {
         residual: Option<&wgpu::Buffer>,
         y: &wgpu::Buffer,
     ) -> Result<Vec<Dispatch>> {
-        let plan = conv_plan(c, batch, input)?;
-        let (oh, ow) = conv_out_hw(c, input)?;
-        count("conv2d input", &[batch, input.c, input.h, input.w])?;
-        let out_len = count("conv2d output", &[batch, c.out_c, oh, ow])?;
-        let dim = |v: usize| u32_of("conv2d dimension", v);
+        let plan = tiling::heuristic(&ConvShape::new(c, batch, input)?, self.device_class())?;
+        self.conv2d_planned(&plan, c, x, weight, bias, residual, y)
+    }
+
+    /// Convolution `c` as `plan` says (a plan of `c`'s shape: see [`tiling::candidates`]);
+    /// `weight` is `[out_c, in_c / groups, kh, kw]`. The direct kernel's weights are
+    /// repacked into a buffer of their own here, once (submitted now, ahead of any later
+    /// submission). One or two dispatches (split-K adds its reduction).
+    #[allow(clippy::too_many_arguments)] // one buffer per kernel binding
+    pub fn conv2d_planned(
+        &self,
+        plan: &ConvPlan,
+        c: &Conv2d,
+        x: &wgpu::Buffer,
+        weight: &wgpu::Buffer,
+        bias: Option<&wgpu::Buffer>,
+        residual: Option<&wgpu::Buffer>,
+        y: &wgpu::Buffer,
+    ) -> Result<Vec<Dispatch>> {
+        let s = plan.shape;
+        let input = Shape::new(s.input.0 as usize, s.input.1 as usize, s.input.2 as usize);
+        // The plan must be one `tiling` makes for this very convolution: a kernel that
+        // cannot compute it (a direct plan for groups, a hand-edited split) is an error,
+        // not a wrong result.
+        let remade = tiling::plan_for(&s, plan.kernel, plan.k_splits > 1);
+        if ConvShape::new(c, s.batch as usize, input)? != s || remade.ok() != Some(*plan) {
+            return Err(Error::InvalidArg(format!(
+                "plan {} is not a plan of conv {}",
+                plan.label(),
+                ConvShape::new(c, s.batch as usize, input)?.key()
+            )));
+        }
         let prm = ConvParams {
-            batch: dim(batch)?,
-            in_c: dim(c.in_c)?,
-            in_h: dim(input.h)?,
-            in_w: dim(input.w)?,
-            out_c: dim(c.out_c)?,
-            out_h: dim(oh)?,
-            out_w: dim(ow)?,
-            groups: dim(c.groups)?,
-            kh: dim(c.kernel.0)?,
-            kw: dim(c.kernel.1)?,
-            stride_h: dim(c.stride.0)?,
-            stride_w: dim(c.stride.1)?,
-            pad_h: dim(c.padding.0)?,
-            pad_w: dim(c.padding.1)?,
+            batch: s.batch,
+            in_c: s.input.0,
+            in_h: s.input.1,
+            in_w: s.input.2,
+            out_c: s.output.0,
+            out_h: s.output.1,
+            out_w: s.output.2,
+            groups: s.groups,
+            kh: s.kernel.0,
+            kw: s.kernel.1,
+            stride_h: s.stride.0,
+            stride_w: s.stride.1,
+            pad_h: s.padding.0,
+            pad_w: s.padding.1,
             has_bias: bias.is_some() as u32,
             has_res: residual.is_some() as u32,
             act: c.act.code(),
@@ -296,39 +213,91 @@ impl<'a> Builder<'a> {
             k_chunk: plan.k_chunk,
             _pad0: 0,
         };
+        let out_len = count(
+            "conv2d output",
+            &[
+                c.out_c,
+                s.batch as usize,
+                s.output.1 as usize,
+                s.output.2 as usize,
+            ],
+        )?;
         let dummy = self.dummy();
         let (bias, residual) = (bias.unwrap_or(&dummy), residual.unwrap_or(&dummy));
-        if c.is_depthwise() {
-            let bufs = [(1, x), (2, weight), (3, bias), (4, residual), (5, y)];
-            return Ok(vec![self.per_element(
-                &self.k.depthwise,
-                &prm,
-                &bufs,
-                out_len,
-            )]);
-        }
         let ub = self.uniform(&prm);
+        let max = self
+            .ctx
+            .device
+            .limits()
+            .max_compute_workgroups_per_dimension;
+        let (pipeline, weight, workgroups) = match plan.kernel {
+            ConvKernel::Depthwise => {
+                let spec = DirectSpec::depthwise(c.kernel, c.stride);
+                let bufs = [
+                    (1, x),
+                    (2, weight),
+                    (3, bias),
+                    (4, residual),
+                    (5, y),
+                    (7, x),
+                ];
+                let aligned = (tiling::depthwise_aligned(&s), s.output.2.is_multiple_of(4));
+                let k = self.k.depthwise(&self.ctx.device, spec, aligned);
+                return Ok(vec![self.dispatch(
+                    &k,
+                    &ub,
+                    &bufs,
+                    fold_1d(plan.workgroups[0], max),
+                )]);
+            }
+            ConvKernel::Gemm(tile) => {
+                let k = match (tile == ConvTile::NARROW, c.is_pointwise()) {
+                    (false, false) => self.k.conv.clone(),
+                    (false, true) => self.k.conv_pointwise.clone(),
+                    (true, false) => self.k.conv_narrow.clone(),
+                    (true, true) => self.k.conv_narrow_pointwise.clone(),
+                };
+                (k, weight.clone(), plan.workgroups)
+            }
+            ConvKernel::Direct(tile) => {
+                let spec = tiling::direct_spec(&s);
+                let aligned = tiling::direct_aligned(&s);
+                let k = self.k.conv_direct(&self.ctx.device, tile, spec, aligned);
+                let [x, _, z] = plan.workgroups;
+                let [fx, fy, _] = fold_1d(x, max);
+                if z > max {
+                    return Err(Error::Unsupported(format!(
+                        "conv2d of {z} samples x reduction slices (at most {max})"
+                    )));
+                }
+                (k, self.pack_conv_weights(&prm, weight)?, [fx, fy, z])
+            }
+        };
+        // `main` of conv_direct.wgsl also reads the input as vec4s (binding 7); its
+        // `pointwise` entry and conv2d.wgsl do not, and a bind group lists exactly the
+        // bindings of its layout.
+        let vec_view = match plan.kernel {
+            ConvKernel::Direct(_) => tiling::direct_spec(&s).entry() == "main",
+            _ => false,
+        };
         let partial = if plan.k_splits > 1 {
             buffers::zeroed(self.ctx, "split-k partial sums", plan.scratch_bytes)
         } else {
             // Its own placeholder: a buffer bound read-write may not alias a read binding.
             self.dummy()
         };
-        let bufs = [
+        let mut bufs = vec![
             (1, x),
-            (2, weight),
+            (2, &weight),
             (3, bias),
             (4, residual),
             (5, y),
             (6, &partial),
         ];
-        let pipeline = match (plan.tile == ConvTile::NARROW, c.is_pointwise()) {
-            (false, false) => &self.k.conv,
-            (false, true) => &self.k.conv_pointwise,
-            (true, false) => &self.k.conv_narrow,
-            (true, true) => &self.k.conv_narrow_pointwise,
-        };
-        let mut out = vec![self.dispatch(pipeline, &ub, &bufs, plan.workgroups)];
+        if vec_view {
+            bufs.push((7, x));
+        }
+        let mut out = vec![self.dispatch(&pipeline, &ub, &bufs, workgroups)];
         if plan.k_splits > 1 {
             out.push(self.dispatch(
                 &self.k.conv_splitk_reduce,
@@ -338,6 +307,37 @@ impl<'a> Builder<'a> {
             ));
         }
         Ok(out)
+    }
+
+    /// The direct kernel's weights: `[out_c][k]` repacked to `[k][out_c rounded up to
+    /// CONV_DIRECT_CO_PAD]` by `pack_weights`, submitted now (queue order puts it before
+    /// every later submission, so no wait).
+    fn pack_conv_weights(&self, prm: &ConvParams, weight: &wgpu::Buffer) -> Result<wgpu::Buffer> {
+        let pad = shaders::CONV_DIRECT_CO_PAD as usize;
+        let k = prm.in_c as usize * prm.kh as usize * prm.kw as usize;
+        let values = count(
+            "packed conv2d weights",
+            &[k, (prm.out_c as usize).div_ceil(pad), pad],
+        )?;
+        let bytes = values as u64 * 4;
+        let max_binding = self.ctx.device.limits().max_storage_buffer_binding_size;
+        if bytes > max_binding {
+            return Err(Error::Unsupported(format!(
+                "packed conv2d weights of {bytes} bytes exceed the device's {max_binding}-byte binding"
+            )));
+        }
+        let packed = buffers::zeroed(self.ctx, "packed conv weights", bytes);
+        let ub = self.uniform(prm);
+        let d = self.dispatch(
+            &self.k.conv_pack_weights,
+            &ub,
+            &[(1, weight), (5, &packed)],
+            self.fold(values, shaders::WG_1D),
+        );
+        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+        super::dispatch::encode_all(&mut enc.begin_compute_pass(&Default::default()), [&d]);
+        self.ctx.queue.submit([enc.finish()]);
+        Ok(packed)
     }
 
     /// Fully connected layer `y = act(W x + b)` on `batch` vectors, for the block of
@@ -578,5 +578,22 @@ impl<'a> Builder<'a> {
         let prm = Self::quantize_params(numel, group_len, bits)?;
         let bufs = [(2, params), (3, words), (4, y)];
         Ok(self.per_element(&self.k.q_unpack, &prm, &bufs, prm.numel))
+    }
+
+    /// Copies `n` values (a multiple of 4) from `x` to `y`: the memory roofline of the
+    /// kernel efficiency table.
+    pub fn copy(&self, n: usize, x: &wgpu::Buffer, y: &wgpu::Buffer) -> Result<Dispatch> {
+        if !n.is_multiple_of(4) {
+            return Err(Error::InvalidArg(format!(
+                "the copy kernel moves whole vec4s, not {n} values"
+            )));
+        }
+        let prm = CopyParams {
+            n: u32_of("copied vec4s", n / 4)?,
+            _pad0: 0,
+            _pad1: 0,
+            _pad2: 0,
+        };
+        Ok(self.per_element(&self.k.copy, &prm, &[(1, x), (2, y)], prm.n))
     }
 }

@@ -3,18 +3,23 @@
 //! those to its left:
 //!
 //! ```text
-//! shaders -> pipelines -> context -> dispatch -> buffers -> launch -> executor
-//!     -> timing -> { pass_timer, codec }
+//! shaders -> tiling -> tilecache -> pipelines -> context -> dispatch -> buffers
+//!     -> clock -> launch -> autotune -> executor -> timing -> { pass_timer, codec }
 //! ```
 //!
-//! `shaders` (registry, generated prelude, the layouts WGSL and Rust share), `pipelines`
-//! (compiled from a device), `context` (adapter, device, queue; owns the pipelines),
-//! `dispatch` (dispatch records, running them), `buffers` (upload, read back), `launch`
-//! (kernel parameters and workgroup counts), `executor` (a graph range), then timing:
-//! `timing` (per-node profile), `pass_timer` (one pass, for benches), `codec` (feature
-//! encode/decode).
+//! `shaders` (registry, generated prelude, the layouts WGSL and Rust share), `tiling`
+//! (which kernel and tile compute a convolution: candidates and the heuristic), `tilecache`
+//! (the choices made on a device, and the file that keeps them), `pipelines`
+//! (compiled from a device), `context` (adapter, device, queue; owns the pipelines and
+//! the tile choices), `dispatch` (dispatch records, running them), `buffers` (upload, read
+//! back), `clock` (timing methods, statistics, timestamp queries), `launch` (kernel
+//! parameters and workgroup counts), `autotune` (a convolution's plan, measured on the
+//! device), `executor` (a graph range), then `timing` (per-node profile), `pass_timer`
+//! (one pass, for benches), `codec` (feature encode/decode).
 
+pub mod autotune;
 pub mod buffers;
+mod clock;
 pub mod codec;
 mod context;
 mod dispatch;
@@ -23,14 +28,16 @@ mod launch;
 mod pass_timer;
 mod pipelines;
 pub mod shaders;
+mod tilecache;
+pub mod tiling;
 mod timing;
 
-pub use context::{list_adapters, AdapterSummary, GpuContext};
+pub use clock::{percentile, time_dispatch_groups, Stats, TimingMethod};
+pub use context::{list_adapters, AdapterSummary, GpuContext, WGPU_VERSION};
 pub use dispatch::Dispatch;
 pub use executor::{Executor, Step};
-pub use launch::{conv_plan, fold_1d, Builder, ConvPlan, PoolKind};
+pub use launch::{fold_1d, Builder, PoolKind};
 pub use pass_timer::PassTimer;
-pub use timing::{
-    percentile, profile, profile_nodes, profile_whole, run_timed, time_dispatch_groups,
-    RangeProfile, Stats, TimingMethod,
-};
+pub use tilecache::{TileChoice, TileSource, TuneSummary};
+pub use tiling::{conv_plan, ConvPlan, ConvShape, DeviceClass};
+pub use timing::{profile, profile_nodes, profile_whole, run_timed, RangeProfile};

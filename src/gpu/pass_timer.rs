@@ -4,9 +4,9 @@
 //! completed poll. Used by the criterion kernel benches (`iter_custom`) and anywhere a
 //! fixed dispatch list needs a duration.
 
+use super::clock::{time_groups_once, Queries, TimingMethod};
 use super::context::GpuContext;
 use super::dispatch::Dispatch;
-use super::timing::{time_groups_once, Queries, TimingMethod};
 use crate::error::Result;
 use std::time::Duration;
 

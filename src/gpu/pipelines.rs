@@ -4,10 +4,12 @@
 //! buffers.
 
 use super::shaders::{
-    self, ConvParams, ConvTile, EltwiseParams, LinearParams, MaskParams, PoolParams,
-    QuantizeParams, Uniform,
+    self, ConvParams, ConvTile, CopyParams, DirectSpec, DirectTile, EltwiseParams, LinearParams,
+    MaskParams, PoolParams, QuantizeParams, Uniform,
 };
+use std::collections::HashMap;
 use std::marker::PhantomData;
+use std::sync::Mutex;
 
 /// A compute pipeline whose `@binding(0)` uniform is `P`, so that a launcher can only fill
 /// it with the struct the shader declares.
@@ -17,7 +19,25 @@ pub(crate) struct Kernel<P> {
     params: PhantomData<fn(P)>,
 }
 
-/// Every pipeline splitbench uses.
+impl<P> Clone for Kernel<P> {
+    fn clone(&self) -> Self {
+        Self {
+            pipeline: self.pipeline.clone(),
+            params: PhantomData,
+        }
+    }
+}
+
+/// A pipeline compiled per value of its override constants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Specialised {
+    Direct(DirectTile, DirectSpec, bool),
+    Depthwise(DirectSpec, bool, bool),
+}
+
+/// Every pipeline splitbench uses. The variants of the direct and depthwise convolutions
+/// are compiled on first use: a device compiles only the tiles its layers use (or the
+/// autotuner tries).
 #[derive(Debug)]
 pub(crate) struct Pipelines {
     pub(crate) conv: Kernel<ConvParams>,
@@ -25,7 +45,8 @@ pub(crate) struct Pipelines {
     pub(crate) conv_narrow: Kernel<ConvParams>,
     pub(crate) conv_narrow_pointwise: Kernel<ConvParams>,
     pub(crate) conv_splitk_reduce: Kernel<ConvParams>,
-    pub(crate) depthwise: Kernel<ConvParams>,
+    pub(crate) conv_pack_weights: Kernel<ConvParams>,
+    specialised: Mutex<HashMap<Specialised, Kernel<ConvParams>>>,
     pub(crate) linear: Kernel<LinearParams>,
     pub(crate) pool: Kernel<PoolParams>,
     pub(crate) eltwise: Kernel<EltwiseParams>,
@@ -33,6 +54,7 @@ pub(crate) struct Pipelines {
     pub(crate) q_minmax: Kernel<QuantizeParams>,
     pub(crate) q_pack: Kernel<QuantizeParams>,
     pub(crate) q_unpack: Kernel<QuantizeParams>,
+    pub(crate) copy: Kernel<CopyParams>,
 }
 
 /// Compiles `entry` of the registered `file` with the constants of `tile` and the
@@ -85,7 +107,8 @@ impl Pipelines {
             conv_narrow: kernel(dev, "conv2d.wgsl", "main", &[], narrow),
             conv_narrow_pointwise: kernel(dev, "conv2d.wgsl", "main", pointwise, narrow),
             conv_splitk_reduce: kernel(dev, "conv2d.wgsl", "splitk_reduce", &[], wide),
-            depthwise: kernel(dev, "depthwise.wgsl", "main", &[], wide),
+            conv_pack_weights: kernel(dev, "conv_direct.wgsl", "pack_weights", &[], wide),
+            specialised: Mutex::new(HashMap::new()),
             linear: kernel(dev, "linear.wgsl", "main", &[], wide),
             pool: kernel(dev, "pool.wgsl", "main", &[], wide),
             eltwise: kernel(dev, "eltwise.wgsl", "main", &[], wide),
@@ -93,6 +116,52 @@ impl Pipelines {
             q_minmax: kernel(dev, "quantize.wgsl", "group_minmax", &[], wide),
             q_pack: kernel(dev, "quantize.wgsl", "quantize_pack", &[], wide),
             q_unpack: kernel(dev, "quantize.wgsl", "unpack_dequantize", &[], wide),
+            copy: kernel(dev, "copy.wgsl", "main", &[], wide),
         }
+    }
+
+    /// The pipeline of `which`, compiled on first use.
+    fn specialised(&self, dev: &wgpu::Device, which: Specialised) -> Kernel<ConvParams> {
+        // A poisoned lock only means another thread panicked while compiling; the map
+        // itself is still valid.
+        let mut map = self.specialised.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(which)
+            .or_insert_with(|| {
+                let wide = ConvTile::WIDE;
+                match which {
+                    Specialised::Direct(tile, spec, aligned) => {
+                        let o = tile.overrides(spec, aligned);
+                        kernel(dev, "conv_direct.wgsl", spec.entry(), &o, wide)
+                    }
+                    Specialised::Depthwise(spec, aligned, out_aligned) => {
+                        let o = shaders::depthwise_overrides(spec, aligned, out_aligned);
+                        kernel(dev, "depthwise.wgsl", "main", &o, wide)
+                    }
+                }
+            })
+            .clone()
+    }
+
+    /// The direct convolution for `tile`, its loop specialised as `spec`, with vector
+    /// loads of aligned window rows or not.
+    pub(crate) fn conv_direct(
+        &self,
+        dev: &wgpu::Device,
+        tile: DirectTile,
+        spec: DirectSpec,
+        aligned: bool,
+    ) -> Kernel<ConvParams> {
+        self.specialised(dev, Specialised::Direct(tile, spec, aligned))
+    }
+
+    /// The depthwise convolution, its loop specialised as `spec`, with vector loads of
+    /// aligned input rows and vector stores of aligned output rows, or not.
+    pub(crate) fn depthwise(
+        &self,
+        dev: &wgpu::Device,
+        spec: DirectSpec,
+        (aligned, out_aligned): (bool, bool),
+    ) -> Kernel<ConvParams> {
+        self.specialised(dev, Specialised::Depthwise(spec, aligned, out_aligned))
     }
 }

@@ -27,6 +27,15 @@ pub const CONV_NARROW_WG_Y: u32 = 64;
 /// Below this many output tiles a convolution splits its reduction (split-K) so that
 /// enough workgroups exist to fill a large GPU.
 pub const CONV_SPLITK_TARGET_WORKGROUPS: u32 = 128;
+/// Threads per workgroup of the direct convolution (`conv_direct.wgsl`), a 1-D group.
+pub const CONV_DIRECT_WG: u32 = 64;
+/// Output columns per thread of the direct convolution (one vec4 of pixels per row).
+pub const CONV_DIRECT_COLS: u32 = 4;
+/// The direct convolution's packed weights round the output channels up to this many
+/// (two vec4 channel groups), so that a thread's second group never reads past the end.
+pub const CONV_DIRECT_CO_PAD: u32 = 8;
+/// Output rows per thread of the depthwise convolution (4 columns each).
+pub const DEPTHWISE_ROWS: u32 = 4;
 /// Threads per fully connected workgroup (one output feature, 4 samples).
 pub const LINEAR_WG: u32 = 64;
 /// Samples per fully connected workgroup (the shader's vec4 accumulators).
@@ -38,6 +47,10 @@ pub const REDUCE_WG: u32 = 256;
 pub const FILES: &[(&str, &str)] = &[
     ("conv2d.wgsl", include_str!("../../shaders/conv2d.wgsl")),
     (
+        "conv_direct.wgsl",
+        include_str!("../../shaders/conv_direct.wgsl"),
+    ),
+    (
         "depthwise.wgsl",
         include_str!("../../shaders/depthwise.wgsl"),
     ),
@@ -46,11 +59,12 @@ pub const FILES: &[(&str, &str)] = &[
     ("eltwise.wgsl", include_str!("../../shaders/eltwise.wgsl")),
     ("mask.wgsl", include_str!("../../shaders/mask.wgsl")),
     ("quantize.wgsl", include_str!("../../shaders/quantize.wgsl")),
+    ("copy.wgsl", include_str!("../../shaders/copy.wgsl")),
 ];
 
 /// Tile shape of a convolution pipeline: workgroup `wg_x` x `wg_y` threads, each
 /// computing 4 output channels x 4 output pixels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ConvTile {
     /// Threads along output pixels.
     pub wg_x: u32,
@@ -76,6 +90,117 @@ impl ConvTile {
     /// Output pixels per tile.
     pub const fn tile_n(self) -> u32 {
         self.wg_x * 4
+    }
+}
+
+/// Tile of the direct convolution (`conv_direct.wgsl`): each thread computes `4 * cg`
+/// output channels x `rows` output rows x [`CONV_DIRECT_COLS`] output columns. The fields
+/// are the shader's pipeline-overridable constants ([`DirectTile::overrides`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DirectTile {
+    /// Output rows per thread: 1, 2 or 4.
+    pub rows: u32,
+    /// Groups of 4 output channels per thread: 1 or 2.
+    pub cg: u32,
+    /// Consecutive threads take consecutive channel groups (else consecutive pixel tiles).
+    pub cg_fast: bool,
+}
+
+impl DirectTile {
+    /// Every tile the shader is compiled for.
+    pub const ALL: [DirectTile; 12] = {
+        let mut all = [DirectTile {
+            rows: 1,
+            cg: 1,
+            cg_fast: true,
+        }; 12];
+        let mut i = 0;
+        while i < 12 {
+            all[i] = DirectTile {
+                rows: [1, 2, 4][i / 4],
+                cg: 1 + (i / 2) as u32 % 2,
+                cg_fast: i % 2 == 0,
+            };
+            i += 1;
+        }
+        all
+    };
+    /// Output channels per thread.
+    pub const fn channels(self) -> u32 {
+        4 * self.cg
+    }
+    /// Output pixels per thread.
+    pub const fn pixels(self) -> u32 {
+        self.rows * CONV_DIRECT_COLS
+    }
+    /// The pipeline-overridable constants of `conv_direct.wgsl` for this tile, `spec`, and
+    /// whether its windows' rows are vec4-aligned.
+    pub fn overrides(self, spec: DirectSpec, aligned: bool) -> [(&'static str, f64); 5] {
+        [
+            ("ROWS", self.rows as f64),
+            ("CG", self.cg as f64),
+            ("CG_FAST", self.cg_fast as u32 as f64),
+            ("SPEC", spec.code() as f64),
+            ("ALIGNED", aligned as u32 as f64),
+        ]
+    }
+}
+
+/// The pipeline-overridable constants of `depthwise.wgsl`: its loop `spec`, whether input
+/// rows are read as vectors (`aligned`) and output rows stored as vectors (`out_aligned`).
+pub fn depthwise_overrides(
+    spec: DirectSpec,
+    aligned: bool,
+    out_aligned: bool,
+) -> [(&'static str, f64); 3] {
+    [
+        ("SPEC", spec.code() as f64),
+        ("ALIGNED", aligned as u32 as f64),
+        ("OUT_ALIGNED", out_aligned as u32 as f64),
+    ]
+}
+
+/// A convolution kernel: the implicit GEMM of `conv2d.wgsl` with a tile shape, or the
+/// direct convolution of `conv_direct.wgsl` with its tile. Written and parsed as
+/// `gemm-<channels>x<pixels>` and `direct-r<rows>-c<channels>-<ch|px>` (the tile cache and
+/// the profile manifest use these names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConvKernel {
+    /// Implicit GEMM through workgroup memory (any groups).
+    Gemm(ConvTile),
+    /// Direct convolution (groups = 1).
+    Direct(DirectTile),
+    /// Depthwise convolution (`depthwise.wgsl`: groups = input = output channels).
+    Depthwise,
+}
+
+impl std::fmt::Display for ConvKernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConvKernel::Gemm(t) => write!(f, "gemm-{}x{}", t.tile_m(), t.tile_n()),
+            ConvKernel::Direct(t) => write!(
+                f,
+                "direct-r{}-c{}-{}",
+                t.rows,
+                t.channels(),
+                if t.cg_fast { "ch" } else { "px" }
+            ),
+            ConvKernel::Depthwise => write!(f, "depthwise"),
+        }
+    }
+}
+
+impl std::str::FromStr for ConvKernel {
+    type Err = String;
+    /// The names [`Display`](std::fmt::Display) writes, for the kernels that exist.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let gemm = [ConvTile::WIDE, ConvTile::NARROW].map(ConvKernel::Gemm);
+        let direct = DirectTile::ALL.map(ConvKernel::Direct);
+        gemm.into_iter()
+            .chain(direct)
+            .chain([ConvKernel::Depthwise])
+            .find(|k| k.to_string() == s)
+            .ok_or_else(|| format!("unknown convolution kernel '{s}'"))
     }
 }
 
@@ -162,7 +287,8 @@ pub(crate) trait Uniform: bytemuck::Pod {
 }
 
 uniform_structs! {
-    /// `conv2d.wgsl` and `depthwise.wgsl` (which ignores `k_splits` and `k_chunk`).
+    /// `conv2d.wgsl`, `conv_direct.wgsl` (whose `k_chunk` counts input channels) and
+    /// `depthwise.wgsl` (which ignores `k_splits` and `k_chunk`).
     ConvParams {
         batch: u32, in_c: u32, in_h: u32, in_w: u32,
         out_c: u32, out_h: u32, out_w: u32, groups: u32,
@@ -190,6 +316,8 @@ uniform_structs! {
     MaskParams { n: u32, channels: u32, inner: u32, _pad0: u32 }
     /// `quantize.wgsl`: `numel` values in `groups` groups of `group_len` at `bits` bits.
     QuantizeParams { numel: u32, group_len: u32, groups: u32, bits: u32 }
+    /// `copy.wgsl`: `n` vec4s.
+    CopyParams { n: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
 }
 
 /// Per-group parameters of `quantize.wgsl`: the layout of [`QuantParams`], whose
@@ -209,18 +337,21 @@ pub const STRUCTS: &[StructLayout] = &[
     EltwiseParams::LAYOUT,
     MaskParams::LAYOUT,
     QuantizeParams::LAYOUT,
+    CopyParams::LAYOUT,
     QUANT_PARAMS,
 ];
 
 /// `(file, uniform struct)`: the struct each registered file binds at `@binding(0)`.
 pub const UNIFORMS: &[(&str, StructLayout)] = &[
     ("conv2d.wgsl", ConvParams::LAYOUT),
+    ("conv_direct.wgsl", ConvParams::LAYOUT),
     ("depthwise.wgsl", ConvParams::LAYOUT),
     ("linear.wgsl", LinearParams::LAYOUT),
     ("pool.wgsl", PoolParams::LAYOUT),
     ("eltwise.wgsl", EltwiseParams::LAYOUT),
     ("mask.wgsl", MaskParams::LAYOUT),
     ("quantize.wgsl", QuantizeParams::LAYOUT),
+    ("copy.wgsl", CopyParams::LAYOUT),
 ];
 
 /// The uniform struct that `file` binds, from [`UNIFORMS`].
@@ -233,11 +364,11 @@ pub fn uniform_of(file: &str) -> Option<StructLayout> {
 macro_rules! mode_codes {
     (
         $(#[$meta:meta])*
-        $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wgsl:ident),* $(,)? }
+        $vis:vis $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wgsl:ident),* $(,)? }
     ) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub(crate) enum $name {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        $vis enum $name {
             $($(#[$vmeta])* $variant),*
         }
 
@@ -246,8 +377,8 @@ macro_rules! mode_codes {
             const WGSL: &'static [(&'static str, u32)] =
                 &[$((stringify!($wgsl), $name::$variant as u32)),*];
 
-            /// The code written in the shader's `mode` field.
-            pub(crate) const fn code(self) -> u32 {
+            /// The code written in the shader's `mode` field (or override).
+            pub const fn code(self) -> u32 {
                 self as u32
             }
         }
@@ -256,7 +387,7 @@ macro_rules! mode_codes {
 
 mode_codes! {
     /// `mode` of `pool.wgsl`.
-    PoolMode {
+    pub(crate) PoolMode {
         /// Max over the window (padding never wins).
         Max = POOL_MAX,
         /// Average counting zero padding.
@@ -267,8 +398,73 @@ mode_codes! {
 }
 
 mode_codes! {
+    /// `SPEC` of `conv_direct.wgsl`: the loop specialised for the kernel's shape.
+    pub DirectSpec {
+        /// Any kernel, stride and padding.
+        Generic = DIRECT_GENERIC,
+        /// Kernel 3 wide, stride 1 along x: one input window serves 3 kernel columns.
+        Win3 = DIRECT_WIN3,
+        /// 3x3, stride 1: each input row is also read once for the output rows it feeds.
+        K3s1 = DIRECT_K3S1,
+        /// 3x3, stride 2: each input row read once, a 9-value window.
+        K3s2 = DIRECT_K3S2,
+        /// 1x1, stride 2, no padding (downsampling shortcuts): the generic loop, with the
+        /// even inputs of vector loads where rows are vec4-aligned.
+        P1s2 = DIRECT_P1S2,
+        /// Pointwise (1x1, stride 1, no padding; entry point `pointwise`) over flat pixels.
+        Pw = DIRECT_PW,
+        /// Pointwise with planes a multiple of 4 pixels: vector loads of 4 pixels.
+        Pw4 = DIRECT_PW4,
+        /// Pointwise on 1x1 planes with input channels a multiple of 4: a fully connected
+        /// layer, its reduction read 4 inputs per vector load.
+        Fc = DIRECT_FC,
+    }
+}
+
+impl DirectSpec {
+    /// The most specialised loop of `conv_direct.wgsl` for a kernel `(kh, kw)` with
+    /// stride `(sh, sw)` and padding `(ph, pw)` on planes of `plane` output pixels from
+    /// `in_c` input channels.
+    pub fn of(
+        kernel: (usize, usize),
+        stride: (usize, usize),
+        padding: (usize, usize),
+        plane: usize,
+        in_c: usize,
+    ) -> Self {
+        match (kernel, stride, padding) {
+            ((1, 1), (1, 1), (0, 0)) if plane == 1 && in_c.is_multiple_of(4) => DirectSpec::Fc,
+            ((1, 1), (1, 1), (0, 0)) if plane.is_multiple_of(4) => DirectSpec::Pw4,
+            ((1, 1), (1, 1), (0, 0)) => DirectSpec::Pw,
+            ((3, 3), (1, 1), _) => DirectSpec::K3s1,
+            ((3, 3), (2, 2), _) => DirectSpec::K3s2,
+            ((1, 1), (2, 2), (0, 0)) => DirectSpec::P1s2,
+            ((_, 3), (_, 1), _) => DirectSpec::Win3,
+            _ => DirectSpec::Generic,
+        }
+    }
+
+    /// The entry point of `conv_direct.wgsl` that runs this loop.
+    pub fn entry(self) -> &'static str {
+        match self {
+            DirectSpec::Pw | DirectSpec::Pw4 | DirectSpec::Fc => "pointwise",
+            _ => "main",
+        }
+    }
+
+    /// The most specialised loop of `depthwise.wgsl` for a kernel and stride.
+    pub fn depthwise(kernel: (usize, usize), stride: (usize, usize)) -> Self {
+        match (kernel, stride) {
+            ((3, 3), (1, 1)) => DirectSpec::K3s1,
+            ((3, 3), (2, 2)) => DirectSpec::K3s2,
+            _ => DirectSpec::Generic,
+        }
+    }
+}
+
+mode_codes! {
     /// `mode` of `eltwise.wgsl`.
-    EltwiseMode {
+    pub(crate) EltwiseMode {
         /// `y = act(a + b)`.
         Add = ELTWISE_ADD,
         /// `y = act(a)`.
@@ -288,6 +484,10 @@ pub fn constants(tile: ConvTile) -> Vec<(&'static str, u32)> {
         ("CONV_TILE_M", tile.tile_m()),
         ("CONV_TILE_N", tile.tile_n()),
         ("CONV_TILE_K", CONV_TILE_K),
+        ("CONV_DIRECT_WG", CONV_DIRECT_WG),
+        ("CONV_DIRECT_COLS", CONV_DIRECT_COLS),
+        ("CONV_DIRECT_CO_PAD", CONV_DIRECT_CO_PAD),
+        ("DEPTHWISE_ROWS", DEPTHWISE_ROWS),
         ("LINEAR_WG", LINEAR_WG),
         ("LINEAR_BATCH_TILE", LINEAR_BATCH_TILE),
         ("REDUCE_WG", REDUCE_WG),
@@ -296,6 +496,7 @@ pub fn constants(tile: ConvTile) -> Vec<(&'static str, u32)> {
         .into_iter()
         .chain(PoolMode::WGSL.iter().copied())
         .chain(EltwiseMode::WGSL.iter().copied())
+        .chain(DirectSpec::WGSL.iter().copied())
         .collect()
 }
 
@@ -344,4 +545,20 @@ pub fn source_for(file: &str, tile: ConvTile) -> Option<String> {
         .iter()
         .find(|(name, _)| *name == file)
         .map(|(_, src)| prelude_for(tile) + src)
+}
+
+/// A hash (FNV-1a, 64 bits) of every shader's full source under both conv tiles: it
+/// changes with any kernel, prelude constant or struct, so that measurements taken with
+/// other kernels are not reused.
+pub fn source_hash() -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for tile in [ConvTile::WIDE, ConvTile::NARROW] {
+        for (name, _) in FILES {
+            for b in source_for(name, tile).unwrap_or_default().bytes() {
+                h ^= b as u64;
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+    }
+    h
 }

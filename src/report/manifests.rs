@@ -3,10 +3,9 @@
 
 use super::rows::{ChannelRole, Family};
 use crate::compress::Variant;
-use crate::gpu::AdapterSummary;
+use crate::gpu::{AdapterSummary, TileSource, TuneSummary};
 
-/// The wgpu version splitbench was built with (from Cargo.lock).
-pub const WGPU_VERSION: &str = env!("SPLITBENCH_WGPU_VERSION");
+pub use crate::gpu::WGPU_VERSION;
 
 /// The git revision of the working directory (`<sha>` or `<sha>-dirty`), or `unknown`.
 pub fn git_revision() -> String {
@@ -116,6 +115,24 @@ pub struct ProfileManifest {
     pub whole_graph_ms_p95: f64,
     /// Sum of per-node medians.
     pub sum_of_node_medians_ms: f64,
+    /// How the convolution tiles were chosen: mode, cache file, shapes measured now, read
+    /// from the cache or planned by the heuristic, time spent measuring.
+    pub autotune: TuneSummary,
+    /// The kernel and tile each convolution ran with.
+    pub tiles: Vec<NodeTile>,
+}
+
+/// The kernel and tile one convolution node ran with, and where the choice came from.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct NodeTile {
+    /// Node name.
+    pub node: String,
+    /// Kernel and tile (`direct-r4-c8-ch`, `gemm-64x64+splitk4`, `depthwise`, ...).
+    pub kernel: String,
+    /// `tuned`, `cached` or `heuristic`.
+    pub source: TileSource,
+    /// The kernel's measured time when it was chosen by measurement, ms.
+    pub tuned_ms: Option<f64>,
 }
 
 /// One method's choice on one (non-sweep) link, for the manifest and the printed summary.

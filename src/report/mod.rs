@@ -5,6 +5,7 @@
 
 mod charts;
 mod csvio;
+mod kernels;
 mod manifests;
 mod rows;
 
@@ -13,8 +14,9 @@ pub use csvio::{
     csv_string, read_profile_csv, read_study, redraw, write_csv, write_study, ACCURACY_LATENCY_CSV,
     BYTES_CSV, CANDIDATES_CSV, CDF_CSV, LAYERS_CSV, MANIFEST_JSON, TITLE_TXT, TRADEOFF_CSV,
 };
+pub use kernels::{KernelEfficiencyManifest, KernelEfficiencyRow};
 pub use manifests::{
-    git_revision, unix_time, ChannelInfo, ChoiceSummary, LinkSummary, OffloadManifest,
+    git_revision, unix_time, ChannelInfo, ChoiceSummary, LinkSummary, NodeTile, OffloadManifest,
     PredictorError, ProfileManifest, RunInfo, TradeoffManifest, WGPU_VERSION,
 };
 pub use rows::{

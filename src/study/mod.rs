@@ -11,10 +11,12 @@
 //! ```
 //!
 //! [`accuracy`] builds the accuracy table the planner can use; [`profile`] is `splitbench
-//! profile`'s per-node timing with its rows and manifest.
+//! profile`'s per-node timing with its rows and manifest; [`efficiency`] is the kernel
+//! efficiency table (`splitbench kernels`).
 
 pub mod accuracy;
 mod accuracy_latency;
+pub mod efficiency;
 mod evaluate;
 mod linkcheck;
 mod links;

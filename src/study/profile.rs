@@ -5,7 +5,7 @@ use super::seeds;
 use crate::error::{Error, Result};
 use crate::gpu::{self, Executor, GpuContext, RangeProfile, TimingMethod};
 use crate::model::Prepared;
-use crate::report::{self, ProfileManifest, ProfileRow, RunInfo};
+use crate::report::{self, NodeTile, ProfileManifest, ProfileRow, RunInfo};
 use std::path::{Path, PathBuf};
 
 /// CSV rows of a profiled executor, one per step (node).
@@ -36,6 +36,22 @@ pub fn profile_rows(exec: &Executor<'_>, prof: &RangeProfile) -> Vec<ProfileRow>
                 dispatches: step.dispatches.len(),
                 timing: prof.method.as_str().to_string(),
             }
+        })
+        .collect()
+}
+
+/// The kernel each convolution of an executor runs with, and where it came from.
+pub fn node_tiles(exec: &Executor<'_>) -> Vec<NodeTile> {
+    exec.steps()
+        .iter()
+        .filter_map(|step| {
+            let t = step.tile?;
+            Some(NodeTile {
+                node: exec.graph().nodes[step.node].name.clone(),
+                kernel: t.plan.label(),
+                source: t.source,
+                tuned_ms: t.ms,
+            })
         })
         .collect()
 }
@@ -97,6 +113,8 @@ pub fn profile(ctx: &GpuContext, p: &Prepared, o: &ProfileOptions) -> Result<Pro
         whole_graph_ms_p5: prof.whole.p5_ms,
         whole_graph_ms_p95: prof.whole.p95_ms,
         sum_of_node_medians_ms: prof.sum_of_medians_ms(),
+        autotune: ctx.tile_summary(),
+        tiles: node_tiles(&exec),
     };
     Ok(Profiled { rows, manifest })
 }

@@ -1,6 +1,8 @@
 //! Shared test helpers.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod edge;
+
 use splitbench::gpu::GpuContext;
 use splitbench::tensor::Rng;
 

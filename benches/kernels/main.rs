@@ -3,12 +3,18 @@
 //! has no timestamps). Throughput: conv/linear report FLOPs as "elements" (elem/s =
 //! FLOP/s); pooling and quantization report bytes read.
 //!
-//! `cargo bench --bench kernels` takes about a minute on lavapipe (CPU-emulated GPU), with
-//! `SPLITBENCH_BENCH=full` a few; `cargo test --benches` runs each case once.
+//! First the kernel efficiency table (`splitbench::study::efficiency`, also `splitbench
+//! kernels`: every conv, depthwise and FC shape of the study's models and bottlenecks
+//! against the best conv rate and the copy roofline of the same run), written to
+//! `results/<device>/kernel_efficiency.csv`.
+//!
+//! `cargo bench --bench kernels` takes a few minutes on lavapipe (CPU-emulated GPU), more
+//! with `SPLITBENCH_BENCH=full`; `cargo test --benches` runs each case once.
 
+#[path = "../common/mod.rs"]
 mod common;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use splitbench::gpu::{buffers, Builder, GpuContext, PassTimer, PoolKind};
 use splitbench::model::{Act, Conv2d, Shape};
 use splitbench::tensor::Rng;
@@ -278,4 +284,48 @@ fn quantize(c: &mut Criterion) {
 }
 
 criterion_group!(benches, conv3x3, depthwise, gemm, pooling, quantize);
-criterion_main!(benches);
+
+/// The kernel efficiency table: written to `results/<device>/` under `cargo bench`, a few
+/// shapes once each under `cargo test --benches`.
+fn efficiency(ctx: &GpuContext, bench: bool) -> anyhow::Result<()> {
+    use splitbench::study::efficiency::{measure_efficiency, EfficiencyOptions};
+    let opts = if bench {
+        EfficiencyOptions {
+            full: common::full(),
+            reps: if common::full() { 30 } else { 10 },
+            ..Default::default()
+        }
+    } else {
+        EfficiencyOptions {
+            warmup: 0,
+            reps: 1,
+            copy_bytes: 1 << 20,
+            max_shapes: Some(4),
+            ..Default::default()
+        }
+    };
+    let table = measure_efficiency(ctx, &opts, &mut ())?;
+    print!("{}", table.text());
+    if bench {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("results")
+            .join(ctx.summary.file_safe_name());
+        std::fs::create_dir_all(&dir)?;
+        let (csv, json) = table.write(&dir)?;
+        eprintln!("wrote {} and {}", csv.display(), json.display());
+    }
+    Ok(())
+}
+
+/// The efficiency table, then the criterion groups.
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    if let Some(ctx) = context() {
+        if let Err(e) = efficiency(&ctx, bench) {
+            eprintln!("error: kernel efficiency table: {e:#}");
+            std::process::exit(1);
+        }
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

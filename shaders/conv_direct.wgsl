@@ -1,0 +1,649 @@
+// Direct convolution (groups = 1): each thread computes 4 * CG output channels x ROWS
+// output rows x 4 output columns, reading inputs and weights straight from storage: no
+// workgroup memory, no barriers and no im2col index arithmetic in the inner loop, so a
+// narrow output (a 1-channel bottleneck encoder), a tiny reduction (the first conv, a
+// decoder from 1 channel) or a layer with 16 output pixels wastes nothing on tile padding.
+// Inputs are read once per output row and kernel row and reused across the 4 * CG
+// channels of the thread; each weight load is one vec4 of 4 output channels, reused
+// across ROWS x 4 pixels. Accumulators are named vec4s over 4 channels (arrays of
+// accumulators indexed by loop variables spill to memory), updated through pointer
+// helpers; the ones a tile does not use are removed by the compiler since ROWS and CG
+// are pipeline constants.
+//
+// Weights are repacked once when the dispatch is built (`pack_weights`, below) to
+// [k][out_c rounded up to 8] so that consecutive output channels of one reduction step
+// are one vec4; the padding channels are zero and never stored.
+//
+// SPEC specialises the loop for the kernel's shape: DIRECT_WIN3 (3 wide, stride 1 along x)
+// reads one 6-value window per input row for the 3 kernel columns of 4 output columns;
+// DIRECT_K3S1 (3x3, stride 1) also reads each of the ROWS + 2 input rows once, for the up
+// to 3 output rows it feeds, with the 9 weights of an input channel in registers;
+// DIRECT_K3S2 (3x3, stride 2) reads each of the 2 ROWS + 1 input rows once as a 9-value
+// window. CG_FAST chooses what consecutive
+// threads take: consecutive channel groups (inputs shared, weights coalesced) or
+// consecutive pixel tiles (for layers with one channel group). Split-K over input
+// channels writes raw partial sums that conv2d.wgsl's `splitk_reduce` finishes.
+
+override ROWS: u32 = 4u;
+override CG: u32 = 1u;
+override CG_FAST: bool = true;
+// A DirectSpec code: the loop specialised for the kernel's shape.
+override SPEC: u32 = DIRECT_GENERIC;
+// For the 3-wide windows: input rows start on a vec4 (width a multiple of 4) and the
+// padding along x is 1, so the middle 4 values of each 6-value window are one vector load
+// from `xv`, the same buffer as `x`.
+override ALIGNED: bool = false;
+
+const_assert CONV_DIRECT_COLS == 4u && CONV_DIRECT_CO_PAD == 8u;
+
+@group(0) @binding(0) var<uniform> p: ConvParams;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> wt: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+// Outputs and residuals as vec4s: 4 consecutive pixels of a channel are one vector store
+// where they start on a vec4, else 4 component stores.
+@group(0) @binding(4) var<storage, read> res4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> y4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> partial: array<f32>;
+@group(0) @binding(7) var<storage, read> xv: array<vec4<f32>>;
+
+// The input at row `iy` (in range) and column `ix` of the plane at `base`; 0 in the
+// padding. The index is clamped so that the load itself never leaves the row.
+fn xat(base: u32, iy: u32, ix: i32) -> f32 {
+    let inside = ix >= 0 && ix < i32(p.in_w);
+    let v = x[base + iy * p.in_w + u32(clamp(ix, 0, i32(p.in_w) - 1))];
+    return select(0.0, v, inside);
+}
+
+// The 6-value window of row `iy` of the plane at `base` from column `ix` (3 kernel columns
+// of 4 output columns at stride 1).
+fn win6(base: u32, iy: u32, ix: i32) -> array<f32, 6> {
+    if (ALIGNED) {
+        // ix + 1 is the tile's first column, a multiple of 4.
+        let c = xv[(base + iy * p.in_w + u32(ix + 1)) / 4u];
+        return array<f32, 6>(xat(base, iy, ix), c.x, c.y, c.z, c.w, xat(base, iy, ix + 5));
+    }
+    return array<f32, 6>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2),
+                         xat(base, iy, ix + 3), xat(base, iy, ix + 4), xat(base, iy, ix + 5));
+}
+
+// The 9-value window of row `iy` from column `ix` (3 kernel columns of 4 output columns
+// at stride 2). Aligned, columns past the row feed only output columns past the output
+// row, which are never stored; past the buffer, the last vector is read instead.
+fn win9(base: u32, iy: u32, ix: i32) -> array<f32, 9> {
+    if (ALIGNED) {
+        let i = (base + iy * p.in_w + u32(ix + 1)) / 4u;
+        let last = arrayLength(&xv) - 1u;
+        let a = xv[min(i, last)];
+        let b = xv[min(i + 1u, last)];
+        return array<f32, 9>(xat(base, iy, ix), a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w);
+    }
+    return array<f32, 9>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2),
+                         xat(base, iy, ix + 3), xat(base, iy, ix + 4), xat(base, iy, ix + 5),
+                         xat(base, iy, ix + 6), xat(base, iy, ix + 7), xat(base, iy, ix + 8));
+}
+
+// a_j += xs[j] * w: one input value per output column, times 4 output channels.
+fn acc4(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
+        a2: ptr<function, vec4<f32>>, a3: ptr<function, vec4<f32>>,
+        xs: vec4<f32>, w: vec4<f32>) {
+    *a0 += xs.x * w;
+    *a1 += xs.y * w;
+    *a2 += xs.z * w;
+    *a3 += xs.w * w;
+}
+
+// The 4 inputs of 4 output columns from column `ix`, `sx` apart (generic loops). For a 1x1
+// kernel at stride 2 without padding on vec4-aligned rows (SPEC = DIRECT_P1S2, ALIGNED)
+// they are the even values of two vector loads; columns past the row feed only output
+// columns past the output row (never stored), past the buffer the last vector is read.
+fn strided4(base: u32, iy: u32, ix: i32, sx: i32) -> vec4<f32> {
+    if (SPEC == DIRECT_P1S2 && ALIGNED) {
+        let i = (base + iy * p.in_w + u32(ix)) / 4u;
+        let last = arrayLength(&xv) - 1u;
+        let a = xv[min(i, last)];
+        let b = xv[min(i + 1u, last)];
+        return vec4<f32>(a.x, a.z, b.x, b.z);
+    }
+    return vec4<f32>(xat(base, iy, ix), xat(base, iy, ix + sx), xat(base, iy, ix + 2 * sx),
+                     xat(base, iy, ix + 3 * sx));
+}
+
+// The 3 kernel columns of a stride-2 window row: output column j reads v[2j..2j+2].
+fn acc_s2(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
+          a2: ptr<function, vec4<f32>>, a3: ptr<function, vec4<f32>>,
+          v: array<f32, 9>, w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>) {
+    acc4(a0, a1, a2, a3, vec4<f32>(v[0], v[2], v[4], v[6]), w0);
+    acc4(a0, a1, a2, a3, vec4<f32>(v[1], v[3], v[5], v[7]), w1);
+    acc4(a0, a1, a2, a3, vec4<f32>(v[2], v[4], v[6], v[8]), w2);
+}
+
+// The 3 kernel columns of a window row: window v0..v5, weights w0..w2.
+fn acc_win3(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
+            a2: ptr<function, vec4<f32>>, a3: ptr<function, vec4<f32>>,
+            lo: vec4<f32>, hi: vec2<f32>, w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>) {
+    acc4(a0, a1, a2, a3, lo, w0);
+    acc4(a0, a1, a2, a3, vec4<f32>(lo.yzw, hi.x), w1);
+    acc4(a0, a1, a2, a3, vec4<f32>(lo.zw, hi), w2);
+}
+
+// The bias of the 4 channels from `co0`, which the accumulators take before `put` (once
+// per thread, not once per pixel); 0 without bias or under split-K, whose reduction adds
+// it.
+fn bias4(co0: u32) -> vec4<f32> {
+    if (p.has_bias == 0u || p.k_splits > 1u) { return vec4<f32>(0.0); }
+    let last = p.out_c - 1u;
+    let v = vec4<f32>(bias[min(co0, last)], bias[min(co0 + 1u, last)],
+                      bias[min(co0 + 2u, last)], bias[min(co0 + 3u, last)]);
+    return select(vec4<f32>(0.0), v, co0 + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(p.out_c));
+}
+
+// Channel `co` (if it exists) at the `n` (up to 4) consecutive pixels from `pix` (flat
+// index in the plane), `v` holding them with their bias: residual and activation, or the
+// raw partial sums under split-K. A whole vec4-aligned run is one vector store.
+fn put_ch(b: u32, ks: u32, co: u32, pix: u32, n: u32, v0: vec4<f32>) {
+    if (co >= p.out_c) { return; }
+    let plane = p.out_h * p.out_w;
+    let idx = (b * p.out_c + co) * plane + pix;
+    var v = v0;
+    if (p.k_splits > 1u) {
+        let at = ks * p.batch * p.out_c * plane + idx;
+        for (var j = 0u; j < n; j++) {
+            partial[at + j] = v[j];
+        }
+    } else if (n == 4u && idx % 4u == 0u) {
+        if (p.has_res != 0u) { v += res4[idx / 4u]; }
+        y4[idx / 4u] = vec4<f32>(apply_act(v.x, p.act), apply_act(v.y, p.act),
+                                 apply_act(v.z, p.act), apply_act(v.w, p.act));
+    } else {
+        for (var j = 0u; j < n; j++) {
+            let i = idx + j;
+            var r = v[j];
+            if (p.has_res != 0u) { r += res4[i / 4u][i % 4u]; }
+            y4[i / 4u][i % 4u] = apply_act(r, p.act);
+        }
+    }
+}
+
+// 4 channels from `co0` x `n` consecutive pixels from `pix`: `a0`..`a3` hold one pixel
+// each (4 channels), so each channel's pixels are a transpose of them (constant indices).
+fn put4(b: u32, ks: u32, co0: u32, pix: u32, n: u32,
+        a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32>) {
+    put_ch(b, ks, co0, pix, n, vec4<f32>(a0.x, a1.x, a2.x, a3.x));
+    put_ch(b, ks, co0 + 1u, pix, n, vec4<f32>(a0.y, a1.y, a2.y, a3.y));
+    put_ch(b, ks, co0 + 2u, pix, n, vec4<f32>(a0.z, a1.z, a2.z, a3.z));
+    put_ch(b, ks, co0 + 3u, pix, n, vec4<f32>(a0.w, a1.w, a2.w, a3.w));
+}
+
+// Output row `oy` (if inside) from column `ox0`: 4 pixels, fewer at the row's end.
+fn put_row(b: u32, ks: u32, co0: u32, oy: u32, ox0: u32,
+           a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32>) {
+    if (oy < p.out_h) {
+        put4(b, ks, co0, oy * p.out_w + ox0, min(4u, p.out_w - ox0), a0, a1, a2, a3);
+    }
+}
+
+@compute @workgroup_size(CONV_DIRECT_WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    // Threads over channel groups and pixel tiles, folded over x and y (the per-dimension
+    // limit); z is (sample, reduction slice).
+    let t = gid.x + gid.y * nwg.x * CONV_DIRECT_WG;
+    let cgroups = (p.out_c + 4u * CG - 1u) / (4u * CG);
+    let ncol = (p.out_w + 3u) / 4u;
+    let ntiles = ncol * ((p.out_h + ROWS - 1u) / ROWS);
+    var cgi = t % cgroups;
+    var tile = t / cgroups;
+    if (!CG_FAST) {
+        tile = t % ntiles;
+        cgi = t / ntiles;
+    }
+    if (tile >= ntiles || cgi >= cgroups) { return; }
+    let b = gid.z / p.k_splits;
+    let ks = gid.z % p.k_splits;
+    let ox0 = (tile % ncol) * 4u;
+    let oy0 = (tile / ncol) * ROWS;
+    // Packed weights: [k][CONV_DIRECT_CO_PAD-rounded channels / 4] vec4s.
+    let wstride = (p.out_c + CONV_DIRECT_CO_PAD - 1u) / CONV_DIRECT_CO_PAD * (CONV_DIRECT_CO_PAD / 4u);
+    let wc = cgi * CG;
+    let ci_begin = ks * p.k_chunk;
+    let ci_end = min(p.in_c, ci_begin + p.k_chunk);
+
+    var a00 = vec4<f32>(0.0); var a01 = vec4<f32>(0.0); var a02 = vec4<f32>(0.0); var a03 = vec4<f32>(0.0);
+    var a10 = vec4<f32>(0.0); var a11 = vec4<f32>(0.0); var a12 = vec4<f32>(0.0); var a13 = vec4<f32>(0.0);
+    var a20 = vec4<f32>(0.0); var a21 = vec4<f32>(0.0); var a22 = vec4<f32>(0.0); var a23 = vec4<f32>(0.0);
+    var a30 = vec4<f32>(0.0); var a31 = vec4<f32>(0.0); var a32 = vec4<f32>(0.0); var a33 = vec4<f32>(0.0);
+    // The second channel group (CG = 2).
+    var b00 = vec4<f32>(0.0); var b01 = vec4<f32>(0.0); var b02 = vec4<f32>(0.0); var b03 = vec4<f32>(0.0);
+    var b10 = vec4<f32>(0.0); var b11 = vec4<f32>(0.0); var b12 = vec4<f32>(0.0); var b13 = vec4<f32>(0.0);
+    var b20 = vec4<f32>(0.0); var b21 = vec4<f32>(0.0); var b22 = vec4<f32>(0.0); var b23 = vec4<f32>(0.0);
+    var b30 = vec4<f32>(0.0); var b31 = vec4<f32>(0.0); var b32 = vec4<f32>(0.0); var b33 = vec4<f32>(0.0);
+
+    let plane = p.in_h * p.in_w;
+    let sx = i32(p.stride_w);
+    for (var ci = ci_begin; ci < ci_end; ci++) {
+        let base = (b * p.in_c + ci) * plane;
+        if (SPEC == DIRECT_K3S1) {
+            // 3x3, stride 1: each of the ROWS + 2 input rows is read once and serves the
+            // (up to 3) output rows it contributes to, with all 9 weights in registers.
+            let k0 = ci * 9u * wstride + wc;
+            let w00 = wt[k0]; let w01 = wt[k0 + wstride]; let w02 = wt[k0 + 2u * wstride];
+            let w10 = wt[k0 + 3u * wstride]; let w11 = wt[k0 + 4u * wstride]; let w12 = wt[k0 + 5u * wstride];
+            let w20 = wt[k0 + 6u * wstride]; let w21 = wt[k0 + 7u * wstride]; let w22 = wt[k0 + 8u * wstride];
+            var v00 = vec4<f32>(0.0); var v01 = vec4<f32>(0.0); var v02 = vec4<f32>(0.0);
+            var v10 = vec4<f32>(0.0); var v11 = vec4<f32>(0.0); var v12 = vec4<f32>(0.0);
+            var v20 = vec4<f32>(0.0); var v21 = vec4<f32>(0.0); var v22 = vec4<f32>(0.0);
+            if (CG > 1u) {
+                v00 = wt[k0 + 1u]; v01 = wt[k0 + wstride + 1u]; v02 = wt[k0 + 2u * wstride + 1u];
+                v10 = wt[k0 + 3u * wstride + 1u]; v11 = wt[k0 + 4u * wstride + 1u]; v12 = wt[k0 + 5u * wstride + 1u];
+                v20 = wt[k0 + 6u * wstride + 1u]; v21 = wt[k0 + 7u * wstride + 1u]; v22 = wt[k0 + 8u * wstride + 1u];
+            }
+            let ix = i32(ox0) - i32(p.pad_w);
+            let iy0 = i32(oy0) - i32(p.pad_h);
+            if (iy0 + 0 >= 0 && iy0 + 0 < i32(p.in_h)) {
+                let iy = u32(iy0 + 0);
+                let v = win6(base, iy, ix);
+                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                let hi = vec2<f32>(v[4], v[5]);
+                acc_win3(&a00, &a01, &a02, &a03, lo, hi, w00, w01, w02);
+                if (CG > 1u) { acc_win3(&b00, &b01, &b02, &b03, lo, hi, v00, v01, v02); }
+            }
+            if (iy0 + 1 >= 0 && iy0 + 1 < i32(p.in_h)) {
+                let iy = u32(iy0 + 1);
+                let v = win6(base, iy, ix);
+                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                let hi = vec2<f32>(v[4], v[5]);
+                if (ROWS > 1u) {
+                    acc_win3(&a10, &a11, &a12, &a13, lo, hi, w00, w01, w02);
+                    if (CG > 1u) { acc_win3(&b10, &b11, &b12, &b13, lo, hi, v00, v01, v02); }
+                }
+                acc_win3(&a00, &a01, &a02, &a03, lo, hi, w10, w11, w12);
+                if (CG > 1u) { acc_win3(&b00, &b01, &b02, &b03, lo, hi, v10, v11, v12); }
+            }
+            if (iy0 + 2 >= 0 && iy0 + 2 < i32(p.in_h)) {
+                let iy = u32(iy0 + 2);
+                let v = win6(base, iy, ix);
+                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                let hi = vec2<f32>(v[4], v[5]);
+                if (ROWS > 2u) {
+                    acc_win3(&a20, &a21, &a22, &a23, lo, hi, w00, w01, w02);
+                    if (CG > 1u) { acc_win3(&b20, &b21, &b22, &b23, lo, hi, v00, v01, v02); }
+                }
+                if (ROWS > 1u) {
+                    acc_win3(&a10, &a11, &a12, &a13, lo, hi, w10, w11, w12);
+                    if (CG > 1u) { acc_win3(&b10, &b11, &b12, &b13, lo, hi, v10, v11, v12); }
+                }
+                acc_win3(&a00, &a01, &a02, &a03, lo, hi, w20, w21, w22);
+                if (CG > 1u) { acc_win3(&b00, &b01, &b02, &b03, lo, hi, v20, v21, v22); }
+            }
+            if (ROWS + 2u > 3u && iy0 + 3 >= 0 && iy0 + 3 < i32(p.in_h)) {
+                let iy = u32(iy0 + 3);
+                let v = win6(base, iy, ix);
+                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                let hi = vec2<f32>(v[4], v[5]);
+                if (ROWS > 3u) {
+                    acc_win3(&a30, &a31, &a32, &a33, lo, hi, w00, w01, w02);
+                    if (CG > 1u) { acc_win3(&b30, &b31, &b32, &b33, lo, hi, v00, v01, v02); }
+                }
+                if (ROWS > 2u) {
+                    acc_win3(&a20, &a21, &a22, &a23, lo, hi, w10, w11, w12);
+                    if (CG > 1u) { acc_win3(&b20, &b21, &b22, &b23, lo, hi, v10, v11, v12); }
+                }
+                if (ROWS > 1u) {
+                    acc_win3(&a10, &a11, &a12, &a13, lo, hi, w20, w21, w22);
+                    if (CG > 1u) { acc_win3(&b10, &b11, &b12, &b13, lo, hi, v20, v21, v22); }
+                }
+            }
+            if (ROWS + 2u > 4u && iy0 + 4 >= 0 && iy0 + 4 < i32(p.in_h)) {
+                let iy = u32(iy0 + 4);
+                let v = win6(base, iy, ix);
+                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                let hi = vec2<f32>(v[4], v[5]);
+                if (ROWS > 3u) {
+                    acc_win3(&a30, &a31, &a32, &a33, lo, hi, w10, w11, w12);
+                    if (CG > 1u) { acc_win3(&b30, &b31, &b32, &b33, lo, hi, v10, v11, v12); }
+                }
+                if (ROWS > 2u) {
+                    acc_win3(&a20, &a21, &a22, &a23, lo, hi, w20, w21, w22);
+                    if (CG > 1u) { acc_win3(&b20, &b21, &b22, &b23, lo, hi, v20, v21, v22); }
+                }
+            }
+            if (ROWS + 2u > 5u && iy0 + 5 >= 0 && iy0 + 5 < i32(p.in_h)) {
+                let iy = u32(iy0 + 5);
+                let v = win6(base, iy, ix);
+                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                let hi = vec2<f32>(v[4], v[5]);
+                if (ROWS > 3u) {
+                    acc_win3(&a30, &a31, &a32, &a33, lo, hi, w20, w21, w22);
+                    if (CG > 1u) { acc_win3(&b30, &b31, &b32, &b33, lo, hi, v20, v21, v22); }
+                }
+            }
+            continue;
+        }
+        if (SPEC == DIRECT_K3S2) {
+            // 3x3, stride 2: each of the 2 ROWS + 1 input rows is read once (a 9-value
+            // window) and serves the output rows it feeds, all 9 weights in registers.
+            let k0 = ci * 9u * wstride + wc;
+            let w00 = wt[k0]; let w01 = wt[k0 + wstride]; let w02 = wt[k0 + 2u * wstride];
+            let w10 = wt[k0 + 3u * wstride]; let w11 = wt[k0 + 4u * wstride]; let w12 = wt[k0 + 5u * wstride];
+            let w20 = wt[k0 + 6u * wstride]; let w21 = wt[k0 + 7u * wstride]; let w22 = wt[k0 + 8u * wstride];
+            var v00 = vec4<f32>(0.0); var v01 = vec4<f32>(0.0); var v02 = vec4<f32>(0.0);
+            var v10 = vec4<f32>(0.0); var v11 = vec4<f32>(0.0); var v12 = vec4<f32>(0.0);
+            var v20 = vec4<f32>(0.0); var v21 = vec4<f32>(0.0); var v22 = vec4<f32>(0.0);
+            if (CG > 1u) {
+                v00 = wt[k0 + 1u]; v01 = wt[k0 + wstride + 1u]; v02 = wt[k0 + 2u * wstride + 1u];
+                v10 = wt[k0 + 3u * wstride + 1u]; v11 = wt[k0 + 4u * wstride + 1u]; v12 = wt[k0 + 5u * wstride + 1u];
+                v20 = wt[k0 + 6u * wstride + 1u]; v21 = wt[k0 + 7u * wstride + 1u]; v22 = wt[k0 + 8u * wstride + 1u];
+            }
+            let ix = i32(2u * ox0) - i32(p.pad_w);
+            let iy0 = i32(2u * oy0) - i32(p.pad_h);
+            // Input row ir feeds output row r with kernel row ir - 2r (unrolled).
+            if (iy0 + 0 >= 0 && iy0 + 0 < i32(p.in_h)) {
+                let v = win9(base, u32(iy0 + 0), ix);
+                acc_s2(&a00, &a01, &a02, &a03, v, w00, w01, w02);
+                if (CG > 1u) { acc_s2(&b00, &b01, &b02, &b03, v, v00, v01, v02); }
+            }
+            if (iy0 + 1 >= 0 && iy0 + 1 < i32(p.in_h)) {
+                let v = win9(base, u32(iy0 + 1), ix);
+                acc_s2(&a00, &a01, &a02, &a03, v, w10, w11, w12);
+                if (CG > 1u) { acc_s2(&b00, &b01, &b02, &b03, v, v10, v11, v12); }
+            }
+            if (iy0 + 2 >= 0 && iy0 + 2 < i32(p.in_h)) {
+                let v = win9(base, u32(iy0 + 2), ix);
+                acc_s2(&a00, &a01, &a02, &a03, v, w20, w21, w22);
+                if (CG > 1u) { acc_s2(&b00, &b01, &b02, &b03, v, v20, v21, v22); }
+                if (ROWS > 1u) {
+                    acc_s2(&a10, &a11, &a12, &a13, v, w00, w01, w02);
+                    if (CG > 1u) { acc_s2(&b10, &b11, &b12, &b13, v, v00, v01, v02); }
+                }
+            }
+            if (ROWS > 1u && iy0 + 3 >= 0 && iy0 + 3 < i32(p.in_h)) {
+                let v = win9(base, u32(iy0 + 3), ix);
+                acc_s2(&a10, &a11, &a12, &a13, v, w10, w11, w12);
+                if (CG > 1u) { acc_s2(&b10, &b11, &b12, &b13, v, v10, v11, v12); }
+            }
+            if (ROWS > 1u && iy0 + 4 >= 0 && iy0 + 4 < i32(p.in_h)) {
+                let v = win9(base, u32(iy0 + 4), ix);
+                acc_s2(&a10, &a11, &a12, &a13, v, w20, w21, w22);
+                if (CG > 1u) { acc_s2(&b10, &b11, &b12, &b13, v, v20, v21, v22); }
+                if (ROWS > 2u) {
+                    acc_s2(&a20, &a21, &a22, &a23, v, w00, w01, w02);
+                    if (CG > 1u) { acc_s2(&b20, &b21, &b22, &b23, v, v00, v01, v02); }
+                }
+            }
+            if (ROWS > 2u && iy0 + 5 >= 0 && iy0 + 5 < i32(p.in_h)) {
+                let v = win9(base, u32(iy0 + 5), ix);
+                acc_s2(&a20, &a21, &a22, &a23, v, w10, w11, w12);
+                if (CG > 1u) { acc_s2(&b20, &b21, &b22, &b23, v, v10, v11, v12); }
+            }
+            if (ROWS > 2u && iy0 + 6 >= 0 && iy0 + 6 < i32(p.in_h)) {
+                let v = win9(base, u32(iy0 + 6), ix);
+                acc_s2(&a20, &a21, &a22, &a23, v, w20, w21, w22);
+                if (CG > 1u) { acc_s2(&b20, &b21, &b22, &b23, v, v20, v21, v22); }
+                if (ROWS > 3u) {
+                    acc_s2(&a30, &a31, &a32, &a33, v, w00, w01, w02);
+                    if (CG > 1u) { acc_s2(&b30, &b31, &b32, &b33, v, v00, v01, v02); }
+                }
+            }
+            if (ROWS > 3u && iy0 + 7 >= 0 && iy0 + 7 < i32(p.in_h)) {
+                let v = win9(base, u32(iy0 + 7), ix);
+                acc_s2(&a30, &a31, &a32, &a33, v, w10, w11, w12);
+                if (CG > 1u) { acc_s2(&b30, &b31, &b32, &b33, v, v10, v11, v12); }
+            }
+            if (ROWS > 3u && iy0 + 8 >= 0 && iy0 + 8 < i32(p.in_h)) {
+                let v = win9(base, u32(iy0 + 8), ix);
+                acc_s2(&a30, &a31, &a32, &a33, v, w20, w21, w22);
+                if (CG > 1u) { acc_s2(&b30, &b31, &b32, &b33, v, v20, v21, v22); }
+            }
+            continue;
+        }
+        for (var ky = 0u; ky < p.kh; ky++) {
+            // Input rows of the thread's output rows; out of range means padding.
+            let iy0 = i32(oy0 * p.stride_h + ky) - i32(p.pad_h);
+            let dy = i32(p.stride_h);
+            let ok0 = iy0 >= 0 && iy0 < i32(p.in_h);
+            let ok1 = ROWS > 1u && iy0 + dy >= 0 && iy0 + dy < i32(p.in_h);
+            let ok2 = ROWS > 2u && iy0 + 2 * dy >= 0 && iy0 + 2 * dy < i32(p.in_h);
+            let ok3 = ROWS > 3u && iy0 + 3 * dy >= 0 && iy0 + 3 * dy < i32(p.in_h);
+            let krow = (ci * p.kh + ky) * p.kw;
+            if (SPEC == DIRECT_WIN3) {
+                let w0 = wt[krow * wstride + wc];
+                let w1 = wt[(krow + 1u) * wstride + wc];
+                let w2 = wt[(krow + 2u) * wstride + wc];
+                var v0 = vec4<f32>(0.0);
+                var v1 = vec4<f32>(0.0);
+                var v2 = vec4<f32>(0.0);
+                if (CG > 1u) {
+                    v0 = wt[krow * wstride + wc + 1u];
+                    v1 = wt[(krow + 1u) * wstride + wc + 1u];
+                    v2 = wt[(krow + 2u) * wstride + wc + 1u];
+                }
+                let ix = i32(ox0) - i32(p.pad_w);
+                if (ok0) {
+                    let iy = u32(iy0);
+                    let v = win6(base, iy, ix);
+                    let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                    let hi = vec2<f32>(v[4], v[5]);
+                    acc_win3(&a00, &a01, &a02, &a03, lo, hi, w0, w1, w2);
+                    if (CG > 1u) { acc_win3(&b00, &b01, &b02, &b03, lo, hi, v0, v1, v2); }
+                }
+                if (ok1) {
+                    let iy = u32(iy0 + dy);
+                    let v = win6(base, iy, ix);
+                    let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                    let hi = vec2<f32>(v[4], v[5]);
+                    acc_win3(&a10, &a11, &a12, &a13, lo, hi, w0, w1, w2);
+                    if (CG > 1u) { acc_win3(&b10, &b11, &b12, &b13, lo, hi, v0, v1, v2); }
+                }
+                if (ok2) {
+                    let iy = u32(iy0 + 2 * dy);
+                    let v = win6(base, iy, ix);
+                    let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                    let hi = vec2<f32>(v[4], v[5]);
+                    acc_win3(&a20, &a21, &a22, &a23, lo, hi, w0, w1, w2);
+                    if (CG > 1u) { acc_win3(&b20, &b21, &b22, &b23, lo, hi, v0, v1, v2); }
+                }
+                if (ok3) {
+                    let iy = u32(iy0 + 3 * dy);
+                    let v = win6(base, iy, ix);
+                    let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                    let hi = vec2<f32>(v[4], v[5]);
+                    acc_win3(&a30, &a31, &a32, &a33, lo, hi, w0, w1, w2);
+                    if (CG > 1u) { acc_win3(&b30, &b31, &b32, &b33, lo, hi, v0, v1, v2); }
+                }
+            } else {
+                for (var kx = 0u; kx < p.kw; kx++) {
+                    let w0 = wt[(krow + kx) * wstride + wc];
+                    var v0 = vec4<f32>(0.0);
+                    if (CG > 1u) { v0 = wt[(krow + kx) * wstride + wc + 1u]; }
+                    let ix = i32(ox0 * p.stride_w + kx) - i32(p.pad_w);
+                    if (ok0) {
+                        let iy = u32(iy0);
+                        let xs = strided4(base, iy, ix, sx);
+                        acc4(&a00, &a01, &a02, &a03, xs, w0);
+                        if (CG > 1u) { acc4(&b00, &b01, &b02, &b03, xs, v0); }
+                    }
+                    if (ok1) {
+                        let iy = u32(iy0 + dy);
+                        let xs = strided4(base, iy, ix, sx);
+                        acc4(&a10, &a11, &a12, &a13, xs, w0);
+                        if (CG > 1u) { acc4(&b10, &b11, &b12, &b13, xs, v0); }
+                    }
+                    if (ok2) {
+                        let iy = u32(iy0 + 2 * dy);
+                        let xs = strided4(base, iy, ix, sx);
+                        acc4(&a20, &a21, &a22, &a23, xs, w0);
+                        if (CG > 1u) { acc4(&b20, &b21, &b22, &b23, xs, v0); }
+                    }
+                    if (ok3) {
+                        let iy = u32(iy0 + 3 * dy);
+                        let xs = strided4(base, iy, ix, sx);
+                        acc4(&a30, &a31, &a32, &a33, xs, w0);
+                        if (CG > 1u) { acc4(&b30, &b31, &b32, &b33, xs, v0); }
+                    }
+                }
+            }
+        }
+    }
+
+    let co0 = wc * 4u;
+    let bw = bias4(co0);
+    a00 += bw; a01 += bw; a02 += bw; a03 += bw; a10 += bw; a11 += bw; a12 += bw; a13 += bw;
+    a20 += bw; a21 += bw; a22 += bw; a23 += bw; a30 += bw; a31 += bw; a32 += bw; a33 += bw;
+    var bv = vec4<f32>(0.0);
+    if (CG > 1u) { bv = bias4(co0 + 4u); }
+    b00 += bv; b01 += bv; b02 += bv; b03 += bv; b10 += bv; b11 += bv; b12 += bv; b13 += bv;
+    b20 += bv; b21 += bv; b22 += bv; b23 += bv; b30 += bv; b31 += bv; b32 += bv; b33 += bv;
+    put_row(b, ks, co0, oy0, ox0, a00, a01, a02, a03);
+    if (ROWS > 1u) { put_row(b, ks, co0, oy0 + 1u, ox0, a10, a11, a12, a13); }
+    if (ROWS > 2u) { put_row(b, ks, co0, oy0 + 2u, ox0, a20, a21, a22, a23); }
+    if (ROWS > 3u) { put_row(b, ks, co0, oy0 + 3u, ox0, a30, a31, a32, a33); }
+    if (CG > 1u) {
+        let co1 = co0 + 4u;
+        put_row(b, ks, co1, oy0, ox0, b00, b01, b02, b03);
+        if (ROWS > 1u) { put_row(b, ks, co1, oy0 + 1u, ox0, b10, b11, b12, b13); }
+        if (ROWS > 2u) { put_row(b, ks, co1, oy0 + 2u, ox0, b20, b21, b22, b23); }
+        if (ROWS > 3u) { put_row(b, ks, co1, oy0 + 3u, ox0, b30, b31, b32, b33); }
+    }
+}
+
+// The repacked weights `pack_weights` writes (the output binding, as scalars).
+@group(0) @binding(5) var<storage, read_write> packed: array<f32>;
+
+// Repacks [out_c][k] weights (bound as `x`) into [k][out_c rounded up to
+// CONV_DIRECT_CO_PAD] (bound as `packed`), zero in the padding channels: one thread per
+// packed value, run once when a dispatch is built, never per inference.
+@compute @workgroup_size(WG_1D)
+fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let idx = gid.x + gid.y * nwg.x * WG_1D;
+    let cpad = (p.out_c + CONV_DIRECT_CO_PAD - 1u) / CONV_DIRECT_CO_PAD * CONV_DIRECT_CO_PAD;
+    let k_total = p.in_c * p.kh * p.kw;
+    if (idx >= k_total * cpad) { return; }
+    let k = idx / cpad;
+    let co = idx % cpad;
+    var v = 0.0;
+    if (co < p.out_c) { v = x[co * k_total + k]; }
+    packed[idx] = v;
+}
+
+// The same inputs and outputs seen as vec4s of 4 consecutive pixels (pointwise layers whose
+// planes hold a multiple of 4 pixels, so that every plane starts on a vec4).
+@group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
+
+// The 4 consecutive input pixels from `pix` of the plane at `base` (pointwise), 0 past the
+// plane: one vector load where planes are vec4-aligned (SPEC = DIRECT_PW4), else the two
+// vectors that hold them, shifted.
+fn pixels4(base: u32, pix: u32, plane: u32) -> vec4<f32> {
+    if (SPEC == DIRECT_PW4) {
+        return x4[(base + pix) / 4u];
+    }
+    let i = base + pix;
+    let lo = x4[i / 4u];
+    let hi = x4[min(i / 4u + 1u, arrayLength(&x4) - 1u)];
+    let r = i % 4u;
+    var v = lo;
+    if (r == 1u) { v = vec4<f32>(lo.yzw, hi.x); }
+    if (r == 2u) { v = vec4<f32>(lo.zw, hi.xy); }
+    if (r == 3u) { v = vec4<f32>(lo.w, hi.xyz); }
+    let inside = pix + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(plane);
+    return select(vec4<f32>(0.0), v, inside);
+}
+
+// Pointwise (1x1, stride 1, no padding) convolution as a GEMM over flat pixels: a thread's
+// ROWS "rows" are ROWS runs of 4 consecutive pixels, so inputs are whole vec4 loads (or 4
+// contiguous ones) and no kernel-window arithmetic is left. Tile, channel groups, lane
+// mapping and split-K as `main`.
+@compute @workgroup_size(CONV_DIRECT_WG)
+fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let t = gid.x + gid.y * nwg.x * CONV_DIRECT_WG;
+    let cgroups = (p.out_c + 4u * CG - 1u) / (4u * CG);
+    let plane = p.out_h * p.out_w;
+    let ntiles = ((plane + 3u) / 4u + ROWS - 1u) / ROWS;
+    var cgi = t % cgroups;
+    var tile = t / cgroups;
+    if (!CG_FAST) {
+        tile = t % ntiles;
+        cgi = t / ntiles;
+    }
+    if (tile >= ntiles || cgi >= cgroups) { return; }
+    let b = gid.z / p.k_splits;
+    let ks = gid.z % p.k_splits;
+    let pix0 = tile * ROWS * 4u;
+    let wstride = (p.out_c + CONV_DIRECT_CO_PAD - 1u) / CONV_DIRECT_CO_PAD * (CONV_DIRECT_CO_PAD / 4u);
+    let wc = cgi * CG;
+    let ci_begin = ks * p.k_chunk;
+    let ci_end = min(p.in_c, ci_begin + p.k_chunk);
+
+    var a00 = vec4<f32>(0.0); var a01 = vec4<f32>(0.0); var a02 = vec4<f32>(0.0); var a03 = vec4<f32>(0.0);
+    var a10 = vec4<f32>(0.0); var a11 = vec4<f32>(0.0); var a12 = vec4<f32>(0.0); var a13 = vec4<f32>(0.0);
+    var a20 = vec4<f32>(0.0); var a21 = vec4<f32>(0.0); var a22 = vec4<f32>(0.0); var a23 = vec4<f32>(0.0);
+    var a30 = vec4<f32>(0.0); var a31 = vec4<f32>(0.0); var a32 = vec4<f32>(0.0); var a33 = vec4<f32>(0.0);
+    var b00 = vec4<f32>(0.0); var b01 = vec4<f32>(0.0); var b02 = vec4<f32>(0.0); var b03 = vec4<f32>(0.0);
+    var b10 = vec4<f32>(0.0); var b11 = vec4<f32>(0.0); var b12 = vec4<f32>(0.0); var b13 = vec4<f32>(0.0);
+    var b20 = vec4<f32>(0.0); var b21 = vec4<f32>(0.0); var b22 = vec4<f32>(0.0); var b23 = vec4<f32>(0.0);
+    var b30 = vec4<f32>(0.0); var b31 = vec4<f32>(0.0); var b32 = vec4<f32>(0.0); var b33 = vec4<f32>(0.0);
+
+    if (SPEC == DIRECT_FC) {
+        // A fully connected layer: one pixel, 4 inputs per vector load of the sample's
+        // row (in_c is a multiple of 4), each times 4 (or 8) outputs' weights.
+        for (var ci = ci_begin; ci < ci_end; ci += 4u) {
+            let xv = x4[(b * p.in_c + ci) / 4u];
+            let k = ci * wstride + wc;
+            a00 += xv.x * wt[k] + xv.y * wt[k + wstride] + xv.z * wt[k + 2u * wstride] + xv.w * wt[k + 3u * wstride];
+            if (CG > 1u) {
+                b00 += xv.x * wt[k + 1u] + xv.y * wt[k + wstride + 1u] + xv.z * wt[k + 2u * wstride + 1u] + xv.w * wt[k + 3u * wstride + 1u];
+            }
+        }
+        let z = vec4<f32>(0.0);
+        put4(b, ks, wc * 4u, 0u, 1u, a00 + bias4(wc * 4u), z, z, z);
+        if (CG > 1u) { put4(b, ks, wc * 4u + 4u, 0u, 1u, b00 + bias4(wc * 4u + 4u), z, z, z); }
+        return;
+    }
+    // Runs past the plane (the last tile) are skipped; within a run, pixels4 zeroes them.
+    let ok1 = ROWS > 1u && pix0 + 4u < plane;
+    let ok2 = ROWS > 2u && pix0 + 8u < plane;
+    let ok3 = ROWS > 3u && pix0 + 12u < plane;
+    for (var ci = ci_begin; ci < ci_end; ci++) {
+        let base = (b * p.in_c + ci) * plane;
+        let w0 = wt[ci * wstride + wc];
+        var v0 = vec4<f32>(0.0);
+        if (CG > 1u) { v0 = wt[ci * wstride + wc + 1u]; }
+        let x0 = pixels4(base, pix0, plane);
+        acc4(&a00, &a01, &a02, &a03, x0, w0);
+        if (CG > 1u) { acc4(&b00, &b01, &b02, &b03, x0, v0); }
+        if (ok1) {
+            let x1 = pixels4(base, pix0 + 4u, plane);
+            acc4(&a10, &a11, &a12, &a13, x1, w0);
+            if (CG > 1u) { acc4(&b10, &b11, &b12, &b13, x1, v0); }
+        }
+        if (ok2) {
+            let x2 = pixels4(base, pix0 + 8u, plane);
+            acc4(&a20, &a21, &a22, &a23, x2, w0);
+            if (CG > 1u) { acc4(&b20, &b21, &b22, &b23, x2, v0); }
+        }
+        if (ok3) {
+            let x3 = pixels4(base, pix0 + 12u, plane);
+            acc4(&a30, &a31, &a32, &a33, x3, w0);
+            if (CG > 1u) { acc4(&b30, &b31, &b32, &b33, x3, v0); }
+        }
+    }
+
+    let co0 = wc * 4u;
+    let bw = bias4(co0);
+    a00 += bw; a01 += bw; a02 += bw; a03 += bw; a10 += bw; a11 += bw; a12 += bw; a13 += bw;
+    a20 += bw; a21 += bw; a22 += bw; a23 += bw; a30 += bw; a31 += bw; a32 += bw; a33 += bw;
+    var bv = vec4<f32>(0.0);
+    if (CG > 1u) { bv = bias4(co0 + 4u); }
+    b00 += bv; b01 += bv; b02 += bv; b03 += bv; b10 += bv; b11 += bv; b12 += bv; b13 += bv;
+    b20 += bv; b21 += bv; b22 += bv; b23 += bv; b30 += bv; b31 += bv; b32 += bv; b33 += bv;
+    put4(b, ks, co0, pix0, min(4u, plane - pix0), a00, a01, a02, a03);
+    if (ok1) { put4(b, ks, co0, pix0 + 4u, min(4u, plane - (pix0 + 4u)), a10, a11, a12, a13); }
+    if (ok2) { put4(b, ks, co0, pix0 + 8u, min(4u, plane - (pix0 + 8u)), a20, a21, a22, a23); }
+    if (ok3) { put4(b, ks, co0, pix0 + 12u, min(4u, plane - (pix0 + 12u)), a30, a31, a32, a33); }
+    if (CG > 1u) {
+        let co1 = co0 + 4u;
+        put4(b, ks, co1, pix0, min(4u, plane - pix0), b00, b01, b02, b03);
+        if (ok1) { put4(b, ks, co1, pix0 + 4u, min(4u, plane - (pix0 + 4u)), b10, b11, b12, b13); }
+        if (ok2) { put4(b, ks, co1, pix0 + 8u, min(4u, plane - (pix0 + 8u)), b20, b21, b22, b23); }
+        if (ok3) { put4(b, ks, co1, pix0 + 12u, min(4u, plane - (pix0 + 12u)), b30, b31, b32, b33); }
+    }
+}

@@ -1,0 +1,154 @@
+//! Choosing a convolution's plan by measurement on the device; after `launch` in `gpu`'s
+//! order, before `executor`, which asks it for the plan of every convolution it prepares.
+//!
+//! The best tile differs between a CPU implementation, a laptop iGPU, a discrete card and
+//! a phone, so the candidates of [`tiling::candidates`] are timed on the device itself,
+//! with GPU timestamps, on the layer's own buffers: after one untimed run of each (a
+//! driver may compile a pipeline on its first dispatch), one round of all of them, then three
+//! more of those within [`KEEP_WITHIN`] of the fastest; a candidate's time is its fastest
+//! run (the least disturbed by whatever else the machine does), and a winner other than
+//! the heuristic's pick must beat it again, side by side. The choice is kept for the
+//! context and in the cache file (`tilecache`), so a second run measures nothing. Without
+//! timestamps, or with autotuning off, the heuristic picks.
+
+use super::clock::{submit, time_groups_once, Queries, TimingMethod};
+use super::context::GpuContext;
+use super::dispatch::{encode_all, Dispatch};
+use super::launch::Builder;
+use super::tilecache::{TileChoice, TileSource};
+use super::tiling::{self, ConvPlan, ConvShape};
+use crate::error::{Error, Result};
+use crate::model::{Conv2d, Shape};
+use std::time::Instant;
+
+/// Candidates slower than this factor times the fastest after the first round are not
+/// timed again (generous: one disturbed first run must not drop the best candidate).
+pub const KEEP_WITHIN: f64 = 2.0;
+/// Rounds of timing (the first over every candidate).
+pub const ROUNDS: usize = 4;
+
+/// The buffers of one convolution, as [`Builder::conv2d_planned`] binds them.
+#[derive(Clone, Copy)]
+pub struct ConvBuffers<'b> {
+    /// Input.
+    pub x: &'b wgpu::Buffer,
+    /// Weights `[out_c, in_c / groups, kh, kw]`.
+    pub weight: &'b wgpu::Buffer,
+    /// Bias, if any.
+    pub bias: Option<&'b wgpu::Buffer>,
+    /// Residual added before the activation, if any.
+    pub residual: Option<&'b wgpu::Buffer>,
+    /// Output.
+    pub y: &'b wgpu::Buffer,
+}
+
+/// The plan for `c` on `batch` inputs of shape `input`: chosen earlier (in this process or
+/// a previous one, see `tilecache`), else measured among the candidates with `bufs` (which
+/// it overwrites: call it before the layer runs), else the heuristic's.
+pub fn choose(
+    ctx: &GpuContext,
+    c: &Conv2d,
+    batch: usize,
+    input: Shape,
+    bufs: ConvBuffers<'_>,
+) -> Result<TileChoice> {
+    let shape = ConvShape::new(c, batch, input)?;
+    let k = Builder::new(ctx);
+    // Held throughout: a second thread asking for the same shape waits for this answer
+    // instead of measuring it again.
+    let mut tiles = ctx.tiles();
+    if let Some(choice) = tiles.lookup(&shape) {
+        return Ok(choice);
+    }
+    let timed = ctx.features.contains(wgpu::Features::TIMESTAMP_QUERY);
+    if !tiles.autotune() || !timed {
+        let choice = TileChoice {
+            plan: tiling::heuristic(&shape, k.device_class())?,
+            source: TileSource::Heuristic,
+            ms: None,
+        };
+        tiles.record(choice, 0.0);
+        return Ok(choice);
+    }
+    let t0 = Instant::now();
+    let (plan, ms) = measure(ctx, &k, c, &shape, bufs)?;
+    let choice = TileChoice {
+        plan,
+        source: TileSource::Tuned,
+        ms: Some(ms),
+    };
+    tiles.record(choice, t0.elapsed().as_secs_f64() * 1e3);
+    Ok(choice)
+}
+
+/// The fastest candidate for `shape` and its time in ms.
+fn measure(
+    ctx: &GpuContext,
+    k: &Builder<'_>,
+    c: &Conv2d,
+    shape: &ConvShape,
+    b: ConvBuffers<'_>,
+) -> Result<(ConvPlan, f64)> {
+    let mut cands: Vec<(ConvPlan, Vec<Dispatch>, f64)> = Vec::new();
+    for plan in tiling::candidates(shape, k.device_class())? {
+        // A candidate the device cannot run (a scratch or packed buffer over its limits)
+        // is no candidate.
+        if let Ok(d) = k.conv2d_planned(&plan, c, b.x, b.weight, b.bias, b.residual, b.y) {
+            cands.push((plan, d, f64::INFINITY));
+        }
+    }
+    if cands.is_empty() {
+        return Err(Error::Unsupported(format!(
+            "no kernel can compute conv {} on this device",
+            shape.key()
+        )));
+    }
+    let method = TimingMethod::best_per_node(ctx.features);
+    let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
+    // One untimed run of every candidate first: a driver may compile a pipeline on its
+    // first dispatch (llvmpipe does), which must not count against the candidate.
+    let mut enc = ctx.device.create_command_encoder(&Default::default());
+    encode_all(
+        &mut enc.begin_compute_pass(&Default::default()),
+        cands.iter().flat_map(|c| c.1.iter()),
+    );
+    submit(ctx, enc)?;
+    for round in 0..ROUNDS {
+        if round == 1 {
+            let best = cands.iter().map(|c| c.2).fold(f64::INFINITY, f64::min);
+            cands.retain(|c| c.2 <= best * KEEP_WITHIN);
+        }
+        let groups: Vec<Vec<&Dispatch>> = cands.iter().map(|c| c.1.iter().collect()).collect();
+        let q = Queries::new(&ctx.device, 2 * groups.len() as u32);
+        let times = time_groups_once(ctx, method, Some(&q), &groups)?;
+        for (cand, t) in cands.iter_mut().zip(times) {
+            cand.2 = cand.2.min(t);
+        }
+    }
+    // The heuristic's pick (first) against the winner, side by side once more: on a busy
+    // machine a winner that only looked faster does not replace a pick that is as fast.
+    let best = (0..cands.len())
+        .min_by(|&a, &b| cands[a].2.total_cmp(&cands[b].2))
+        .unwrap_or(0);
+    if best != 0 && cands[0].0 == tiling::heuristic(shape, k.device_class())? {
+        let pair = [cands[0].1.iter().collect(), cands[best].1.iter().collect()];
+        let q = Queries::new(&ctx.device, 4);
+        let mut t = [f64::INFINITY; 2];
+        for _ in 0..ROUNDS {
+            let times = time_groups_once(ctx, method, Some(&q), &pair)?;
+            t = [t[0].min(times[0]), t[1].min(times[1])];
+        }
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::gpu_from("timing convolution tiles", e));
+        }
+        return Ok(if t[0] <= t[1] {
+            (cands[0].0, t[0])
+        } else {
+            (cands[best].0, t[1])
+        });
+    }
+    if let Some(e) = pollster::block_on(scope.pop()) {
+        return Err(Error::gpu_from("timing convolution tiles", e));
+    }
+    Ok((cands[best].0, cands[best].2))
+}

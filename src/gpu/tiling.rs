@@ -1,0 +1,489 @@
+//! Convolution tiling: which kernel and tile compute a convolution, with what split-K and
+//! workgroup counts; after `shaders` in `gpu`'s order, knowing nothing of devices.
+//!
+//! [`ConvShape`] is a convolution with its sizes checked against the kernels' `u32`
+//! indexing; [`candidates`] lists every plan that can compute it (what the autotuner
+//! times), [`heuristic`] picks one without measuring (when timing is unavailable or
+//! autotuning is off). Sizes come from users (batch, shapes), so every count is computed
+//! with checked arithmetic: too large is an [`Error::Unsupported`], never a panic or a wrap.
+
+use super::shaders::{self, ConvKernel, ConvTile, DirectSpec, DirectTile};
+use crate::error::{Error, Result};
+use crate::model::{Conv2d, Shape};
+
+/// `v` as a shader `u32`, or an error naming `what`.
+pub(crate) fn u32_of(what: &str, v: usize) -> Result<u32> {
+    u32::try_from(v)
+        .map_err(|_| Error::Unsupported(format!("{what} of {v} exceeds the kernels' u32 indexing")))
+}
+
+/// The product of `factors` as a shader `u32` (the element count of a tensor the kernel
+/// indexes), or an error naming `what` and the factors.
+pub(crate) fn count(what: &str, factors: &[usize]) -> Result<u32> {
+    factors
+        .iter()
+        .try_fold(1usize, |acc, &f| acc.checked_mul(f))
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| {
+            let dims: Vec<String> = factors.iter().map(|f| f.to_string()).collect();
+            Error::Unsupported(format!(
+                "{what} of {} values exceeds the kernels' u32 indexing",
+                dims.join(" x ")
+            ))
+        })
+}
+
+/// What kind of adapter a plan is for: the heuristic differs between GPUs (many lanes,
+/// workgroup memory is fast) and CPU implementations of the GPU API (lavapipe: a few
+/// cores, 8 lanes each, every memory access a scalar load).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceClass {
+    /// A GPU (discrete, integrated, virtual or unknown).
+    Gpu,
+    /// A CPU implementation (`DeviceType::Cpu`).
+    Cpu,
+}
+
+impl DeviceClass {
+    /// The class of an adapter whose `device_type` is `Cpu`, `DiscreteGpu`, ...
+    pub fn of(device_type: &str) -> Self {
+        if device_type == "Cpu" {
+            DeviceClass::Cpu
+        } else {
+            DeviceClass::Gpu
+        }
+    }
+}
+
+/// A convolution at a batch size, its sizes checked to fit the kernels' `u32` indexing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConvShape {
+    /// Samples.
+    pub batch: u32,
+    /// Input channels, height, width.
+    pub input: (u32, u32, u32),
+    /// Output channels, height, width.
+    pub output: (u32, u32, u32),
+    /// Kernel height and width.
+    pub kernel: (u32, u32),
+    /// Stride (height, width).
+    pub stride: (u32, u32),
+    /// Zero padding (height, width).
+    pub padding: (u32, u32),
+    /// Groups.
+    pub groups: u32,
+}
+
+impl ConvShape {
+    /// The shape of `c` on `batch` inputs of shape `input`; an error when the convolution
+    /// is malformed, computes nothing, or a tensor exceeds the kernels' `u32` indexing.
+    pub fn new(c: &Conv2d, batch: usize, input: Shape) -> Result<Self> {
+        if c.groups == 0 || c.stride.0 == 0 || c.stride.1 == 0 {
+            return Err(Error::InvalidArg(format!(
+                "conv2d with groups {} and stride {:?}",
+                c.groups, c.stride
+            )));
+        }
+        let (oh, ow) = c.out_hw(input.h, input.w).ok_or_else(|| {
+            Error::InvalidArg(format!(
+                "conv2d kernel {:?} is larger than its padded input {input}",
+                c.kernel
+            ))
+        })?;
+        count("conv2d output pixels", &[batch, oh, ow])?;
+        count("conv2d output", &[batch, c.out_c, oh, ow])?;
+        count("conv2d input", &[batch, input.c, input.h, input.w])?;
+        count(
+            "conv2d reduction",
+            &[c.in_c / c.groups, c.kernel.0, c.kernel.1],
+        )?;
+        let k = count(
+            "conv2d weights",
+            &[c.out_c, c.in_c / c.groups, c.kernel.0, c.kernel.1],
+        )?;
+        if batch == 0 || oh == 0 || ow == 0 || c.out_c / c.groups == 0 || k == 0 {
+            return Err(Error::InvalidArg(format!(
+                "conv2d of batch {batch} x {input} to {} channels computes nothing",
+                c.out_c
+            )));
+        }
+        let d = |v: usize| u32_of("conv2d dimension", v);
+        Ok(Self {
+            batch: d(batch)?,
+            input: (d(input.c)?, d(input.h)?, d(input.w)?),
+            output: (d(c.out_c)?, d(oh)?, d(ow)?),
+            kernel: (d(c.kernel.0)?, d(c.kernel.1)?),
+            stride: (d(c.stride.0)?, d(c.stride.1)?),
+            padding: (d(c.padding.0)?, d(c.padding.1)?),
+            groups: d(c.groups)?,
+        })
+    }
+
+    /// Whether each output channel reads only its own input channel.
+    pub fn is_depthwise(&self) -> bool {
+        self.groups > 1 && self.groups == self.input.0 && self.groups == self.output.0
+    }
+
+    /// Whether the convolution is a plain GEMM (1x1, stride 1, no padding, no groups).
+    pub fn is_pointwise(&self) -> bool {
+        self.kernel == (1, 1) && self.stride == (1, 1) && self.padding == (0, 0) && self.groups == 1
+    }
+
+    /// Multiply-adds times 2.
+    pub fn flops(&self) -> u64 {
+        let (oc, oh, ow) = self.output;
+        2 * self.batch as u64
+            * oc as u64
+            * oh as u64
+            * ow as u64
+            * (self.input.0 / self.groups) as u64
+            * self.kernel.0 as u64
+            * self.kernel.1 as u64
+    }
+
+    /// The key under which a tile choice is cached:
+    /// `b<batch>-<c>x<h>x<w>-o<out_c>-k<kh>x<kw>-s<sh>x<sw>-p<ph>x<pw>-g<groups>`.
+    pub fn key(&self) -> String {
+        let (c, h, w) = self.input;
+        format!(
+            "b{}-{c}x{h}x{w}-o{}-k{}x{}-s{}x{}-p{}x{}-g{}",
+            self.batch,
+            self.output.0,
+            self.kernel.0,
+            self.kernel.1,
+            self.stride.0,
+            self.stride.1,
+            self.padding.0,
+            self.padding.1,
+            self.groups
+        )
+    }
+
+    fn out_bytes(&self) -> u64 {
+        let (oc, oh, ow) = self.output;
+        4 * self.batch as u64 * oc as u64 * oh as u64 * ow as u64
+    }
+}
+
+/// How a convolution is computed on the GPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvPlan {
+    /// The convolution planned.
+    pub shape: ConvShape,
+    /// Kernel and tile.
+    pub kernel: ConvKernel,
+    /// Slices of the reduction (1 = no split-K).
+    pub k_splits: u32,
+    /// Reduction length per slice: values of `k` for the GEMM (a multiple of its K tile),
+    /// input channels for the direct kernel.
+    pub k_chunk: u32,
+    /// Workgroups to dispatch.
+    pub workgroups: [u32; 3],
+    /// Bytes of partial sums when split (0 otherwise).
+    pub scratch_bytes: u64,
+}
+
+impl ConvPlan {
+    /// The kernel's name, with `+splitk<n>` when the reduction is split.
+    pub fn label(&self) -> String {
+        if self.k_splits > 1 {
+            format!("{}+splitk{}", self.kernel, self.k_splits)
+        } else {
+            self.kernel.to_string()
+        }
+    }
+}
+
+/// Largest split-K scratch buffer per convolution.
+const SPLITK_MAX_SCRATCH_BYTES: u64 = 16 << 20;
+/// Below this many threads a direct convolution on a GPU splits its reduction.
+const DIRECT_SPLITK_TARGET_THREADS: u64 = 8192;
+/// Fewest input channels per split-K slice of the direct convolution.
+const DIRECT_MIN_CHANNELS_PER_SLICE: u32 = 8;
+
+/// Split-K slices so that `threads` reach `target`, each slice at least `min_len` of
+/// `len`, within the scratch limit; 1 when no split is needed.
+fn splits(threads: u64, target: u64, len: u32, min_len: u32, out_bytes: u64) -> u32 {
+    if threads >= target {
+        return 1;
+    }
+    let want = target.div_ceil(threads.max(1)).min(u32::MAX as u64) as u32;
+    want.min(len / min_len.max(1))
+        .min((SPLITK_MAX_SCRATCH_BYTES / out_bytes.max(1)) as u32)
+        .max(1)
+}
+
+/// The plan of the implicit GEMM with `tile`, split-K as [`shaders::CONV_SPLITK_TARGET_WORKGROUPS`]
+/// asks (each slice at least 4 K tiles).
+fn gemm(s: &ConvShape, tile: ConvTile) -> Result<ConvPlan> {
+    let (oc, oh, ow) = s.output;
+    let n = s.batch * oh * ow;
+    let m = oc / s.groups;
+    let k = (s.input.0 / s.groups) * s.kernel.0 * s.kernel.1;
+    let tiles =
+        n.div_ceil(tile.tile_n()) as u64 * m.div_ceil(tile.tile_m()) as u64 * s.groups as u64;
+    let k_tiles = k.div_ceil(shaders::CONV_TILE_K);
+    let target = shaders::CONV_SPLITK_TARGET_WORKGROUPS as u64;
+    let k_splits = if s.is_depthwise() {
+        1
+    } else {
+        splits(tiles, target, k_tiles, 4, s.out_bytes())
+    };
+    let k_chunk = k_tiles
+        .div_ceil(k_splits)
+        .checked_mul(shaders::CONV_TILE_K)
+        .ok_or_else(|| Error::Unsupported(format!("conv2d reduction of {k} values")))?;
+    let k_splits = k.div_ceil(k_chunk).max(1);
+    let z = s
+        .groups
+        .checked_mul(k_splits)
+        .ok_or_else(|| Error::Unsupported(format!("conv2d with {} groups", s.groups)))?;
+    Ok(ConvPlan {
+        shape: *s,
+        kernel: ConvKernel::Gemm(tile),
+        k_splits,
+        k_chunk,
+        workgroups: [n.div_ceil(tile.tile_n()), m.div_ceil(tile.tile_m()), z],
+        scratch_bytes: if k_splits > 1 {
+            k_splits as u64 * s.out_bytes()
+        } else {
+            0
+        },
+    })
+}
+
+/// Threads of the direct kernel with `tile` on `s` per sample and reduction slice: one per
+/// channel group and pixel tile (`rows` x 4 pixels of the plane, or `rows` runs of 4
+/// consecutive pixels for the pointwise loop).
+fn direct_threads(s: &ConvShape, tile: DirectTile) -> u64 {
+    let (oc, oh, ow) = s.output;
+    let cols = shaders::CONV_DIRECT_COLS;
+    let tiles = match direct_spec(s) {
+        DirectSpec::Pw | DirectSpec::Pw4 | DirectSpec::Fc => {
+            (oh * ow).div_ceil(cols).div_ceil(tile.rows) as u64
+        }
+        _ => ow.div_ceil(cols) as u64 * oh.div_ceil(tile.rows) as u64,
+    };
+    oc.div_ceil(tile.channels()) as u64 * tiles
+}
+
+/// The plan of the direct kernel with `tile` and `k_splits` slices of the input channels
+/// (clamped to what the channels allow).
+fn direct(s: &ConvShape, tile: DirectTile, k_splits: u32) -> Result<ConvPlan> {
+    if s.groups != 1 {
+        return Err(Error::InvalidArg(format!(
+            "the direct convolution computes ungrouped convolutions, not {} groups",
+            s.groups
+        )));
+    }
+    let cin = s.input.0;
+    let mut k_chunk = cin.div_ceil(k_splits.clamp(1, cin));
+    if direct_spec(s) == DirectSpec::Fc {
+        // The fully connected loop reads 4 input channels per step.
+        k_chunk = k_chunk.next_multiple_of(4);
+    }
+    let k_splits = cin.div_ceil(k_chunk);
+    let threads = direct_threads(s, tile);
+    let groups = threads.div_ceil(shaders::CONV_DIRECT_WG as u64);
+    let x = u32::try_from(groups)
+        .map_err(|_| Error::Unsupported(format!("conv2d of {threads} direct threads")))?;
+    let z = s
+        .batch
+        .checked_mul(k_splits)
+        .ok_or_else(|| Error::Unsupported(format!("conv2d batch {}", s.batch)))?;
+    Ok(ConvPlan {
+        shape: *s,
+        kernel: ConvKernel::Direct(tile),
+        k_splits,
+        k_chunk,
+        workgroups: [x, 1, z],
+        scratch_bytes: if k_splits > 1 {
+            k_splits as u64 * s.out_bytes()
+        } else {
+            0
+        },
+    })
+}
+
+/// The plan of the depthwise kernel: one thread per channel and tile of
+/// [`shaders::DEPTHWISE_ROWS`] rows x 4 columns, workgroups of [`shaders::WG_1D`] threads
+/// (the launcher folds them over x and y).
+fn depthwise(s: &ConvShape) -> Result<ConvPlan> {
+    if !s.is_depthwise() {
+        return Err(Error::InvalidArg(format!(
+            "the depthwise kernel computes depthwise convolutions, not {} groups of {} to {}",
+            s.groups, s.input.0, s.output.0
+        )));
+    }
+    let (oc, oh, ow) = s.output;
+    let tiles = ow.div_ceil(4) as u64 * oh.div_ceil(shaders::DEPTHWISE_ROWS) as u64;
+    let threads = tiles * oc as u64 * s.batch as u64;
+    let groups = u32::try_from(threads.div_ceil(shaders::WG_1D as u64))
+        .map_err(|_| Error::Unsupported(format!("depthwise conv of {threads} threads")))?;
+    Ok(ConvPlan {
+        shape: *s,
+        kernel: ConvKernel::Depthwise,
+        k_splits: 1,
+        k_chunk: 1,
+        workgroups: [groups, 1, 1],
+        scratch_bytes: 0,
+    })
+}
+
+/// The split-K the heuristic gives the direct kernel on a GPU.
+fn direct_splits(s: &ConvShape, tile: DirectTile) -> u32 {
+    let threads = direct_threads(s, tile) * s.batch as u64;
+    splits(
+        threads,
+        DIRECT_SPLITK_TARGET_THREADS,
+        s.input.0,
+        DIRECT_MIN_CHANNELS_PER_SLICE,
+        s.out_bytes(),
+    )
+}
+
+/// The plan of `kernel` for `s`, split-K as the heuristic would split it on a GPU
+/// (`split` true) or not at all; an error when the kernel cannot compute `s`.
+pub fn plan_for(s: &ConvShape, kernel: ConvKernel, split: bool) -> Result<ConvPlan> {
+    match kernel {
+        ConvKernel::Depthwise => depthwise(s),
+        ConvKernel::Gemm(tile) => gemm(s, tile),
+        ConvKernel::Direct(tile) => {
+            let k = if split { direct_splits(s, tile) } else { 1 };
+            direct(s, tile, k)
+        }
+    }
+}
+
+/// The direct tile the heuristic picks: two channel groups unless the output has at most
+/// 4 channels, as many rows as the output has (up to 4), and lanes along channel groups
+/// when there are enough of them to fill a SIMD group of 8.
+fn direct_tile(s: &ConvShape) -> DirectTile {
+    let (oc, oh, _) = s.output;
+    let cg = if oc > 4 { 2 } else { 1 };
+    let rows = match oh {
+        1 => 1,
+        2 => 2,
+        _ => 4,
+    };
+    let cg_fast = oc.div_ceil(4 * cg) >= 8;
+    DirectTile { rows, cg, cg_fast }
+}
+
+/// A plan chosen without measuring. Depthwise convolutions take the depthwise kernel;
+/// other grouped convolutions take the GEMM (the only kernel
+/// with groups) with the tile that pads the output least; otherwise, on a CPU adapter the
+/// direct kernel (workgroup memory and barriers cost more than they save there), and on a
+/// GPU the direct kernel where the GEMM's 64-wide tiles would mostly compute padding
+/// (at most 16 output channels, a reduction of at most 32, or at most 64 output pixels),
+/// else the GEMM.
+pub fn heuristic(s: &ConvShape, class: DeviceClass) -> Result<ConvPlan> {
+    if s.is_depthwise() {
+        return depthwise(s);
+    }
+    let (oc, oh, ow) = s.output;
+    let k = (s.input.0 / s.groups) * s.kernel.0 * s.kernel.1;
+    let pixels = s.batch as u64 * oh as u64 * ow as u64;
+    let narrow = oc <= 16 || k <= 32 || pixels <= 64;
+    if s.groups == 1 && (class == DeviceClass::Cpu || narrow) {
+        return plan_for(
+            s,
+            ConvKernel::Direct(direct_tile(s)),
+            class == DeviceClass::Gpu,
+        );
+    }
+    let wide = gemm(s, ConvTile::WIDE)?;
+    let slim = gemm(s, ConvTile::NARROW)?;
+    let padded = |p: &ConvPlan| p.workgroups[0] as u64 * p.workgroups[1] as u64;
+    let area = |t: ConvTile| t.tile_m() as u64 * t.tile_n() as u64;
+    Ok(
+        if padded(&slim) * area(ConvTile::NARROW) < padded(&wide) * area(ConvTile::WIDE) {
+            slim
+        } else {
+            wide
+        },
+    )
+}
+
+/// The heuristic plan for a GPU (see [`heuristic`]).
+pub fn conv_plan(c: &Conv2d, batch: usize, input: Shape) -> Result<ConvPlan> {
+    heuristic(&ConvShape::new(c, batch, input)?, DeviceClass::Gpu)
+}
+
+/// Every plan worth timing for `s`, the heuristic's pick for `class` first (the only
+/// one for a depthwise convolution, which has one kernel): both GEMM
+/// tiles, and for ungrouped convolutions every direct tile that fits the output (no
+/// rows beyond it, a second channel group only above 4 channels, one lane mapping when
+/// the other is the same), each unsplit and split as on a GPU.
+pub fn candidates(s: &ConvShape, class: DeviceClass) -> Result<Vec<ConvPlan>> {
+    let first = heuristic(s, class)?;
+    if s.is_depthwise() {
+        return Ok(vec![first]);
+    }
+    let mut out = vec![first];
+    let mut push = |p: ConvPlan| {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    };
+    for tile in [ConvTile::WIDE, ConvTile::NARROW] {
+        push(gemm(s, tile)?);
+    }
+    if s.groups == 1 {
+        let (oc, oh, _) = s.output;
+        for tile in DirectTile::ALL {
+            let groups = oc.div_ceil(tile.channels());
+            let one_tile = direct_threads(s, tile) == groups as u64;
+            let fits = (tile.cg == 1 || oc > 4)
+                && (tile.rows == 1 || oh > tile.rows / 2)
+                && !(groups == 1 && tile.cg_fast)
+                && !(one_tile && !tile.cg_fast && groups > 1);
+            if fits {
+                push(direct(s, tile, 1)?);
+                let k = direct_splits(s, tile);
+                if k > 1 {
+                    push(direct(s, tile, k)?);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the depthwise kernel's 3x3 windows of `s` read their middles as vectors: input
+/// rows start on a vec4 (width a multiple of 4) and the padding along x is 1.
+pub fn depthwise_aligned(s: &ConvShape) -> bool {
+    let spec = DirectSpec::depthwise(
+        (s.kernel.0 as usize, s.kernel.1 as usize),
+        (s.stride.0 as usize, s.stride.1 as usize),
+    );
+    matches!(spec, DirectSpec::K3s1 | DirectSpec::K3s2)
+        && s.input.2.is_multiple_of(4)
+        && s.padding.1 == 1
+}
+
+/// Whether the direct kernel reads the rows of `s` through vector loads: 3-wide windows
+/// with padding 1 (their middles, see [`depthwise_aligned`]) or 1x1 stride-2 kernels (their
+/// even values), on rows that start on a vec4 (width a multiple of 4).
+pub fn direct_aligned(s: &ConvShape) -> bool {
+    match direct_spec(s) {
+        DirectSpec::K3s1 | DirectSpec::K3s2 | DirectSpec::Win3 => {
+            s.input.2.is_multiple_of(4) && s.padding.1 == 1
+        }
+        DirectSpec::P1s2 => s.input.2.is_multiple_of(4),
+        _ => false,
+    }
+}
+
+/// The specialised loop of the direct kernel for `s`.
+pub fn direct_spec(s: &ConvShape) -> DirectSpec {
+    let u = |(a, b): (u32, u32)| (a as usize, b as usize);
+    let plane = s.output.1 as usize * s.output.2 as usize;
+    DirectSpec::of(
+        u(s.kernel),
+        u(s.stride),
+        u(s.padding),
+        plane,
+        s.input.0 as usize,
+    )
+}

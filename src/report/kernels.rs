@@ -1,0 +1,85 @@
+//! The kernel efficiency table's rows and manifest (`kernel_efficiency.csv` and its JSON):
+//! types only, filled by `study::efficiency`.
+
+use super::manifests::RunInfo;
+use crate::gpu::TuneSummary;
+
+/// One layer shape of the kernel efficiency table.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct KernelEfficiencyRow {
+    /// Where the shape comes from: a model, `bottleneck` or `stems`.
+    pub group: String,
+    /// `conv`, `conv1x1`, `dwconv` or `linear`.
+    pub op: String,
+    /// `<batch>x<input> -> <output> k<kh>x<kw> s<stride>[ g<groups>]` (`<batch>x<in> ->
+    /// <out>` for linear layers).
+    pub shape: String,
+    /// Nodes with this shape (the first three, `model:node`).
+    pub nodes: String,
+    /// Kernel and tile that ran (`direct-r4-c8-ch`, `gemm-64x64+splitk4`, ...).
+    pub kernel: String,
+    /// `tuned`, `cached` or `heuristic`.
+    pub tile_source: String,
+    /// FLOPs (2 x multiply-adds).
+    pub flops: u64,
+    /// Compulsory traffic: input, weights, bias and output, each once.
+    pub bytes: u64,
+    /// Median device time.
+    pub median_ms: f64,
+    /// 5th percentile.
+    pub p5_ms: f64,
+    /// 95th percentile.
+    pub p95_ms: f64,
+    /// Timed repetitions.
+    pub reps: usize,
+    /// FLOP rate.
+    pub gflops: f64,
+    /// Compulsory traffic rate.
+    pub gbps: f64,
+    /// FLOP rate over the best (ungrouped) convolution's rate of the same run, %.
+    pub pct_of_best_conv: f64,
+    /// Traffic rate over the copy kernel's bandwidth of the same run, %.
+    pub pct_of_copy_bw: f64,
+    /// `memory` when the traffic at the copy bandwidth takes longer than the arithmetic at
+    /// the best conv rate, else `compute`.
+    pub bound: String,
+    /// FLOP rate over the roofline: the best conv rate, or arithmetic intensity x copy
+    /// bandwidth when memory-bound, %.
+    pub pct_of_roofline: f64,
+    /// Whether `pct_of_roofline` reaches the target (50%).
+    pub meets_target: bool,
+}
+
+/// What the kernel efficiency table was measured with, and the device's figures.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct KernelEfficiencyManifest {
+    /// Environment of the run.
+    #[serde(flatten)]
+    pub run: RunInfo,
+    /// Batch size of every shape.
+    pub batch: usize,
+    /// Untimed runs per shape.
+    pub warmup: usize,
+    /// Timed runs per shape.
+    pub reps: usize,
+    /// Every shape of every zoo model (`true`) or only the study's and the stems.
+    pub full: bool,
+    /// How the times were taken.
+    pub timing: String,
+    /// Bytes the copy kernel copied.
+    pub copy_bytes: u64,
+    /// Copy bandwidth (bytes read + written per second), GB/s.
+    pub copy_gbps: f64,
+    /// The best ungrouped convolution's rate, GFLOP/s.
+    pub best_conv_gflops: f64,
+    /// Its shape.
+    pub best_conv_shape: String,
+    /// The target, % of the roofline.
+    pub target_pct_of_roofline: f64,
+    /// Shapes in the table.
+    pub shapes: usize,
+    /// Shapes that reach the target.
+    pub shapes_meeting_target: usize,
+    /// How the tiles were chosen.
+    pub autotune: TuneSummary,
+}

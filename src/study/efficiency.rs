@@ -1,0 +1,416 @@
+//! The kernel efficiency table (`splitbench kernels`, the `kernels` bench): every conv,
+//! depthwise and fully connected shape of the study's models (`resnet18-cifar`,
+//! `mobilenet_v2`), of the study's bottlenecks (the 3x3 encoders C -> C/4, C/8, C/16 and
+//! their decoders at every cut where one spatial tensor crosses) and the stems and
+//! classifiers of the other zoo models (all their shapes with `full`), each built as a
+//! one-node graph and run by the executor as a model runs it (the autotuner picks its
+//! tile), timed with GPU timestamps.
+//!
+//! Conventions. The compulsory traffic of a layer is its input, weights, bias and output,
+//! each once. The device's roofline comes from the same run: the best ungrouped
+//! convolution's FLOP rate, and the copy kernel's bandwidth (bytes read + written per
+//! second; measured before and after the shapes, the higher kept). A shape is memory-bound when its traffic at the copy bandwidth takes longer
+//! than its arithmetic at the best conv rate; its roofline is then arithmetic intensity x
+//! copy bandwidth, else the best conv rate. The target is [`TARGET_PCT`] of the roofline.
+//! Residual adds are left out (they are the output's size again, not the convolution).
+
+use super::Progress;
+use crate::compress::bottleneck::{self, Bottleneck};
+use crate::error::Result;
+use crate::gpu::{buffers, profile_nodes, time_dispatch_groups, Builder, Executor, GpuContext};
+use crate::model::{self, zoo, Graph, Model, Op, Shape, ZooOptions};
+use crate::report::{self, KernelEfficiencyManifest, KernelEfficiencyRow, RunInfo};
+use crate::tensor::Rng;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The target: a shape's FLOP rate as a share of its roofline, %.
+pub const TARGET_PCT: f64 = 50.0;
+/// The models of the study, every shape of which the table covers.
+pub const STUDY_MODELS: [&str; 2] = ["resnet18-cifar", "mobilenet_v2"];
+
+/// How to measure the table.
+#[derive(Clone, Copy, Debug)]
+pub struct EfficiencyOptions {
+    /// Every shape of every zoo model, not only the study's and the other models' stems
+    /// and classifiers.
+    pub full: bool,
+    /// Samples per run.
+    pub batch: usize,
+    /// Untimed runs per shape.
+    pub warmup: usize,
+    /// Timed runs per shape.
+    pub reps: usize,
+    /// Bytes the copy kernel copies (enough that its launch does not dominate).
+    pub copy_bytes: u64,
+    /// Measure only the first this many shapes (a smoke test), if given.
+    pub max_shapes: Option<usize>,
+}
+
+impl Default for EfficiencyOptions {
+    fn default() -> Self {
+        Self {
+            full: false,
+            batch: 1,
+            warmup: 2,
+            reps: 10,
+            copy_bytes: 64 << 20,
+            max_shapes: None,
+        }
+    }
+}
+
+/// A layer shape to time: its op (residual dropped), input shape and where it occurs.
+#[derive(Clone, Debug)]
+pub struct Case {
+    /// A model, `bottleneck` or `stems`.
+    pub group: String,
+    /// The op.
+    pub op: Op,
+    /// Its input shape per sample.
+    pub input: Shape,
+    /// `model:node` of every node with this shape.
+    pub nodes: Vec<String>,
+}
+
+impl Case {
+    /// `<batch>x<input> -> <output> k<kh>x<kw> s<stride>[ g<groups>]`.
+    pub fn shape_name(&self, batch: usize) -> String {
+        let i = self.input;
+        match self.op {
+            Op::Conv2d(c) => {
+                let (oh, ow) = c.out_hw(i.h, i.w).unwrap_or((0, 0));
+                let g = if c.groups > 1 {
+                    format!(" g{}", c.groups)
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{batch}x{i} -> {}x{oh}x{ow} k{}x{} s{}{g}",
+                    c.out_c, c.kernel.0, c.kernel.1, c.stride.0
+                )
+            }
+            Op::Linear(l) => format!("{batch}x{} -> {}", l.in_f, l.out_f),
+            _ => format!("{batch}x{i}"),
+        }
+    }
+}
+
+/// Adds the conv and linear layers of `g` not seen yet to `cases`.
+fn add(cases: &mut Vec<Case>, seen: &mut BTreeMap<String, usize>, group: &str, g: &Graph) {
+    for n in &g.nodes {
+        let op = match &n.op {
+            Op::Conv2d(c) => {
+                let mut c = *c;
+                c.residual = false;
+                Op::Conv2d(c)
+            }
+            Op::Linear(l) => Op::Linear(*l),
+            _ => continue,
+        };
+        let input = g.nodes[n.inputs[0]].shape;
+        let key = format!("{op:?} {input}");
+        let node = format!("{}:{}", g.name, n.name);
+        match seen.get(&key) {
+            Some(&i) => cases[i].nodes.push(node),
+            None => {
+                seen.insert(key, cases.len());
+                cases.push(Case {
+                    group: group.into(),
+                    op,
+                    input,
+                    nodes: vec![node],
+                });
+            }
+        }
+    }
+}
+
+/// The shapes of the table (see the module documentation), each once, in order: the
+/// study's models, their bottlenecks, the other zoo models.
+pub fn cases(full: bool) -> Result<Vec<Case>> {
+    let mut out = Vec::new();
+    let mut seen = BTreeMap::new();
+    let fused = |name: &str| model::fuse_graph(&zoo::build(name, &ZooOptions::default())?);
+    for name in STUDY_MODELS {
+        add(&mut out, &mut seen, name, &fused(name)?);
+    }
+    for name in STUDY_MODELS {
+        let g = fused(name)?;
+        let mut features: Vec<Shape> = model::cuts(&g)
+            .iter()
+            .filter(|c| c.tensors.len() == 1 && c.tensors[0] > 0)
+            .map(|c| g.nodes[c.tensors[0]].shape)
+            .filter(|s| s.h > 1)
+            .collect();
+        features.sort_by_key(|s| (s.c, s.h, s.w));
+        features.dedup();
+        for f in features {
+            for w in bottleneck::widths(f.c) {
+                let b = Bottleneck::new(f, w)?;
+                add(&mut out, &mut seen, "bottleneck", &b.encoder_graph()?);
+                add(&mut out, &mut seen, "bottleneck", &b.decoder_graph()?);
+            }
+        }
+    }
+    // The encoders the study's conclusions hinge on, at both resolutions where they occur
+    // (16 channels at 112x112, 24 at 56x56), and their decoders.
+    for (c, w) in [(16, 1), (16, 4), (24, 1)] {
+        for hw in [112, 56] {
+            let b = Bottleneck::new(Shape::new(c, hw, hw), w)?;
+            add(&mut out, &mut seen, "bottleneck", &b.encoder_graph()?);
+            add(&mut out, &mut seen, "bottleneck", &b.decoder_graph()?);
+        }
+    }
+    for &name in zoo::names() {
+        if STUDY_MODELS.contains(&name) {
+            continue;
+        }
+        let g = fused(name)?;
+        if full {
+            add(&mut out, &mut seen, name, &g);
+            continue;
+        }
+        // The stem (the conv reading the input) and the classifier (the output layer).
+        for (id, n) in g.nodes.iter().enumerate() {
+            let stem = matches!(n.op, Op::Conv2d(_)) && n.inputs == [0];
+            let classifier = id == g.output() && matches!(n.op, Op::Linear(_));
+            if stem || classifier {
+                let mut one = Graph::new(g.name.clone(), g.nodes[n.inputs[0]].shape);
+                one.push(n.name.clone(), n.op, &[0])?;
+                add(&mut out, &mut seen, "stems", &one);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The copy kernel's bandwidth over `bytes` (median of `reps` runs), GB/s of bytes read +
+/// written.
+pub fn copy_bandwidth(ctx: &GpuContext, bytes: u64, warmup: usize, reps: usize) -> Result<f64> {
+    let n = (bytes / 16 * 4) as usize;
+    let x = buffers::upload(ctx, "copy x", &Rng::new(3).vec(n, -1.0, 1.0));
+    let y = buffers::zeroed(ctx, "copy y", n as u64 * 4);
+    let d = Builder::new(ctx).copy(n, &x, &y)?;
+    let (_, stats) = time_dispatch_groups(ctx, &[vec![d]], warmup, reps)?;
+    Ok(2.0 * n as f64 * 4.0 / (stats[0].median_ms * 1e6))
+}
+
+/// The measured table: its rows and manifest.
+#[derive(Clone, Debug)]
+pub struct EfficiencyTable {
+    /// One row per shape.
+    pub rows: Vec<KernelEfficiencyRow>,
+    /// The run and the device's figures.
+    pub manifest: KernelEfficiencyManifest,
+}
+
+/// One measured case.
+struct Measured {
+    case: Case,
+    kernel: String,
+    source: String,
+    flops: u64,
+    bytes: u64,
+    stats: crate::gpu::Stats,
+}
+
+/// Times one case as a one-node model through the executor.
+fn measure_case(
+    ctx: &GpuContext,
+    case: Case,
+    o: &EfficiencyOptions,
+    seed: u64,
+) -> Result<Measured> {
+    let mut g = Graph::new(format!("case{seed}"), case.input);
+    g.push("op", case.op, &[0])?;
+    let m = Model {
+        weights: model::seeded(&g, seed),
+        graph: g,
+    };
+    let exec = Executor::new(ctx, &m, 1..2, o.batch, &[])?;
+    exec.set_input(
+        0,
+        &Rng::new(seed).vec(o.batch * case.input.numel(), -1.0, 1.0),
+    )?;
+    let (_, stats) = profile_nodes(&exec, o.warmup, o.reps)?;
+    let node = &m.graph.nodes[1];
+    let b = o.batch as u64;
+    let (kernel, source) = match exec.steps()[0].tile {
+        Some(t) => (t.plan.label(), format!("{:?}", t.source).to_lowercase()),
+        None => (node.op.kind().to_string(), String::new()),
+    };
+    Ok(Measured {
+        flops: node.flops(&m.graph) * b,
+        bytes: 4
+            * (node.input_values(&m.graph) * b
+                + node.param_values()
+                + node.shape.numel() as u64 * b),
+        case,
+        kernel,
+        source,
+        stats: stats[0],
+    })
+}
+
+/// Measures the table on `ctx` (a stage per shape count for `progress`).
+pub fn measure_efficiency(
+    ctx: &GpuContext,
+    o: &EfficiencyOptions,
+    progress: &mut dyn Progress,
+) -> Result<EfficiencyTable> {
+    let mut all = cases(o.full)?;
+    if let Some(n) = o.max_shapes {
+        all.truncate(n);
+    }
+    progress.stage("copy bandwidth", None);
+    let copy_gbps = copy_bandwidth(ctx, o.copy_bytes, o.warmup.max(1), o.reps.max(3))?;
+    progress.stage("layer shapes", Some(all.len()));
+    let mut measured = Vec::with_capacity(all.len());
+    for (i, case) in all.into_iter().enumerate() {
+        measured.push(measure_case(ctx, case, o, 11 + i as u64)?);
+        progress.step();
+    }
+    // The copy again after the shapes: the higher of the two is the device's bandwidth
+    // (a busy machine lowers one of them, never raises it).
+    progress.stage("copy bandwidth", None);
+    let copy_gbps = copy_gbps.max(copy_bandwidth(
+        ctx,
+        o.copy_bytes,
+        o.warmup.max(1),
+        o.reps.max(3),
+    )?);
+    progress.done();
+    let gflops = |m: &Measured| m.flops as f64 / (m.stats.median_ms * 1e6);
+    let best = measured
+        .iter()
+        .filter(|m| matches!(m.case.op, Op::Conv2d(c) if c.groups == 1))
+        .max_by(|a, b| gflops(a).total_cmp(&gflops(b)));
+    let best_gflops = best.map_or(0.0, gflops);
+    let best_shape = best.map_or(String::new(), |m| m.case.shape_name(o.batch));
+    let pct = |a: f64, b: f64| if b > 0.0 { 100.0 * a / b } else { 0.0 };
+    let rows: Vec<KernelEfficiencyRow> = measured
+        .iter()
+        .map(|m| {
+            let rate = gflops(m);
+            let memory_roof = m.flops as f64 / m.bytes as f64 * copy_gbps;
+            let (bound, roof) = if memory_roof < best_gflops {
+                ("memory", memory_roof)
+            } else {
+                ("compute", best_gflops)
+            };
+            let gbps = m.bytes as f64 / (m.stats.median_ms * 1e6);
+            KernelEfficiencyRow {
+                group: m.case.group.clone(),
+                op: m.case.op.kind().to_string(),
+                shape: m.case.shape_name(o.batch),
+                nodes: m
+                    .case
+                    .nodes
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                kernel: m.kernel.clone(),
+                tile_source: m.source.clone(),
+                flops: m.flops,
+                bytes: m.bytes,
+                median_ms: m.stats.median_ms,
+                p5_ms: m.stats.p5_ms,
+                p95_ms: m.stats.p95_ms,
+                reps: m.stats.count,
+                gflops: rate,
+                gbps,
+                pct_of_best_conv: pct(rate, best_gflops),
+                pct_of_copy_bw: pct(gbps, copy_gbps),
+                bound: bound.into(),
+                pct_of_roofline: pct(rate, roof),
+                meets_target: pct(rate, roof) >= TARGET_PCT,
+            }
+        })
+        .collect();
+    let meeting = rows.iter().filter(|r| r.meets_target).count();
+    let manifest = KernelEfficiencyManifest {
+        run: RunInfo::new(&ctx.summary),
+        batch: o.batch,
+        warmup: o.warmup,
+        reps: o.reps,
+        full: o.full,
+        timing: crate::gpu::TimingMethod::best_per_node(ctx.features)
+            .as_str()
+            .into(),
+        copy_bytes: o.copy_bytes,
+        copy_gbps,
+        best_conv_gflops: best_gflops,
+        best_conv_shape: best_shape,
+        target_pct_of_roofline: TARGET_PCT,
+        shapes: rows.len(),
+        shapes_meeting_target: meeting,
+        autotune: ctx.tile_summary(),
+    };
+    Ok(EfficiencyTable { rows, manifest })
+}
+
+impl EfficiencyTable {
+    /// Writes `kernel_efficiency.csv` and `kernel_efficiency.manifest.json` into `dir`;
+    /// returns their paths.
+    pub fn write(&self, dir: &Path) -> Result<(PathBuf, PathBuf)> {
+        let csv = dir.join("kernel_efficiency.csv");
+        report::write_csv(&csv, &self.rows)?;
+        let json = dir.join("kernel_efficiency.manifest.json");
+        let text =
+            serde_json::to_string_pretty(&self.manifest).map_err(|e| crate::Error::BadFile {
+                file: json.clone(),
+                msg: e.to_string(),
+            })?;
+        std::fs::write(&json, text).map_err(|e| crate::Error::io(&json, e))?;
+        Ok((csv, json))
+    }
+
+    /// The table as text: one line per shape, then the device's figures.
+    pub fn text(&self) -> String {
+        let mut out = format!(
+            "{:<14} {:<8} {:<42} {:<26} {:>9} {:>8} {:>7} {:>6} {:>6} {:<7} {:>6}\n",
+            "group",
+            "op",
+            "shape",
+            "kernel",
+            "median_ms",
+            "GFLOP/s",
+            "GB/s",
+            "%best",
+            "%copy",
+            "bound",
+            "%roof"
+        );
+        for r in &self.rows {
+            out += &format!(
+                "{:<14} {:<8} {:<42} {:<26} {:>9.3} {:>8.2} {:>7.2} {:>5.0}% {:>5.0}% {:<7} {:>5.0}%{}\n",
+                r.group,
+                r.op,
+                r.shape,
+                r.kernel,
+                r.median_ms,
+                r.gflops,
+                r.gbps,
+                r.pct_of_best_conv,
+                r.pct_of_copy_bw,
+                r.bound,
+                r.pct_of_roofline,
+                if r.meets_target { "" } else { "  below" }
+            );
+        }
+        let m = &self.manifest;
+        out += &format!(
+            "best conv {:.2} GFLOP/s ({}); copy {:.2} GB/s; {} of {} shapes at >= {:.0}% of their roofline\n",
+            m.best_conv_gflops,
+            m.best_conv_shape,
+            m.copy_gbps,
+            m.shapes_meeting_target,
+            m.shapes,
+            m.target_pct_of_roofline
+        );
+        out
+    }
+}
