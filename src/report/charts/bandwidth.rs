@@ -1,11 +1,13 @@
 //! (b) End-to-end latency vs uplink rate on the fixed-rate links, one line per method, the
-//! preset rates marked.
+//! preset rates marked. The lines join the sweep (links without RTT, so that they are one
+//! curve per method); each method's pick at a preset, which adds the preset's RTT, is a
+//! separate mark on the preset's vertical.
 
 use super::kit::{
     de, extent, font, legend, line_legend, mesh, pos, size, stacked_width, with_legend, Area,
     Chart, DResult, Swatch,
 };
-use super::palette::{marker, Palette};
+use super::palette::{marker, Marker, Palette};
 use super::scale::{self, Scale};
 use crate::report::{ChannelRole, Study, TradeoffRow};
 use plotters::prelude::*;
@@ -15,6 +17,8 @@ pub(super) struct Bandwidth<'a> {
     pal: &'a Palette,
     /// Per method (palette order): (Mbps, total ms) sorted by rate.
     lines: Vec<(&'a str, Vec<(f64, f64)>)>,
+    /// Per method: its picks at the presets, (Mbps, total ms), when the lines are the sweep.
+    picks: Vec<(&'a str, Vec<(f64, f64)>)>,
     /// Preset rates to mark: (name, Mbps).
     presets: Vec<(&'a str, f64)>,
 }
@@ -41,19 +45,32 @@ impl<'a> Bandwidth<'a> {
                     && pos(r.total_ms)
             })
             .collect();
-        let mut lines = Vec::new();
-        for m in pal.names() {
-            let mut pts: Vec<(f64, f64)> = rows
-                .iter()
-                .filter(|r| &r.method == m)
-                .map(|r| (r.uplink_mbps, r.total_ms))
-                .collect();
-            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-            pts.dedup_by(|a, b| a.0 == b.0);
-            if !pts.is_empty() {
-                lines.push((m.as_str(), pts));
+        // Join the sweep when there is one: presets carry their RTT, the sweep none, and
+        // one line through both would jump at every preset.
+        let sweep = rows.iter().any(|r| r.channel_role == ChannelRole::Sweep);
+        let on_line = |r: &TradeoffRow| !sweep || r.channel_role == ChannelRole::Sweep;
+        let per_method = |keep: &dyn Fn(&TradeoffRow) -> bool| {
+            let mut out = Vec::new();
+            for m in pal.names() {
+                let mut pts: Vec<(f64, f64)> = rows
+                    .iter()
+                    .filter(|r| &r.method == m && keep(r))
+                    .map(|r| (r.uplink_mbps, r.total_ms))
+                    .collect();
+                pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                pts.dedup_by(|a, b| a.0 == b.0);
+                if !pts.is_empty() {
+                    out.push((m.as_str(), pts));
+                }
             }
-        }
+            out
+        };
+        let lines = per_method(&on_line);
+        let picks = if sweep {
+            per_method(&|r: &TradeoffRow| r.channel_role == ChannelRole::Preset)
+        } else {
+            Vec::new()
+        };
         let mut presets: Vec<(&str, f64)> = Vec::new();
         for r in rows
             .iter()
@@ -68,6 +85,7 @@ impl<'a> Bandwidth<'a> {
         (!lines.is_empty()).then_some(Bandwidth {
             pal,
             lines,
+            picks,
             presets,
         })
     }
@@ -75,13 +93,21 @@ impl<'a> Bandwidth<'a> {
 
 impl Chart for Bandwidth<'_> {
     const STEM: &'static str = "latency_vs_bandwidth";
-    const WHAT: &'static str = "end-to-end latency vs uplink bandwidth";
+    const WHAT: &'static str = "end-to-end latency vs uplink bandwidth (lines: no RTT)";
     const EMPTY: &'static str = "no chosen rows on fixed-rate channels";
 
     fn draw<DB: DrawingBackend>(&self, _: &Area<DB>, body: Area<DB>) -> DResult {
         let methods = || self.lines.iter().map(|l| l.0);
-        let (plot, side) = with_legend(&body, methods().chain(["preset rate"]));
-        let all = || self.lines.iter().flat_map(|(_, p)| p.iter());
+        let (plot, side) = with_legend(
+            &body,
+            methods().chain(["preset rate", "pick at a preset (with its RTT)"]),
+        );
+        let all = || {
+            self.lines
+                .iter()
+                .chain(&self.picks)
+                .flat_map(|(_, p)| p.iter())
+        };
         let (x0, x1) = extent(all().map(|p| p.0));
         let (y0, y1) = extent(all().map(|p| p.1));
         let (pw, ph) = plot.dim_in_pixel();
@@ -147,9 +173,25 @@ impl Chart for Bandwidth<'_> {
                 )
                 .map_err(de)?;
         }
+        // Picks at the presets: larger, lighter marks of the method's shape, no line.
+        for (m, pts) in &self.picks {
+            let (color, mk) = self.pal.get(m);
+            chart
+                .draw_series(
+                    pts.iter()
+                        .map(|(x, y)| marker(mk, (xs.to_plot(*x), ys.to_plot(*y)), 9, color, 0.45)),
+                )
+                .map_err(de)?;
+        }
         let bottom = legend(&side, 12, Some("method"), &line_legend(self.pal, methods()))?;
         if !self.presets.is_empty() {
-            let items = [("preset rate".into(), Swatch::dashed(PRESET))];
+            let mut items = vec![("preset rate".into(), Swatch::dashed(PRESET))];
+            if !self.picks.is_empty() {
+                items.push((
+                    "pick at a preset (with its RTT)".into(),
+                    Swatch::Mark(PRESET, Marker::Circle),
+                ));
+            }
             legend(&side, bottom + 14, None, &items)?;
         }
         Ok(())
