@@ -333,16 +333,16 @@ fn min_accuracy_restricts_three_step_to_known_configurations() {
     }
 }
 
-/// Rows of a CSV without quoted fields, as header-keyed maps.
+/// Rows of a CSV, as header-keyed maps (link labels are quoted: they hold commas).
 fn csv_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut lines = text.lines();
-    let cols: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
-    lines
-        .map(|l| {
+    let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let cols: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             cols.iter()
-                .map(|c| c.to_string())
-                .zip(l.split(',').map(String::from))
+                .cloned()
+                .zip(rec.iter().map(String::from))
                 .collect()
         })
         .collect()
