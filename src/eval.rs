@@ -107,6 +107,39 @@ impl Classifier for GpuClassifier<'_> {
     }
 }
 
+/// The whole model's outputs for `n` samples (`n * numel` values, NCHW) through the GPU
+/// engine, `batch` samples per submission: `n * out_numel` values, sample after sample. How
+/// a user checks the engine against their own framework (`splitbench predict`).
+pub fn predict(
+    ctx: &GpuContext,
+    model: &Model,
+    inputs: &[f32],
+    n: usize,
+    batch: usize,
+) -> Result<Vec<f32>> {
+    let per = model.graph.input_shape().numel();
+    if n == 0 || inputs.len() != n * per {
+        return Err(Error::InvalidArg(format!(
+            "{} values for {n} samples of {}",
+            inputs.len(),
+            model.graph.input_shape()
+        )));
+    }
+    let mut clf = GpuClassifier::new(ctx, model, batch.clamp(1, n))?;
+    let mut out = Vec::new();
+    for (k, chunk) in inputs.chunks(clf.batch * per).enumerate() {
+        let m = chunk.len() / per;
+        out.extend(clf.logits(chunk, m).map_err(|e| match e {
+            Error::Gpu { what, source } => Error::Gpu {
+                what: format!("{what} (samples from {})", k * clf.batch),
+                source,
+            },
+            e => e,
+        })?);
+    }
+    Ok(out)
+}
+
 /// Top-1 hits out of a number of images.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Accuracy {

@@ -12,11 +12,11 @@ use std::path::PathBuf;
 
 /// A zoo model name (`--model`).
 pub fn model_name(s: &str) -> Result<String, String> {
-    if zoo::names().contains(&s) {
+    if zoo::names().contains(&s) || model::onnx::is_onnx(s) {
         Ok(s.to_string())
     } else {
         Err(format!(
-            "unknown model '{s}' (known: {})",
+            "unknown model '{s}' (known: {}, or a file.onnx)",
             zoo::names().join(", ")
         ))
     }
@@ -105,10 +105,12 @@ pub fn prune_ratios(s: &str) -> Result<PruneRatios, String> {
 /// Model selection for zoo models with their shape options.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ModelArgs {
-    /// Zoo model: resnet18, resnet34, resnet50, vgg16, mobilenet_v2, alexnet, resnet18-cifar.
+    /// Zoo model (resnet18, resnet34, resnet50, vgg16, mobilenet_v2, alexnet, resnet18-cifar)
+    /// or an ONNX file (`model.onnx`, its weights inside or in `model.onnx.data` beside it).
     #[arg(long, value_parser = model_name)]
     pub model: String,
-    /// Per-sample input shape CxHxW (default 3x224x224; 3x32x32 for resnet18-cifar).
+    /// Per-sample input shape CxHxW (default 3x224x224; 3x32x32 for resnet18-cifar; an ONNX
+    /// model's own, needed where the file leaves a dimension symbolic).
     #[arg(long, value_parser = shape)]
     pub input: Option<Shape>,
     /// Number of classes (default 1000; 10 for resnet18-cifar).

@@ -10,6 +10,7 @@ mod inspect;
 mod kernels;
 mod link;
 mod offload;
+mod predict;
 mod profile;
 mod progress;
 #[cfg(feature = "train")]
@@ -46,6 +47,9 @@ enum Cmd {
     Inspect(inspect::Args),
     /// Time every node of a model on the GPU; write a CSV and a JSON manifest.
     Profile(Box<profile::Args>),
+    /// Run a whole model (zoo or ONNX) on the GPU for the batch in an .npy file and write
+    /// its outputs as .npy (to compare with another framework).
+    Predict(Box<predict::Args>),
     /// The kernel efficiency table: every conv, depthwise and FC shape of the study timed
     /// on the GPU against the best conv rate and the copy bandwidth; write a CSV and a
     /// manifest.
@@ -125,6 +129,7 @@ fn run(cmd: Cmd) -> anyhow::Result<()> {
         Cmd::Devices => devices::run(),
         Cmd::Inspect(a) => inspect::run(&a),
         Cmd::Profile(a) => profile::run(&a),
+        Cmd::Predict(a) => predict::run(&a),
         Cmd::Kernels(a) => kernels::run(&a),
         Cmd::Tradeoff(a) => tradeoff::run(&a),
         Cmd::Eval(a) => eval::run(&a),

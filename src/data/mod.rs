@@ -15,6 +15,7 @@
 
 mod cifar10;
 mod fashion_mnist;
+pub mod npy;
 
 pub use cifar10::{load_cifar10, parse_cifar10_batch, CIFAR10_RECORD_BYTES};
 pub use fashion_mnist::{

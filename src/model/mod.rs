@@ -4,6 +4,7 @@
 mod cuts;
 mod fuse;
 mod graph;
+pub mod onnx;
 mod prepare;
 mod weights;
 pub mod zoo;

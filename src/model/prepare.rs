@@ -1,7 +1,8 @@
-//! From a zoo name (and optionally a weights file) to the fused inference model.
+//! From a zoo name (and optionally a weights file) or an ONNX file to the fused inference
+//! model.
 
-use super::{load_fused, zoo, Graph, Model, ZooOptions};
-use crate::error::Result;
+use super::{fuse, load_fused, onnx, zoo, Graph, Model, ZooOptions};
+use crate::error::{Error, Result};
 use std::path::Path;
 
 /// A model ready to run: the torchvision-faithful graph (for parameter counts) and the
@@ -17,13 +18,32 @@ pub struct Prepared {
 }
 
 /// Builds `name` from the zoo and loads `weights` (safetensors, torchvision keys) or, when
-/// none is given, seeded random weights (for latency work only).
+/// none is given, seeded random weights (for latency work only). A `name` ending in `.onnx`
+/// is imported with its own weights (`opts.input` fixes symbolic dimensions).
 pub fn prepare(
     name: &str,
     opts: &ZooOptions,
     weights: Option<&Path>,
     seed: u64,
 ) -> Result<Prepared> {
+    if onnx::is_onnx(name) {
+        if weights.is_some() || opts.classes.is_some() || opts.width.is_some() {
+            return Err(Error::InvalidArg(format!(
+                "{name}: an ONNX model carries its own weights and shape; --weights, --classes \
+                 and --width are for zoo models"
+            )));
+        }
+        let imported = onnx::import(Path::new(name), opts.input)?;
+        let model = fuse(&Model {
+            graph: imported.graph.clone(),
+            weights: imported.weights,
+        })?;
+        return Ok(Prepared {
+            torch: imported.graph,
+            model,
+            weights_source: format!("onnx:{name}"),
+        });
+    }
     let torch = zoo::build(name, opts)?;
     let model: Model = load_fused(&torch, weights, seed)?;
     let weights_source = match weights {
