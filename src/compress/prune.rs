@@ -280,7 +280,16 @@ impl PrunePlan {
                     }
                 }
                 Op::Add { .. } => uf.union(inp(0), inp(1)),
-                Op::BatchNorm { .. }
+                // A product with a gate, or statistics over the channels: removing
+                // channels would change the others' values, so never prune through.
+                Op::Mul | Op::LayerNorm { .. } => {
+                    for i in 0..node.inputs.len() {
+                        fixed.push(inp(i));
+                    }
+                    inp(0)
+                }
+                Op::Activation(_)
+                | Op::BatchNorm { .. }
                 | Op::Relu
                 | Op::Relu6
                 | Op::MaxPool(_)

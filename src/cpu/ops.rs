@@ -138,6 +138,40 @@ pub fn add(a: &[f32], b: &[f32], act: Act) -> Vec<f32> {
     a.iter().zip(b).map(|(x, y)| act.apply(x + y)).collect()
 }
 
+/// `a * b`, where `b` has `a`'s length or one value per `inner` consecutive values of `a`
+/// (per channel of an NCHW tensor whose planes hold `inner` values).
+pub fn mul(a: &[f32], b: &[f32], inner: usize) -> Vec<f32> {
+    if a.len() == b.len() {
+        return a.iter().zip(b).map(|(x, y)| x * y).collect();
+    }
+    a.iter()
+        .enumerate()
+        .map(|(i, x)| x * b[i / inner])
+        .collect()
+}
+
+/// Layer normalization over the channels of every pixel of an NCHW tensor:
+/// `(x - mean_c) / sqrt(var_c + eps) * weight[c] + bias[c]` (biased variance, as torch).
+pub fn layer_norm(x: &[f32], s: Shape, weight: &[f32], bias: &[f32], eps: f32) -> Vec<f32> {
+    let hw = s.h * s.w;
+    let mut y = vec![0.0; x.len()];
+    for n in 0..x.len() / (s.c * hw).max(1) {
+        for p in 0..hw {
+            let at = |c: usize| (n * s.c + c) * hw + p;
+            let mean = (0..s.c).map(|c| x[at(c)] as f64).sum::<f64>() / s.c as f64;
+            let var = (0..s.c)
+                .map(|c| (x[at(c)] as f64 - mean).powi(2))
+                .sum::<f64>()
+                / s.c as f64;
+            let inv = 1.0 / (var + eps as f64).sqrt();
+            for c in 0..s.c {
+                y[at(c)] = ((x[at(c)] as f64 - mean) * inv) as f32 * weight[c] + bias[c];
+            }
+        }
+    }
+    y
+}
+
 /// Applies an activation in place.
 pub fn act_inplace(x: &mut [f32], act: Act) {
     x.iter_mut().for_each(|v| *v = act.apply(*v));
@@ -255,6 +289,19 @@ pub fn run(graph: &Graph, weights: &Weights, input: &Tensor) -> Result<Vec<Tenso
             Op::AvgPool(p) => pool(x(0), n, xs(0), p, false),
             Op::AdaptiveAvgPool { h, w } => adaptive_avg_pool(x(0), n, xs(0), *h, *w),
             Op::Add { act } => add(x(0), x(1), *act),
+            Op::Activation(act) => {
+                let mut v = x(0).to_vec();
+                act_inplace(&mut v, *act);
+                v
+            }
+            Op::Mul => mul(x(0), x(1), xs(0).h * xs(0).w),
+            Op::LayerNorm { eps, .. } => layer_norm(
+                x(0),
+                xs(0),
+                param(weights, name, "weight")?,
+                param(weights, name, "bias")?,
+                *eps,
+            ),
             Op::Flatten | Op::Dropout => x(0).to_vec(),
         };
         let s = node.shape;

@@ -363,6 +363,23 @@ impl<'a> Executor<'a> {
                     vec![k.pool(PoolKind::Adaptive(*h, *w), batch, xs(0), &x(0), &out)?]
                 }
                 Op::Add { act } => vec![k.add(len[&id], *act, &x(0), &x(1), &out)?],
+                Op::Activation(act) => vec![k.activation(len[&id], *act, &x(0), &out)?],
+                Op::Mul => {
+                    let (a, b) = (xs(0), xs(1));
+                    let inner = if a == b { 1 } else { a.h * a.w };
+                    vec![k.mul(len[&id], inner, &x(0), &x(1), &out)?]
+                }
+                Op::LayerNorm { c, eps } => {
+                    let (w, b) = (
+                        weight(model, name, "weight", *c)?,
+                        weight(model, name, "bias", *c)?,
+                    );
+                    let wb: Vec<f32> = (0..*c).flat_map(|i| [w[i], b[i]]).collect();
+                    let wbb = upload(&wb, "weight_bias");
+                    let s = node.shape;
+                    let hw = s.h * s.w;
+                    vec![k.layer_norm(batch * hw, s.c, hw, *eps, &x(0), &wbb, &out)?]
+                }
                 Op::Flatten | Op::Dropout => unreachable!("views handled above"),
             };
             steps.push(Step {

@@ -436,7 +436,7 @@ impl<'a> Builder<'a> {
         b: &wgpu::Buffer,
         y: &wgpu::Buffer,
     ) -> Result<Dispatch> {
-        self.eltwise(EltwiseMode::Add, n, act, (1, 1), [a, b, y])
+        self.eltwise(EltwiseMode::Add, n, act, (1, 1), [a, b, y], 0.0)
     }
 
     /// `y = act(a)` over `n` elements.
@@ -448,7 +448,7 @@ impl<'a> Builder<'a> {
         y: &wgpu::Buffer,
     ) -> Result<Dispatch> {
         let dummy = self.dummy();
-        self.eltwise(EltwiseMode::Activation, n, act, (1, 1), [a, &dummy, y])
+        self.eltwise(EltwiseMode::Activation, n, act, (1, 1), [a, &dummy, y], 0.0)
     }
 
     /// Batch norm as `y = a * ss[2c] + ss[2c+1]` with interleaved per-channel scale/shift.
@@ -462,11 +462,41 @@ impl<'a> Builder<'a> {
         y: &wgpu::Buffer,
     ) -> Result<Dispatch> {
         let mode = EltwiseMode::ScaleShift;
-        self.eltwise(mode, n, Act::None, (channels, inner), [a, ss, y])
+        self.eltwise(mode, n, Act::None, (channels, inner), [a, ss, y], 0.0)
     }
 
-    /// `eltwise.wgsl` in `mode` on `n` elements laid out `[outer, channels, inner]`, with
-    /// buffers `[a, b, y]`.
+    /// `y = a * b[i / inner]` over `n` elements: `inner` 1 for operands of one shape, the
+    /// plane for a per-channel `b`.
+    pub fn mul(
+        &self,
+        n: usize,
+        inner: usize,
+        a: &wgpu::Buffer,
+        b: &wgpu::Buffer,
+        y: &wgpu::Buffer,
+    ) -> Result<Dispatch> {
+        self.eltwise(EltwiseMode::Mul, n, Act::None, (1, inner), [a, b, y], 0.0)
+    }
+
+    /// Layer norm over the `channels` of each of `pixels` pixels (N x plane, planes of
+    /// `inner` values), `wb` holding interleaved weight and bias.
+    #[allow(clippy::too_many_arguments)]
+    pub fn layer_norm(
+        &self,
+        pixels: usize,
+        channels: usize,
+        inner: usize,
+        eps: f32,
+        a: &wgpu::Buffer,
+        wb: &wgpu::Buffer,
+        y: &wgpu::Buffer,
+    ) -> Result<Dispatch> {
+        let mode = EltwiseMode::LayerNorm;
+        self.eltwise(mode, pixels, Act::None, (channels, inner), [a, wb, y], eps)
+    }
+
+    /// `eltwise.wgsl` in `mode` on `n` threads over a tensor laid out `[outer, channels,
+    /// inner]`, with buffers `[a, b, y]` (`eps`: layer norm's).
     fn eltwise(
         &self,
         mode: EltwiseMode,
@@ -474,6 +504,7 @@ impl<'a> Builder<'a> {
         act: Act,
         (channels, inner): (usize, usize),
         [a, b, y]: [&wgpu::Buffer; 3],
+        eps: f32,
     ) -> Result<Dispatch> {
         let prm = EltwiseParams {
             n: u32_of("element-wise length", n)?,
@@ -481,7 +512,7 @@ impl<'a> Builder<'a> {
             act: act.code(),
             channels: u32_of("element-wise channels", channels)?,
             inner: u32_of("element-wise plane", inner)?,
-            _pad0: 0,
+            eps,
             _pad1: 0,
             _pad2: 0,
         };

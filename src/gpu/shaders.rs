@@ -310,7 +310,7 @@ uniform_structs! {
     /// `eltwise.wgsl`; `mode` is an [`EltwiseMode`] code.
     EltwiseParams {
         n: u32, mode: u32, act: u32, channels: u32,
-        inner: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+        inner: u32, eps: f32, _pad1: u32, _pad2: u32,
     }
     /// `mask.wgsl`: a `[outer, channels, inner]` tensor of `n` values.
     MaskParams { n: u32, channels: u32, inner: u32, _pad0: u32 }
@@ -471,6 +471,11 @@ mode_codes! {
         Activation = ELTWISE_ACTIVATION,
         /// `y = a * b[2c] + b[2c+1]`.
         ScaleShift = ELTWISE_SCALE_SHIFT,
+        /// `y = a * b[i / inner]` (same shape: inner 1; per channel: inner = the plane).
+        Mul = ELTWISE_MUL,
+        /// Layer norm over the channels of pixel `i` (one thread per pixel), `b` holding
+        /// interleaved weight and bias.
+        LayerNorm = ELTWISE_LAYER_NORM,
     }
 }
 
@@ -515,17 +520,35 @@ pub fn prelude_for(tile: ConvTile) -> String {
 fn activation_wgsl() -> String {
     let c = |a: Act| a.code();
     format!(
-        "fn apply_act(v: f32, act: u32) -> f32 {{\n\
-         \x20   if (act == {relu}u) {{ return max(v, 0.0); }}\n\
-         \x20   if (act == {relu6}u) {{ return clamp(v, 0.0, 6.0); }}\n\
-         \x20   if (act == {tanh}u) {{ return tanh(v); }}\n\
-         \x20   if (act == {elu}u) {{ return select(exp(v) - 1.0, v, v > 0.0); }}\n\
-         \x20   return v;\n\
-         }}\n",
+        "fn apply_act(v: f32, act: u32) -> f32 {{
+    if (act == {relu}u) {{ return max(v, 0.0); }}
+    if (act == {relu6}u) {{ return clamp(v, 0.0, 6.0); }}
+    if (act == {tanh}u) {{ return tanh(v); }}
+    if (act == {elu}u) {{ return select(exp(v) - 1.0, v, v > 0.0); }}
+    if (act == {sigmoid}u) {{ return 1.0 / (1.0 + exp(-v)); }}
+    if (act == {hsigmoid}u) {{ return clamp(v + 3.0, 0.0, 6.0) / 6.0; }}
+    if (act == {hswish}u) {{ return v * clamp(v + 3.0, 0.0, 6.0) / 6.0; }}
+    if (act == {silu}u) {{ return v / (1.0 + exp(-v)); }}
+    if (act == {gelu}u) {{ return 0.5 * v * (1.0 + erf_approx(v * 0.70710678)); }}
+    return v;
+}}
+// erf by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7): WGSL has no erf.
+fn erf_approx(x: f32) -> f32 {{
+    let t = 1.0 / (1.0 + 0.3275911 * abs(x));
+    let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741
+        + t * (-1.453152027 + t * 1.061405429))));
+    return sign(x) * (1.0 - poly * exp(-x * x));
+}}
+",
         relu = c(Act::Relu),
         relu6 = c(Act::Relu6),
         tanh = c(Act::Tanh),
         elu = c(Act::Elu),
+        sigmoid = c(Act::Sigmoid),
+        hsigmoid = c(Act::HardSigmoid),
+        hswish = c(Act::HardSwish),
+        silu = c(Act::Silu),
+        gelu = c(Act::Gelu),
     )
 }
 

@@ -183,7 +183,7 @@ fn fold_add(g: &Graph) -> Result<Graph> {
     rw.finish()
 }
 
-/// Fuses `Relu`/`Relu6` into a conv, linear or add that feeds only it.
+/// Fuses `Relu`/`Relu6` and other activations into a conv, linear or add that feeds only it.
 fn fuse_act(g: &Graph) -> Result<Graph> {
     let consumers = g.consumers();
     let mut rw = Rewrite::new(g);
@@ -191,6 +191,7 @@ fn fuse_act(g: &Graph) -> Result<Graph> {
         let act = match node.op {
             Op::Relu => Act::Relu,
             Op::Relu6 => Act::Relu6,
+            Op::Activation(a) => a,
             _ => continue,
         };
         let p = node.inputs[0];

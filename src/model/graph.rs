@@ -56,6 +56,16 @@ pub enum Act {
     Tanh,
     /// ELU with alpha 1: x if x > 0 else exp(x) - 1 (the bottleneck's decoder).
     Elu,
+    /// 1 / (1 + exp(-x)).
+    Sigmoid,
+    /// relu6(x + 3) / 6 (torch's `Hardsigmoid`; ONNX `HardSigmoid` with alpha 1/6).
+    HardSigmoid,
+    /// x * relu6(x + 3) / 6.
+    HardSwish,
+    /// x * sigmoid(x) (SiLU, swish).
+    Silu,
+    /// x * (1 + erf(x / sqrt 2)) / 2 (exact GELU).
+    Gelu,
 }
 
 impl Act {
@@ -73,6 +83,11 @@ impl Act {
                     x.exp_m1()
                 }
             }
+            Act::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            Act::HardSigmoid => (x + 3.0).clamp(0.0, 6.0) / 6.0,
+            Act::HardSwish => x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
+            Act::Silu => x / (1.0 + (-x).exp()),
+            Act::Gelu => 0.5 * x * (1.0 + libm::erf(x as f64 / std::f64::consts::SQRT_2) as f32),
         }
     }
     /// Code shared with the shaders (`act` field of their params).
@@ -83,6 +98,11 @@ impl Act {
             Act::Relu6 => 2,
             Act::Tanh => 3,
             Act::Elu => 4,
+            Act::Sigmoid => 5,
+            Act::HardSigmoid => 6,
+            Act::HardSwish => 7,
+            Act::Silu => 8,
+            Act::Gelu => 9,
         }
     }
 }
@@ -231,6 +251,20 @@ pub enum Op {
     Linear(Linear),
     /// Identity at inference.
     Dropout,
+    /// A stand-alone activation other than ReLU/ReLU6 (imported models: sigmoid, hard
+    /// sigmoid/swish, SiLU, GELU); fused into the producing conv, linear or add like them.
+    Activation(Act),
+    /// Element-wise product of `inputs[0]` and `inputs[1]`, which has the same shape or
+    /// `C x 1 x 1` (one value per channel, broadcast over the plane: squeeze-excite).
+    Mul,
+    /// Layer normalization over the channels of each pixel (ConvNeXt's), with per-channel
+    /// `weight` and `bias`.
+    LayerNorm {
+        /// Channels.
+        c: usize,
+        /// Epsilon added to the variance.
+        eps: f32,
+    },
 }
 
 impl Op {
@@ -252,6 +286,9 @@ impl Op {
             Op::Flatten => "flatten",
             Op::Linear(_) => "linear",
             Op::Dropout => "dropout",
+            Op::Activation(_) => "activation",
+            Op::Mul => "mul",
+            Op::LayerNorm { .. } => "layernorm",
         }
     }
 
@@ -278,6 +315,9 @@ impl Op {
                 ("running_mean", vec![*c], false),
                 ("running_var", vec![*c], false),
             ],
+            Op::LayerNorm { c, .. } => {
+                vec![("weight", vec![*c], true), ("bias", vec![*c], true)]
+            }
             Op::Linear(l) => {
                 let mut v = vec![("weight", vec![l.out_f, l.in_f], true)];
                 if l.bias {
@@ -330,7 +370,8 @@ impl Node {
                     + if l.act != Act::None { out } else { 0 }
             }
             Op::BatchNorm { .. } => 2 * out,
-            Op::Relu | Op::Relu6 => out,
+            Op::Relu | Op::Relu6 | Op::Activation(_) | Op::Mul => out,
+            Op::LayerNorm { .. } => 5 * out,
             Op::Add { act } => out * if *act == Act::None { 1 } else { 2 },
             Op::MaxPool(p) | Op::AvgPool(p) => out * (p.kernel * p.kernel) as u64,
             Op::AdaptiveAvgPool { .. } => graph.nodes[self.inputs[0]].shape.numel() as u64,
@@ -422,7 +463,7 @@ impl Graph {
         let bad = |msg: String| Error::Graph(format!("node {name}: {msg}"));
         let expect_inputs = match op {
             Op::Input => 0,
-            Op::Add { .. } => 2,
+            Op::Add { .. } | Op::Mul => 2,
             Op::Conv2d(c) if c.residual => 2,
             _ => 1,
         };
@@ -462,7 +503,13 @@ impl Graph {
                 }
                 x
             }
-            Op::Relu | Op::Relu6 | Op::Dropout => x,
+            Op::Relu | Op::Relu6 | Op::Dropout | Op::Activation(_) | Op::Mul => x,
+            Op::LayerNorm { c, .. } => {
+                if x.c != *c {
+                    return Err(bad(format!("expected {c} channels, found {}", x.c)));
+                }
+                x
+            }
             Op::MaxPool(p) | Op::AvgPool(p) => {
                 let oh = p
                     .out_len(x.h)
@@ -487,7 +534,8 @@ impl Graph {
         };
         if expect_inputs == 2 {
             let second = self.nodes[inputs[1]].shape;
-            if second != shape {
+            let per_channel = *op == Op::Mul && second == Shape::new(shape.c, 1, 1);
+            if second != shape && !per_channel {
                 return Err(bad(format!(
                     "residual/add operand shape {second} differs from {shape}"
                 )));

@@ -5,7 +5,7 @@ use super::consts::{self, Const, Data};
 use super::proto::{
     tensor_shape_proto::dimension::Value as Dim, type_proto::Value as Type, GraphProto, NodeProto,
 };
-use crate::model::graph::{Conv2d, Graph, Linear, NodeId, Op, Pool, Shape};
+use crate::model::graph::{Act, Conv2d, Graph, Linear, NodeId, Op, Pool, Shape};
 use crate::model::Weights;
 use crate::tensor::Tensor;
 use std::collections::{HashMap, HashSet};
@@ -21,8 +21,12 @@ pub enum Fail {
 /// What one ONNX value is at import time.
 #[derive(Clone, Debug)]
 enum Val {
-    /// An IR node's output, as an ONNX tensor of rank 4 (NCHW) or 2 (N x features).
+    /// An IR node's output, as an ONNX tensor of rank 4 (NCHW), 2 (N x features) or
+    /// [`NHWC`] (the same NCHW tensor seen through a transpose to channels last).
     Node { id: NodeId, rank: usize },
+    /// A step of torch's exact GELU, `x / sqrt2 -> Erf -> + 1 -> x * . -> * 0.5`, on the
+    /// node `x` (`rank` as above): fused into one activation when the pattern completes.
+    Gelu { id: NodeId, rank: usize, step: u8 },
     /// A constant.
     Const(Const),
     /// The output of an unsupported node (its consumers are skipped, not reported).
@@ -38,6 +42,11 @@ enum Why {
 }
 
 type Step = std::result::Result<Val, Why>;
+
+/// The `rank` of a channels-last view of an NCHW node (ConvNeXt's
+/// `Transpose -> LayerNormalization / MatMul -> Transpose`): its ops run on the NCHW tensor,
+/// layer norm and matrix products over the channels.
+const NHWC: usize = 44;
 
 /// Op types the importer translates (for some attributes; downstream of an unsupported
 /// node, an op not listed here is reported too, so one error lists every missing op).
@@ -68,6 +77,13 @@ const SUPPORTED: &[&str] = &[
     "MatMul",
     "Add",
     "BatchNormalization",
+    "Sigmoid",
+    "HardSigmoid",
+    "HardSwish",
+    "Gelu",
+    "Erf",
+    "Transpose",
+    "LayerNormalization",
 ];
 
 fn unsupported(what: impl Into<String>) -> Why {
@@ -249,15 +265,19 @@ fn path_name(node: &str, op: &str) -> String {
     if segs.len() > 1 && segs.last().is_some_and(|s| s.starts_with(op)) {
         segs.pop();
     }
+    // A segment that extends the previous one (`downsample` then `downsample.0`) replaces it.
     let mut acc = String::new();
+    let mut prev = "";
     for s in segs {
-        if !acc.is_empty() && s.starts_with(&format!("{acc}.")) {
-            acc = s.to_string();
+        if !prev.is_empty() && s.starts_with(&format!("{prev}.")) {
+            acc.truncate(acc.len() - prev.len());
+            acc.push_str(s);
         } else if acc.is_empty() {
             acc = s.to_string();
         } else {
             acc = format!("{acc}.{s}");
         }
+        prev = s;
     }
     let acc = acc.strip_prefix("node_").unwrap_or(&acc).to_string();
     acc.chars()
@@ -295,7 +315,10 @@ impl<'a> Tx<'a> {
             })
             .collect::<std::result::Result<_, _>>()?;
         let bad_input = ins.iter().any(|v| matches!(v, Some(Val::Bad)));
-        let result = if bad_input && SUPPORTED.contains(&op) {
+        let gelu_step = ins.iter().any(|v| matches!(v, Some(Val::Gelu { .. })));
+        let result = if gelu_step && !matches!(op, "Erf" | "Add" | "Mul") {
+            Err(unsupported("reads part of an unfinished GELU pattern"))
+        } else if bad_input && SUPPORTED.contains(&op) {
             Ok(Val::Bad)
         } else if bad_input {
             Err(unsupported(""))
@@ -376,6 +399,8 @@ impl<'a> Tx<'a> {
         let s = self.g.nodes[id].shape;
         if rank == 2 {
             vec![self.batch, s.numel() as i64]
+        } else if rank == NHWC {
+            vec![self.batch, s.h as i64, s.w as i64, s.c as i64]
         } else {
             vec![self.batch, s.c as i64, s.h as i64, s.w as i64]
         }
@@ -466,12 +491,110 @@ impl<'a> Tx<'a> {
                     let w = transpose(&b.as_f32(), k, m);
                     self.linear(n, id, w, m, k, None, weight_name)
                 }
+                (Some((id, NHWC)), Some(b)) if b.dims.len() == 2 => {
+                    // Channels last times a matrix: a 1x1 convolution of the NCHW tensor.
+                    let (k, m) = (b.dims[0], b.dims[1]);
+                    let conv = Conv2d::new(k, m, 1, 1, 0, 1);
+                    let v = self.push(n, weight_name, Op::Conv2d(conv), &[id])?;
+                    self.param(
+                        id_of(&v),
+                        "weight",
+                        vec![m, k, 1, 1],
+                        transpose(&b.as_f32(), k, m),
+                    )?;
+                    Ok(Val::Node {
+                        id: id_of(&v),
+                        rank: NHWC,
+                    })
+                }
                 _ => Err(unsupported(
                     "only an N x K tensor times a constant K x M matrix",
                 )),
             },
             "Add" => self.add(n, ins),
+            "Mul" | "Div" => self.mul(n, op, ins),
+            // The dynamo exporter's `as_strided` of a fully flattened NCHW tensor back to
+            // its own shape: every index in order, an identity.
+            "Gather" => match (x, konst(1)) {
+                (Some((id, 1)), Some(idx)) => {
+                    let s = self.g.nodes[id].shape;
+                    let in_order = idx
+                        .as_ints()
+                        .iter()
+                        .enumerate()
+                        .all(|(i, &v)| v == i as i64);
+                    if in_order && idx.dims == [1, s.c, s.h, s.w] && attr_i(n, "axis", 0) == 0 {
+                        Ok(Val::Node { id, rank: 4 })
+                    } else {
+                        Err(unsupported(
+                            "only the identity as_strided of a flattened tensor",
+                        ))
+                    }
+                }
+                _ => Err(unsupported("of a tensor (only of constants)")),
+            },
+            "Erf" => match arg(0) {
+                Some(Val::Gelu { id, rank, step: 1 }) => Ok(Val::Gelu { id, rank, step: 2 }),
+                _ => Err(unsupported(
+                    "only inside GELU's x / sqrt2 -> Erf -> + 1 pattern",
+                )),
+            },
             "BatchNormalization" => self.batch_norm(n, x, ins),
+            "Sigmoid" => self.unary(n, x, Op::Activation(Act::Sigmoid)),
+            "HardSwish" => self.unary(n, x, Op::Activation(Act::HardSwish)),
+            "HardSigmoid" => {
+                let (a, b) = (
+                    attr_f(n, "alpha").unwrap_or(0.2),
+                    attr_f(n, "beta").unwrap_or(0.5),
+                );
+                if (a - 1.0 / 6.0).abs() > 1e-6 || (b - 0.5).abs() > 1e-6 {
+                    return Err(unsupported(format!(
+                        "alpha {a}, beta {b} (only torch's 1/6, 1/2)"
+                    )));
+                }
+                self.unary(n, x, Op::Activation(Act::HardSigmoid))
+            }
+            "Gelu" => match attr_s(n, "approximate").as_str() {
+                "" | "none" => self.unary(n, x, Op::Activation(Act::Gelu)),
+                a => Err(unsupported(format!("approximate={a}"))),
+            },
+            "Transpose" => {
+                let perm = attr_ints(n, "perm").unwrap_or_default();
+                match (x, perm.as_slice()) {
+                    (Some((id, 4)), [0, 2, 3, 1]) => Ok(Val::Node { id, rank: NHWC }),
+                    (Some((id, NHWC)), [0, 3, 1, 2]) => Ok(Val::Node { id, rank: 4 }),
+                    _ => Err(unsupported(format!("perm {perm:?} (only NCHW <-> NHWC)"))),
+                }
+            }
+            "LayerNormalization" => {
+                let (Some((id, NHWC)), Some(w)) = (x, konst(1)) else {
+                    return Err(unsupported("only over the channels (last axis of NHWC)"));
+                };
+                if !matches!(attr_i(n, "axis", -1), -1 | 3) {
+                    return Err(unsupported("only over the channels (last axis of NHWC)"));
+                }
+                let c = self.g.nodes[id].shape.c;
+                let b = konst(2).map(|b| b.as_f32()).unwrap_or_else(|| vec![0.0; c]);
+                if w.len() != c || b.len() != c {
+                    return Err(Why::File(format!(
+                        "scale/bias of {} values for {c} channels",
+                        w.len()
+                    )));
+                }
+                let eps = attr_f(n, "epsilon").unwrap_or(1e-5);
+                let v = self.push(
+                    n,
+                    n.input.get(1).map(String::as_str),
+                    Op::LayerNorm { c, eps },
+                    &[id],
+                )?;
+                self.param(id_of(&v), "weight", vec![c], w.as_f32())?;
+                self.param(id_of(&v), "bias", vec![c], b)?;
+                Ok(Val::Node {
+                    id: id_of(&v),
+                    rank: NHWC,
+                })
+            }
             _ => Err(unsupported("")),
         }
     }
@@ -712,6 +835,9 @@ impl<'a> Tx<'a> {
         let numel = self.g.nodes[id].shape.numel() as i64;
         if to == cur {
             Ok(Val::Node { id, rank })
+        } else if to == [self.batch * numel] && self.batch == 1 {
+            // Fully flat (the dynamo exporter's `as_strided` at batch 1; see "Gather").
+            Ok(Val::Node { id, rank: 1 })
         } else if to == [self.batch, numel] {
             if rank == 2 {
                 Ok(Val::Node { id, rank })
@@ -797,6 +923,15 @@ impl<'a> Tx<'a> {
             ins.first().cloned().flatten(),
             ins.get(1).cloned().flatten(),
         ) {
+            (Some(Val::Gelu { id, rank, step: 2 }), Some(Val::Const(c)))
+            | (Some(Val::Const(c)), Some(Val::Gelu { id, rank, step: 2 }))
+                if c.scalar_f32() == Some(1.0) =>
+            {
+                Ok(Val::Gelu { id, rank, step: 3 })
+            }
+            (Some(Val::Gelu { .. }), _) | (_, Some(Val::Gelu { .. })) => {
+                Err(unsupported("an unfinished GELU pattern"))
+            }
             (Some(Val::Node { id: a, rank: ra }), Some(Val::Node { id: b, rank: rb })) => {
                 if ra != rb || self.g.nodes[a].shape != self.g.nodes[b].shape {
                     return Err(unsupported("broadcasting (only tensors of one shape)"));
@@ -827,7 +962,7 @@ impl<'a> Tx<'a> {
                 let channels = node.shape.c;
                 let per_channel = c.len() == channels
                     && c.dims.iter().filter(|&&d| d != 1).count() <= 1
-                    && (rank == 2 || c.dims.len() >= 3);
+                    && (rank == 2 || rank == NHWC || c.dims.len() >= 3);
                 let slot = match &mut node.op {
                     Op::Linear(l) if !l.bias => Some(&mut l.bias),
                     Op::Conv2d(cv) if !cv.bias && !cv.residual => Some(&mut cv.bias),
@@ -843,6 +978,107 @@ impl<'a> Tx<'a> {
                 }
             }
             _ => Err(Why::File("needs two inputs".into())),
+        }
+    }
+
+    /// `Mul` and `Div`: GELU's steps, SiLU (`x * sigmoid(x)`), gates (squeeze-excite) and
+    /// products with constants (a depthwise 1x1 convolution: layer scale).
+    fn mul(&mut self, n: &NodeProto, op: &str, ins: &[Option<Val>]) -> Step {
+        let (a, b) = (
+            ins.first().cloned().flatten(),
+            ins.get(1).cloned().flatten(),
+        );
+        let half = |c: &Const| c.scalar_f32() == Some(0.5);
+        let sqrt2 = |c: &Const| {
+            c.scalar_f32()
+                .is_some_and(|v| (v - std::f32::consts::SQRT_2).abs() < 1e-5)
+        };
+        match (a, b) {
+            (Some(Val::Node { id, rank }), Some(Val::Const(c))) if op == "Div" && sqrt2(&c) => {
+                Ok(Val::Gelu { id, rank, step: 1 })
+            }
+            (Some(Val::Node { id, rank }), Some(Val::Gelu { id: g, step: 3, .. }))
+            | (Some(Val::Gelu { id: g, step: 3, .. }), Some(Val::Node { id, rank }))
+                if op == "Mul" && id == g =>
+            {
+                Ok(Val::Gelu { id, rank, step: 4 })
+            }
+            (Some(Val::Gelu { id, rank, step: 4 }), Some(Val::Const(c)))
+            | (Some(Val::Const(c)), Some(Val::Gelu { id, rank, step: 4 }))
+                if op == "Mul" && half(&c) =>
+            {
+                self.unary(n, Some((id, rank)), Op::Activation(Act::Gelu))
+            }
+            (Some(Val::Gelu { .. }), _) | (_, Some(Val::Gelu { .. })) => {
+                Err(unsupported("an unfinished GELU pattern"))
+            }
+            (Some(Val::Node { id: a, rank: ra }), Some(Val::Node { id: b, rank: rb }))
+                if op == "Mul" =>
+            {
+                // SiLU: x * sigmoid(x), the sigmoid's output read only here.
+                for (k, (x, s)) in [(a, b), (b, a)].into_iter().enumerate() {
+                    let sig_value = n.input[1 - k].as_str();
+                    let sig = &self.g.nodes[s];
+                    if sig.op == Op::Activation(Act::Sigmoid)
+                        && sig.inputs == [x]
+                        && self.uses.get(sig_value) == Some(&1)
+                    {
+                        self.g.nodes[s].op = Op::Activation(Act::Silu);
+                        return Ok(Val::Node { id: s, rank: ra });
+                    }
+                }
+                let (sa, sb) = (self.g.nodes[a].shape, self.g.nodes[b].shape);
+                let (big, small, rank) = if sa.numel() >= sb.numel() {
+                    (a, b, ra)
+                } else {
+                    (b, a, rb)
+                };
+                match self.push(n, None, Op::Mul, &[big, small]) {
+                    Ok(Val::Node { id, .. }) => Ok(Val::Node { id, rank }),
+                    Ok(v) => Ok(v),
+                    Err(_) => Err(unsupported(format!(
+                        "broadcasting {} by {} (only one shape, or one value per channel)",
+                        self.g.nodes[big].shape, self.g.nodes[small].shape
+                    ))),
+                }
+            }
+            (Some(Val::Node { id, rank }), Some(Val::Const(c)))
+            | (Some(Val::Const(c)), Some(Val::Node { id, rank })) => {
+                if op == "Div" && matches!(ins.first(), Some(Some(Val::Const(_)))) {
+                    return Err(unsupported("a constant divided by a tensor"));
+                }
+                // A scalar or per-channel constant: a depthwise 1x1 convolution.
+                let ch = self.g.nodes[id].shape.c;
+                let per_channel = c.len() == ch
+                    && c.dims.iter().filter(|&&d| d != 1).count() <= 1
+                    && (rank != 4 || c.dims.len() >= 3);
+                let mut v = match (c.len(), per_channel) {
+                    (1, _) => vec![c.as_f32()[0]; ch],
+                    (_, true) => c.as_f32(),
+                    _ => return Err(unsupported(format!("by a constant of shape {:?}", c.dims))),
+                };
+                if op == "Div" {
+                    v.iter_mut().for_each(|x| *x = 1.0 / *x);
+                }
+                let conv = Conv2d::new(ch, ch, 1, 1, 0, ch);
+                let cname = n
+                    .input
+                    .iter()
+                    .find(|i| matches!(self.vals.get(i.as_str()), Some(Val::Const(_))))
+                    .cloned();
+                let out = self.push(
+                    n,
+                    cname.as_deref().map(|c| format!("{c}.weight")).as_deref(),
+                    Op::Conv2d(conv),
+                    &[id],
+                )?;
+                self.param(id_of(&out), "weight", vec![ch, 1, 1, 1], v)?;
+                Ok(Val::Node {
+                    id: id_of(&out),
+                    rank,
+                })
+            }
+            _ => Err(unsupported("")),
         }
     }
 
@@ -999,6 +1235,10 @@ mod tests {
             "layer1.0.conv1"
         );
         assert_eq!(path_name("/stem/stem.2/Clip", "Clip"), "stem.2");
+        assert_eq!(
+            path_name("/layer2/layer2.0/downsample/downsample.0/Conv", "Conv"),
+            "layer2.0.downsample.0"
+        );
         assert_eq!(path_name("/relu_1/Relu", "Relu"), "relu_1");
         assert_eq!(path_name("/Add_1", "Add"), "Add_1");
         assert_eq!(path_name("node_relu_1", "Relu"), "relu_1");
