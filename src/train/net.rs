@@ -359,6 +359,10 @@ fn activation(t: Tensor, act: crate::model::Act) -> Result<Tensor> {
         Act::Relu6 => t.clamp(0f32, 6f32).map_err(cerr),
         Act::Tanh => t.tanh().map_err(cerr),
         Act::Elu => t.elu(1.0).map_err(cerr),
+        // Imported models' activations: the trainer builds zoo graphs only.
+        other => Err(crate::Error::Unsupported(format!(
+            "training with the {other:?} activation"
+        ))),
     }
 }
 

@@ -33,6 +33,11 @@ impl Const {
         }
     }
 
+    /// Whether it holds no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Elements.
     pub fn len(&self) -> usize {
         match &self.data {
@@ -411,9 +416,7 @@ pub fn squeeze(data: &Const, axes: Option<&[i64]>) -> Result<Const, String> {
 /// Element-wise `op` of two constants where one is a single value or both have the same
 /// shape (what shape arithmetic needs).
 pub fn binary(op: &str, a: &Const, b: &Const) -> Result<Const, String> {
-    let (n, dims) = if a.len() == b.len() {
-        (a.len(), a.dims.clone())
-    } else if b.len() == 1 {
+    let (n, dims) = if a.len() == b.len() || b.len() == 1 {
         (a.len(), a.dims.clone())
     } else if a.len() == 1 {
         (b.len(), b.dims.clone())
