@@ -241,6 +241,9 @@ pub fn run(a: &Args) -> Result<()> {
     for s in &w.skipped_charts {
         println!("chart skipped: {s}");
     }
+    if let Some(why) = splitbench::compress::pruning_skipped(&p.model.graph) {
+        println!("{why}");
+    }
     println!(
         "{} candidates ({} pruned prefixes, {} bottlenecks, {} codec measurements, {}); {} links",
         r.space.candidates.len(),

@@ -27,4 +27,4 @@ pub use frame::{
     decode, encode, frame_len, Codec, DecodeLimits, Decoded, Encoded, FrameTensor, GroupParams,
     Payload, Quantized, TensorReport, TensorSpec,
 };
-pub use prune::{compact, compact_graph, pruned_count, split_feature, PrunePlan};
+pub use prune::{compact, compact_graph, pruned_count, pruning_skipped, split_feature, PrunePlan};

@@ -85,6 +85,19 @@ use crate::model::{cuts, Conv2d, Cut, Graph, Linear, Model, NodeId, Op, Weights}
 use crate::tensor::Tensor;
 use std::collections::BTreeMap;
 
+/// Why the study prunes nothing on `graph`, if so: the pruner knows ResNet-style stages
+/// (stem, `layer1`..`layer4`) only, where residual streams are pruned jointly per stage.
+pub fn pruning_skipped(graph: &Graph) -> Option<String> {
+    let staged = (1..graph.nodes.len()).any(|i| stage_of(graph, i).is_some());
+    (!staged).then(|| {
+        format!(
+            "pruning skipped: {} has no ResNet-style stages (nodes named layer1.. layer4.); \
+             only those graphs' channel structure is known to prune consistently",
+            graph.name
+        )
+    })
+}
+
 /// How many of `channels` a ratio removes: `round(ratio * channels)` (half to even), at
 /// most `channels - 1`.
 pub fn pruned_count(channels: usize, ratio: f32) -> usize {

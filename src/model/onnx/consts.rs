@@ -236,6 +236,18 @@ fn read_external(t: &TensorProto, dir: &Path) -> Result<Vec<u8>, String> {
     Ok(buf)
 }
 
+/// Most values a folded constant may have (shape plumbing is small; this bounds what a
+/// malformed file can make the importer allocate).
+const MAX_FOLDED: usize = 1 << 24;
+
+fn bounded(n: usize) -> Result<(), String> {
+    if n > MAX_FOLDED {
+        Err(format!("a folded constant of {n} values"))
+    } else {
+        Ok(())
+    }
+}
+
 /// Normalises a possibly negative axis of a rank-`rank` tensor.
 pub fn axis(a: i64, rank: usize) -> Result<usize, String> {
     let r = rank as i64;
@@ -272,6 +284,7 @@ pub fn gather(data: &Const, indices: &Const, ax: i64) -> Result<Const, String> {
         .collect::<Result<Vec<_>, _>>()?;
     let outer: usize = data.dims[..ax].iter().product();
     let inner: usize = data.dims[ax + 1..].iter().product();
+    bounded(outer.saturating_mul(idx.len()).saturating_mul(inner))?;
     let mut pick = Vec::new();
     for o in 0..outer {
         for &i in &idx {
@@ -381,6 +394,9 @@ pub fn slice(
 /// Inserts unit dimensions at `axes` (of the output).
 pub fn unsqueeze(data: &Const, axes: &[i64]) -> Result<Const, String> {
     let rank = data.dims.len() + axes.len();
+    if rank > 64 {
+        return Err(format!("Unsqueeze to rank {rank}"));
+    }
     let mut ax = axes
         .iter()
         .map(|&a| axis(a, rank))

@@ -50,13 +50,22 @@ pub struct Imported {
 /// input shape where the file leaves a dimension symbolic, and must agree with the file
 /// where it does not. Errors name the file.
 pub fn import(path: &Path, input: Option<Shape>) -> Result<Imported> {
+    let bytes = std::fs::read(path).map_err(|e| Error::BadFile {
+        file: path.to_path_buf(),
+        msg: format!("cannot read: {e}"),
+    })?;
+    import_bytes(&bytes, path, input)
+}
+
+/// [`import`] of the file's bytes, already read: `path` names it in errors and its folder
+/// holds the external data (the fuzz target's entry point).
+pub fn import_bytes(bytes: &[u8], path: &Path, input: Option<Shape>) -> Result<Imported> {
     let bad = |msg: String| Error::BadFile {
         file: path.to_path_buf(),
         msg,
     };
-    let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-    let model = ModelProto::decode(bytes.as_slice())
-        .map_err(|e| bad(format!("not an ONNX model (protobuf: {e})")))?;
+    let model =
+        ModelProto::decode(bytes).map_err(|e| bad(format!("not an ONNX model (protobuf: {e})")))?;
     let graph = model
         .graph
         .as_ref()

@@ -48,6 +48,11 @@ type Step = std::result::Result<Val, Why>;
 /// layer norm and matrix products over the channels.
 const NHWC: usize = 44;
 
+/// Largest dimension, window, stride or padding accepted, and largest tensor (values per
+/// sample): far beyond any GPU binding, small enough that no size product overflows.
+const MAX_DIM: usize = 1 << 20;
+const MAX_ELEMENTS: usize = 1 << 31;
+
 /// Op types the importer translates (for some attributes; downstream of an unsupported
 /// node, an op not listed here is reported too, so one error lists every missing op).
 const SUPPORTED: &[&str] = &[
@@ -234,7 +239,17 @@ fn input_shape(
             }
         };
     }
-    Ok((dims[0].unwrap_or(1), Shape::new(chw[0], chw[1], chw[2])))
+    // Bounds that keep every later size product far from overflow.
+    if chw.iter().any(|&d| d > MAX_DIM) || chw.iter().product::<usize>() > MAX_ELEMENTS {
+        return Err(format!(
+            "input '{name}' of {chw:?} is beyond what splitbench runs"
+        ));
+    }
+    let batch = dims[0].unwrap_or(1);
+    if batch as usize > MAX_DIM {
+        return Err(format!("input '{name}' has batch {batch}"));
+    }
+    Ok((batch, Shape::new(chw[0], chw[1], chw[2])))
 }
 
 // Attributes.
@@ -779,6 +794,9 @@ impl<'a> Tx<'a> {
                 (a, bb, c, d)
             }
         };
+        if [t, l].iter().any(|&v| v > MAX_DIM as i64) {
+            return Err(unsupported(format!("padding [{t}, {l}, {b}, {r}]")));
+        }
         if t != b || l != r || t < 0 || l < 0 {
             return Err(unsupported(format!(
                 "asymmetric padding [{t}, {l}, {b}, {r}]"
@@ -835,7 +853,7 @@ impl<'a> Tx<'a> {
         let numel = self.g.nodes[id].shape.numel() as i64;
         if to == cur {
             Ok(Val::Node { id, rank })
-        } else if to == [self.batch * numel] && self.batch == 1 {
+        } else if self.batch == 1 && to == [numel] {
             // Fully flat (the dynamo exporter's `as_strided` at batch 1; see "Gather").
             Ok(Val::Node { id, rank: 1 })
         } else if to == [self.batch, numel] {
@@ -1141,7 +1159,9 @@ fn id_of(v: &Val) -> NodeId {
 fn pair(v: Option<Vec<i64>>, default: usize) -> Option<[usize; 2]> {
     match v.as_deref() {
         None if default > 0 => Some([default, default]),
-        Some([a, b]) if *a > 0 && *b > 0 => Some([*a as usize, *b as usize]),
+        Some([a, b]) if (1..=MAX_DIM as i64).contains(a) && (1..=MAX_DIM as i64).contains(b) => {
+            Some([*a as usize, *b as usize])
+        }
         _ => None,
     }
 }
@@ -1160,7 +1180,12 @@ fn transpose(v: &[f32], m: usize, n: usize) -> Vec<f32> {
 /// `Reshape`'s target for a tensor of `cur` dimensions: 0 copies the dimension, -1 takes
 /// what is left.
 fn resolve_shape(cur: &[i64], shape: &[i64]) -> std::result::Result<Vec<i64>, String> {
-    let total: i64 = cur.iter().product();
+    let product = |v: &[i64]| {
+        v.iter()
+            .try_fold(1i64, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| format!("Reshape of {cur:?} to {shape:?}: sizes overflow"))
+    };
+    let total = product(cur)?;
     let mut out: Vec<i64> = shape
         .iter()
         .enumerate()
@@ -1172,7 +1197,7 @@ fn resolve_shape(cur: &[i64], shape: &[i64]) -> std::result::Result<Vec<i64>, St
             }
         })
         .collect();
-    let known: i64 = out.iter().filter(|&&d| d != -1).product();
+    let known = product(&out.iter().copied().filter(|&d| d != -1).collect::<Vec<_>>())?;
     let holes = out.iter().filter(|&&d| d == -1).count();
     if holes > 1 || out.iter().any(|&d| d < -1) {
         return Err(format!("Reshape to {shape:?}"));
