@@ -307,3 +307,16 @@ fn imported_resnet_counts_like_the_zoo() {
     // w=4, classes=5: conv1 3*4*9+4, a 4*4*9+4, b 4*8*9+8, down 4*8+8, fc 8*5+5.
     assert_eq!(convs, 112 + 148 + 296 + 40 + 45);
 }
+
+#[test]
+fn fuzz_findings_are_errors() {
+    // Inputs the fuzzer (`fuzz/`, target `onnx_import`) once crashed the importer with.
+    let dir = fixture("fuzz");
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let path = f.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        if let Err(e) = onnx::import_bytes(&bytes, &path, None) {
+            assert!(e.to_string().contains(path.to_str().unwrap()), "{e}");
+        }
+    }
+}

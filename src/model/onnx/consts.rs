@@ -252,7 +252,7 @@ fn bounded(n: usize) -> Result<(), String> {
 pub fn axis(a: i64, rank: usize) -> Result<usize, String> {
     let r = rank as i64;
     let v = if a < 0 { a + r } else { a };
-    (0..r.max(1))
+    (0..r)
         .contains(&v)
         .then_some(v as usize)
         .ok_or_else(|| format!("axis {a} of a rank-{rank} tensor"))
@@ -309,7 +309,10 @@ pub fn concat(parts: &[&Const], ax: i64) -> Result<Const, String> {
     let mut dims = first.dims.clone();
     dims[ax] = 0;
     for p in parts {
-        if p.dims.len() != rank || p.dims[..ax] != first.dims[..ax] {
+        if p.dims.len() != rank
+            || p.dims[..ax] != first.dims[..ax]
+            || p.dims[ax + 1..] != first.dims[ax + 1..]
+        {
             return Err(format!(
                 "Concat of shapes {:?} and {:?}",
                 first.dims, p.dims
