@@ -3,6 +3,7 @@
 // ELTWISE_ACTIVATION:  y = act(a)                (stand-alone activation)
 // ELTWISE_SCALE_SHIFT: y = a * b[2c] + b[2c+1]   (batch norm as per-channel scale and shift, c = (i / inner) % channels)
 // ELTWISE_MUL:         y = act(a * b[i / inner]) (product; inner 1 for the same shape, the plane for per-channel gates)
+// ELTWISE_CONCAT:      y[(i / channels) * inner + offset + i % channels] = a[i] (one input of a channel concatenation)
 // ELTWISE_LAYER_NORM:  one thread per pixel i of n = N * inner: layer norm over its `channels`
 //                      values (stride inner), y = (a - mean) / sqrt(var + eps) * b[2c] + b[2c+1]
 
@@ -32,6 +33,10 @@ fn layer_norm(i: u32) {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = gid.x + gid.y * nwg.x * WG_1D;
     if (i >= p.n) { return; }
+    if (p.mode == ELTWISE_CONCAT) {
+        y[(i / p.channels) * p.inner + p.offset + i % p.channels] = a[i];
+        return;
+    }
     if (p.mode == ELTWISE_LAYER_NORM) {
         layer_norm(i);
         return;

@@ -32,8 +32,9 @@ fn rel_err(got: &[f32], want: &[f32]) -> f32 {
         / scale
 }
 
-const GOLDEN: [&str; 6] = [
+const GOLDEN: [&str; 7] = [
     "ops_conv_clip_gemm",
+    "ops_concat_se",
     "ops_bn_avgpool_reducemean_matmul",
     "tiny_resnet_ts17",
     "tiny_resnet_dynamo",
@@ -285,6 +286,34 @@ fn mul_and_layer_norm_gpu_match_cpu() {
     g.push("ln", Op::LayerNorm { c: 7, eps: 1e-6 }, &[z])
         .unwrap();
     gpu_matches_cpu(g, 2, "squeeze-excite, product, layer norm");
+}
+
+#[test]
+fn concat_gpu_matches_cpu() {
+    // Three inputs of odd channel counts on a 5x3 plane, one of them the graph input.
+    let mut g = Graph::new("cat", Shape::new(3, 5, 3));
+    let a = g
+        .push("a", Op::Conv2d(Conv2d::new(3, 5, 3, 1, 1, 1)), &[0])
+        .unwrap();
+    let b = g
+        .push("b", Op::Conv2d(Conv2d::new(3, 1, 1, 1, 0, 1)), &[0])
+        .unwrap();
+    let c = g.push("cat", Op::Concat, &[a, 0, b]).unwrap();
+    assert_eq!(g.nodes[c].shape, Shape::new(9, 5, 3));
+    g.push("after", Op::Conv2d(Conv2d::new(9, 2, 1, 1, 0, 1)), &[c])
+        .unwrap();
+    gpu_matches_cpu(g, 3, "concat");
+    let mut bad = Graph::new("bad", Shape::new(3, 5, 3));
+    let p = bad.push(
+        "p",
+        Op::MaxPool(model::Pool {
+            kernel: 2,
+            stride: 2,
+            padding: 0,
+        }),
+        &[0],
+    );
+    assert!(bad.push("cat", Op::Concat, &[0, p.unwrap()]).is_err());
 }
 
 #[test]

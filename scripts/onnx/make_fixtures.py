@@ -172,6 +172,30 @@ def per_op(d):
         x.shape, None, opset=18,
     )
     golden(p, x)
+    # A branch and its concatenation along the channels (Inception/DenseNet-style), with
+    # the squeeze-excite gate, hard swish and a SiLU pair.
+    p = os.path.join(d, "ops_concat_se.onnx")
+    helper_model(
+        p,
+        [
+            helper.make_node("Conv", ["x", "w1"], ["a"], name="branch1", pads=[1, 1, 1, 1]),
+            helper.make_node("Conv", ["x", "w2", "b2"], ["b"], name="branch2"),
+            helper.make_node("HardSwish", ["b"], ["bh"], name="hswish"),
+            helper.make_node("Concat", ["a", "bh", "x"], ["cat"], name="cat", axis=1),
+            helper.make_node("GlobalAveragePool", ["cat"], ["g"], name="se_pool"),
+            helper.make_node("Conv", ["g", "sw", "sb"], ["s"], name="se_fc"),
+            helper.make_node("Sigmoid", ["s"], ["sg"], name="se_gate"),
+            helper.make_node("Mul", ["cat", "sg"], ["m"], name="se_scale"),
+            helper.make_node("Sigmoid", ["m"], ["ms"], name="silu_gate"),
+            helper.make_node("Mul", ["m", "ms"], ["y"], name="silu"),
+        ],
+        {
+            "w1": f(4, 3, 3, 3), "w2": f(2, 3, 1, 1), "b2": f(2),
+            "sw": f(9, 9, 1, 1), "sb": f(9),
+        },
+        x.shape, None,
+    )
+    golden(p, x)
     # Negative fixtures: unsupported ops (every one must be listed), a symbolic height.
     helper_model(
         os.path.join(d, "bad_unsupported.onnx"),

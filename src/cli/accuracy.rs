@@ -29,7 +29,7 @@ pub fn run(a: &Args) -> Result<()> {
     let p = a.m.prepare()?;
     let test = a.m.test_set()?;
     let ctx = a.gpu.adapter.context()?;
-    let files = TrainedFiles::beside(&a.m.weights);
+    let files = TrainedFiles::beside(&a.m.weights_file()?);
     let detail = a.out.join(DETAIL_CSV);
     let e = Evaluation {
         ctx: &ctx,

@@ -192,16 +192,17 @@ impl AdapterArgs {
 /// A trained model and its dataset: the flags every accuracy subcommand shares.
 #[derive(clap::Args, Clone, Debug)]
 pub struct TrainedModelArgs {
-    /// Zoo model (resnet18-cifar for the committed weights).
+    /// Zoo model (resnet18-cifar for the committed weights), or a trained ONNX model
+    /// (evaluation only; its weights are inside).
     #[arg(long, value_parser = model_name)]
     pub model: String,
     /// Base width of ResNets (the committed model: 16).
     #[arg(long, value_parser = count)]
     pub width: Option<usize>,
-    /// Weights (safetensors with torchvision key names); pruned and bottleneck files are
-    /// looked up next to them (see models/README.md).
+    /// Weights (safetensors with torchvision key names), required for zoo models; pruned and
+    /// bottleneck files are looked up next to them (see models/README.md).
     #[arg(long)]
-    pub weights: PathBuf,
+    pub weights: Option<PathBuf>,
     #[command(flatten)]
     pub data: DatasetArgs,
 }
@@ -212,9 +213,29 @@ impl TrainedModelArgs {
         self.data.options(self.width)
     }
 
-    /// The trained model, ready to run.
+    /// The trained model, ready to run (an ONNX model's input shape must be the dataset's).
     pub fn prepare(&self) -> splitbench::Result<Prepared> {
-        model::prepare(&self.model, &self.options(), Some(&self.weights), 0)
+        if model::onnx::is_onnx(&self.model) {
+            let opts = ZooOptions {
+                input: self.options().input,
+                ..Default::default()
+            };
+            return model::prepare(&self.model, &opts, self.weights.as_deref(), 0);
+        }
+        model::prepare(&self.model, &self.options(), Some(&self.weights_file()?), 0)
+    }
+
+    /// The weights file, next to which trained variants are found: `--weights`, or the
+    /// ONNX file itself.
+    pub fn weights_file(&self) -> splitbench::Result<PathBuf> {
+        match (&self.weights, model::onnx::is_onnx(&self.model)) {
+            (Some(w), _) => Ok(w.clone()),
+            (None, true) => Ok(PathBuf::from(&self.model)),
+            (None, false) => Err(splitbench::Error::InvalidArg(format!(
+                "--weights is required for the zoo model {}",
+                self.model
+            ))),
+        }
     }
 
     /// The dataset's test split.

@@ -36,7 +36,7 @@ pub fn run(a: &Args) -> Result<()> {
     config.resolve(g)?;
     let test = a.m.test_set()?;
     let ctx = a.gpu.adapter.context()?;
-    let files = TrainedFiles::beside(&a.m.weights);
+    let files = TrainedFiles::beside(&a.m.weights_file()?);
     let e = Evaluation {
         ctx: &ctx,
         model: &p,
@@ -55,7 +55,7 @@ pub fn run(a: &Args) -> Result<()> {
     println!(
         "{} ({}, {what}) on {} test set, {} images, GPU engine on {} ({}), batch {}: top-1 {:.2}% ({}/{}) in {:.1} s",
         a.m.model,
-        a.m.weights.display(),
+        a.m.weights_file()?.display(),
         a.m.data.dataset.name(),
         acc.total,
         ctx.summary.name,

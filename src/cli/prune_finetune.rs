@@ -32,11 +32,12 @@ fn ratios(s: &str) -> Result<PruneConfig, String> {
 /// Compacts, fine-tunes, writes the f16 file.
 pub fn run(a: &Args) -> Result<()> {
     let (d, cfg) = a.tune.load()?;
+    let beside = TrainedFiles::beside(&a.tune.m.weights_file()?);
     let out = a
         .tune
         .out
         .clone()
-        .unwrap_or_else(|| TrainedFiles::beside(&a.tune.m.weights).pruned(&a.ratios));
+        .unwrap_or_else(|| beside.pruned(&a.ratios));
     let compacted = train::compact_unfused(&d.base, &a.ratios)?;
     println!(
         "pruning {} with {:?}: {} -> {} params; fine-tuning {} steps of {} {} images",

@@ -44,9 +44,12 @@ pub fn run(a: &Args) -> Result<()> {
     let (torch_split, fused, fused_split) = train::split_nodes(&d.base, &a.split)?;
     let spec = Bottleneck::new(d.base.graph.nodes[torch_split].shape, a.channels)?;
     let split_name = &fused.graph.nodes[fused_split].name;
-    let out = a.tune.out.clone().unwrap_or_else(|| {
-        TrainedFiles::beside(&a.tune.m.weights).bottleneck(split_name, a.channels)
-    });
+    let beside = TrainedFiles::beside(&a.tune.m.weights_file()?);
+    let out = a
+        .tune
+        .out
+        .clone()
+        .unwrap_or_else(|| beside.bottleneck(split_name, a.channels));
     println!(
         "bottleneck {} at {} ({split_name}): {} -> {} channels, bits {:?}, {} steps of {} {} images, backbone frozen",
         spec.name(),

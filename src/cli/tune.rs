@@ -38,7 +38,7 @@ impl TuneArgs {
         let d = TuneData::load(
             &self.m.model,
             &self.m.options(),
-            &self.m.weights,
+            &self.m.weights_file()?,
             self.m.data.dataset,
             self.m.data.data.as_deref(),
             self.test_limit,

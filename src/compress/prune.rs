@@ -295,7 +295,7 @@ impl PrunePlan {
                 Op::Add { .. } => uf.union(inp(0), inp(1)),
                 // A product with a gate, or statistics over the channels: removing
                 // channels would change the others' values, so never prune through.
-                Op::Mul | Op::LayerNorm { .. } => {
+                Op::Mul | Op::LayerNorm { .. } | Op::Concat => {
                     for i in 0..node.inputs.len() {
                         fixed.push(inp(i));
                     }

@@ -172,6 +172,18 @@ pub fn layer_norm(x: &[f32], s: Shape, weight: &[f32], bias: &[f32], eps: f32) -
     y
 }
 
+/// Per sample, the inputs' values one after the other (`(values, per-sample length)`
+/// each): concatenation along the channels of NCHW tensors of one plane size.
+pub fn concat(parts: &[(&[f32], usize)], n: usize) -> Vec<f32> {
+    let mut y = Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum());
+    for s in 0..n {
+        for (v, per) in parts {
+            y.extend_from_slice(&v[s * per..(s + 1) * per]);
+        }
+    }
+    y
+}
+
 /// Applies an activation in place.
 pub fn act_inplace(x: &mut [f32], act: Act) {
     x.iter_mut().for_each(|v| *v = act.apply(*v));
@@ -295,6 +307,12 @@ pub fn run(graph: &Graph, weights: &Weights, input: &Tensor) -> Result<Vec<Tenso
                 v
             }
             Op::Mul => mul(x(0), x(1), xs(0).h * xs(0).w),
+            Op::Concat => {
+                let parts: Vec<(&[f32], usize)> = (0..node.inputs.len())
+                    .map(|i| (x(i), xs(i).numel()))
+                    .collect();
+                concat(&parts, n)
+            }
             Op::LayerNorm { eps, .. } => layer_norm(
                 x(0),
                 xs(0),

@@ -369,6 +369,17 @@ impl<'a> Executor<'a> {
                     let inner = if a == b { 1 } else { a.h * a.w };
                     vec![k.mul(len[&id], inner, &x(0), &x(1), &out)?]
                 }
+                Op::Concat => {
+                    let out_block = node.shape.numel();
+                    let mut offset = 0;
+                    let mut ds = Vec::new();
+                    for i in 0..node.inputs.len() {
+                        let block = xs(i).numel();
+                        ds.push(k.concat_part(batch, (block, out_block, offset), &x(i), &out)?);
+                        offset += block;
+                    }
+                    ds
+                }
                 Op::LayerNorm { c, eps } => {
                     let (w, b) = (
                         weight(model, name, "weight", *c)?,

@@ -495,6 +495,30 @@ impl<'a> Builder<'a> {
         self.eltwise(mode, pixels, Act::None, (channels, inner), [a, wb, y], eps)
     }
 
+    /// Copies one input of a channel concatenation: `batch` samples of `block` values into
+    /// the output's samples of `out_block` values, from `offset` on.
+    pub fn concat_part(
+        &self,
+        batch: usize,
+        (block, out_block, offset): (usize, usize, usize),
+        a: &wgpu::Buffer,
+        y: &wgpu::Buffer,
+    ) -> Result<Dispatch> {
+        let dummy = self.dummy();
+        let prm = EltwiseParams {
+            n: u32_of("concat length", batch * block)?,
+            mode: EltwiseMode::Concat.code(),
+            act: Act::None.code(),
+            channels: u32_of("concat block", block)?,
+            inner: u32_of("concat output block", out_block)?,
+            eps: 0.0,
+            offset: u32_of("concat offset", offset)?,
+            _pad2: 0,
+        };
+        let bufs = [(1, a), (2, &dummy), (3, y)];
+        Ok(self.per_element(&self.k.eltwise, &prm, &bufs, prm.n))
+    }
+
     /// `eltwise.wgsl` in `mode` on `n` threads over a tensor laid out `[outer, channels,
     /// inner]`, with buffers `[a, b, y]` (`eps`: layer norm's).
     fn eltwise(
@@ -513,7 +537,7 @@ impl<'a> Builder<'a> {
             channels: u32_of("element-wise channels", channels)?,
             inner: u32_of("element-wise plane", inner)?,
             eps,
-            _pad1: 0,
+            offset: 0,
             _pad2: 0,
         };
         let bufs = [(1, a), (2, b), (3, y)];

@@ -310,7 +310,7 @@ uniform_structs! {
     /// `eltwise.wgsl`; `mode` is an [`EltwiseMode`] code.
     EltwiseParams {
         n: u32, mode: u32, act: u32, channels: u32,
-        inner: u32, eps: f32, _pad1: u32, _pad2: u32,
+        inner: u32, eps: f32, offset: u32, _pad2: u32,
     }
     /// `mask.wgsl`: a `[outer, channels, inner]` tensor of `n` values.
     MaskParams { n: u32, channels: u32, inner: u32, _pad0: u32 }
@@ -476,6 +476,9 @@ mode_codes! {
         /// Layer norm over the channels of pixel `i` (one thread per pixel), `b` holding
         /// interleaved weight and bias.
         LayerNorm = ELTWISE_LAYER_NORM,
+        /// `y[(i / channels) * inner + offset + i % channels] = a[i]`: one input of a
+        /// concatenation (blocks of `channels` values per sample into blocks of `inner`).
+        Concat = ELTWISE_CONCAT,
     }
 }
 

@@ -257,6 +257,8 @@ pub enum Op {
     /// Element-wise product of `inputs[0]` and `inputs[1]`, which has the same shape or
     /// `C x 1 x 1` (one value per channel, broadcast over the plane: squeeze-excite).
     Mul,
+    /// Concatenation of the inputs (two or more, of one plane size) along the channels.
+    Concat,
     /// Layer normalization over the channels of each pixel (ConvNeXt's), with per-channel
     /// `weight` and `bias`.
     LayerNorm {
@@ -288,6 +290,7 @@ impl Op {
             Op::Dropout => "dropout",
             Op::Activation(_) => "activation",
             Op::Mul => "mul",
+            Op::Concat => "concat",
             Op::LayerNorm { .. } => "layernorm",
         }
     }
@@ -349,7 +352,7 @@ impl Node {
     pub fn flops(&self, graph: &Graph) -> u64 {
         let out = self.shape.numel() as u64;
         match &self.op {
-            Op::Input | Op::Flatten | Op::Dropout => 0,
+            Op::Input | Op::Flatten | Op::Dropout | Op::Concat => 0,
             Op::Conv2d(c) => {
                 let k = (c.in_c / c.groups * c.kernel.0 * c.kernel.1) as u64;
                 let mut f = 2 * k * out;
@@ -464,6 +467,7 @@ impl Graph {
         let expect_inputs = match op {
             Op::Input => 0,
             Op::Add { .. } | Op::Mul => 2,
+            Op::Concat => inputs.len().max(2),
             Op::Conv2d(c) if c.residual => 2,
             _ => 1,
         };
@@ -521,6 +525,17 @@ impl Graph {
             }
             Op::AdaptiveAvgPool { h, w } => Shape::new(x.c, *h, *w),
             Op::Add { .. } => x,
+            Op::Concat => {
+                let mut c = 0;
+                for &i in inputs {
+                    let s = self.nodes[i].shape;
+                    if (s.h, s.w) != (x.h, x.w) {
+                        return Err(bad(format!("concatenating {s} with {x}: planes differ")));
+                    }
+                    c += s.c;
+                }
+                Shape::new(c, x.h, x.w)
+            }
             Op::Flatten => Shape::new(x.numel(), 1, 1),
             Op::Linear(l) => {
                 if x.numel() != l.in_f {
@@ -532,7 +547,7 @@ impl Graph {
                 Shape::new(l.out_f, 1, 1)
             }
         };
-        if expect_inputs == 2 {
+        if expect_inputs == 2 && *op != Op::Concat {
             let second = self.nodes[inputs[1]].shape;
             let per_channel = *op == Op::Mul && second == Shape::new(shape.c, 1, 1);
             if second != shape && !per_channel {

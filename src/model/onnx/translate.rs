@@ -528,6 +528,22 @@ impl<'a> Tx<'a> {
             },
             "Add" => self.add(n, ins),
             "Mul" | "Div" => self.mul(n, op, ins),
+            "Concat" => {
+                let ids: Option<Vec<NodeId>> = ins
+                    .iter()
+                    .map(|v| match v {
+                        Some(Val::Node { id, rank: 4 }) => Some(*id),
+                        _ => None,
+                    })
+                    .collect();
+                match (ids, attr_i(n, "axis", 0)) {
+                    (Some(ids), 1 | -3) if ids.len() >= 2 => self.push(n, None, Op::Concat, &ids),
+                    (Some(ids), 1 | -3) if ids.len() == 1 => {
+                        arg(0).ok_or_else(|| Why::File("no input".into()))
+                    }
+                    _ => Err(unsupported("only NCHW tensors along the channels")),
+                }
+            }
             // The dynamo exporter's `as_strided` of a fully flattened NCHW tensor back to
             // its own shape: every index in order, an identity.
             "Gather" => match (x, konst(1)) {
