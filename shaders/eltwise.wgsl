@@ -3,6 +3,7 @@
 // ELTWISE_ACTIVATION:  y = act(a)                (stand-alone activation)
 // ELTWISE_SCALE_SHIFT: y = a * b[2c] + b[2c+1]   (batch norm as per-channel scale and shift, c = (i / inner) % channels)
 // ELTWISE_MUL:         y = act(a * b[i / inner]) (product; inner 1 for the same shape, the plane for per-channel gates)
+// ELTWISE_CLIP:        y = min(max(a, eps), hi) (a clip with any bounds; eps holds the lower one)
 // ELTWISE_CONCAT:      y[(i / channels) * inner + offset + i % channels] = a[i] (one input of a channel concatenation)
 // ELTWISE_LAYER_NORM:  one thread per pixel i of n = N * inner: layer norm over its `channels`
 //                      values (stride inner), y = (a - mean) / sqrt(var + eps) * b[2c] + b[2c+1]
@@ -44,6 +45,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var v = a[i];
     if (p.mode == ELTWISE_ADD) { v += b[i]; }
     if (p.mode == ELTWISE_MUL) { v *= b[i / p.inner]; }
+    if (p.mode == ELTWISE_CLIP) { v = min(max(v, p.eps), p.hi); }
     if (p.mode == ELTWISE_SCALE_SHIFT) {
         let c = (i / p.inner) % p.channels;
         v = v * b[2u * c] + b[2u * c + 1u];

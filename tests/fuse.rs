@@ -68,6 +68,7 @@ fn tiny_vgg() -> Graph {
         kernel: 2,
         stride: 2,
         padding: 0,
+        ceil: false,
     };
     let x = g.push("features.3", Op::MaxPool(p), &[x]).unwrap();
     let x = g

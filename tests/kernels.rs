@@ -528,6 +528,7 @@ fn pooling_matches_cpu() {
         kernel,
         stride,
         padding,
+        ceil: false,
     };
     let cases = [
         (PoolKind::Max(win(3, 2, 1)), Shape::new(5, 9, 8), 2),
@@ -773,6 +774,7 @@ fn launchers_reject_sizes_the_kernels_cannot_index() {
         kernel: 2,
         stride: 2,
         padding: 0,
+        ceil: false,
     };
     unsupported(
         k.pool(PoolKind::Max(window), big, s, &b, &b).map(drop),

@@ -32,8 +32,9 @@ fn rel_err(got: &[f32], want: &[f32]) -> f32 {
         / scale
 }
 
-const GOLDEN: [&str; 7] = [
+const GOLDEN: [&str; 8] = [
     "ops_conv_clip_gemm",
+    "ops_ceilpool_clip",
     "ops_concat_se",
     "ops_bn_avgpool_reducemean_matmul",
     "tiny_resnet_ts17",
@@ -310,10 +311,32 @@ fn concat_gpu_matches_cpu() {
             kernel: 2,
             stride: 2,
             padding: 0,
+            ceil: false,
         }),
         &[0],
     );
     assert!(bad.push("cat", Op::Concat, &[0, p.unwrap()]).is_err());
+}
+
+#[test]
+fn clip_and_ceil_mode_pool_gpu_match_cpu() {
+    let mut g = Graph::new("clip", Shape::new(3, 9, 7));
+    let c = g.push("conv", Op::Conv2d(Conv2d::new(3, 5, 3, 1, 1, 1)), &[0]).unwrap();
+    let k = g.push("clip", Op::Clip { lo: -0.3, hi: 0.45 }, &[c]).unwrap();
+    let p = model::Pool {
+        kernel: 3,
+        stride: 2,
+        padding: 1,
+        ceil: true,
+    };
+    // torch: ceil((9 + 2 - 3) / 2) + 1 = 5 rows; ceil((7 + 2 - 3) / 2) + 1 = 4 columns, whose
+    // last window starts in the input; without ceil 5 x 4 too, so use stride 3 as well.
+    assert_eq!((p.out_len(9), p.out_len(7)), (Some(5), Some(4)));
+    let q = model::Pool { stride: 3, ..p };
+    assert_eq!((q.out_len(9), q.out_len(7)), (Some(4), Some(3)));
+    let m = g.push("pool", Op::MaxPool(q), &[k]).unwrap();
+    assert_eq!(g.nodes[m].shape, Shape::new(5, 4, 3));
+    gpu_matches_cpu(g, 2, "clip, ceil-mode max pool");
 }
 
 #[test]

@@ -192,6 +192,7 @@ fn pooling(c: &mut Criterion) {
         kernel,
         stride,
         padding,
+        ceil: false,
     };
     for (id, kind, s) in [
         (

@@ -196,6 +196,22 @@ def per_op(d):
         x.shape, None,
     )
     golden(p, x)
+    # Max pooling with ceil_mode adding partial windows (9x7 -> 5x4), a clip with other
+    # bounds than ReLU6's, average pooling with a 1x1 window.
+    p = os.path.join(d, "ops_ceilpool_clip.onnx")
+    helper_model(
+        p,
+        [
+            helper.make_node("MaxPool", ["x"], ["m"], name="pool", kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1),
+            helper.make_node("Constant", [], ["lo"], name="lo", value=numpy_helper.from_array(np.array(-0.5, np.float32))),
+            helper.make_node("Constant", [], ["hi"], name="hi", value=numpy_helper.from_array(np.array(0.7, np.float32))),
+            helper.make_node("Clip", ["m", "lo", "hi"], ["c"], name="clip"),
+            helper.make_node("AveragePool", ["c"], ["y"], name="avg1", kernel_shape=[1, 1]),
+        ],
+        {},
+        x.shape, None,
+    )
+    golden(p, x)
     # Negative fixtures: unsupported ops (every one must be listed), a symbolic height.
     helper_model(
         os.path.join(d, "bad_unsupported.onnx"),

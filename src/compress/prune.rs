@@ -302,6 +302,7 @@ impl PrunePlan {
                     inp(0)
                 }
                 Op::Activation(_)
+                | Op::Clip { .. }
                 | Op::BatchNorm { .. }
                 | Op::Relu
                 | Op::Relu6

@@ -307,6 +307,7 @@ pub fn run(graph: &Graph, weights: &Weights, input: &Tensor) -> Result<Vec<Tenso
                 v
             }
             Op::Mul => mul(x(0), x(1), xs(0).h * xs(0).w),
+            Op::Clip { lo, hi } => x(0).iter().map(|v| v.max(*lo).min(*hi)).collect(),
             Op::Concat => {
                 let parts: Vec<(&[f32], usize)> = (0..node.inputs.len())
                     .map(|i| (x(i), xs(i).numel()))

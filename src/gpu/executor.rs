@@ -364,6 +364,7 @@ impl<'a> Executor<'a> {
                 }
                 Op::Add { act } => vec![k.add(len[&id], *act, &x(0), &x(1), &out)?],
                 Op::Activation(act) => vec![k.activation(len[&id], *act, &x(0), &out)?],
+                Op::Clip { lo, hi } => vec![k.clip(len[&id], *lo, *hi, &x(0), &out)?],
                 Op::Mul => {
                     let (a, b) = (xs(0), xs(1));
                     let inner = if a == b { 1 } else { a.h * a.w };

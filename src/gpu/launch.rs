@@ -398,6 +398,7 @@ impl<'a> Builder<'a> {
                     kernel: 1,
                     stride: 1,
                     padding: 0,
+                    ceil: false,
                 };
                 (PoolMode::Adaptive, (one, Some(h), Some(w)))
             }
@@ -436,7 +437,7 @@ impl<'a> Builder<'a> {
         b: &wgpu::Buffer,
         y: &wgpu::Buffer,
     ) -> Result<Dispatch> {
-        self.eltwise(EltwiseMode::Add, n, act, (1, 1), [a, b, y], 0.0)
+        self.eltwise(EltwiseMode::Add, n, act, (1, 1), [a, b, y], (0.0, 0.0))
     }
 
     /// `y = act(a)` over `n` elements.
@@ -448,7 +449,14 @@ impl<'a> Builder<'a> {
         y: &wgpu::Buffer,
     ) -> Result<Dispatch> {
         let dummy = self.dummy();
-        self.eltwise(EltwiseMode::Activation, n, act, (1, 1), [a, &dummy, y], 0.0)
+        self.eltwise(
+            EltwiseMode::Activation,
+            n,
+            act,
+            (1, 1),
+            [a, &dummy, y],
+            (0.0, 0.0),
+        )
     }
 
     /// Batch norm as `y = a * ss[2c] + ss[2c+1]` with interleaved per-channel scale/shift.
@@ -462,7 +470,14 @@ impl<'a> Builder<'a> {
         y: &wgpu::Buffer,
     ) -> Result<Dispatch> {
         let mode = EltwiseMode::ScaleShift;
-        self.eltwise(mode, n, Act::None, (channels, inner), [a, ss, y], 0.0)
+        self.eltwise(
+            mode,
+            n,
+            Act::None,
+            (channels, inner),
+            [a, ss, y],
+            (0.0, 0.0),
+        )
     }
 
     /// `y = a * b[i / inner]` over `n` elements: `inner` 1 for operands of one shape, the
@@ -475,7 +490,14 @@ impl<'a> Builder<'a> {
         b: &wgpu::Buffer,
         y: &wgpu::Buffer,
     ) -> Result<Dispatch> {
-        self.eltwise(EltwiseMode::Mul, n, Act::None, (1, inner), [a, b, y], 0.0)
+        self.eltwise(
+            EltwiseMode::Mul,
+            n,
+            Act::None,
+            (1, inner),
+            [a, b, y],
+            (0.0, 0.0),
+        )
     }
 
     /// Layer norm over the `channels` of each of `pixels` pixels (N x plane, planes of
@@ -492,7 +514,34 @@ impl<'a> Builder<'a> {
         y: &wgpu::Buffer,
     ) -> Result<Dispatch> {
         let mode = EltwiseMode::LayerNorm;
-        self.eltwise(mode, pixels, Act::None, (channels, inner), [a, wb, y], eps)
+        self.eltwise(
+            mode,
+            pixels,
+            Act::None,
+            (channels, inner),
+            [a, wb, y],
+            (eps, 0.0),
+        )
+    }
+
+    /// `y = min(max(a, lo), hi)` over `n` elements.
+    pub fn clip(
+        &self,
+        n: usize,
+        lo: f32,
+        hi: f32,
+        a: &wgpu::Buffer,
+        y: &wgpu::Buffer,
+    ) -> Result<Dispatch> {
+        let dummy = self.dummy();
+        self.eltwise(
+            EltwiseMode::Clip,
+            n,
+            Act::None,
+            (1, 1),
+            [a, &dummy, y],
+            (lo, hi),
+        )
     }
 
     /// Copies one input of a channel concatenation: `batch` samples of `block` values into
@@ -513,7 +562,7 @@ impl<'a> Builder<'a> {
             inner: u32_of("concat output block", out_block)?,
             eps: 0.0,
             offset: u32_of("concat offset", offset)?,
-            _pad2: 0,
+            hi: 0.0,
         };
         let bufs = [(1, a), (2, &dummy), (3, y)];
         Ok(self.per_element(&self.k.eltwise, &prm, &bufs, prm.n))
@@ -528,7 +577,7 @@ impl<'a> Builder<'a> {
         act: Act,
         (channels, inner): (usize, usize),
         [a, b, y]: [&wgpu::Buffer; 3],
-        eps: f32,
+        (eps, hi): (f32, f32),
     ) -> Result<Dispatch> {
         let prm = EltwiseParams {
             n: u32_of("element-wise length", n)?,
@@ -538,7 +587,7 @@ impl<'a> Builder<'a> {
             inner: u32_of("element-wise plane", inner)?,
             eps,
             offset: 0,
-            _pad2: 0,
+            hi,
         };
         let bufs = [(1, a), (2, b), (3, y)];
         Ok(self.per_element(&self.k.eltwise, &prm, &bufs, prm.n))

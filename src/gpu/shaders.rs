@@ -310,7 +310,7 @@ uniform_structs! {
     /// `eltwise.wgsl`; `mode` is an [`EltwiseMode`] code.
     EltwiseParams {
         n: u32, mode: u32, act: u32, channels: u32,
-        inner: u32, eps: f32, offset: u32, _pad2: u32,
+        inner: u32, eps: f32, offset: u32, hi: f32,
     }
     /// `mask.wgsl`: a `[outer, channels, inner]` tensor of `n` values.
     MaskParams { n: u32, channels: u32, inner: u32, _pad0: u32 }
@@ -479,6 +479,8 @@ mode_codes! {
         /// `y[(i / channels) * inner + offset + i % channels] = a[i]`: one input of a
         /// concatenation (blocks of `channels` values per sample into blocks of `inner`).
         Concat = ELTWISE_CONCAT,
+        /// `y = min(max(a, eps), hi)`: a clip with any bounds (`eps` holds the lower one).
+        Clip = ELTWISE_CLIP,
     }
 }
 

@@ -179,8 +179,9 @@ impl Conv2d {
     }
 }
 
-/// Pooling window (max or average, as in `torch.nn.MaxPool2d` / `AvgPool2d` with
-/// `ceil_mode=False`; average counts padding, torch's default `count_include_pad=True`).
+/// Pooling window (max or average, as in `torch.nn.MaxPool2d` / `AvgPool2d`; average
+/// counts padding, torch's default `count_include_pad=True`, and divides by the whole
+/// window, so `ceil` is for max pooling).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Pool {
     /// Window size.
@@ -189,12 +190,24 @@ pub struct Pool {
     pub stride: usize,
     /// Padding (max pool pads with -inf, average with zeros).
     pub padding: usize,
+    /// `ceil_mode`: a last, partial window where the input leaves one (its start inside the
+    /// input or the left padding, as torch).
+    pub ceil: bool,
 }
 
 impl Pool {
     /// Output size of one spatial dimension.
     pub fn out_len(&self, len: usize) -> Option<usize> {
-        Some((len + 2 * self.padding).checked_sub(self.kernel)? / self.stride + 1)
+        let span = (len + 2 * self.padding).checked_sub(self.kernel)?;
+        if !self.ceil {
+            return Some(span / self.stride + 1);
+        }
+        let out = span.div_ceil(self.stride) + 1;
+        Some(if (out - 1) * self.stride >= len + self.padding {
+            out - 1
+        } else {
+            out
+        })
     }
 }
 
@@ -254,6 +267,13 @@ pub enum Op {
     /// A stand-alone activation other than ReLU/ReLU6 (imported models: sigmoid, hard
     /// sigmoid/swish, SiLU, GELU); fused into the producing conv, linear or add like them.
     Activation(Act),
+    /// `min(max(x, lo), hi)` with bounds other than ReLU6's (ONNX `Clip`).
+    Clip {
+        /// Lower bound (may be -inf).
+        lo: f32,
+        /// Upper bound (may be +inf).
+        hi: f32,
+    },
     /// Element-wise product of `inputs[0]` and `inputs[1]`, which has the same shape or
     /// `C x 1 x 1` (one value per channel, broadcast over the plane: squeeze-excite).
     Mul,
@@ -290,6 +310,7 @@ impl Op {
             Op::Dropout => "dropout",
             Op::Activation(_) => "activation",
             Op::Mul => "mul",
+            Op::Clip { .. } => "clip",
             Op::Concat => "concat",
             Op::LayerNorm { .. } => "layernorm",
         }
@@ -373,7 +394,7 @@ impl Node {
                     + if l.act != Act::None { out } else { 0 }
             }
             Op::BatchNorm { .. } => 2 * out,
-            Op::Relu | Op::Relu6 | Op::Activation(_) | Op::Mul => out,
+            Op::Relu | Op::Relu6 | Op::Activation(_) | Op::Mul | Op::Clip { .. } => out,
             Op::LayerNorm { .. } => 5 * out,
             Op::Add { act } => out * if *act == Act::None { 1 } else { 2 },
             Op::MaxPool(p) | Op::AvgPool(p) => out * (p.kernel * p.kernel) as u64,
@@ -507,7 +528,7 @@ impl Graph {
                 }
                 x
             }
-            Op::Relu | Op::Relu6 | Op::Dropout | Op::Activation(_) | Op::Mul => x,
+            Op::Relu | Op::Relu6 | Op::Dropout | Op::Activation(_) | Op::Mul | Op::Clip { .. } => x,
             Op::LayerNorm { c, .. } => {
                 if x.c != *c {
                     return Err(bad(format!("expected {c} channels, found {}", x.c)));

@@ -213,6 +213,7 @@ impl Builder {
                 kernel: 3,
                 stride: 2,
                 padding: 1,
+                ceil: false,
             };
             x = self.op("maxpool", Op::MaxPool(p), x)?;
         }
@@ -288,6 +289,7 @@ impl Builder {
                     kernel: 2,
                     stride: 2,
                     padding: 0,
+                    ceil: false,
                 };
                 x = self.op(&format!("features.{idx}"), Op::MaxPool(p), x)?;
                 idx += 1;
@@ -309,6 +311,7 @@ impl Builder {
             kernel: 3,
             stride: 2,
             padding: 0,
+            ceil: false,
         });
         let mut x = self.conv("features.0", 0, 64, 11, 4, 2, 1, true)?;
         x = self.op("features.1", Op::Relu, x)?;

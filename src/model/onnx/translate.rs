@@ -464,9 +464,14 @@ impl<'a> Tx<'a> {
                     (Some(l), h) if l == 0.0 && h.is_none_or(|h| h == f32::INFINITY) => {
                         self.unary(n, x, Op::Relu)
                     }
-                    _ => Err(unsupported(format!(
-                        "bounds {lo:?}..{hi:?}; only [0, 6] and [0, inf)"
-                    ))),
+                    (l, h) => {
+                        let lo = l.unwrap_or(f32::NEG_INFINITY);
+                        let hi = h.unwrap_or(f32::INFINITY);
+                        if lo.is_nan() || hi.is_nan() || lo > hi {
+                            return Err(unsupported(format!("bounds {lo}..{hi}")));
+                        }
+                        self.unary(n, x, Op::Clip { lo, hi })
+                    }
                 }
             }
             "MaxPool" | "AveragePool" => self.pool(n, op, x),
@@ -839,16 +844,20 @@ impl<'a> Tx<'a> {
         if ph != pw {
             return Err(unsupported("different padding along H and W"));
         }
-        let p = Pool {
+        let floor = Pool {
             kernel: kh,
             stride: sh,
             padding: ph,
+            ceil: false,
         };
-        if attr_i(n, "ceil_mode", 0) != 0 {
-            let ceil = |len: usize| (len + 2 * ph).saturating_sub(kh).div_ceil(sh) + 1;
-            if Some(ceil(s.h)) != p.out_len(s.h) || Some(ceil(s.w)) != p.out_len(s.w) {
-                return Err(unsupported("ceil_mode=1 where it changes the output size"));
-            }
+        let p = Pool {
+            ceil: attr_i(n, "ceil_mode", 0) != 0,
+            ..floor
+        };
+        let partial = |len| p.out_len(len) != floor.out_len(len);
+        if op == "AveragePool" && (partial(s.h) || partial(s.w)) {
+            // torch divides a partial window by its clipped size; the kernels by the whole.
+            return Err(unsupported("ceil_mode=1 where it adds a partial window"));
         }
         if op == "AveragePool" {
             if ph > 0 && attr_i(n, "count_include_pad", 0) == 0 {
