@@ -321,8 +321,12 @@ fn concat_gpu_matches_cpu() {
 #[test]
 fn clip_and_ceil_mode_pool_gpu_match_cpu() {
     let mut g = Graph::new("clip", Shape::new(3, 9, 7));
-    let c = g.push("conv", Op::Conv2d(Conv2d::new(3, 5, 3, 1, 1, 1)), &[0]).unwrap();
-    let k = g.push("clip", Op::Clip { lo: -0.3, hi: 0.45 }, &[c]).unwrap();
+    let c = g
+        .push("conv", Op::Conv2d(Conv2d::new(3, 5, 3, 1, 1, 1)), &[0])
+        .unwrap();
+    let k = g
+        .push("clip", Op::Clip { lo: -0.3, hi: 0.45 }, &[c])
+        .unwrap();
     let p = model::Pool {
         kernel: 3,
         stride: 2,
