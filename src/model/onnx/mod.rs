@@ -13,7 +13,9 @@
 //! (`/layer1/layer1.0/conv1/Conv` becomes `layer1.0.conv1`), made unique; weights are keyed
 //! `{node}.weight` / `{node}.bias` as for zoo models.
 
+mod attrs;
 mod consts;
+mod layers;
 #[rustfmt::skip]
 mod proto;
 mod translate;
