@@ -376,3 +376,63 @@ fn fuzz_findings_are_errors() {
         }
     }
 }
+
+#[test]
+fn an_imported_model_serves_and_offloads() {
+    // The dynamo-exported tiny MobileNetV2 (3x16x16, 5 classes) as edge and device: the
+    // edge's logits equal the same split pipeline run in one process.
+    use splitbench::compress::{Config, Placement};
+    use splitbench::data::{Dataset, Normalization};
+    use splitbench::eval::{load_parts, Classifier, SplitClassifier, SplitParts};
+    let Some(ctx) = common::gpu() else { return };
+    let path = fixture("tiny_mobilenet_dynamo.onnx");
+    let p = model::prepare(path.to_str().unwrap(), &ZooOptions::default(), None, 0).unwrap();
+    let shape = p.model.graph.input_shape();
+    let pixels: Vec<u8> = (0..5 * shape.numel())
+        .map(|i| (i * 37 % 251) as u8)
+        .collect();
+    let test = Dataset::from_bytes(
+        Path::new("synthetic"),
+        &pixels,
+        vec![0, 1, 2, 3, 4],
+        shape,
+        5,
+        Normalization::CIFAR10,
+    )
+    .unwrap();
+    for config in [
+        "stem.0/4bit-tensor",
+        "stem.0/bn2+2bit-tensor",
+        "input/uint8-input",
+    ] {
+        let c: Config = config.parse().unwrap();
+        let got = common::edge::with_edge(&ctx, &p, |addr| {
+            splitbench::net::offload(
+                &ctx,
+                &p,
+                &common::edge::files(),
+                Some(&test),
+                &common::edge::options(addr, config, 3),
+                &mut |_| {},
+            )
+            .unwrap()
+        });
+        let Placement::Split(split) = c.resolve(&p.model.graph).unwrap() else {
+            assert_eq!(config, "input/uint8-input");
+            continue;
+        };
+        let (pruned, bottleneck) =
+            load_parts(&p.torch, &p.model, &c, &common::edge::files()).unwrap();
+        let parts = SplitParts {
+            model: pruned.as_ref().unwrap_or(&p.model),
+            bottleneck,
+        };
+        let mut clf = SplitClassifier::new(&ctx, &parts, split, c.variant.encoding, 1).unwrap();
+        let per = shape.numel();
+        let want: Vec<Vec<f32>> = test.images[per..4 * per]
+            .chunks(per)
+            .map(|img| clf.logits(img, 1).unwrap())
+            .collect();
+        assert_eq!(got.logits, want, "{config}");
+    }
+}
