@@ -280,3 +280,56 @@ fn pipeline_overrides_are_declared_by_their_shaders() {
         assert!(consts.contains(&name), "{name} not in the prelude");
     }
 }
+
+#[test]
+fn every_kernel_fits_webgpu_guaranteed_limits() {
+    // What a browser grants by default (`SPLITBENCH_LIMITS=webgpu` asks for exactly these):
+    // 16 KiB of workgroup memory, 256 invocations per workgroup, 8 storage buffers per stage.
+    let l = wgpu::Limits::default();
+    for (name, _) in shader_files() {
+        for tile in TILES {
+            let module = parse(&name, &shaders::source_for(&name, tile).unwrap());
+            let mut layouter = naga::proc::Layouter::default();
+            layouter.update(module.to_ctx()).unwrap();
+            let shared: u32 = module
+                .global_variables
+                .iter()
+                .filter(|(_, v)| v.space == naga::AddressSpace::WorkGroup)
+                .map(|(_, v)| layouter[v.ty].size)
+                .sum();
+            assert!(
+                shared <= l.max_compute_workgroup_storage_size,
+                "{name} ({tile:?}): {shared} bytes of workgroup memory"
+            );
+            let info = naga::valid::Validator::new(
+                naga::valid::ValidationFlags::all(),
+                naga::valid::Capabilities::all(),
+            )
+            .validate(&module)
+            .unwrap();
+            for (i, ep) in module.entry_points.iter().enumerate() {
+                // Storage buffers the entry point (one pipeline) really uses.
+                let used = info.get_entry_point(i);
+                let storage = module
+                    .global_variables
+                    .iter()
+                    .filter(|(h, v)| {
+                        matches!(v.space, naga::AddressSpace::Storage { .. })
+                            && !used[*h].is_empty()
+                    })
+                    .count() as u32;
+                assert!(
+                    storage <= l.max_storage_buffers_per_shader_stage,
+                    "{name}::{}: {storage} storage buffers",
+                    ep.name
+                );
+                let n: u32 = ep.workgroup_size.iter().product();
+                assert!(
+                    n <= l.max_compute_invocations_per_workgroup,
+                    "{name}::{}: {n} invocations",
+                    ep.name
+                );
+            }
+        }
+    }
+}

@@ -54,7 +54,14 @@ pub struct AdapterSummary {
     pub max_compute_invocations_per_workgroup: u32,
     /// Workgroups per dispatch dimension.
     pub max_compute_workgroups_per_dimension: u32,
+    /// Which limits the device was opened with (the limits above): `adapter` (its own) or
+    /// `webgpu` (WebGPU's guaranteed ones, `SPLITBENCH_LIMITS=webgpu`).
+    pub limits: String,
 }
+
+/// The environment variable choosing the device limits requested: `adapter` (default: the
+/// adapter's own) or `webgpu` (the WebGPU spec's guaranteed limits).
+pub const LIMITS_ENV: &str = "SPLITBENCH_LIMITS";
 
 impl AdapterSummary {
     fn of(adapter: &wgpu::Adapter) -> Self {
@@ -78,6 +85,7 @@ impl AdapterSummary {
             max_compute_workgroup_storage_size: l.max_compute_workgroup_storage_size,
             max_compute_invocations_per_workgroup: l.max_compute_invocations_per_workgroup,
             max_compute_workgroups_per_dimension: l.max_compute_workgroups_per_dimension,
+            limits: "adapter".into(),
         }
     }
 
@@ -185,11 +193,31 @@ impl GpuContext {
                 adapters.swap_remove(pos)
             }
         };
-        let summary = AdapterSummary::of(&adapter);
+        let mut summary = AdapterSummary::of(&adapter);
         let features = adapter.features() & WANTED;
         // Ask for the adapter's own limits: the defaults cap storage bindings at 128 MiB,
-        // too small for batch-64 activations of ImageNet models.
-        let limits = adapter.limits();
+        // too small for batch-64 activations of ImageNet models. `SPLITBENCH_LIMITS=webgpu`
+        // asks for WebGPU's guaranteed ones instead (what a phone's browser grants by
+        // default: 16 KiB of workgroup memory, 256 invocations, 8 storage buffers per stage,
+        // 128 MiB bindings, 256 MiB buffers), to check that the kernels fit them.
+        let limits = match std::env::var(LIMITS_ENV).as_deref() {
+            Err(_) | Ok("" | "adapter") => adapter.limits(),
+            Ok("webgpu") => {
+                summary.limits = "webgpu".into();
+                wgpu::Limits::default()
+            }
+            Ok(other) => {
+                return Err(Error::InvalidArg(format!(
+                    "{LIMITS_ENV}={other}: expected `adapter` or `webgpu`"
+                )))
+            }
+        };
+        summary.max_storage_buffer_binding_size = limits.max_storage_buffer_binding_size;
+        summary.max_buffer_size = limits.max_buffer_size;
+        summary.max_compute_workgroup_storage_size = limits.max_compute_workgroup_storage_size;
+        summary.max_compute_invocations_per_workgroup =
+            limits.max_compute_invocations_per_workgroup;
+        summary.max_compute_workgroups_per_dimension = limits.max_compute_workgroups_per_dimension;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("splitbench"),
             required_features: features,

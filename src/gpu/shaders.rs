@@ -22,8 +22,9 @@ pub const CONV_TILE_N: u32 = CONV_WG_X * 4;
 pub const CONV_TILE_K: u32 = 16;
 /// Workgroup width of the narrow convolution variant (16 output pixels per tile).
 pub const CONV_NARROW_WG_X: u32 = 4;
-/// Workgroup height of the narrow convolution variant (256 output channels per tile).
-pub const CONV_NARROW_WG_Y: u32 = 64;
+/// Workgroup height of the narrow convolution variant (128 output channels per tile: its
+/// staged tiles, 9 KiB, fit WebGPU's guaranteed 16 KiB of workgroup memory).
+pub const CONV_NARROW_WG_Y: u32 = 32;
 /// Below this many output tiles a convolution splits its reduction (split-K) so that
 /// enough workgroups exist to fill a large GPU.
 pub const CONV_SPLITK_TARGET_WORKGROUPS: u32 = 128;
