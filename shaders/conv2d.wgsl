@@ -7,7 +7,7 @@
 //
 // Constants CONV_TILE_M/N/K, CONV_WG_X/Y and the ConvParams struct come from the Rust
 // prelude (one source, src/gpu/shaders.rs); the file is compiled with two tile shapes:
-// 64x64 and a narrow 256x16 for layers with few output pixels (deep layers at batch 1),
+// 64x64 and a narrow 128x16 for layers with few output pixels (deep layers at batch 1),
 // which would otherwise waste most of a 64-wide pixel tile. POINTWISE specialises the B
 // gather for 1x1 / stride 1 / no padding (a plain GEMM), which also covers fully connected
 // layers (H = W = 1).
