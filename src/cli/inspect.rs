@@ -35,8 +35,13 @@ pub fn run(a: &Args) -> Result<()> {
             n.shape.bytes_f32()
         );
     }
+    let source = if model::onnx::is_onnx(&a.model.model) {
+        "the ONNX file's graph"
+    } else {
+        "torchvision graph"
+    };
     println!(
-        "totals: params={} flops={} (torchvision graph, per sample; inference graph: params={} flops={})",
+        "totals: params={} flops={} ({source}, per sample; inference graph: params={} flops={})",
         p.torch.param_count(),
         p.torch.flops(),
         g.param_count(),
