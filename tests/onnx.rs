@@ -32,7 +32,8 @@ fn rel_err(got: &[f32], want: &[f32]) -> f32 {
         / scale
 }
 
-const GOLDEN: [&str; 8] = [
+const GOLDEN: [&str; 9] = [
+    "tiny_fmnist_ts17",
     "ops_conv_clip_gemm",
     "ops_ceilpool_clip",
     "ops_concat_se",
@@ -435,4 +436,55 @@ fn an_imported_model_serves_and_offloads() {
             .collect();
         assert_eq!(got.logits, want, "{config}");
     }
+}
+
+#[test]
+fn eval_takes_a_trained_onnx_model_without_weights() {
+    // A Fashion-MNIST-shaped classifier: `eval --model F.onnx` scores the test split; its
+    // hits equal the CPU reference's on the same normalized images.
+    if common::gpu().is_none() {
+        return;
+    }
+    let d = tmp("eval");
+    common::write_test_split(&d);
+    let path = fixture("tiny_fmnist_ts17.onnx");
+    let o = common::splitbench(&[
+        "eval",
+        "--model",
+        path.to_str().unwrap(),
+        "--data",
+        d.to_str().unwrap(),
+        "--batch",
+        "5",
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    let test = splitbench::data::load(
+        splitbench::data::DatasetKind::FashionMnist,
+        splitbench::data::Split::Test,
+        Some(&d),
+    )
+    .unwrap();
+    let imported = onnx::import(&path, None).unwrap();
+    let input = Tensor::new(vec![12, 1, 28, 28], test.images.clone()).unwrap();
+    let logits = splitbench::cpu::run(&imported.graph, &imported.weights, &input).unwrap();
+    let hits = logits
+        .last()
+        .unwrap()
+        .data
+        .chunks(10)
+        .zip(&test.labels)
+        .filter(|(l, &y)| splitbench::eval::argmax(l) == y as usize)
+        .count();
+    assert!(out.contains(&format!("({hits}/12)")), "{hits}: {out}");
+    // A zoo model still needs its weights.
+    let o = common::splitbench(&[
+        "eval",
+        "--model",
+        "resnet18-cifar",
+        "--data",
+        d.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success() && common::stderr(&o).contains("--weights is required"));
+    std::fs::remove_dir_all(&d).ok();
 }

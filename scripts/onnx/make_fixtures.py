@@ -239,6 +239,15 @@ def fixtures(d):
         m = init_bn(make())
         export(m, (2, 3, 16, 16), os.path.join(d, f"{name}_ts17.onnx"), dynamo=False)
         export(m, (2, 3, 16, 16), os.path.join(d, f"{name}_dynamo.onnx"), dynamo=True, external=True)
+    fmnist(d)
+
+
+def fmnist(d):
+    """A Fashion-MNIST-shaped classifier (1x28x28, 10 classes) for `eval --model F.onnx`."""
+    nn = torch.nn
+    torch.manual_seed(1)
+    m = nn.Sequential(nn.Conv2d(1, 4, 3, 1, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
+    export(m, (2, 1, 28, 28), os.path.join(d, "tiny_fmnist_ts17.onnx"), dynamo=False)
 
 
 def full(d):
