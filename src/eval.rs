@@ -140,6 +140,18 @@ pub fn predict(
     Ok(out)
 }
 
+/// The dimensions of [`predict`]'s output for `n` samples: `n x features` where the model
+/// ends in a vector (a classifier), else `n x C x H x W`.
+pub fn output_dims(model: &Model, n: usize) -> Vec<usize> {
+    let g = &model.graph;
+    let s = g.nodes[g.output()].shape;
+    if s.h == 1 && s.w == 1 {
+        vec![n, s.c]
+    } else {
+        vec![n, s.c, s.h, s.w]
+    }
+}
+
 /// Top-1 hits out of a number of images.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Accuracy {

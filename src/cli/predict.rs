@@ -61,17 +61,11 @@ pub fn run(a: &Args) -> Result<()> {
     let t0 = std::time::Instant::now();
     let y = splitbench::eval::predict(&ctx, &p.model, &x.data, n, a.batch)?;
     let secs = t0.elapsed().as_secs_f64();
-    let g = &p.model.graph;
-    let s = g.nodes[g.output()].shape;
-    let dims = if s.h == 1 && s.w == 1 {
-        vec![n, s.c]
-    } else {
-        vec![n, s.c, s.h, s.w]
-    };
+    let dims = splitbench::eval::output_dims(&p.model, n);
     npy::write(&a.out, &dims, &y)?;
     println!(
         "{} ({}) on {}: {n} samples of {c}x{h}x{w} -> {dims:?} in {secs:.2} s (batch {}); wrote {}",
-        g.name,
+        p.model.graph.name,
         p.weights_source,
         ctx.summary.name,
         a.batch,

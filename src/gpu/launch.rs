@@ -19,6 +19,15 @@ use crate::error::{Error, Result};
 use crate::model::{Act, Conv2d, Pool, Shape};
 use std::marker::PhantomData;
 
+/// The fields of `EltwiseParams` that only some modes read: layer norm's `eps` (and a
+/// clip's lower bound), a clip's upper bound `hi`, a concatenation's `offset`.
+#[derive(Clone, Copy, Debug, Default)]
+struct Extra {
+    eps: f32,
+    hi: f32,
+    offset: u32,
+}
+
 /// Pooling flavours of `pool.wgsl`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PoolKind {
@@ -437,7 +446,14 @@ impl<'a> Builder<'a> {
         b: &wgpu::Buffer,
         y: &wgpu::Buffer,
     ) -> Result<Dispatch> {
-        self.eltwise(EltwiseMode::Add, n, act, (1, 1), [a, b, y], (0.0, 0.0))
+        self.eltwise(
+            EltwiseMode::Add,
+            n,
+            act,
+            (1, 1),
+            [a, b, y],
+            Extra::default(),
+        )
     }
 
     /// `y = act(a)` over `n` elements.
@@ -455,7 +471,7 @@ impl<'a> Builder<'a> {
             act,
             (1, 1),
             [a, &dummy, y],
-            (0.0, 0.0),
+            Extra::default(),
         )
     }
 
@@ -476,7 +492,7 @@ impl<'a> Builder<'a> {
             Act::None,
             (channels, inner),
             [a, ss, y],
-            (0.0, 0.0),
+            Extra::default(),
         )
     }
 
@@ -496,7 +512,7 @@ impl<'a> Builder<'a> {
             Act::None,
             (1, inner),
             [a, b, y],
-            (0.0, 0.0),
+            Extra::default(),
         )
     }
 
@@ -520,7 +536,10 @@ impl<'a> Builder<'a> {
             Act::None,
             (channels, inner),
             [a, wb, y],
-            (eps, 0.0),
+            Extra {
+                eps,
+                ..Extra::default()
+            },
         )
     }
 
@@ -540,7 +559,11 @@ impl<'a> Builder<'a> {
             Act::None,
             (1, 1),
             [a, &dummy, y],
-            (lo, hi),
+            Extra {
+                eps: lo,
+                hi,
+                ..Extra::default()
+            },
         )
     }
 
@@ -554,22 +577,23 @@ impl<'a> Builder<'a> {
         y: &wgpu::Buffer,
     ) -> Result<Dispatch> {
         let dummy = self.dummy();
-        let prm = EltwiseParams {
-            n: u32_of("concat length", batch * block)?,
-            mode: EltwiseMode::Concat.code(),
-            act: Act::None.code(),
-            channels: u32_of("concat block", block)?,
-            inner: u32_of("concat output block", out_block)?,
-            eps: 0.0,
+        let extra = Extra {
             offset: u32_of("concat offset", offset)?,
-            hi: 0.0,
+            ..Extra::default()
         };
-        let bufs = [(1, a), (2, &dummy), (3, y)];
-        Ok(self.per_element(&self.k.eltwise, &prm, &bufs, prm.n))
+        let n = batch.saturating_mul(block);
+        self.eltwise(
+            EltwiseMode::Concat,
+            n,
+            Act::None,
+            (block, out_block),
+            [a, &dummy, y],
+            extra,
+        )
     }
 
     /// `eltwise.wgsl` in `mode` on `n` threads over a tensor laid out `[outer, channels,
-    /// inner]`, with buffers `[a, b, y]` (`eps`: layer norm's).
+    /// inner]`, with buffers `[a, b, y]` and the fields only some modes read (`extra`).
     fn eltwise(
         &self,
         mode: EltwiseMode,
@@ -577,7 +601,7 @@ impl<'a> Builder<'a> {
         act: Act,
         (channels, inner): (usize, usize),
         [a, b, y]: [&wgpu::Buffer; 3],
-        (eps, hi): (f32, f32),
+        extra: Extra,
     ) -> Result<Dispatch> {
         let prm = EltwiseParams {
             n: u32_of("element-wise length", n)?,
@@ -585,9 +609,9 @@ impl<'a> Builder<'a> {
             act: act.code(),
             channels: u32_of("element-wise channels", channels)?,
             inner: u32_of("element-wise plane", inner)?,
-            eps,
-            offset: 0,
-            hi,
+            eps: extra.eps,
+            offset: extra.offset,
+            hi: extra.hi,
         };
         let bufs = [(1, a), (2, b), (3, y)];
         Ok(self.per_element(&self.k.eltwise, &prm, &bufs, prm.n))
