@@ -31,7 +31,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         return;
     }
     var acc = 0.0;
-    if (p.mode == POOL_MAX) { acc = -3.40282347e38; }
+    if (p.mode == POOL_MAX) { acc = -3.4028234663852886e38; }
     for (var ky = 0u; ky < p.kernel; ky++) {
         let iy = i32(oy * p.stride + ky) - i32(p.pad);
         if (iy < 0 || iy >= i32(p.in_h)) { continue; }

@@ -28,8 +28,8 @@ fn group_minmax(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
     // Uniform early exit: every thread of the workgroup takes the same branch.
     if (g >= p.groups) { return; }
     let base = g * p.group_len;
-    var lo = 3.40282347e38;
-    var hi = -3.40282347e38;
+    var lo = 3.4028234663852886e38;
+    var hi = -3.4028234663852886e38;
     for (var i = lid.x; i < p.group_len; i += REDUCE_WG) {
         let v = x[base + i];
         lo = min(lo, v);

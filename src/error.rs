@@ -102,6 +102,11 @@ pub enum Error {
     },
 }
 
+/// The text of a GPU error (see [`Error::gpu_from`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct GpuCause(String);
+
 /// Result with the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -116,13 +121,21 @@ impl Error {
     }
 
     /// A GPU failure caused by `source` (wgpu's error), while doing `what`.
-    pub fn gpu_from(
-        what: impl Into<String>,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
+    pub fn gpu_from(what: impl Into<String>, source: impl std::error::Error + 'static) -> Self {
+        // wgpu's errors are not `Send` on wasm32: keep their text, sources included, which
+        // is all a reader of the error gets anyway.
+        let mut msg = source.to_string();
+        let mut cause = source.source();
+        while let Some(e) = cause {
+            let text = e.to_string();
+            if !msg.contains(&text) {
+                msg = format!("{msg}: {text}");
+            }
+            cause = e.source();
+        }
         Error::Gpu {
             what: what.into(),
-            source: Some(Box::new(source)),
+            source: Some(Box::new(GpuCause(msg))),
         }
     }
 

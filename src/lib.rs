@@ -38,8 +38,11 @@ pub mod data;
 mod error;
 pub mod eval;
 pub mod gpu;
+// Sockets, namespaces and TUN: the native device and edge only, never a browser.
+#[cfg(not(target_arch = "wasm32"))]
 pub mod link;
 pub mod model;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod net;
 pub mod plan;
 pub mod report;

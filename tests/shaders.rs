@@ -333,3 +333,58 @@ fn every_kernel_fits_webgpu_guaranteed_limits() {
         }
     }
 }
+
+/// Decimal float literals of `src` (`1.5`, `-3e38`, `2.0f`), as written.
+fn float_literals(src: &str) -> Vec<String> {
+    let b = src.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let starts = b[i].is_ascii_digit()
+            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_'));
+        if !starts {
+            i += 1;
+            continue;
+        }
+        let s = i;
+        while i < b.len()
+            && (b[i].is_ascii_alphanumeric()
+                || b[i] == b'.'
+                || ((b[i] == b'-' || b[i] == b'+') && matches!(b[i - 1], b'e' | b'E')))
+        {
+            i += 1;
+        }
+        let lit = &src[s..i];
+        if lit.contains(['.', 'e', 'E']) && !lit.starts_with("0x") {
+            out.push(lit.trim_end_matches(['f', 'h']).to_string());
+        }
+    }
+    out
+}
+
+/// Browsers' WGSL compilers (Tint in Chrome) reject a float literal that rounds past
+/// f32's range, which naga accepts (`-3.40282347e38` is 1 ulp of f64 above f32::MAX and
+/// broke every pool and quantize shader in Chrome).
+#[test]
+fn float_literals_fit_f32_as_browsers_require() {
+    assert_eq!(
+        float_literals("x = -3.5e38; y = 1.0f; z = vec4f(2.5)"),
+        ["3.5e38", "1.0", "2.5"]
+    );
+    let mut bad = Vec::new();
+    for (name, src) in shader_files() {
+        let code: String = src
+            .lines()
+            .map(|l| l.split("//").next().unwrap_or("").to_string() + "\n")
+            .collect();
+        for lit in float_literals(&code) {
+            let v: f64 = lit
+                .parse()
+                .unwrap_or_else(|e| panic!("{name}: '{lit}': {e}"));
+            if v.abs() > f32::MAX as f64 {
+                bad.push(format!("{name}: {lit}"));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "literals outside f32's range: {bad:?}");
+}

@@ -24,14 +24,7 @@ pub fn model_name(s: &str) -> Result<String, String> {
 
 /// A per-sample shape `CxHxW` of positive integers (`--input`).
 pub fn shape(s: &str) -> Result<Shape, String> {
-    let dims: Option<Vec<usize>> = s
-        .split(['x', 'X'])
-        .map(|d| d.trim().parse::<usize>().ok().filter(|&d| d > 0))
-        .collect();
-    match dims.as_deref() {
-        Some(&[c, h, w]) => Ok(Shape::new(c, h, w)),
-        _ => Err("expected CxHxW with positive integers, e.g. 3x32x32".into()),
-    }
+    s.parse()
 }
 
 /// A count of at least 1 (`--batch`, `--reps`, `--steps`, `--epochs`).

@@ -24,6 +24,7 @@ mod train_bottleneck;
 #[cfg(feature = "train")]
 mod tune;
 mod validate_link;
+mod web;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -72,6 +73,9 @@ enum Cmd {
     /// emulated link (fixed rates x delays, traces), measured beside the TCP-aware and the
     /// naive predictions; writes link_validation.csv/.json. Needs what `link` needs.
     ValidateLink(Box<validate_link::Args>),
+    /// Serve the browser profiler (a phone's GPU through WebGPU; build it with
+    /// scripts/build-web.sh) and save the profiles it sends back.
+    Web(Box<web::Args>),
     /// Accuracy of every configuration of the study (paper split points x plain, pruned and
     /// bottleneck variants) through the GPU split pipeline: the table for `tradeoff`.
     Accuracy(Box<accuracy::Args>),
@@ -138,6 +142,7 @@ fn run(cmd: Cmd) -> anyhow::Result<()> {
         Cmd::Offload(a) => offload::run(&a),
         Cmd::Link(a) => link::run(&a),
         Cmd::ValidateLink(a) => validate_link::run(&a),
+        Cmd::Web(a) => web::run(&a),
         #[cfg(feature = "train")]
         Cmd::Train(a) => train::run(&a),
         #[cfg(feature = "train")]

@@ -19,7 +19,7 @@ use super::tilecache::{TileChoice, TileSource};
 use super::tiling::{self, ConvPlan, ConvShape};
 use crate::error::{Error, Result};
 use crate::model::{Conv2d, Shape};
-use std::time::Instant;
+use web_time::Instant;
 
 /// Candidates slower than this factor times the fastest after the first round are not
 /// timed again (generous: one disturbed first run must not drop the best candidate).
@@ -120,7 +120,7 @@ fn measure(
         }
         let groups: Vec<Vec<&Dispatch>> = cands.iter().map(|c| c.1.iter().collect()).collect();
         let q = Queries::new(&ctx.device, 2 * groups.len() as u32);
-        let times = time_groups_once(ctx, method, Some(&q), &groups)?;
+        let times = pollster::block_on(time_groups_once(ctx, method, Some(&q), &groups))?;
         for (cand, t) in cands.iter_mut().zip(times) {
             cand.2 = cand.2.min(t);
         }
@@ -135,7 +135,7 @@ fn measure(
         let q = Queries::new(&ctx.device, 4);
         let mut t = [f64::INFINITY; 2];
         for _ in 0..ROUNDS {
-            let times = time_groups_once(ctx, method, Some(&q), &pair)?;
+            let times = pollster::block_on(time_groups_once(ctx, method, Some(&q), &pair))?;
             t = [t[0].min(times[0]), t[1].min(times[1])];
         }
         if let Some(e) = pollster::block_on(scope.pop()) {

@@ -44,6 +44,15 @@ pub fn read<T: bytemuck::Pod>(
     buf: &wgpu::Buffer,
     count: usize,
 ) -> Result<Vec<T>> {
+    pollster::block_on(read_async(ctx, buf, count))
+}
+
+/// [`read`] for callers that cannot block (a browser).
+pub async fn read_async<T: bytemuck::Pod>(
+    ctx: &GpuContext,
+    buf: &wgpu::Buffer,
+    count: usize,
+) -> Result<Vec<T>> {
     let bytes = count
         .checked_mul(std::mem::size_of::<T>())
         .ok_or_else(|| Error::InvalidArg(format!("reading {count} values overflows usize")))?
@@ -61,21 +70,25 @@ pub fn read<T: bytemuck::Pod>(
     let mut enc = ctx.device.create_command_encoder(&Default::default());
     enc.copy_buffer_to_buffer(buf, 0, &staging, 0, size);
     ctx.queue.submit([enc.finish()]);
-    map_read(ctx, &staging, bytes)
+    map_read(ctx, &staging, bytes).await
 }
 
 /// Maps a `MAP_READ` buffer whose copy was submitted, and returns its first `bytes`.
-pub(crate) fn map_read<T: bytemuck::Pod>(
+/// Natively the map completes within `ctx.wait()`; in a browser once control returns to
+/// the event loop, which the await gives it.
+pub(crate) async fn map_read<T: bytemuck::Pod>(
     ctx: &GpuContext,
     staging: &wgpu::Buffer,
     bytes: u64,
 ) -> Result<Vec<T>> {
-    let (tx, rx) = std::sync::mpsc::channel();
+    let (tx, rx) = futures_channel::oneshot::channel();
     staging.map_async(wgpu::MapMode::Read, .., move |r| {
         let _ = tx.send(r);
     });
-    ctx.wait()?;
-    rx.recv()
+    if !cfg!(target_arch = "wasm32") {
+        ctx.wait()?;
+    }
+    rx.await
         .map_err(|_| Error::gpu("map callback never ran"))?
         .map_err(|e| Error::gpu_from("map_async", e))?;
     let out = {

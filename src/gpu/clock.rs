@@ -10,7 +10,7 @@ use super::buffers::map_read;
 use super::context::GpuContext;
 use super::dispatch::{encode_all, Dispatch};
 use crate::error::{Error, Result};
-use std::time::Instant;
+use web_time::Instant;
 
 /// How a time was measured; recorded in every CSV row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -136,8 +136,8 @@ impl Queries {
     }
 
     /// Durations in ms of the pairs (2i, 2i+1), read on `ctx`.
-    pub(crate) fn read_pairs(&self, ctx: &GpuContext) -> Result<Vec<f64>> {
-        let ticks: Vec<u64> = map_read(ctx, &self.staging, self.count as u64 * 8)?;
+    pub(crate) async fn read_pairs(&self, ctx: &GpuContext) -> Result<Vec<f64>> {
+        let ticks: Vec<u64> = map_read(ctx, &self.staging, self.count as u64 * 8).await?;
         let period_ns = ctx.timestamp_period_ns();
         Ok(ticks
             .chunks(2)
@@ -152,11 +152,17 @@ pub(crate) fn submit(ctx: &GpuContext, enc: wgpu::CommandEncoder) -> Result<()> 
     ctx.wait()
 }
 
+/// [`submit`] for callers that cannot block (a browser).
+pub(crate) async fn submit_async(ctx: &GpuContext, enc: wgpu::CommandEncoder) -> Result<()> {
+    ctx.queue.submit([enc.finish()]);
+    ctx.wait_async().await
+}
+
 /// One measurement of each group of dispatches, in ms: with `InsidePass`, timestamps
 /// around each group inside one pass; with `Pass`, one timestamped pass per group; with
 /// wall clock (or without `q`), one submission per group timed up to a completed wait.
 /// `q` holds two timestamps per group.
-pub(crate) fn time_groups_once(
+pub(crate) async fn time_groups_once(
     ctx: &GpuContext,
     method: TimingMethod,
     q: Option<&Queries>,
@@ -164,19 +170,18 @@ pub(crate) fn time_groups_once(
 ) -> Result<Vec<f64>> {
     let dev = &ctx.device;
     let Some(q) = q.filter(|_| method != TimingMethod::WallClock) else {
-        return groups
-            .iter()
-            .map(|g| {
-                let mut enc = dev.create_command_encoder(&Default::default());
-                encode_all(
-                    &mut enc.begin_compute_pass(&Default::default()),
-                    g.iter().copied(),
-                );
-                let t = Instant::now();
-                submit(ctx, enc)?;
-                Ok(t.elapsed().as_secs_f64() * 1e3)
-            })
-            .collect();
+        let mut out = Vec::with_capacity(groups.len());
+        for g in groups {
+            let mut enc = dev.create_command_encoder(&Default::default());
+            encode_all(
+                &mut enc.begin_compute_pass(&Default::default()),
+                g.iter().copied(),
+            );
+            let t = Instant::now();
+            submit_async(ctx, enc).await?;
+            out.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        return Ok(out);
     };
     let mut enc = dev.create_command_encoder(&Default::default());
     if method == TimingMethod::TimestampInsidePass {
@@ -200,8 +205,8 @@ pub(crate) fn time_groups_once(
         }
     }
     q.finish(&mut enc);
-    submit(ctx, enc)?;
-    q.read_pairs(ctx)
+    ctx.queue.submit([enc.finish()]);
+    q.read_pairs(ctx).await
 }
 
 /// Times arbitrary groups of dispatches (e.g. the encode and the decode of a feature):
@@ -210,6 +215,16 @@ pub(crate) fn time_groups_once(
 /// else one timestamped pass per group, else wall clock around submit + wait per group).
 /// Returns the method and one [`Stats`] per group.
 pub fn time_dispatch_groups(
+    ctx: &GpuContext,
+    groups: &[Vec<Dispatch>],
+    warmup: usize,
+    reps: usize,
+) -> Result<(TimingMethod, Vec<Stats>)> {
+    pollster::block_on(time_dispatch_groups_async(ctx, groups, warmup, reps))
+}
+
+/// [`time_dispatch_groups`] for callers that cannot block (a browser).
+pub async fn time_dispatch_groups_async(
     ctx: &GpuContext,
     groups: &[Vec<Dispatch>],
     warmup: usize,
@@ -229,18 +244,16 @@ pub fn time_dispatch_groups(
             &mut enc.begin_compute_pass(&Default::default()),
             groups.iter().flatten().copied(),
         );
-        submit(ctx, enc)?;
+        submit_async(ctx, enc).await?;
     }
     let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(reps); groups.len()];
     for _ in 0..reps {
-        for (acc, t) in samples
-            .iter_mut()
-            .zip(time_groups_once(ctx, method, q.as_ref(), &groups)?)
-        {
+        let times = time_groups_once(ctx, method, q.as_ref(), &groups).await?;
+        for (acc, t) in samples.iter_mut().zip(times) {
             acc.push(t);
         }
     }
-    if let Some(e) = pollster::block_on(scope.pop()) {
+    if let Some(e) = scope.pop().await {
         return Err(Error::gpu_from("timed run", e));
     }
     Ok((method, samples.iter().map(|s| Stats::of(s)).collect()))

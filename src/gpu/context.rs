@@ -193,6 +193,30 @@ impl GpuContext {
                 adapters.swap_remove(pos)
             }
         };
+        pollster::block_on(Self::open(adapter))
+    }
+
+    /// Opens the browser's WebGPU adapter (high-performance preference): the context of
+    /// the engine compiled to wasm32.
+    #[cfg(target_arch = "wasm32")]
+    pub async fn new_web() -> Result<Self> {
+        let inst = wgpu::Instance::new(wgpu::InstanceDescriptor {
+            backends: wgpu::Backends::BROWSER_WEBGPU,
+            ..wgpu::InstanceDescriptor::new_without_display_handle()
+        });
+        let adapter = inst
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::NoAdapter(format!("this browser gave no WebGPU adapter: {e}")))?;
+        Self::open(adapter).await
+    }
+
+    /// A device on `adapter` with the timing features it has and the limits
+    /// [`LIMITS_ENV`] asks for.
+    async fn open(adapter: wgpu::Adapter) -> Result<Self> {
         let mut summary = AdapterSummary::of(&adapter);
         let features = adapter.features() & WANTED;
         // Ask for the adapter's own limits: the defaults cap storage bindings at 128 MiB,
@@ -218,13 +242,15 @@ impl GpuContext {
         summary.max_compute_invocations_per_workgroup =
             limits.max_compute_invocations_per_workgroup;
         summary.max_compute_workgroups_per_dimension = limits.max_compute_workgroups_per_dimension;
-        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-            label: Some("splitbench"),
-            required_features: features,
-            required_limits: limits,
-            ..Default::default()
-        }))
-        .map_err(|e| Error::gpu_from(format!("request_device on {}", summary.name), e))?;
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("splitbench"),
+                required_features: features,
+                required_limits: limits,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::gpu_from(format!("request_device on {}", summary.name), e))?;
         let tiles = Mutex::new(TileCache::open(summary.device_key()));
         Ok(Self {
             adapter,
@@ -243,6 +269,22 @@ impl GpuContext {
             .poll(wgpu::PollType::wait_indefinitely())
             .map(|_| ())
             .map_err(|e| Error::gpu_from("poll", e))
+    }
+
+    /// Waits until all submitted work has completed: [`Self::wait`] natively; in a browser
+    /// (where nothing blocks) the queue's work-done callback, which runs once control
+    /// returns to the event loop.
+    pub async fn wait_async(&self) -> Result<()> {
+        if cfg!(target_arch = "wasm32") {
+            let (tx, rx) = futures_channel::oneshot::channel();
+            self.queue.on_submitted_work_done(move || {
+                let _ = tx.send(());
+            });
+            rx.await
+                .map_err(|_| Error::gpu("work-done callback never ran"))
+        } else {
+            self.wait()
+        }
     }
 
     /// Every pipeline, compiled on the first call.

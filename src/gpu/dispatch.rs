@@ -36,12 +36,17 @@ pub(crate) fn encode_all<'d>(
 
 /// Encodes `dispatches` in one compute pass, submits and waits; reports validation errors.
 pub fn run(ctx: &GpuContext, dispatches: &[Dispatch]) -> Result<()> {
+    pollster::block_on(run_async(ctx, dispatches))
+}
+
+/// [`run`] for callers that cannot block (a browser).
+pub async fn run_async(ctx: &GpuContext, dispatches: &[Dispatch]) -> Result<()> {
     let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
     let mut enc = ctx.device.create_command_encoder(&Default::default());
     encode_all(&mut enc.begin_compute_pass(&Default::default()), dispatches);
     ctx.queue.submit([enc.finish()]);
-    ctx.wait()?;
-    match pollster::block_on(scope.pop()) {
+    ctx.wait_async().await?;
+    match scope.pop().await {
         Some(e) => Err(Error::gpu_from("dispatch", e)),
         None => Ok(()),
     }

@@ -127,13 +127,24 @@ impl<'a> Executor<'a> {
         batch: usize,
         outputs: &[NodeId],
     ) -> Result<Self> {
+        pollster::block_on(Self::new_async(ctx, model, range, batch, outputs))
+    }
+
+    /// [`Self::new`] for callers that cannot block (a browser).
+    pub async fn new_async(
+        ctx: &'a GpuContext,
+        model: &Model,
+        range: Range<NodeId>,
+        batch: usize,
+        outputs: &[NodeId],
+    ) -> Result<Self> {
         // Device errors (allocation, limits) become errors here instead of wgpu's default
         // panic.
         let oom = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let invalid = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let built = Self::build(ctx, model, range, batch, outputs);
         for scope in [invalid, oom] {
-            if let Some(e) = pollster::block_on(scope.pop()) {
+            if let Some(e) = scope.pop().await {
                 return Err(Error::gpu_from(
                     format!("preparing {}", model.graph.name),
                     e,
@@ -486,12 +497,26 @@ impl<'a> Executor<'a> {
 
     /// Runs the range in one submission and reads back the outputs, each `[N, c, h, w]`.
     pub fn run(&self) -> Result<Vec<Tensor>> {
-        self.run_with(|enc| self.encode(&mut enc.begin_compute_pass(&Default::default())))
+        pollster::block_on(self.run_async())
+    }
+
+    /// [`Self::run`] for callers that cannot block (a browser).
+    pub async fn run_async(&self) -> Result<Vec<Tensor>> {
+        self.run_with_async(|enc| self.encode(&mut enc.begin_compute_pass(&Default::default())))
+            .await
     }
 
     /// Like [`Self::run`], with `record` encoding the range (a caller that times it wraps
     /// [`Self::encode`] in its own pass with timestamps) before the outputs are read back.
     pub fn run_with(&self, record: impl FnOnce(&mut wgpu::CommandEncoder)) -> Result<Vec<Tensor>> {
+        pollster::block_on(self.run_with_async(record))
+    }
+
+    /// [`Self::run_with`] for callers that cannot block (a browser).
+    pub async fn run_with_async(
+        &self,
+        record: impl FnOnce(&mut wgpu::CommandEncoder),
+    ) -> Result<Vec<Tensor>> {
         let dev = &self.ctx.device;
         let scope = dev.push_error_scope(wgpu::ErrorFilter::Validation);
         let mut enc = dev.create_command_encoder(&Default::default());
@@ -510,17 +535,16 @@ impl<'a> Executor<'a> {
             staged.push((o, st, bytes));
         }
         self.ctx.queue.submit([enc.finish()]);
-        self.ctx.wait()?;
-        if let Some(e) = pollster::block_on(scope.pop()) {
+        self.ctx.wait_async().await?;
+        if let Some(e) = scope.pop().await {
             return Err(Error::gpu_from(format!("running {}", self.graph.name), e));
         }
-        staged
-            .into_iter()
-            .map(|(o, st, bytes)| {
-                let s = self.graph.nodes[o].shape;
-                let data = buffers::map_read(self.ctx, &st, bytes)?;
-                Tensor::new(vec![self.batch, s.c, s.h, s.w], data)
-            })
-            .collect()
+        let mut out = Vec::with_capacity(staged.len());
+        for (o, st, bytes) in staged {
+            let s = self.graph.nodes[o].shape;
+            let data = buffers::map_read(self.ctx, &st, bytes).await?;
+            out.push(Tensor::new(vec![self.batch, s.c, s.h, s.w], data)?);
+        }
+        Ok(out)
     }
 }

@@ -32,7 +32,9 @@ mod tilecache;
 pub mod tiling;
 mod timing;
 
-pub use clock::{percentile, time_dispatch_groups, Stats, TimingMethod};
+pub use clock::{
+    percentile, time_dispatch_groups, time_dispatch_groups_async, Stats, TimingMethod,
+};
 pub use context::{list_adapters, AdapterSummary, GpuContext, WGPU_VERSION};
 pub use dispatch::Dispatch;
 pub use executor::{Executor, Step};
@@ -40,4 +42,7 @@ pub use launch::{fold_1d, Builder, PoolKind};
 pub use pass_timer::PassTimer;
 pub use tilecache::{TileChoice, TileSource, TuneSummary};
 pub use tiling::{conv_plan, ConvPlan, ConvShape, DeviceClass};
-pub use timing::{profile, profile_nodes, profile_whole, run_timed, RangeProfile};
+pub use timing::{
+    profile, profile_async, profile_nodes, profile_nodes_async, profile_whole, profile_whole_async,
+    run_timed, run_timed_async, timer_resolution_async, RangeProfile,
+};

@@ -43,9 +43,14 @@ impl<'a> PassTimer<'a> {
     /// Runs the pass once and returns its duration.
     pub fn time_once(&self) -> Result<Duration> {
         let group = [self.dispatches.iter().collect()];
-        let ms: f64 = time_groups_once(self.ctx, self.method(), self.queries.as_ref(), &group)?
-            .iter()
-            .sum();
+        let ms: f64 = pollster::block_on(time_groups_once(
+            self.ctx,
+            self.method(),
+            self.queries.as_ref(),
+            &group,
+        ))?
+        .iter()
+        .sum();
         Ok(Duration::try_from_secs_f64(ms / 1e3).unwrap_or_default())
     }
     /// Sum of `n` timed runs (for criterion's `iter_custom`).

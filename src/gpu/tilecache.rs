@@ -121,7 +121,10 @@ impl TileCache {
             .map(read)
             .and_then(|mut f| f.devices.remove(&device_key))
             .unwrap_or_default();
-        let autotune = std::env::var("SPLITBENCH_AUTOTUNE").map_or(true, |v| v != "0");
+        // In a browser nothing may block, and autotuning times tiles synchronously while
+        // an executor is built: the heuristic picks there (recorded as such).
+        let autotune = !cfg!(target_arch = "wasm32")
+            && std::env::var("SPLITBENCH_AUTOTUNE").map_or(true, |v| v != "0");
         Self {
             autotune,
             path,

@@ -42,6 +42,24 @@ impl std::fmt::Display for Shape {
     }
 }
 
+/// `CxHxW` of positive integers (what `Display` writes).
+impl std::str::FromStr for Shape {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let dims: Option<Vec<usize>> = s
+            .split(['x', 'X'])
+            .map(|d| d.trim().parse::<usize>().ok().filter(|&d| d > 0))
+            .collect();
+        match dims.as_deref() {
+            Some(&[c, h, w]) => Ok(Shape::new(c, h, w)),
+            _ => Err(format!(
+                "'{s}': expected CxHxW with positive integers, e.g. 3x32x32"
+            )),
+        }
+    }
+}
+
 /// Activation applied at the end of a fused op.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize)]
 pub enum Act {

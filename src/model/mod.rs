@@ -12,7 +12,7 @@ pub mod zoo;
 pub use cuts::{cuts, paper_split_points, Cut};
 pub use fuse::{fuse, fuse_graph, load_fused, seeded_fused};
 pub use graph::{Act, Conv2d, Graph, Linear, Node, NodeId, Op, Pool, Shape};
-pub use prepare::{prepare, Prepared};
+pub use prepare::{prepare, prepare_onnx_bytes, Prepared};
 pub use weights::{
     check, expected_keys, load_safetensors, save_safetensors, save_safetensors_as, seeded,
 };

@@ -1,7 +1,7 @@
 //! From a zoo name (and optionally a weights file) or an ONNX file to the fused inference
 //! model.
 
-use super::{fuse, load_fused, onnx, zoo, Graph, Model, ZooOptions};
+use super::{fuse, load_fused, onnx, zoo, Graph, Model, Shape, ZooOptions};
 use crate::error::{Error, Result};
 use std::path::Path;
 
@@ -33,16 +33,7 @@ pub fn prepare(
                  and --width are for zoo models"
             )));
         }
-        let imported = onnx::import(Path::new(name), opts.input)?;
-        let model = fuse(&Model {
-            graph: imported.graph.clone(),
-            weights: imported.weights,
-        })?;
-        return Ok(Prepared {
-            torch: imported.graph,
-            model,
-            weights_source: format!("onnx:{name}"),
-        });
+        return prepared_onnx(onnx::import(Path::new(name), opts.input)?, name);
     }
     let torch = zoo::build(name, opts)?;
     let model: Model = load_fused(&torch, weights, seed)?;
@@ -54,5 +45,23 @@ pub fn prepare(
         torch,
         model,
         weights_source,
+    })
+}
+
+/// An ONNX model given as bytes (a file picked in a browser, where nothing is read from a
+/// disk): `name` labels it; external data cannot be read this way.
+pub fn prepare_onnx_bytes(bytes: &[u8], name: &str, input: Option<Shape>) -> Result<Prepared> {
+    prepared_onnx(onnx::import_bytes(bytes, Path::new(name), input)?, name)
+}
+
+fn prepared_onnx(imported: onnx::Imported, name: &str) -> Result<Prepared> {
+    let model = fuse(&Model {
+        graph: imported.graph.clone(),
+        weights: imported.weights,
+    })?;
+    Ok(Prepared {
+        torch: imported.graph,
+        model,
+        weights_source: format!("onnx:{name}"),
     })
 }

@@ -156,14 +156,27 @@ pub fn csv_string<T: serde::Serialize>(rows: &[T]) -> Result<String> {
 
 /// Reads a profile CSV written by `splitbench profile` (e.g. measured on an edge server).
 pub fn read_profile_csv(path: &Path) -> Result<Vec<ProfileRow>> {
+    let r = csv::Reader::from_path(path).map_err(|e| Error::BadFile {
+        file: path.into(),
+        msg: match e.kind() {
+            csv::ErrorKind::Io(_) => format!("cannot open: {e}"),
+            _ => e.to_string(),
+        },
+    })?;
+    profile_rows(r, path)
+}
+
+/// [`read_profile_csv`] of text already read (a browser's upload); `path` names it in
+/// errors.
+pub fn read_profile_csv_str(text: &str, path: &Path) -> Result<Vec<ProfileRow>> {
+    profile_rows(csv::Reader::from_reader(text.as_bytes()), path)
+}
+
+fn profile_rows<R: std::io::Read>(mut r: csv::Reader<R>, path: &Path) -> Result<Vec<ProfileRow>> {
     let bad = |msg: String| Error::BadFile {
         file: path.into(),
         msg,
     };
-    let mut r = csv::Reader::from_path(path).map_err(|e| match e.kind() {
-        csv::ErrorKind::Io(_) => bad(format!("cannot open: {e}")),
-        _ => bad(e.to_string()),
-    })?;
     let mut rows = Vec::new();
     for (i, rec) in r.deserialize::<ProfileRow>().enumerate() {
         let row = rec.map_err(|e| bad(format!("row {}: {e}", i + 2)))?;

@@ -7,8 +7,14 @@ use crate::gpu::{AdapterSummary, TileSource, TuneSummary};
 
 pub use crate::gpu::WGPU_VERSION;
 
-/// The git revision of the working directory (`<sha>` or `<sha>-dirty`), or `unknown`.
+/// The git revision of the working directory (`<sha>` or `<sha>-dirty`), or `unknown`; in
+/// a browser (no processes) the one `scripts/build-web.sh` built from.
 pub fn git_revision() -> String {
+    if cfg!(target_arch = "wasm32") {
+        return option_env!("SPLITBENCH_GIT_REVISION")
+            .unwrap_or("unknown")
+            .into();
+    }
     let run = |args: &[&str]| {
         std::process::Command::new("git")
             .args(args)
@@ -34,8 +40,8 @@ pub fn git_revision() -> String {
 
 /// Seconds since the Unix epoch.
 pub fn unix_time() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+    web_time::SystemTime::now()
+        .duration_since(web_time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
@@ -120,6 +126,20 @@ pub struct ProfileManifest {
     pub autotune: TuneSummary,
     /// The kernel and tile each convolution ran with.
     pub tiles: Vec<NodeTile>,
+    /// Set when a browser measured the profile (the page of `splitbench web`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser: Option<BrowserInfo>,
+}
+
+/// The browser a profile was measured in, and what its clock can resolve.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BrowserInfo {
+    /// `navigator.userAgent`.
+    pub user_agent: String,
+    /// The smallest positive duration its timestamp queries gave for a tiny dispatch, ms:
+    /// browsers may quantize timestamps (Chrome to 100 us unless its WebGPU developer
+    /// features are on); `None` when every such duration was 0 or timestamps are off.
+    pub timer_resolution_ms: Option<f64>,
 }
 
 /// The kernel and tile one convolution node ran with, and where the choice came from.
@@ -321,4 +341,35 @@ pub struct OffloadManifest {
     pub tcp_congestion_control: Option<String>,
     /// How times were taken.
     pub timing_note: String,
+}
+
+/// A model's output on one seeded input from the GPU and from the CPU reference: the
+/// check that a device (a browser's GPU too) computes what the model says.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct OutputCheck {
+    /// The GPU's output (batch 1, flattened).
+    pub gpu: Vec<f32>,
+    /// The CPU reference's.
+    pub cpu: Vec<f32>,
+    /// Largest absolute difference.
+    pub max_abs_diff: f32,
+    /// Largest absolute value of the reference (to read the difference against).
+    pub max_abs_ref: f32,
+}
+
+/// What the browser page of `splitbench web` measured, as it sends it to the server: the
+/// files `splitbench profile` writes (same schema), and the output check.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct WebResult {
+    /// The model profiled (zoo name or ONNX file name).
+    pub model: String,
+    /// `device_profile.csv`: the rows of `splitbench profile`.
+    pub profile_csv: String,
+    /// `device_profile.json`: its manifest (with the browser's details).
+    pub manifest_json: String,
+    /// `device_kernels.csv`, when the page timed the study's codec and bottleneck kernels.
+    #[serde(default)]
+    pub kernels_csv: Option<String>,
+    /// The output on one seeded input, GPU against CPU reference.
+    pub check: OutputCheck,
 }

@@ -11,13 +11,15 @@ mod rows;
 
 pub use charts::{draw_charts, draw_link_validation, draw_study, Drawn, CHART_SIZE};
 pub use csvio::{
-    csv_string, read_profile_csv, read_study, redraw, write_csv, write_study, ACCURACY_LATENCY_CSV,
-    BYTES_CSV, CANDIDATES_CSV, CDF_CSV, LAYERS_CSV, MANIFEST_JSON, TITLE_TXT, TRADEOFF_CSV,
+    csv_string, read_profile_csv, read_profile_csv_str, read_study, redraw, write_csv, write_study,
+    ACCURACY_LATENCY_CSV, BYTES_CSV, CANDIDATES_CSV, CDF_CSV, LAYERS_CSV, MANIFEST_JSON, TITLE_TXT,
+    TRADEOFF_CSV,
 };
 pub use kernels::{KernelEfficiencyManifest, KernelEfficiencyRow};
 pub use manifests::{
-    git_revision, unix_time, ChannelInfo, ChoiceSummary, LinkSummary, NodeTile, OffloadManifest,
-    PredictorError, ProfileManifest, RunInfo, TradeoffManifest, WGPU_VERSION,
+    git_revision, unix_time, BrowserInfo, ChannelInfo, ChoiceSummary, LinkSummary, NodeTile,
+    OffloadManifest, OutputCheck, PredictorError, ProfileManifest, RunInfo, TradeoffManifest,
+    WebResult, WGPU_VERSION,
 };
 pub use rows::{
     AccuracyLatencyRow, BytesRow, CandidateRow, CdfRow, ChannelRole, Family, LayerRow,

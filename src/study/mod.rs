@@ -18,10 +18,12 @@ pub mod accuracy;
 mod accuracy_latency;
 pub mod efficiency;
 mod evaluate;
+#[cfg(not(target_arch = "wasm32"))]
 mod linkcheck;
 mod links;
 mod measure;
 pub mod profile;
+#[cfg(not(target_arch = "wasm32"))]
 mod real;
 mod rows;
 mod write;
@@ -29,12 +31,14 @@ mod write;
 pub use accuracy::{AccuracyRow, AccuracyTable, SummaryRow};
 pub use accuracy_latency::accuracy_latency_rows;
 pub use evaluate::{plan, StudyResult};
+#[cfg(not(target_arch = "wasm32"))]
 pub use linkcheck::{check_links, error_stats, ErrorStats, LinkCheck, LinkCheckOptions};
 pub use links::{
     channel_info, default_trace, study_channels, sweep_channels, StudyChannel, DEFAULT_RAYLEIGH,
     DEFAULT_TRACE, PRESETS, SWEEP_MAX_MBPS, SWEEP_MIN_MBPS, SWEEP_POINTS,
 };
 pub use measure::{measure, Measurements};
+#[cfg(not(target_arch = "wasm32"))]
 pub use real::{measure_real, RealLinkOptions, RealRun};
 pub use rows::{
     bytes_rows, candidate_rows, evaluate_links, layer_rows, link_summaries, summary_text,

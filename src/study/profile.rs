@@ -5,7 +5,7 @@ use super::seeds;
 use crate::error::{Error, Result};
 use crate::gpu::{self, Executor, GpuContext, RangeProfile, TimingMethod};
 use crate::model::Prepared;
-use crate::report::{self, NodeTile, ProfileManifest, ProfileRow, RunInfo};
+use crate::report::{self, NodeTile, OutputCheck, ProfileManifest, ProfileRow, RunInfo};
 use std::path::{Path, PathBuf};
 
 /// CSV rows of a profiled executor, one per step (node).
@@ -82,6 +82,11 @@ pub struct Profiled {
 
 /// Times every node of `p` on `ctx` (see [`ProfileOptions`]).
 pub fn profile(ctx: &GpuContext, p: &Prepared, o: &ProfileOptions) -> Result<Profiled> {
+    pollster::block_on(profile_async(ctx, p, o))
+}
+
+/// [`profile`] for callers that cannot block: the browser page runs this same code.
+pub async fn profile_async(ctx: &GpuContext, p: &Prepared, o: &ProfileOptions) -> Result<Profiled> {
     if o.batch == 0 || o.reps == 0 {
         return Err(Error::InvalidArg(format!(
             "batch {} and repetitions {} must be at least 1",
@@ -89,14 +94,14 @@ pub fn profile(ctx: &GpuContext, p: &Prepared, o: &ProfileOptions) -> Result<Pro
         )));
     }
     let g = &p.model.graph;
-    let exec = Executor::new(ctx, &p.model, 1..g.nodes.len(), o.batch, &[])?;
+    let exec = Executor::new_async(ctx, &p.model, 1..g.nodes.len(), o.batch, &[]).await?;
     let values = o
         .batch
         .checked_mul(g.input_shape().numel())
         .ok_or_else(|| Error::InvalidArg(format!("batch {} overflows the input", o.batch)))?;
     let input = crate::tensor::Rng::new(seeds::input(o.seed)).vec(values, -1.0, 1.0);
     exec.set_input(0, &input)?;
-    let prof = gpu::profile(&exec, o.warmup, o.reps, o.timing)?;
+    let prof = gpu::profile_async(&exec, o.warmup, o.reps, o.timing).await?;
     let rows = profile_rows(&exec, &prof);
     let manifest = ProfileManifest {
         run: RunInfo::new(&ctx.summary),
@@ -115,8 +120,44 @@ pub fn profile(ctx: &GpuContext, p: &Prepared, o: &ProfileOptions) -> Result<Pro
         sum_of_node_medians_ms: prof.sum_of_medians_ms(),
         autotune: ctx.tile_summary(),
         tiles: node_tiles(&exec),
+        browser: None,
     };
     Ok(Profiled { rows, manifest })
+}
+
+/// Runs `p` on one seeded input on `ctx` and on the CPU reference (see [`OutputCheck`]).
+pub async fn check_output_async(ctx: &GpuContext, p: &Prepared, seed: u64) -> Result<OutputCheck> {
+    let g = &p.model.graph;
+    let input = crate::tensor::Rng::new(seeds::input(seed)).vec(g.input_shape().numel(), -1.0, 1.0);
+    let exec = Executor::new_async(ctx, &p.model, 1..g.nodes.len(), 1, &[]).await?;
+    exec.set_input(0, &input)?;
+    let gpu = exec.run_async().await?.remove(0).data;
+    let s = g.input_shape();
+    let x = crate::tensor::Tensor::new(vec![1, s.c, s.h, s.w], input)?;
+    let cpu = crate::cpu::run(g, &p.model.weights, &x)?
+        .pop()
+        .ok_or_else(|| Error::Graph(format!("{}: the CPU reference gave no output", g.name)))?
+        .data;
+    if gpu.len() != cpu.len() {
+        return Err(Error::Graph(format!(
+            "{}: GPU output has {} values, the CPU reference {}",
+            g.name,
+            gpu.len(),
+            cpu.len()
+        )));
+    }
+    let max_abs_diff = gpu
+        .iter()
+        .zip(&cpu)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    let max_abs_ref = cpu.iter().map(|v| v.abs()).fold(0.0, f32::max);
+    Ok(OutputCheck {
+        gpu,
+        cpu,
+        max_abs_diff,
+        max_abs_ref,
+    })
 }
 
 impl Profiled {

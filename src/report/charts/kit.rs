@@ -41,6 +41,7 @@ pub(super) fn de<E: std::error::Error + Send + Sync>(
 }
 
 /// DejaVu Sans, embedded so the charts render the same on a machine without fonts.
+#[cfg(not(target_arch = "wasm32"))]
 static FONT: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
 
 /// Family name the embedded font is registered under.
@@ -49,6 +50,10 @@ pub(super) const FAMILY: &str = "sans-serif";
 /// Registers the embedded font with plotters (once per process).
 pub(super) fn register_font() -> bool {
     static OK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    // plotters draws no text of its own on wasm32 (the browser's fonts do): no charts there.
+    #[cfg(target_arch = "wasm32")]
+    return *OK.get_or_init(|| false);
+    #[cfg(not(target_arch = "wasm32"))]
     *OK.get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok())
 }
 

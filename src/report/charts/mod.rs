@@ -150,10 +150,14 @@ fn emit<C: Chart>(dir: &Path, title: &str, chart: Option<C>, out: &mut Drawn) ->
         file: file.into(),
         msg: format!("drawing chart failed: {msg}"),
     };
-    let png = dir.join(format!("{}.png", C::STEM));
-    let root = BitMapBackend::new(&png, CHART_SIZE).into_drawing_area();
-    render(root, title, &chart).map_err(|m| fail(&png, m))?;
-    out.files.push(png);
+    // No PNG encoder on wasm32 (and no charts: see `kit::register_font`).
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let png = dir.join(format!("{}.png", C::STEM));
+        let root = BitMapBackend::new(&png, CHART_SIZE).into_drawing_area();
+        render(root, title, &chart).map_err(|m| fail(&png, m))?;
+        out.files.push(png);
+    }
     let svg = dir.join(format!("{}.svg", C::STEM));
     let root = SVGBackend::new(&svg, CHART_SIZE).into_drawing_area();
     render(root, title, &chart).map_err(|m| fail(&svg, m))?;
