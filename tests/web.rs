@@ -1,0 +1,103 @@
+//! The browser profiler in a real browser: `scripts/web-profile.sh` serves the page with
+//! `splitbench web` and runs it in headless Chromium (WebGPU through SwiftShader); the
+//! profile must have native `profile`'s nodes, and the browser's output must equal the
+//! native engine's. Needs the built page (`scripts/build-web.sh`, which
+//! `scripts/setup.sh --web` runs) and Chromium: skipped without them, a failure under
+//! `SPLITBENCH_REQUIRE_GPU=1` (CI), where they are installed.
+
+mod common;
+
+use splitbench::model::{self, ZooOptions};
+use splitbench::report::{read_profile_csv, OutputCheck};
+use splitbench::study::profile::{check_output_async, profile, ProfileOptions};
+use std::path::Path;
+use std::process::Command;
+
+/// Why the browser test cannot run here, if it cannot.
+fn missing(root: &Path) -> Option<String> {
+    if !root.join("web/dist/pkg/splitbench_web_bg.wasm").is_file() {
+        return Some("web/dist is not built (scripts/build-web.sh)".into());
+    }
+    let chrome = std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".into());
+    let found = Command::new(&chrome).arg("--version").output();
+    if !found.is_ok_and(|o| o.status.success()) {
+        return Some(format!("no '{chrome}' (apt-get install chromium)"));
+    }
+    None
+}
+
+#[test]
+fn browser_profile_has_native_nodes_and_outputs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if let Some(why) = missing(root) {
+        if std::env::var("SPLITBENCH_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+            panic!("SPLITBENCH_REQUIRE_GPU=1 but {why}: run scripts/setup.sh --web");
+        }
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let Some(ctx) = common::gpu() else { return };
+    let dir = std::env::temp_dir().join(format!("splitbench-web-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let csv = dir.join("browser.csv");
+    let out = Command::new("bash")
+        .arg(root.join("scripts/web-profile.sh"))
+        .args(["--model", "resnet18-cifar", "--reps", "2", "--warmup", "1"])
+        .arg("--out")
+        .arg(&csv)
+        .args(["--timeout", "600"])
+        .env("SPLITBENCH", env!("CARGO_BIN_EXE_splitbench"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "web-profile.sh failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The same nodes, in the same order, with the same shapes as native `profile`.
+    let browser = read_profile_csv(&csv).unwrap();
+    let p = model::prepare("resnet18-cifar", &ZooOptions::default(), None, 0).unwrap();
+    let o = ProfileOptions {
+        batch: 1,
+        reps: 1,
+        warmup: 0,
+        timing: None,
+        seed: 0,
+    };
+    let native = profile(&ctx, &p, &o).unwrap();
+    let nodes = |rows: &[splitbench::report::ProfileRow]| -> Vec<(String, String, String)> {
+        rows.iter()
+            .map(|r| (r.node.clone(), r.op.clone(), r.out_shape.clone()))
+            .collect()
+    };
+    assert_eq!(nodes(&browser), nodes(&native.rows));
+    assert!(browser
+        .iter()
+        .all(|r| r.device_ms_median.is_finite() && r.reps == 2));
+
+    // The manifest says a browser measured it, on which adapter, with which clock.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(csv.with_extension("json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["adapter"]["backend"], "BrowserWebGpu");
+    assert!(!manifest["adapter"]["name"].as_str().unwrap().is_empty());
+    assert!(manifest["browser"]["user_agent"]
+        .as_str()
+        .unwrap()
+        .contains("Chrome"));
+    assert_eq!(manifest["timing"], browser[0].timing);
+
+    // The browser's logits are the native engine's (and the CPU reference's), on the same
+    // seeded input.
+    let check: OutputCheck =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("browser_check.json")).unwrap())
+            .unwrap();
+    let here = pollster::block_on(check_output_async(&ctx, &p, 0)).unwrap();
+    assert_eq!(check.gpu.len(), 10);
+    common::assert_close(&check.gpu, &here.gpu, 1e-3, "browser vs native logits");
+    common::assert_close(&check.gpu, &here.cpu, 1e-3, "browser vs CPU reference");
+    assert!(check.max_abs_diff <= 1e-3 * check.max_abs_ref.max(1.0));
+    let _ = std::fs::remove_dir_all(&dir);
+}
