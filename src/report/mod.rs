@@ -5,6 +5,7 @@
 
 mod charts;
 mod csvio;
+mod kernel_times;
 mod kernels;
 mod manifests;
 mod rows;
@@ -14,10 +15,12 @@ pub use csvio::{
     csv_string, read_profile_csv, read_study, redraw, write_csv, write_study, ACCURACY_LATENCY_CSV,
     BYTES_CSV, CANDIDATES_CSV, CDF_CSV, LAYERS_CSV, MANIFEST_JSON, TITLE_TXT, TRADEOFF_CSV,
 };
+pub use kernel_times::{kernels_path, read_kernel_times_csv, KernelKind, KernelTimeRow};
 pub use kernels::{KernelEfficiencyManifest, KernelEfficiencyRow};
 pub use manifests::{
-    git_revision, unix_time, ChannelInfo, ChoiceSummary, LinkSummary, NodeTile, OffloadManifest,
-    PredictorError, ProfileManifest, RunInfo, TradeoffManifest, WGPU_VERSION,
+    git_revision, unix_time, ChannelInfo, ChoiceSummary, DeviceProfileInfo, LinkSummary, NodeTile,
+    OffloadManifest, PredictorError, ProfileKernels, ProfileManifest, RunInfo, TradeoffManifest,
+    WGPU_VERSION,
 };
 pub use rows::{
     AccuracyLatencyRow, BytesRow, CandidateRow, CdfRow, ChannelRole, Family, LayerRow,
