@@ -10,13 +10,7 @@ use splitbench::study::{self, flop_scaled_ms, DeviceProfile, TradeoffOptions};
 use std::path::{Path, PathBuf};
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "splitbench-device-profile-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::tmp_dir("device-profile", name)
 }
 
 fn tiny() -> model::Prepared {
@@ -28,30 +22,10 @@ fn tiny() -> model::Prepared {
     model::prepare("resnet18-cifar", &o, None, 0).unwrap()
 }
 
-/// A batch-1 profile of `p` with 1 ms per MFLOP (+ 1 us per node), as `profile` writes it.
+/// A batch-1 profile of `p` with 1 ms per MFLOP (+ 1 us per node), written to `path`.
 fn synthetic_profile(p: &model::Prepared, path: &Path) -> Vec<ProfileRow> {
     let g = &p.model.graph;
-    let rows: Vec<ProfileRow> = g.nodes[1..]
-        .iter()
-        .map(|n| {
-            let ms = n.flops(g) as f64 / 1e6 + 1e-3;
-            ProfileRow {
-                node: n.name.clone(),
-                op: n.op.kind().into(),
-                out_shape: format!("1x{}", n.shape),
-                batch: 1,
-                flops: n.flops(g),
-                out_bytes: n.shape.bytes_f32() as u64,
-                in_bytes: (n.input_values(g) + n.param_values()) * 4,
-                device_ms_median: ms,
-                device_ms_p5: ms,
-                device_ms_p95: ms,
-                reps: 3,
-                dispatches: 1,
-                timing: "wall-clock".into(),
-            }
-        })
-        .collect();
+    let rows = common::profile_rows(g, |n| n.flops(g) as f64 / 1e6 + 1e-3);
     splitbench::report::write_csv(path, &rows).unwrap();
     rows
 }

@@ -154,6 +154,10 @@ pub struct DeviceProfileInfo {
     pub adapter: String,
     /// How the profile's per-node times were taken.
     pub timing: String,
+    /// Timed repetitions behind the profile's medians.
+    pub reps: usize,
+    /// Untimed runs before them (from the profile's manifest).
+    pub warmup: Option<usize>,
     /// Bottlenecks of the study found in the kernel-times file.
     pub bottlenecks_measured: usize,
     /// Bottlenecks scaled from other keys or from the profile's rates.
@@ -164,6 +168,8 @@ pub struct DeviceProfileInfo {
     pub codec_scaled: usize,
     /// What is approximated, one sentence each.
     pub approximations: Vec<String>,
+    /// How bottleneck and codec keys that were not measured are scaled.
+    pub scaling_rules: String,
 }
 
 /// The kernel and tile one convolution node ran with, and where the choice came from.

@@ -231,6 +231,11 @@ pub fn measure_from_profile(
         None => Vec::new(),
     };
     let timing = device.timing.as_str().to_string();
+    let reps = device.rows[0].reps; // read_profile_csv: at least one row
+    let warmup = manifest
+        .as_ref()
+        .and_then(|(_, m)| m.get("warmup")?.as_u64())
+        .and_then(|w| usize::try_from(w).ok());
     let mut src = Files {
         p,
         seed: opts.seed,
@@ -249,12 +254,13 @@ pub fn measure_from_profile(
             .to_string(),
         match &kernels {
             Some(k) => format!(
-                "bottlenecks and codec: the medians of {k} where it has the key; else {SCALING_RULES}"
+                "bottlenecks and codec: the medians of {k} where it has the key; the others \
+                 (pruned features) scaled from measured keys (scaling_rules)"
             ),
             None => format!(
                 "no kernel-times file (profile --kernels): every bottleneck and codec time is \
                  scaled from the profile's rates, {:.4} ms per GFLOP of dense convolution and \
-                 {:.4} ms per MB of memory-bound nodes: {SCALING_RULES}",
+                 {:.4} ms per MB of memory-bound nodes (scaling_rules)",
                 rates.conv_ms_per_flop * 1e9,
                 rates.ms_per_byte * 1e6
             ),
@@ -276,11 +282,14 @@ pub fn measure_from_profile(
         kernels,
         adapter: m.run.adapter.name.clone(),
         timing,
+        reps,
+        warmup,
         bottlenecks_measured: src.bottlenecks.measured,
         bottlenecks_scaled: src.bottlenecks.scaled,
         codec_measured: src.codec.measured,
         codec_scaled: src.codec.scaled,
         approximations,
+        scaling_rules: SCALING_RULES.into(),
     });
     Ok(m)
 }

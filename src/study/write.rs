@@ -108,8 +108,13 @@ fn manifest(
             "codec_data": seeds::codec_data(opts.seed),
             "bottleneck": seeds::bottleneck(opts.seed),
         }),
-        warmup: opts.warmup,
-        reps: opts.reps,
+        // A study from a device profile repeated nothing itself: the profile's counts.
+        warmup: m
+            .device_profile
+            .as_ref()
+            .map_or(Some(opts.warmup), |d| d.warmup)
+            .unwrap_or(0),
+        reps: m.device_profile.as_ref().map_or(opts.reps, |d| d.reps),
         timing: m.device_timing.as_str().into(),
         device_source: m.device_source(),
         device_profile: m.device_profile.clone(),
@@ -131,7 +136,8 @@ fn manifest(
         codec: serde_json::json!({
             "timing": m.codec_timing.map(|t| t.as_str()),
             "measured_keys": m.codec_measured,
-            "reps": opts.reps,
+            // From a device profile: each row of its kernel-times file says its own.
+            "reps": m.device_profile.is_none().then_some(opts.reps),
             "note": "encode = per-group min/max + quantize/pack on the device GPU; \
                      f32 features and the uint8 input are sent raw (encode = decode = 0)",
         }),
