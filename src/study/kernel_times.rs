@@ -298,19 +298,17 @@ impl KernelTable {
         } else {
             same_split
         };
-        let mut best: Option<(f64, (f64, f64), (f64, f64))> = None;
+        // (distance in log FLOPs, the reference's times scaled to `key`)
+        let mut best: Option<(f64, (f64, f64))> = None;
         for (k, t) in pool {
             let f = bottleneck_flops(k)?;
             let dist = (f.0 / enc).ln().abs();
-            if best.is_none_or(|(d, _, _)| dist < d) {
-                best = Some((dist, f, *t));
+            if best.is_none_or(|(d, _)| dist < d) {
+                best = Some((dist, (t.0 * enc / f.0, t.1 * dec / f.1)));
             }
         }
-        let times = match best {
-            Some((_, f, t)) => (t.0 * enc / f.0, t.1 * dec / f.1),
-            None => (enc * rates.conv_ms_per_flop, dec * rates.conv_ms_per_flop),
-        };
-        Ok((times, false))
+        let rate = rates.conv_ms_per_flop;
+        Ok((best.map_or((enc * rate, dec * rate), |(_, t)| t), false))
     }
 
     /// Encode and decode ms of `key`, and whether it was measured.
