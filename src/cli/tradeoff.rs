@@ -67,7 +67,8 @@ pub struct Args {
     /// then not opened): a batch-1 CSV of `splitbench profile --kernels` of the same model
     /// (natively or in a browser), its manifest (F.json) beside it for the adapter. Pruned
     /// prefixes are FLOP-scaled from it, missing kernel keys scaled, feature bytes computed
-    /// on the CPU; the manifest's `device_profile` says what was approximated.
+    /// on the CPU; the manifest's `device_profile` says what was approximated. --reps and
+    /// --warmup do not apply (nothing is timed here).
     #[arg(long, value_name = "F.csv", conflicts_with_all = ["real_link", "adapter", "no_autotune"])]
     device_profile: Option<PathBuf>,
     /// Bottleneck and codec times with --device-profile (default: `<F stem>_kernels.csv`

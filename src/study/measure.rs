@@ -3,6 +3,10 @@
 //! bottlenecks' encoders and decoders, the codec of every distinct feature size and bit
 //! width, and the exact and entropy-coded frame bytes of the real feature at the charted
 //! split points.
+//!
+//! Steps 2 to 6 ([`measure_with`]) take what they measure from a [`Source`]: the local GPU
+//! here, or the device's profile files in [`super::measure_from_profile`], so that both
+//! build their [`Measurements`] the same way.
 
 use super::kernel_times::{
     study_codec_keys, time_kernels, timing_method, KernelKeys, KernelTable, ProfileRates,
@@ -21,7 +25,8 @@ use crate::plan::{
 };
 use crate::report::{BytesRow, DeviceProfileInfo, KernelKind, KernelTimeRow, ProfileRow, RunInfo};
 
-/// What [`measure`] measured, and everything the planner and the manifest need about it.
+/// What [`measure`] measured (or [`super::measure_from_profile`] read and scaled), and
+/// everything the planner and the manifest need about it.
 #[derive(Clone, Debug)]
 pub struct Measurements {
     /// The environment of the run.
