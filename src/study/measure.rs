@@ -8,9 +8,8 @@
 //! here, or the device's profile files in [`super::measure_from_profile`], so that both
 //! build their [`Measurements`] the same way.
 
-use super::kernel_times::{
-    study_codec_keys, time_kernels, timing_method, KernelKeys, KernelTable, ProfileRates,
-};
+use super::kernel_scaling::{KernelTable, ProfileRates};
+use super::kernel_times::{study_codec_keys, time_kernels, timing_method, KernelKeys};
 use super::profile::profile_rows;
 use super::{seeds, Progress, TradeoffOptions};
 use crate::compress::{

@@ -12,7 +12,7 @@
 //!
 //! Without a local GPU, [`measure_from_profile`] builds the [`Measurements`] from files
 //! measured on the device (`profile --kernels`; see [`kernel_times`] for the kernel keys
-//! and their scaling).
+//! and [`kernel_scaling`] for the scaling of the others).
 //!
 //! [`accuracy`] builds the accuracy table the planner can use; [`profile`] is `splitbench
 //! profile`'s per-node timing with its rows and manifest; [`efficiency`] is the kernel
@@ -22,6 +22,7 @@ pub mod accuracy;
 mod accuracy_latency;
 pub mod efficiency;
 mod evaluate;
+pub mod kernel_scaling;
 pub mod kernel_times;
 mod linkcheck;
 mod links;

@@ -10,7 +10,7 @@
 //!   time of the same unpruned node x FLOPs(pruned node) / FLOPs(node); nothing pruned was
 //!   measured;
 //! - **bottlenecks and codec**: the kernel-times CSV's medians where it has the key, else
-//!   scaled ([`super::kernel_times::SCALING_RULES`]); with no kernel-times file, every key
+//!   scaled ([`SCALING_RULES`]); with no kernel-times file, every key
 //!   from the profile's own rates ([`ProfileRates`]); measured and scaled keys are counted
 //!   in the manifest;
 //! - **feature bytes**: the real features computed by the CPU reference (`crate::cpu`).
@@ -18,7 +18,8 @@
 //! The run's adapter is the profile's (its manifest JSON beside the CSV), or `unknown
 //! device (profile F.csv)` without one.
 
-use super::kernel_times::{KernelKeys, KernelTable, KeyCounts, ProfileRates, SCALING_RULES};
+use super::kernel_scaling::{KernelTable, KeyCounts, ProfileRates, SCALING_RULES};
+use super::kernel_times::KernelKeys;
 use super::measure::{codec_timing, measure_with, study_input, DeviceTimes, Kernels, Source};
 use super::{kernel_times::timing_method, Measurements, Progress, TradeoffOptions};
 use crate::compress::{compact_graph, PruneConfig};
