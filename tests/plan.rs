@@ -1,5 +1,7 @@
 //! Planner tests on synthetic profiles: pure CPU, no GPU needed.
 
+mod common;
+
 use splitbench::channel::Channel;
 use splitbench::compress::{Encoding, Scale, Variant};
 use splitbench::model::{fuse_graph, zoo, Graph, Shape, ZooOptions};
@@ -567,25 +569,7 @@ fn accuracy_latency_rows_follow_the_method_sets() {
 }
 
 fn profile_rows(g: &Graph, ms: f64) -> Vec<ProfileRow> {
-    g.nodes
-        .iter()
-        .skip(1)
-        .map(|n| ProfileRow {
-            node: n.name.clone(),
-            op: n.op.kind().into(),
-            out_shape: format!("1x{}", n.shape),
-            batch: 1,
-            flops: n.flops(g),
-            out_bytes: n.shape.bytes_f32() as u64,
-            in_bytes: 0,
-            device_ms_median: ms,
-            device_ms_p5: ms,
-            device_ms_p95: ms,
-            reps: 3,
-            dispatches: 1,
-            timing: "timestamp-inside-pass".into(),
-        })
-        .collect()
+    common::profile_rows(g, |_| ms)
 }
 
 fn write_rows(name: &str, rows: &[ProfileRow]) -> std::path::PathBuf {

@@ -1,8 +1,10 @@
 //! `splitbench profile`: every node of a model timed on the GPU; a CSV and its manifest.
 
 use super::args::{count, AdapterArgs, ModelArgs};
+use super::progress::Bars;
 use anyhow::Result;
 use splitbench::gpu::TimingMethod;
+use splitbench::report::kernels_path;
 use splitbench::study::profile::{profile, ProfileOptions};
 use std::path::PathBuf;
 
@@ -60,6 +62,12 @@ pub struct Args {
     /// Output CSV; the manifest goes to the same path with .json.
     #[arg(long)]
     out: PathBuf,
+    /// Also time, per sample, every bottleneck encoder/decoder and feature codec a trade-off
+    /// study of this model can use at an unpruned split, and write them to
+    /// `<out stem>_kernels.csv` beside the CSV (named in the manifest's `kernels`), for
+    /// `splitbench tradeoff --device-profile OUT` on another machine.
+    #[arg(long)]
+    kernels: bool,
 }
 
 /// Profiles, writes, prints the table.
@@ -73,7 +81,10 @@ pub fn run(a: &Args) -> Result<()> {
         timing: a.timing.method(),
         seed: a.seed,
     };
-    let prof = profile(&ctx, &p, &opts)?;
+    let mut prof = profile(&ctx, &p, &opts)?;
+    if a.kernels {
+        prof.add_kernels(&ctx, &p, &opts, &mut Bars::default())?;
+    }
     let json = prof.write(&a.out)?;
     let m = &prof.manifest;
     println!(
@@ -114,6 +125,14 @@ pub fn run(a: &Args) -> Result<()> {
     );
     if let Some(e) = &t.save_error {
         println!("note: the tile cache could not be written: {e}");
+    }
+    if let Some(k) = &prof.manifest.kernels {
+        println!(
+            "kernel times: {} bottlenecks and {} codec keys in {}",
+            k.bottlenecks,
+            k.codec_keys,
+            kernels_path(&a.out).display()
+        );
     }
     println!("wrote {} and {}", a.out.display(), json.display());
     Ok(())

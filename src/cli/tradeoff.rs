@@ -1,5 +1,6 @@
-//! `splitbench tradeoff`: the trade-off study of a model on the local GPU, written into a
-//! folder (CSVs, charts, manifest), with a summary on stdout.
+//! `splitbench tradeoff`: the trade-off study of a model on the local GPU (or from a
+//! device's profile files, `--device-profile`), written into a folder (CSVs, charts,
+//! manifest), with a summary on stdout.
 
 use super::args::{
     channel, count, finite, positive, prune_ratios, AdapterArgs, ModelArgs, PruneRatios,
@@ -13,7 +14,7 @@ use splitbench::net::edge_profile;
 use splitbench::plan::{EdgeSource, DEFAULT_EDGE_SPEEDUP, DOWNLINK_NOTE, STUDY_RATIOS};
 use splitbench::report::{RunInfo, ACCURACY_LATENCY_CSV};
 use splitbench::study::{
-    self, summary_text, AccuracyTable, Progress, RealLinkOptions, TradeoffOptions,
+    self, summary_text, AccuracyTable, DeviceProfile, Progress, RealLinkOptions, TradeoffOptions,
 };
 use std::path::PathBuf;
 use std::time::Duration;
@@ -62,6 +63,18 @@ pub struct Args {
     /// Timed requests per configuration with --real-link.
     #[arg(long, default_value_t = 10, value_parser = count)]
     real_requests: usize,
+    /// Device times from files measured on the device instead of the local GPU (which is
+    /// then not opened): a batch-1 CSV of `splitbench profile --kernels` of the same model
+    /// (natively or in a browser), its manifest (F.json) beside it for the adapter. Pruned
+    /// prefixes are FLOP-scaled from it, missing kernel keys scaled, feature bytes computed
+    /// on the CPU; the manifest's `device_profile` says what was approximated. --reps and
+    /// --warmup do not apply (nothing is timed here).
+    #[arg(long, value_name = "F.csv", conflicts_with_all = ["real_link", "adapter", "no_autotune"])]
+    device_profile: Option<PathBuf>,
+    /// Bottleneck and codec times with --device-profile (default: `<F stem>_kernels.csv`
+    /// beside F when it exists; without any, they are scaled from the profile's rates).
+    #[arg(long, value_name = "K.csv", requires = "device_profile")]
+    device_kernels: Option<PathBuf>,
     /// Edge per-node times = device times / X (default 10).
     #[arg(long, allow_negative_numbers = true, value_parser = positive)]
     edge_speedup: Option<f64>,
@@ -170,21 +183,37 @@ pub fn run(a: &Args) -> Result<()> {
     // Everything the user gave is checked before the GPU work.
     opts.check(&p.model.graph)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let ctx = a.adapter.context()?;
     let g = &p.model.graph;
-    println!(
-        "{} {} on {} ({}), {} reps after {} warm-up",
-        g.name,
-        g.input_shape(),
-        ctx.summary.name,
-        ctx.summary.backend,
-        a.reps,
-        a.warmup
-    );
-    if let Some(note) = RunInfo::cpu_note(&ctx.summary) {
+    let (m, ctx) = match &a.device_profile {
+        Some(f) => {
+            let dev = DeviceProfile::new(f.clone(), a.device_kernels.clone());
+            let m = study::measure_from_profile(&p, &opts, &dev, &mut Bars::default())?;
+            println!(
+                "{} {}: device times from {} (no local GPU)",
+                g.name,
+                g.input_shape(),
+                m.device_source()
+            );
+            (m, None)
+        }
+        None => {
+            let ctx = a.adapter.context()?;
+            println!(
+                "{} {} on {} ({}), {} reps after {} warm-up",
+                g.name,
+                g.input_shape(),
+                ctx.summary.name,
+                ctx.summary.backend,
+                a.reps,
+                a.warmup
+            );
+            let m = study::measure(&ctx, &p, &opts, &mut Bars::default())?;
+            (m, Some(ctx))
+        }
+    };
+    if let Some(note) = RunInfo::cpu_note(&m.run.adapter) {
         println!("note: {note}");
     }
-    let m = study::measure(&ctx, &p, &opts, &mut Bars::default())?;
     println!(
         "device: sum of node medians {:.3} ms, whole graph {:.3} ms ({}); edge: {} (speed-up {:.3})",
         m.sum_of_node_medians_ms,
@@ -193,6 +222,19 @@ pub fn run(a: &Args) -> Result<()> {
         m.edge.source,
         m.edge.speedup
     );
+    if let Some(d) = &m.device_profile {
+        println!(
+            "device kernels: {} bottlenecks measured, {} scaled; {} codec keys measured, {} scaled ({})",
+            d.bottlenecks_measured,
+            d.bottlenecks_scaled,
+            d.codec_measured,
+            d.codec_scaled,
+            d.kernels.as_deref().unwrap_or("no kernel-times file")
+        );
+        for a in &d.approximations {
+            println!("approximated: {a}");
+        }
+    }
     let mut r = study::plan(&m, &opts)?;
     if let Some(t) = &opts.accuracy {
         if r.study.accuracy_latency.is_empty() {
@@ -203,7 +245,7 @@ pub fn run(a: &Args) -> Result<()> {
             );
         }
     }
-    if a.real_link {
+    if let (true, Some(ctx)) = (a.real_link, &ctx) {
         let o = RealLinkOptions {
             edge: a.edge.clone().unwrap_or_default(),
             requests: a.real_requests,
@@ -215,7 +257,7 @@ pub fn run(a: &Args) -> Result<()> {
         bars.stage("real runs", None);
         let files = TrainedFiles::seeded(a.seed);
         let runs = study::measure_real(
-            &ctx,
+            ctx,
             &p,
             &files,
             &r.channels,

@@ -94,60 +94,7 @@ impl EdgeModel {
         graph: &Graph,
         device_ms: &[f64],
     ) -> Result<Self> {
-        let bad = |msg: String| Error::BadFile {
-            file: path.into(),
-            msg,
-        };
-        let what = format!(
-            "not a profile of this model ({} {}, {} nodes)",
-            graph.name,
-            graph.input_shape(),
-            graph.nodes.len() - 1
-        );
-        let n = graph.nodes.len();
-        for k in 1..n.max(rows.len() + 1) {
-            let row = rows.get(k - 1);
-            let node = graph.nodes.get(k);
-            let line = k + 1; // header is line 1
-            match (row, node) {
-                (Some(r), Some(nd)) => {
-                    let shape = format!("1x{}", nd.shape);
-                    if r.node != nd.name || r.op != nd.op.kind() || r.out_shape != shape {
-                        return Err(bad(format!(
-                            "{what}: line {line} is node '{}' ({}, {}), the model's node {k} is \
-                             '{}' ({}, {shape})",
-                            r.node,
-                            r.op,
-                            r.out_shape,
-                            nd.name,
-                            nd.op.kind()
-                        )));
-                    }
-                    if r.batch != 1 {
-                        return Err(bad(format!(
-                            "line {line}: measured at batch {}; the study is per sample, \
-                             profile the edge at batch 1",
-                            r.batch
-                        )));
-                    }
-                }
-                (None, Some(nd)) => {
-                    return Err(bad(format!(
-                        "{what}: the file ends after {} rows, the model's node {k} is '{}' ({})",
-                        rows.len(),
-                        nd.name,
-                        nd.op.kind()
-                    )))
-                }
-                (Some(r), None) => {
-                    return Err(bad(format!(
-                        "{what}: line {line} is node '{}' ({}), past the model's last node",
-                        r.node, r.op
-                    )))
-                }
-                (None, None) => break,
-            }
-        }
+        check_profile_rows(path, rows, graph)?;
         let mut node_ms = vec![0.0];
         node_ms.extend(rows.iter().map(|r| r.device_ms_median));
         let dev: f64 = device_ms.iter().skip(1).sum();
@@ -163,4 +110,65 @@ impl EdgeModel {
             speedup,
         })
     }
+}
+
+/// Checks that `rows` (read from `path`) are a batch-1 profile of `graph`: rows are nodes
+/// 1.., matched by name, op and per-sample output shape. A profile of another model is a
+/// [`Error::BadFile`] naming the file and the first node that does not match.
+pub fn check_profile_rows(path: &Path, rows: &[ProfileRow], graph: &Graph) -> Result<()> {
+    let bad = |msg: String| Error::BadFile {
+        file: path.into(),
+        msg,
+    };
+    let what = format!(
+        "not a profile of this model ({} {}, {} nodes)",
+        graph.name,
+        graph.input_shape(),
+        graph.nodes.len() - 1
+    );
+    let n = graph.nodes.len();
+    for k in 1..n.max(rows.len() + 1) {
+        let row = rows.get(k - 1);
+        let node = graph.nodes.get(k);
+        let line = k + 1; // header is line 1
+        match (row, node) {
+            (Some(r), Some(nd)) => {
+                let shape = format!("1x{}", nd.shape);
+                if r.node != nd.name || r.op != nd.op.kind() || r.out_shape != shape {
+                    return Err(bad(format!(
+                        "{what}: line {line} is node '{}' ({}, {}), the model's node {k} is \
+                         '{}' ({}, {shape})",
+                        r.node,
+                        r.op,
+                        r.out_shape,
+                        nd.name,
+                        nd.op.kind()
+                    )));
+                }
+                if r.batch != 1 {
+                    return Err(bad(format!(
+                        "line {line}: measured at batch {}; the study is per sample, \
+                         profile at batch 1",
+                        r.batch
+                    )));
+                }
+            }
+            (None, Some(nd)) => {
+                return Err(bad(format!(
+                    "{what}: the file ends after {} rows, the model's node {k} is '{}' ({})",
+                    rows.len(),
+                    nd.name,
+                    nd.op.kind()
+                )))
+            }
+            (Some(r), None) => {
+                return Err(bad(format!(
+                    "{what}: line {line} is node '{}' ({}), past the model's last node",
+                    r.node, r.op
+                )))
+            }
+            (None, None) => break,
+        }
+    }
+    Ok(())
 }

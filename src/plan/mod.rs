@@ -38,7 +38,7 @@ pub use cost::{
     CodecTable, CodecTime, CostTable, Parts, DOWNLINK_NOTE, FRAME_OVERHEAD_BYTES,
     FRAME_TENSOR_BYTES, QUANT_GROUP_PARAM_BYTES, STUDY_BITS,
 };
-pub use edge::{EdgeModel, EdgeSource, DEFAULT_EDGE_SPEEDUP};
+pub use edge::{check_profile_rows, EdgeModel, EdgeSource, DEFAULT_EDGE_SPEEDUP};
 pub use methods::{Choice, Method, SearchSpace};
 pub use pareto::{accuracy_front, pareto_front};
 pub use predict::{LinearFit, OpFit, Predictor};

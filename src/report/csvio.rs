@@ -85,7 +85,7 @@ pub fn redraw(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Rows of one CSV with a header; none when the file does not exist.
-fn read_rows<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
+pub(super) fn read_rows<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
     let bad = |msg: String| Error::BadFile {
         file: path.into(),
         msg,

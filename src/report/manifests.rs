@@ -129,6 +129,9 @@ pub struct ProfileManifest {
     /// Set when a browser measured the profile (the page of `splitbench web`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub browser: Option<BrowserInfo>,
+    /// The kernel-times file written beside the CSV (`profile --kernels`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernels: Option<ProfileKernels>,
 }
 
 /// The browser a profile was measured in, and what its clock can resolve.
@@ -140,6 +143,53 @@ pub struct BrowserInfo {
     /// browsers may quantize timestamps (Chrome to 100 us unless its WebGPU developer
     /// features are on); `None` when every such duration was 0 or timestamps are off.
     pub timer_resolution_ms: Option<f64>,
+}
+
+/// The kernel-times table a profile wrote beside its CSV (`splitbench profile --kernels`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ProfileKernels {
+    /// The file (`<profile stem>_kernels.csv`, beside the profile CSV).
+    pub file: String,
+    /// Bottleneck rows.
+    pub bottlenecks: usize,
+    /// Codec rows.
+    pub codec_keys: usize,
+    /// How the codec rows were timed (the bottleneck rows' method is in each row).
+    pub codec_timing: Option<String>,
+    /// What the rows are and what they are for.
+    pub note: String,
+}
+
+/// Where a study's device times came from when they were not measured by the study itself:
+/// a profile (and kernel-times) file measured on the device, and what was approximated.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct DeviceProfileInfo {
+    /// The profile CSV.
+    pub profile: String,
+    /// Its manifest, when one was beside it.
+    pub profile_manifest: Option<String>,
+    /// The kernel-times CSV, if any.
+    pub kernels: Option<String>,
+    /// The adapter the profile was measured on (from its manifest).
+    pub adapter: String,
+    /// How the profile's per-node times were taken.
+    pub timing: String,
+    /// Timed repetitions behind the profile's medians.
+    pub reps: usize,
+    /// Untimed runs before them (from the profile's manifest).
+    pub warmup: Option<usize>,
+    /// Bottlenecks of the study found in the kernel-times file.
+    pub bottlenecks_measured: usize,
+    /// Bottlenecks scaled from other keys or from the profile's rates.
+    pub bottlenecks_scaled: usize,
+    /// Codec keys of the study found in the kernel-times file.
+    pub codec_measured: usize,
+    /// Codec keys scaled.
+    pub codec_scaled: usize,
+    /// What is approximated, one sentence each.
+    pub approximations: Vec<String>,
+    /// How bottleneck and codec keys that were not measured are scaled.
+    pub scaling_rules: String,
 }
 
 /// The kernel and tile one convolution node ran with, and where the choice came from.
@@ -261,6 +311,13 @@ pub struct TradeoffManifest {
     pub reps: usize,
     /// Per-node timing method.
     pub timing: String,
+    /// Where the device times came from: `measured on <adapter> (<timing>)`, or `profile
+    /// F.csv measured on <adapter> (<timing>)` (`tradeoff --device-profile`).
+    pub device_source: String,
+    /// With `--device-profile`: the files, the measured and scaled kernel keys and the
+    /// approximations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_profile: Option<DeviceProfileInfo>,
     /// Whole graph in one submission, median ms.
     pub whole_graph_ms_median: f64,
     /// Sum of per-node medians, ms (what the cost model adds up).

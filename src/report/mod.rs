@@ -5,6 +5,7 @@
 
 mod charts;
 mod csvio;
+mod kernel_times;
 mod kernels;
 mod manifests;
 mod rows;
@@ -15,11 +16,12 @@ pub use csvio::{
     ACCURACY_LATENCY_CSV, BYTES_CSV, CANDIDATES_CSV, CDF_CSV, LAYERS_CSV, MANIFEST_JSON, TITLE_TXT,
     TRADEOFF_CSV,
 };
+pub use kernel_times::{kernels_path, read_kernel_times_csv, KernelKind, KernelTimeRow};
 pub use kernels::{KernelEfficiencyManifest, KernelEfficiencyRow};
 pub use manifests::{
-    git_revision, unix_time, BrowserInfo, ChannelInfo, ChoiceSummary, LinkSummary, NodeTile,
-    OffloadManifest, OutputCheck, PredictorError, ProfileManifest, RunInfo, TradeoffManifest,
-    WebResult, WGPU_VERSION,
+    git_revision, unix_time, BrowserInfo, ChannelInfo, ChoiceSummary, DeviceProfileInfo,
+    LinkSummary, NodeTile, OffloadManifest, OutputCheck, PredictorError, ProfileKernels,
+    ProfileManifest, RunInfo, TradeoffManifest, WebResult, WGPU_VERSION,
 };
 pub use rows::{
     AccuracyLatencyRow, BytesRow, CandidateRow, CdfRow, ChannelRole, Family, LayerRow,

@@ -62,13 +62,22 @@ pub fn plan(m: &Measurements, opts: &TradeoffOptions) -> Result<StudyResult> {
         .map(|t| space.apply_accuracy(problem, |c| t.get(c)))
         .unwrap_or(0);
     space.set_min_accuracy(opts.min_accuracy)?;
-    let title = format!(
-        "{} {} on {} (edge: {})",
-        m.graph.name,
-        m.graph.input_shape(),
-        m.run.adapter.name,
-        m.edge.source
-    );
+    let title = match &m.device_profile {
+        None => format!(
+            "{} {} on {} (edge: {})",
+            m.graph.name,
+            m.graph.input_shape(),
+            m.device_label(),
+            m.edge.source
+        ),
+        Some(_) => format!(
+            "{} {}, device: {}, edge: {}",
+            m.graph.name,
+            m.graph.input_shape(),
+            m.device_label(),
+            m.edge.source
+        ),
+    };
     let (mut study, links) = evaluate_links(
         problem,
         &space,

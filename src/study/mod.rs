@@ -10,6 +10,10 @@
 //! write(dir, &Measurements, &StudyResult, &opts)   -> Written        (CSVs, charts, manifest)
 //! ```
 //!
+//! Without a local GPU, [`measure_from_profile`] builds the [`Measurements`] from files
+//! measured on the device (`profile --kernels`; see [`kernel_times`] for the kernel keys
+//! and [`kernel_scaling`] for the scaling of the others).
+//!
 //! [`accuracy`] builds the accuracy table the planner can use; [`profile`] is `splitbench
 //! profile`'s per-node timing with its rows and manifest; [`efficiency`] is the kernel
 //! efficiency table (`splitbench kernels`).
@@ -18,10 +22,13 @@ pub mod accuracy;
 mod accuracy_latency;
 pub mod efficiency;
 mod evaluate;
+pub mod kernel_scaling;
+pub mod kernel_times;
 #[cfg(not(target_arch = "wasm32"))]
 mod linkcheck;
 mod links;
 mod measure;
+mod offline;
 pub mod profile;
 #[cfg(not(target_arch = "wasm32"))]
 mod real;
@@ -38,6 +45,7 @@ pub use links::{
     DEFAULT_TRACE, PRESETS, SWEEP_MAX_MBPS, SWEEP_MIN_MBPS, SWEEP_POINTS,
 };
 pub use measure::{measure, Measurements};
+pub use offline::{flop_scaled_ms, measure_from_profile, DeviceProfile};
 #[cfg(not(target_arch = "wasm32"))]
 pub use real::{measure_real, RealLinkOptions, RealRun};
 pub use rows::{

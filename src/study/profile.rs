@@ -1,11 +1,15 @@
 //! `splitbench profile` as a library call: every node of a model timed on the GPU at a
 //! batch size, as CSV rows, with the manifest written beside them.
 
-use super::seeds;
+use super::kernel_times::{kernel_keys, time_kernels};
+use super::{seeds, Progress};
 use crate::error::{Error, Result};
 use crate::gpu::{self, Executor, GpuContext, RangeProfile, TimingMethod};
 use crate::model::Prepared;
-use crate::report::{self, NodeTile, OutputCheck, ProfileManifest, ProfileRow, RunInfo};
+use crate::report::{
+    self, kernels_path, KernelKind, KernelTimeRow, NodeTile, OutputCheck, ProfileKernels,
+    ProfileManifest, ProfileRow, RunInfo,
+};
 use std::path::{Path, PathBuf};
 
 /// CSV rows of a profiled executor, one per step (node).
@@ -78,6 +82,8 @@ pub struct Profiled {
     pub rows: Vec<ProfileRow>,
     /// The manifest.
     pub manifest: ProfileManifest,
+    /// The kernel times ([`Self::add_kernels`]; empty without).
+    pub kernels: Vec<KernelTimeRow>,
 }
 
 /// Times every node of `p` on `ctx` (see [`ProfileOptions`]).
@@ -121,8 +127,13 @@ pub async fn profile_async(ctx: &GpuContext, p: &Prepared, o: &ProfileOptions) -
         autotune: ctx.tile_summary(),
         tiles: node_tiles(&exec),
         browser: None,
+        kernels: None,
     };
-    Ok(Profiled { rows, manifest })
+    Ok(Profiled {
+        rows,
+        manifest,
+        kernels: Vec::new(),
+    })
 }
 
 /// Runs `p` on one seeded input on `ctx` and on the CPU reference (see [`OutputCheck`]).
@@ -160,13 +171,56 @@ pub async fn check_output_async(ctx: &GpuContext, p: &Prepared, seed: u64) -> Re
     })
 }
 
+/// What the manifest says about the kernel-times file.
+const KERNELS_NOTE: &str = "per-sample (batch 1) medians of every bottleneck encoder/decoder \
+    and every feature codec key that a trade-off study of this model can use at an unpruned \
+    split (study::kernel_times::kernel_keys), timed on this device after the profile; \
+    `tradeoff --device-profile` reads them and scales the keys it lacks (pruned features)";
+
 impl Profiled {
-    /// Writes the rows to `csv` and the manifest beside it (same path, `.json`); returns
-    /// the manifest's path.
+    /// Times the bottleneck and codec keys a later study of `p` needs
+    /// ([`super::kernel_times::kernel_keys`]) on `ctx`, with the profile's repetitions and
+    /// seed: [`Self::write`] then writes them to [`kernels_path`] beside the CSV and the
+    /// manifest names that file.
+    pub fn add_kernels(
+        &mut self,
+        ctx: &GpuContext,
+        p: &Prepared,
+        o: &ProfileOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<()> {
+        let keys = kernel_keys(&p.model.graph)?;
+        let rows = time_kernels(ctx, &keys, o.warmup, o.reps, o.seed, progress)?;
+        progress.done();
+        self.manifest.kernels = Some(ProfileKernels {
+            file: String::new(), // set by write(), which knows the path
+            bottlenecks: keys.bottlenecks.len(),
+            codec_keys: keys.codec.len(),
+            codec_timing: rows
+                .iter()
+                .find(|r| r.kind == KernelKind::Codec)
+                .map(|r| r.timing.clone()),
+            note: KERNELS_NOTE.into(),
+        });
+        self.kernels = rows;
+        Ok(())
+    }
+
+    /// Writes the rows to `csv` and the manifest beside it (same path, `.json`), and the
+    /// kernel times, if any, to [`kernels_path`]; returns the manifest's path.
     pub fn write(&self, csv: &Path) -> Result<PathBuf> {
         report::write_csv(csv, &self.rows)?;
+        let mut manifest = self.manifest.clone();
+        if let Some(k) = &mut manifest.kernels {
+            let path = kernels_path(csv);
+            report::write_csv(&path, &self.kernels)?;
+            k.file = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+        }
         let json = csv.with_extension("json");
-        let text = serde_json::to_string_pretty(&self.manifest).map_err(|e| Error::BadFile {
+        let text = serde_json::to_string_pretty(&manifest).map_err(|e| Error::BadFile {
             file: json.clone(),
             msg: e.to_string(),
         })?;

@@ -14,6 +14,17 @@ use std::path::Path;
 /// The device profile's file in a study folder.
 pub const DEVICE_PROFILE_CSV: &str = "device_profile.csv";
 
+/// How a study on the local GPU times pruned prefixes.
+const MEASURED_PRUNE_NOTE: &str = "device time of a pruned prefix is measured: the compacted \
+    graph is profiled once per distinct config (the nodes from the first to the last one \
+    compaction changes, fed random tensors); unchanged nodes keep the unpruned measurement; a \
+    changed node's edge time is scaled by the same measured ratio";
+/// How a study from a device profile approximates pruned prefixes.
+const SCALED_PRUNE_NOTE: &str = "device time of a pruned prefix is approximated (no GPU: \
+    --device-profile): a node that compaction changes takes the profiled time of the same \
+    unpruned node x FLOPs(pruned node) / FLOPs(node); unchanged nodes keep the profiled time; \
+    a changed node's edge time is scaled by the same ratio";
+
 /// What [`write()`] wrote.
 #[derive(Clone, Debug)]
 pub struct Written {
@@ -80,6 +91,10 @@ fn manifest(
 ) -> Result<TradeoffManifest> {
     let known = r.accuracy_known;
     let table = opts.accuracy.as_ref().map(|t| t.path.display().to_string());
+    let (measured_on, prune_note) = match &m.device_profile {
+        None => ("the local GPU", MEASURED_PRUNE_NOTE),
+        Some(_) => ("the device (see device_profile)", SCALED_PRUNE_NOTE),
+    };
     Ok(TradeoffManifest {
         run: m.run.clone(),
         model: m.graph.name.clone(),
@@ -93,16 +108,23 @@ fn manifest(
             "codec_data": seeds::codec_data(opts.seed),
             "bottleneck": seeds::bottleneck(opts.seed),
         }),
-        warmup: opts.warmup,
-        reps: opts.reps,
+        // A study from a device profile repeated nothing itself: the profile's counts.
+        warmup: m
+            .device_profile
+            .as_ref()
+            .map_or(Some(opts.warmup), |d| d.warmup)
+            .unwrap_or(0),
+        reps: m.device_profile.as_ref().map_or(opts.reps, |d| d.reps),
         timing: m.device_timing.as_str().into(),
+        device_source: m.device_source(),
+        device_profile: m.device_profile.clone(),
         whole_graph_ms_median: m.whole_graph_ms_median,
         sum_of_node_medians_ms: m.sum_of_node_medians_ms,
         edge_source: m.edge.source.describe(),
         edge_speedup: m.edge.speedup,
         edge_decode_note: format!(
-            "feature decode (unpack + dequantize, and a bottleneck's decoder) measured on the \
-             local GPU and divided by the edge speed-up {:.4} ({})",
+            "feature decode (unpack + dequantize, and a bottleneck's decoder) timed on \
+             {measured_on} and divided by the edge speed-up {:.4} ({})",
             m.edge.speedup,
             match m.edge.source {
                 EdgeSource::Profile { .. } => {
@@ -114,7 +136,8 @@ fn manifest(
         codec: serde_json::json!({
             "timing": m.codec_timing.map(|t| t.as_str()),
             "measured_keys": m.codec_measured,
-            "reps": opts.reps,
+            // From a device profile: each row of its kernel-times file says its own.
+            "reps": m.device_profile.is_none().then_some(opts.reps),
             "note": "encode = per-group min/max + quantize/pack on the device GPU; \
                      f32 features and the uint8 input are sent raw (encode = decode = 0)",
         }),
@@ -153,7 +176,7 @@ fn manifest(
             "plain": "f32, and 8/4/2-bit with per-tensor and per-channel scales, at every intermediate split",
             "prune_families": m.families.iter().map(|f| format!("{f:?}")).collect::<Vec<_>>(),
             "prune_configs_measured": m.pruned.iter().map(|p| p.config.ratios).collect::<Vec<_>>(),
-            "prune_note": "device time of a pruned prefix is measured: the compacted graph is profiled once per distinct config (the nodes from the first to the last one compaction changes, fed random tensors); unchanged nodes keep the unpruned measurement; a changed node's edge time is scaled by the same measured ratio",
+            "prune_note": prune_note,
             "bottleneck_widths": "C/4, C/8, C/16 of the (pruned) feature at single-tensor cuts; 3x3 conv + tanh / 3x3 conv + ELU, linear for vector features",
             "bottlenecks_timed": m.bottleneck_keys.len(),
             "compressed_encodings": "f32, 8/4/2-bit per-tensor",

@@ -4,7 +4,10 @@
 pub mod edge;
 
 use splitbench::gpu::GpuContext;
+use splitbench::model::{Graph, Node};
+use splitbench::report::ProfileRow;
 use splitbench::tensor::Rng;
+use std::path::PathBuf;
 
 /// The GPU context, or `None` after printing `skipped: no adapter`. With
 /// `SPLITBENCH_REQUIRE_GPU=1` (set by CI) a missing adapter fails the test instead, so a
@@ -70,4 +73,36 @@ pub fn write_test_split(dir: &std::path::Path) {
     lbl.extend((0..n as u8).map(|i| i % 10));
     std::fs::write(dir.join("t10k-images-idx3-ubyte"), img).unwrap();
     std::fs::write(dir.join("t10k-labels-idx1-ubyte"), lbl).unwrap();
+}
+
+/// A fresh folder `splitbench-<what>-<pid>-<name>` under the system's temporary folder.
+pub fn tmp_dir(what: &str, name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("splitbench-{what}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A batch-1 profile of `g` as `splitbench profile` writes it, with `ms(node)` as every
+/// node's median, p5 and p95.
+pub fn profile_rows(g: &Graph, ms: impl Fn(&Node) -> f64) -> Vec<ProfileRow> {
+    g.nodes
+        .iter()
+        .skip(1)
+        .map(|n| ProfileRow {
+            node: n.name.clone(),
+            op: n.op.kind().into(),
+            out_shape: format!("1x{}", n.shape),
+            batch: 1,
+            flops: n.flops(g),
+            out_bytes: n.shape.bytes_f32() as u64,
+            in_bytes: (n.input_values(g) + n.param_values()) * 4,
+            device_ms_median: ms(n),
+            device_ms_p5: ms(n),
+            device_ms_p95: ms(n),
+            reps: 3,
+            dispatches: 1,
+            timing: "timestamp-inside-pass".into(),
+        })
+        .collect()
 }
