@@ -2,17 +2,19 @@
 # Profiles a model in a headless browser through the page of `splitbench web`: the same
 # per-node profile as `splitbench profile`, measured on the browser's WebGPU adapter (here
 # Chromium's SwiftShader, a CPU implementation), written as OUT (CSV), OUT's .json (the
-# manifest) and OUT's _check.json (the output against the CPU reference).
+# manifest), OUT's _kernels.csv (the study's codec and bottleneck kernels, as `profile
+# --kernels` writes; --no-kernels skips them) and OUT's _check.json (the output against
+# the CPU reference).
 #
 #   scripts/web-profile.sh --model resnet18-cifar --out browser.csv [--reps 10] [--warmup 2]
-#                          [--batch 1] [--input CxHxW] [--timeout 600]
+#                          [--batch 1] [--input CxHxW] [--timeout 600] [--no-kernels]
 #
 # Needs the built page (scripts/build-web.sh), a splitbench binary ($SPLITBENCH, else
 # the newer of target/release and target/debug) and Chromium ($CHROMIUM, default chromium; Debian's
 # `chromium` package).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model="" out="" reps=10 warmup=2 batch=1 input="" timeout=600
+model="" out="" reps=10 warmup=2 batch=1 input="" timeout=600 kernels=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --model) model="$2"; shift 2 ;;
@@ -22,6 +24,7 @@ while [ $# -gt 0 ]; do
     --batch) batch="$2"; shift 2 ;;
     --input) input="$2"; shift 2 ;;
     --timeout) timeout="$2"; shift 2 ;;
+    --no-kernels) kernels=0; shift ;;
     *) echo "web-profile: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -61,7 +64,7 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 [ -n "$url" ] || { cat "$work/server.log" >&2; echo "web-profile: the server did not start" >&2; exit 1; }
-query="auto=1&model=$model&reps=$reps&warmup=$warmup&batch=$batch&input=$input"
+query="auto=1&model=$model&reps=$reps&warmup=$warmup&batch=$batch&input=$input&kernels=$kernels"
 # SwiftShader gives WebGPU without a GPU; --enable-unsafe-webgpu lets it run headless on
 # Linux. The page logs each stage on the console, which goes to stderr.
 "$chrome" --headless=new --no-sandbox --enable-unsafe-webgpu --enable-logging=stderr --v=0 \
@@ -82,4 +85,9 @@ mkdir -p "$(dirname "$out")"
 cp "$work/result/device_profile.csv" "$out"
 cp "$work/result/device_profile.json" "${out%.csv}.json"
 cp "$work/result/output_check.json" "${out%.csv}_check.json"
-echo "web-profile: wrote $out, ${out%.csv}.json, ${out%.csv}_check.json"
+written="$out, ${out%.csv}.json, ${out%.csv}_check.json"
+if [ -f "$work/result/device_profile_kernels.csv" ]; then
+  cp "$work/result/device_profile_kernels.csv" "${out%.csv}_kernels.csv"
+  written="$written, ${out%.csv}_kernels.csv"
+fi
+echo "web-profile: wrote $written"

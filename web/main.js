@@ -23,6 +23,8 @@ function show(out) {
     `${c.max_abs_diff.toExponential(2)} (max |ref| ${c.max_abs_ref.toFixed(3)})`;
   link('csv', 'device_profile.csv', r.profile_csv, 'text/csv');
   link('json', 'device_profile.json', r.manifest_json, 'application/json');
+  $('kernels-link').hidden = !r.kernels_csv;
+  if (r.kernels_csv) link('kernels-link', 'device_profile_kernels.csv', r.kernels_csv, 'text/csv');
   const max = Math.max(...out.bars.map((b) => b.ms), 1e-9);
   $('bars').replaceChildren(...out.bars.map((b) => {
     const row = document.createElement('div');
@@ -70,6 +72,7 @@ function request() {
     batch: Number($('batch').value),
     reps: Number($('reps').value),
     warmup: Number($('warmup').value),
+    kernels: $('kernels').checked,
     user_agent: navigator.userAgent,
   };
 }
@@ -99,6 +102,7 @@ async function main() {
     for (const k of ['model', 'input', 'batch', 'reps', 'warmup']) {
       if (query.has(k)) $(k).value = query.get(k);
     }
+    if (query.has('kernels')) $('kernels').checked = query.get('kernels') === '1';
     try {
       await run(request());
       await send(last);

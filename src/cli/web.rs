@@ -23,8 +23,8 @@ pub struct Args {
     /// The built page.
     #[arg(long, default_value = "web/dist")]
     root: PathBuf,
-    /// Folder where results sent by the page are saved (device_profile.csv, its .json,
-    /// output_check.json).
+    /// Folder where results sent by the page are saved: device_profile.csv, its .json
+    /// manifest, device_profile_kernels.csv (the study's kernel times), output_check.json.
     #[arg(long, default_value = "web-profile")]
     out: PathBuf,
     /// Exit after the first result is saved (or the page reports an error).

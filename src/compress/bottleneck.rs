@@ -206,15 +206,26 @@ impl Bottleneck {
         reps: usize,
         seed: u64,
     ) -> Result<BottleneckTimes> {
-        let run = |m: &Model| -> Result<(TimingMethod, Stats)> {
-            let exec = Executor::new(ctx, m, 1..2, 1, &[])?;
+        pollster::block_on(self.time_async(ctx, warmup, reps, seed))
+    }
+
+    /// [`Self::time`] for callers that cannot block (a browser).
+    pub async fn time_async(
+        &self,
+        ctx: &GpuContext,
+        warmup: usize,
+        reps: usize,
+        seed: u64,
+    ) -> Result<BottleneckTimes> {
+        let run = |m: Model| async move {
+            let exec = Executor::new_async(ctx, &m, 1..2, 1, &[]).await?;
             let x = Rng::new(seed ^ INPUT_SEED).vec(m.graph.input_shape().numel(), -1.0, 1.0);
             exec.set_input(0, &x)?;
             // The whole graph in one submission: a bottleneck is one node.
-            gpu::profile_whole(&exec, warmup, reps)
+            gpu::profile_whole_async(&exec, warmup, reps).await
         };
-        let (method, encoder) = run(&self.encoder(seed)?)?;
-        let (_, decoder) = run(&self.decoder(seed)?)?;
+        let (method, encoder): (TimingMethod, Stats) = run(self.encoder(seed)?).await?;
+        let (_, decoder) = run(self.decoder(seed)?).await?;
         Ok(BottleneckTimes {
             method,
             encoder,

@@ -7,7 +7,7 @@
 //! codec (their encode and decode times are 0 by definition, not measured here).
 
 use super::buffers;
-use super::clock::{time_dispatch_groups, Stats, TimingMethod};
+use super::clock::{time_dispatch_groups_async, Stats, TimingMethod};
 use super::context::GpuContext;
 use super::launch::Builder;
 use crate::cpu::QuantParams;
@@ -65,6 +65,16 @@ impl<'a> CodecTimer<'a> {
     /// Encode and decode times of `numel` values in scale groups of `group_len` at `bits`
     /// bits (1..=8); measured on the first call for a key, then cached.
     pub fn time(&mut self, numel: usize, group_len: usize, bits: u32) -> Result<CodecStats> {
+        pollster::block_on(self.time_async(numel, group_len, bits))
+    }
+
+    /// [`Self::time`] for callers that cannot block (a browser).
+    pub async fn time_async(
+        &mut self,
+        numel: usize,
+        group_len: usize,
+        bits: u32,
+    ) -> Result<CodecStats> {
         if let Some(s) = self.cache.get(&(numel, group_len, bits)) {
             return Ok(*s);
         }
@@ -100,7 +110,8 @@ impl<'a> CodecTimer<'a> {
         let enc = b.quantize_pack(numel, group_len, bits, &x, &params, &packed)?;
         let dec = b.unpack_dequantize(numel, group_len, bits, &params, &packed, &y)?;
         let (method, stats) =
-            time_dispatch_groups(ctx, &[enc.to_vec(), vec![dec]], self.warmup, self.reps)?;
+            time_dispatch_groups_async(ctx, &[enc.to_vec(), vec![dec]], self.warmup, self.reps)
+                .await?;
         self.method = Some(method);
         let s = CodecStats {
             encode: stats[0],

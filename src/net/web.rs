@@ -8,7 +8,7 @@
 //! phone's profile lands on the laptop that served the page.
 
 use crate::error::{Error, Result};
-use crate::report::{read_profile_csv_str, WebResult};
+use crate::report::{kernels_path, read_profile_csv_str, WebResult};
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -204,8 +204,6 @@ enum Handled {
 pub const PROFILE_CSV: &str = "device_profile.csv";
 /// The profile's manifest.
 pub const PROFILE_JSON: &str = "device_profile.json";
-/// Codec and bottleneck kernel times, when the page measured them.
-pub const KERNELS_CSV: &str = "device_kernels.csv";
 /// The output check (GPU against the CPU reference).
 pub const CHECK_JSON: &str = "output_check.json";
 
@@ -227,7 +225,9 @@ pub fn save_result(dir: &Path, r: &WebResult) -> Result<()> {
     write(PROFILE_CSV, &r.profile_csv)?;
     write(PROFILE_JSON, &r.manifest_json)?;
     if let Some(k) = &r.kernels_csv {
-        write(KERNELS_CSV, k)?;
+        // Where `profile --kernels` puts it, so `tradeoff --device-profile` finds it.
+        let path = kernels_path(&csv);
+        std::fs::write(&path, k).map_err(|e| Error::io(&path, e))?;
     }
     let check = serde_json::to_string_pretty(&r.check).map_err(|e| Error::BadFile {
         file: dir.join(CHECK_JSON),

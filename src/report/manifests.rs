@@ -424,7 +424,8 @@ pub struct WebResult {
     pub profile_csv: String,
     /// `device_profile.json`: its manifest (with the browser's details).
     pub manifest_json: String,
-    /// `device_kernels.csv`, when the page timed the study's codec and bottleneck kernels.
+    /// The kernel times (`device_profile_kernels.csv`), when the page timed the study's codec
+    /// and bottleneck kernels.
     #[serde(default)]
     pub kernels_csv: Option<String>,
     /// The output on one seeded input, GPU against CPU reference.

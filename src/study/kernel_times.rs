@@ -104,20 +104,33 @@ pub fn time_kernels(
     seed: u64,
     progress: &mut dyn Progress,
 ) -> Result<Vec<KernelTimeRow>> {
+    pollster::block_on(time_kernels_async(ctx, keys, warmup, reps, seed, progress))
+}
+
+/// [`time_kernels`] for callers that cannot block (a browser).
+pub async fn time_kernels_async(
+    ctx: &GpuContext,
+    keys: &KernelKeys,
+    warmup: usize,
+    reps: usize,
+    seed: u64,
+    progress: &mut dyn Progress,
+) -> Result<Vec<KernelTimeRow>> {
     let mut rows = Vec::with_capacity(keys.bottlenecks.len() + keys.codec.len());
     progress.stage("timing bottlenecks", Some(keys.bottlenecks.len()));
     for key in &keys.bottlenecks {
         let b = Bottleneck::new(key.shape(), key.width)?;
         rows.push(bottleneck_row(
             key,
-            &b.time(ctx, warmup, reps, seeds::bottleneck(seed))?,
+            &b.time_async(ctx, warmup, reps, seeds::bottleneck(seed))
+                .await?,
         ));
         progress.step();
     }
     progress.stage("timing encode/decode", Some(keys.codec.len()));
     let mut timer = CodecTimer::new(ctx, warmup, reps, seeds::codec_data(seed));
     for k in &keys.codec {
-        let s = timer.time(k.numel, k.group_len, k.bits)?;
+        let s = timer.time_async(k.numel, k.group_len, k.bits).await?;
         rows.push(codec_row(k, &s, timer.method()));
         progress.step();
     }

@@ -1,7 +1,7 @@
 //! `splitbench profile` as a library call: every node of a model timed on the GPU at a
 //! batch size, as CSV rows, with the manifest written beside them.
 
-use super::kernel_times::{kernel_keys, time_kernels};
+use super::kernel_times::{kernel_keys, time_kernels_async};
 use super::{seeds, Progress};
 use crate::error::{Error, Result};
 use crate::gpu::{self, Executor, GpuContext, RangeProfile, TimingMethod};
@@ -189,8 +189,19 @@ impl Profiled {
         o: &ProfileOptions,
         progress: &mut dyn Progress,
     ) -> Result<()> {
+        pollster::block_on(self.add_kernels_async(ctx, p, o, progress))
+    }
+
+    /// [`Self::add_kernels`] for callers that cannot block (the browser page).
+    pub async fn add_kernels_async(
+        &mut self,
+        ctx: &GpuContext,
+        p: &Prepared,
+        o: &ProfileOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<()> {
         let keys = kernel_keys(&p.model.graph)?;
-        let rows = time_kernels(ctx, &keys, o.warmup, o.reps, o.seed, progress)?;
+        let rows = time_kernels_async(ctx, &keys, o.warmup, o.reps, o.seed, progress).await?;
         progress.done();
         self.manifest.kernels = Some(ProfileKernels {
             file: String::new(), // set by write(), which knows the path
@@ -209,22 +220,57 @@ impl Profiled {
     /// Writes the rows to `csv` and the manifest beside it (same path, `.json`), and the
     /// kernel times, if any, to [`kernels_path`]; returns the manifest's path.
     pub fn write(&self, csv: &Path) -> Result<PathBuf> {
-        report::write_csv(csv, &self.rows)?;
-        let mut manifest = self.manifest.clone();
-        if let Some(k) = &mut manifest.kernels {
-            let path = kernels_path(csv);
-            report::write_csv(&path, &self.kernels)?;
-            k.file = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+        let files = self.files(csv)?;
+        for (path, text) in &files.all() {
+            std::fs::write(path, text).map_err(|e| Error::io(path, e))?;
         }
+        Ok(files.manifest.0)
+    }
+
+    /// What [`Self::write`] writes for `csv`, as (path, text): the browser page sends
+    /// these to `splitbench web` instead of writing them.
+    pub fn files(&self, csv: &Path) -> Result<ProfileFiles> {
+        let mut manifest = self.manifest.clone();
+        let kernels = match &mut manifest.kernels {
+            Some(k) => {
+                let path = kernels_path(csv);
+                k.file = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                Some((path, report::csv_string(&self.kernels)?))
+            }
+            None => None,
+        };
         let json = csv.with_extension("json");
         let text = serde_json::to_string_pretty(&manifest).map_err(|e| Error::BadFile {
             file: json.clone(),
             msg: e.to_string(),
         })?;
-        std::fs::write(&json, text).map_err(|e| Error::io(&json, e))?;
-        Ok(json)
+        Ok(ProfileFiles {
+            profile: (csv.to_path_buf(), report::csv_string(&self.rows)?),
+            manifest: (json, text),
+            kernels,
+        })
+    }
+}
+
+/// The files of a profile, as (path, text).
+#[derive(Clone, Debug)]
+pub struct ProfileFiles {
+    /// The CSV of per-node rows.
+    pub profile: (PathBuf, String),
+    /// Its manifest (`.json` beside it).
+    pub manifest: (PathBuf, String),
+    /// The kernel times ([`kernels_path`]), when timed.
+    pub kernels: Option<(PathBuf, String)>,
+}
+
+impl ProfileFiles {
+    /// Every file.
+    pub fn all(&self) -> Vec<(PathBuf, String)> {
+        let mut out = vec![self.profile.clone(), self.manifest.clone()];
+        out.extend(self.kernels.clone());
+        out
     }
 }

@@ -5,8 +5,10 @@
 
 use splitbench::gpu::{self, GpuContext};
 use splitbench::model::{self, Shape, ZooOptions};
-use splitbench::report::{self, BrowserInfo, WebResult};
+use splitbench::report::{BrowserInfo, WebResult};
 use splitbench::study::profile::{check_output_async, profile_async, ProfileOptions};
+use splitbench::study::Progress;
+use std::path::Path;
 use wasm_bindgen::prelude::*;
 
 /// What the page asks for (JSON from JavaScript).
@@ -22,6 +24,9 @@ struct Request {
     warmup: usize,
     #[serde(default)]
     seed: u64,
+    /// Also time the study's codec and bottleneck kernels (`profile --kernels`).
+    #[serde(default)]
+    kernels: bool,
     /// `navigator.userAgent`.
     user_agent: String,
     /// The adapter's `GPUAdapterInfo` as the page read it: wgpu leaves the name empty in a
@@ -60,6 +65,10 @@ impl AdapterInfo {
         }
     }
 }
+
+/// The name the server saves the profile under (its manifest names the kernels file after
+/// it, as `splitbench profile` does).
+const PROFILE_CSV: &str = "device_profile.csv";
 
 /// The zoo's model names, for the page's picker.
 #[wasm_bindgen]
@@ -132,14 +141,20 @@ pub async fn profile(
         user_agent: req.user_agent.clone(),
         timer_resolution_ms: gpu::timer_resolution_async(&ctx).await.map_err(js)?,
     });
+    if req.kernels {
+        prof.add_kernels_async(&ctx, &p, &opts, &mut Status(&say))
+            .await
+            .map_err(js)?;
+    }
     say("checking the output against the CPU reference");
     let check = check_output_async(&ctx, &p, req.seed).await.map_err(js)?;
+    // The files `splitbench profile --kernels --out device_profile.csv` would write.
+    let files = prof.files(Path::new(PROFILE_CSV)).map_err(js)?;
     let result = WebResult {
         model: req.model.clone(),
-        profile_csv: report::csv_string(&prof.rows).map_err(js)?,
-        manifest_json: serde_json::to_string_pretty(&prof.manifest)
-            .map_err(|e| JsError::new(&e.to_string()))?,
-        kernels_csv: None,
+        profile_csv: files.profile.1,
+        manifest_json: files.manifest.1,
+        kernels_csv: files.kernels.map(|k| k.1),
         check,
     };
     let m = &prof.manifest;
@@ -166,6 +181,19 @@ pub async fn profile(
         result,
     };
     serde_json::to_string(&page).map_err(|e| JsError::new(&e.to_string()))
+}
+
+/// Stage lines of the kernel timing, on the page.
+struct Status<'a, F: Fn(&str)>(&'a F);
+
+impl<F: Fn(&str)> Progress for Status<'_, F> {
+    fn stage(&mut self, what: &str, total: Option<usize>) {
+        match total {
+            Some(n) => (self.0)(&format!("{what} ({n})")),
+            None => (self.0)(what),
+        }
+    }
+    fn step(&mut self) {}
 }
 
 /// What the page shows: one line, a bar per node, and the result it sends.
