@@ -2,9 +2,9 @@
 # Profiles a model in a headless browser through the page of `splitbench web`: the same
 # per-node profile as `splitbench profile`, measured on the browser's WebGPU adapter (here
 # Chromium's SwiftShader, a CPU implementation), written as OUT (CSV), OUT's .json (the
-# manifest), OUT's _kernels.csv (the study's codec and bottleneck kernels, as `profile
-# --kernels` writes; --no-kernels skips them) and OUT's _check.json (the output against
-# the CPU reference).
+# manifest), OUT's _kernels.csv and _pruned.csv (the study's codec and bottleneck kernels
+# and pruned prefixes, as `profile --kernels` writes; --no-kernels skips them) and OUT's
+# _check.json (the output against the CPU reference).
 #
 #   scripts/web-profile.sh --model resnet18-cifar --out browser.csv [--reps 10] [--warmup 2]
 #                          [--batch 1] [--input CxHxW] [--timeout 600] [--no-kernels]
@@ -53,6 +53,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+: >"$work/server.log" # exists before the server's own redirect opens it
 "$bin" web --listen 127.0.0.1:0 --once --timeout-s "$timeout" --out "$work/result" \
   >"$work/server.log" 2>&1 &
 server_pid=$!
@@ -86,8 +87,10 @@ cp "$work/result/device_profile.csv" "$out"
 cp "$work/result/device_profile.json" "${out%.csv}.json"
 cp "$work/result/output_check.json" "${out%.csv}_check.json"
 written="$out, ${out%.csv}.json, ${out%.csv}_check.json"
-if [ -f "$work/result/device_profile_kernels.csv" ]; then
-  cp "$work/result/device_profile_kernels.csv" "${out%.csv}_kernels.csv"
-  written="$written, ${out%.csv}_kernels.csv"
-fi
+for part in kernels pruned; do
+  if [ -f "$work/result/device_profile_$part.csv" ]; then
+    cp "$work/result/device_profile_$part.csv" "${out%.csv}_$part.csv"
+    written="$written, ${out%.csv}_$part.csv"
+  fi
+done
 echo "web-profile: wrote $written"

@@ -5,7 +5,9 @@
 mod common;
 
 use splitbench::model::{self, Shape, ZooOptions};
-use splitbench::report::{read_kernel_times_csv, read_profile_csv, ProfileRow};
+use splitbench::report::{
+    read_kernel_times_csv, read_profile_csv, read_pruned_times_csv, ProfileRow,
+};
 use splitbench::study::{self, flop_scaled_ms, DeviceProfile, TradeoffOptions};
 use std::path::{Path, PathBuf};
 
@@ -194,6 +196,9 @@ fn cli_profile_kernels_then_tradeoff_from_it() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("device_profile.json")).unwrap())
             .unwrap();
     assert_eq!(pjson["kernels"]["file"], "device_profile_kernels.csv");
+    assert_eq!(pjson["kernels"]["pruned_file"], "device_profile_pruned.csv");
+    let pruned = read_pruned_times_csv(&dir.join("device_profile_pruned.csv")).unwrap();
+    assert!(pruned.iter().any(|r| r.ratios.starts_with("0.5_")));
     let adapter = pjson["adapter"]["name"].as_str().unwrap().to_string();
 
     let out = dir.join("study");
@@ -233,6 +238,9 @@ fn cli_profile_kernels_then_tradeoff_from_it() {
     assert_eq!(d["kernels"], kernels.to_string_lossy().as_ref());
     assert!(d["bottlenecks_measured"].as_u64().unwrap() > 0, "{d}");
     assert!(d["codec_measured"].as_u64().unwrap() > 0, "{d}");
+    // 0.5 is a default ratio: every pruned prefix of the search was timed on the device.
+    assert!(d["pruned_measured"].as_u64().unwrap() > 0, "{d}");
+    assert_eq!(d["pruned_scaled"], 0, "{d}");
     assert_eq!(m["adapter"]["name"], adapter.as_str());
     let title = std::fs::read_to_string(out.join("title.txt")).unwrap();
     assert!(
@@ -275,4 +283,27 @@ fn cli_profile_kernels_then_tradeoff_from_it() {
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
+    // A ratio the profile did not time: its prefixes are FLOP-scaled, and the manifest and
+    // stdout say so.
+    let out2 = dir.join("study-0.3");
+    let out2_s = out2.to_string_lossy().to_string();
+    let mut args = vec!["tradeoff"];
+    args.extend(TINY);
+    args.extend([
+        "--prune-ratios",
+        "0.3",
+        "--device-profile",
+        &csv_s,
+        "--out",
+        &out2_s,
+    ]);
+    let o = splitbench_without_gpu(&args);
+    assert!(o.status.success(), "tradeoff: {}", common::stderr(&o));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out2.join("manifest.json")).unwrap())
+            .unwrap();
+    let d = &m["device_profile"];
+    assert_eq!(d["pruned_measured"], 0, "{d}");
+    assert!(d["pruned_scaled"].as_u64().unwrap() > 0, "{d}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("FLOP-scaled"));
 }

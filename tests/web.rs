@@ -1,7 +1,8 @@
 //! The browser profiler in a real browser: `scripts/web-profile.sh` serves the page with
 //! `splitbench web` and runs it in headless Chromium (WebGPU through SwiftShader); the
 //! profile must have native `profile`'s nodes, and the browser's output must equal the
-//! native engine's. Needs the built page (`scripts/build-web.sh`, which
+//! native engine's; `tradeoff --device-profile` then plans from the browser's files alone.
+//! Needs the built page (`scripts/build-web.sh`, which
 //! `scripts/setup.sh --web` runs) and Chromium: skipped without them, a failure under
 //! `SPLITBENCH_REQUIRE_GPU=1` (CI), where they are installed.
 
@@ -99,5 +100,41 @@ fn browser_profile_has_native_nodes_and_outputs() {
     common::assert_close(&check.gpu, &here.gpu, 1e-3, "browser vs native logits");
     common::assert_close(&check.gpu, &here.cpu, 1e-3, "browser vs CPU reference");
     assert!(check.max_abs_diff <= 1e-3 * check.max_abs_ref.max(1.0));
+
+    // The study runs from the browser's files alone, and says where its device times came
+    // from: the browser's adapter, every pruned prefix measured there.
+    let study = dir.join("study");
+    let o = Command::new(env!("CARGO_BIN_EXE_splitbench"))
+        .args([
+            "tradeoff",
+            "--model",
+            "resnet18-cifar",
+            "--prune-ratios",
+            "0.5",
+        ])
+        .arg("--device-profile")
+        .arg(&csv)
+        .arg("--out")
+        .arg(&study)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "tradeoff --device-profile: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let adapter = manifest["adapter"]["name"].as_str().unwrap();
+    let title = std::fs::read_to_string(study.join("title.txt")).unwrap();
+    assert!(
+        title.contains(&format!("device: {adapter} (profile ")),
+        "{title}"
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(study.join("manifest.json")).unwrap())
+            .unwrap();
+    let d = &m["device_profile"];
+    assert!(d["pruned_measured"].as_u64().unwrap() > 0, "{d}");
+    assert_eq!(d["pruned_scaled"], 0, "{d}");
+    assert!(d["bottlenecks_measured"].as_u64().unwrap() > 0, "{d}");
     let _ = std::fs::remove_dir_all(&dir);
 }

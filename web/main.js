@@ -23,8 +23,11 @@ function show(out) {
     `${c.max_abs_diff.toExponential(2)} (max |ref| ${c.max_abs_ref.toFixed(3)})`;
   link('csv', 'device_profile.csv', r.profile_csv, 'text/csv');
   link('json', 'device_profile.json', r.manifest_json, 'application/json');
-  $('kernels-link').hidden = !r.kernels_csv;
-  if (r.kernels_csv) link('kernels-link', 'device_profile_kernels.csv', r.kernels_csv, 'text/csv');
+  for (const part of ['kernels', 'pruned']) {
+    const text = r[`${part}_csv`];
+    $(`${part}-link`).hidden = !text;
+    if (text) link(`${part}-link`, `device_profile_${part}.csv`, text, 'text/csv');
+  }
   const max = Math.max(...out.bars.map((b) => b.ms), 1e-9);
   $('bars').replaceChildren(...out.bars.map((b) => {
     const row = document.createElement('div');

@@ -224,12 +224,16 @@ pub fn run(a: &Args) -> Result<()> {
     );
     if let Some(d) = &m.device_profile {
         println!(
-            "device kernels: {} bottlenecks measured, {} scaled; {} codec keys measured, {} scaled ({})",
+            "device kernels: {} bottlenecks measured, {} scaled; {} codec keys measured, {} scaled ({}); \
+             {} pruned prefixes measured, {} FLOP-scaled ({})",
             d.bottlenecks_measured,
             d.bottlenecks_scaled,
             d.codec_measured,
             d.codec_scaled,
-            d.kernels.as_deref().unwrap_or("no kernel-times file")
+            d.kernels.as_deref().unwrap_or("no kernel-times file"),
+            d.pruned_measured,
+            d.pruned_scaled,
+            d.pruned.as_deref().unwrap_or("no pruned-prefix file")
         );
         for a in &d.approximations {
             println!("approximated: {a}");

@@ -24,7 +24,8 @@ pub struct Args {
     #[arg(long, default_value = "web/dist")]
     root: PathBuf,
     /// Folder where results sent by the page are saved: device_profile.csv, its .json
-    /// manifest, device_profile_kernels.csv (the study's kernel times), output_check.json.
+    /// manifest, device_profile_kernels.csv and device_profile_pruned.csv (the study's
+    /// kernel and pruned-prefix times), output_check.json.
     #[arg(long, default_value = "web-profile")]
     out: PathBuf,
     /// Exit after the first result is saved (or the page reports an error).

@@ -8,7 +8,7 @@
 //! phone's profile lands on the laptop that served the page.
 
 use crate::error::{Error, Result};
-use crate::report::{kernels_path, read_profile_csv_str, WebResult};
+use crate::report::{kernels_path, pruned_path, read_profile_csv_str, WebResult};
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -224,10 +224,14 @@ pub fn save_result(dir: &Path, r: &WebResult) -> Result<()> {
     };
     write(PROFILE_CSV, &r.profile_csv)?;
     write(PROFILE_JSON, &r.manifest_json)?;
-    if let Some(k) = &r.kernels_csv {
-        // Where `profile --kernels` puts it, so `tradeoff --device-profile` finds it.
-        let path = kernels_path(&csv);
-        std::fs::write(&path, k).map_err(|e| Error::io(&path, e))?;
+    // Where `profile --kernels` puts them, so `tradeoff --device-profile` finds them.
+    for (path, text) in [
+        (kernels_path(&csv), &r.kernels_csv),
+        (pruned_path(&csv), &r.pruned_csv),
+    ] {
+        if let Some(text) = text {
+            std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+        }
     }
     let check = serde_json::to_string_pretty(&r.check).map_err(|e| Error::BadFile {
         file: dir.join(CHECK_JSON),

@@ -101,6 +101,65 @@ impl KernelTimeRow {
     }
 }
 
+/// One node of a pruned prefix timed on the device (`<profile>_pruned.csv`, written by
+/// `splitbench profile --kernels` beside the profile): the nodes that compaction changes in
+/// each pruning configuration of the study's search, timed per node like the profile.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PrunedTimeRow {
+    /// The per-stage ratios (`0.5_0.5_0_0_0`: stem, layer1..layer4).
+    pub ratios: String,
+    /// The node (its name in the compacted graph, as in the unpruned one).
+    pub node: String,
+    /// Its output shape in the compacted graph (`1x32x32x32`).
+    pub out_shape: String,
+    /// Its FLOPs in the compacted graph.
+    pub flops: u64,
+    /// Median ms.
+    pub device_ms_median: f64,
+    /// Timed repetitions behind the median.
+    pub reps: usize,
+    /// How the times were taken.
+    pub timing: String,
+}
+
+/// The pruned-prefix file of the profile CSV `profile_csv`: `<stem>_pruned.csv` beside it.
+pub fn pruned_path(profile_csv: &Path) -> PathBuf {
+    let stem = profile_csv
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    profile_csv.with_file_name(format!("{stem}_pruned.csv"))
+}
+
+/// Reads a pruned-prefix CSV; a malformed line or a time that is not a non-negative number
+/// is an [`Error::BadFile`] naming the file and the line.
+pub fn read_pruned_times_csv(path: &Path) -> Result<Vec<PrunedTimeRow>> {
+    let bad = |msg: String| Error::BadFile {
+        file: path.into(),
+        msg,
+    };
+    if !path.is_file() {
+        return Err(bad(
+            "cannot open: no such file (expected a CSV written by `splitbench profile --kernels`)"
+                .into(),
+        ));
+    }
+    let rows: Vec<PrunedTimeRow> = read_rows(path)?;
+    for (i, r) in rows.iter().enumerate() {
+        if !(r.device_ms_median.is_finite() && r.device_ms_median >= 0.0) {
+            return Err(bad(format!(
+                "line {}: device_ms_median {} is not a non-negative number",
+                i + 2,
+                r.device_ms_median
+            )));
+        }
+        if r.ratios.is_empty() || r.node.is_empty() {
+            return Err(bad(format!("line {}: ratios and node must be set", i + 2)));
+        }
+    }
+    Ok(rows)
+}
+
 /// Reads a kernel-times CSV. A missing file, a malformed line or an inconsistent row (a
 /// codec row without bits, a negative time, ...) is an [`Error::BadFile`] naming the file
 /// and the line.
@@ -224,5 +283,53 @@ mod tests {
             kernels_path(Path::new("out/device_profile.csv")),
             Path::new("out/device_profile_kernels.csv")
         );
+        assert_eq!(
+            pruned_path(Path::new("out/device_profile.csv")),
+            Path::new("out/device_profile_pruned.csv")
+        );
+    }
+
+    #[test]
+    fn pruned_rows_round_trip_and_bad_ones_name_file_and_line() {
+        let head = "ratios,node,out_shape,flops,device_ms_median,reps,timing\n";
+        let good = tmp(
+            "pruned-good",
+            &format!("{head}0.5_0.5_0_0_0,conv1,1x32x32x32,100,0.25,3,timestamp-pass\n"),
+        );
+        let rows = read_pruned_times_csv(&good).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            (rows[0].node.as_str(), rows[0].device_ms_median),
+            ("conv1", 0.25)
+        );
+        let cases = [
+            (
+                "pruned-neg",
+                "0.5_0_0_0_0,conv1,1x8x4x4,10,-1,3,wall-clock\n",
+                "non-negative",
+            ),
+            (
+                "pruned-nan",
+                "0.5_0_0_0_0,conv1,1x8x4x4,10,NaN,3,wall-clock\n",
+                "non-negative",
+            ),
+            (
+                "pruned-node",
+                "0.5_0_0_0_0,,1x8x4x4,10,1,3,wall-clock\n",
+                "must be set",
+            ),
+            (
+                "pruned-flops",
+                "0.5_0_0_0_0,conv1,1x8x4x4,many,1,3,wall-clock\n",
+                "flops",
+            ),
+        ];
+        for (name, row, needle) in cases {
+            let p = tmp(name, &format!("{head}{row}"));
+            let e = read_pruned_times_csv(&p).unwrap_err().to_string();
+            assert!(e.contains(&*p.to_string_lossy()), "{name}: {e}");
+            assert!(e.contains("line 2"), "{name}: {e}");
+            assert!(e.contains(needle), "{name}: {e}");
+        }
     }
 }

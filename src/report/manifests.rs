@@ -156,6 +156,10 @@ pub struct ProfileKernels {
     pub codec_keys: usize,
     /// How the codec rows were timed (the bottleneck rows' method is in each row).
     pub codec_timing: Option<String>,
+    /// The pruned-prefix file (`<profile stem>_pruned.csv`).
+    pub pruned_file: String,
+    /// Pruning configurations timed (the changed nodes of each).
+    pub pruned_configs: usize,
     /// What the rows are and what they are for.
     pub note: String,
 }
@@ -186,6 +190,12 @@ pub struct DeviceProfileInfo {
     pub codec_measured: usize,
     /// Codec keys scaled.
     pub codec_scaled: usize,
+    /// The pruned-prefix CSV, if any.
+    pub pruned: Option<String>,
+    /// Pruned configurations of the study whose changed nodes were all in it.
+    pub pruned_measured: usize,
+    /// Pruned configurations scaled by FLOPs.
+    pub pruned_scaled: usize,
     /// What is approximated, one sentence each.
     pub approximations: Vec<String>,
     /// How bottleneck and codec keys that were not measured are scaled.
@@ -428,6 +438,9 @@ pub struct WebResult {
     /// and bottleneck kernels.
     #[serde(default)]
     pub kernels_csv: Option<String>,
+    /// The pruned prefixes' times (`device_profile_pruned.csv`), timed with the kernels.
+    #[serde(default)]
+    pub pruned_csv: Option<String>,
     /// The output on one seeded input, GPU against CPU reference.
     pub check: OutputCheck,
 }

@@ -16,7 +16,10 @@ pub use csvio::{
     ACCURACY_LATENCY_CSV, BYTES_CSV, CANDIDATES_CSV, CDF_CSV, LAYERS_CSV, MANIFEST_JSON, TITLE_TXT,
     TRADEOFF_CSV,
 };
-pub use kernel_times::{kernels_path, read_kernel_times_csv, KernelKind, KernelTimeRow};
+pub use kernel_times::{
+    kernels_path, pruned_path, read_kernel_times_csv, read_pruned_times_csv, KernelKind,
+    KernelTimeRow, PrunedTimeRow,
+};
 pub use kernels::{KernelEfficiencyManifest, KernelEfficiencyRow};
 pub use manifests::{
     git_revision, unix_time, BrowserInfo, ChannelInfo, ChoiceSummary, DeviceProfileInfo,

@@ -14,15 +14,20 @@
 //!   keys that were not measured.
 
 use super::{seeds, Progress};
+use crate::compress::{self, PruneConfig};
 use crate::compress::{Bottleneck, BottleneckTimes};
 use crate::error::Result;
-use crate::gpu::{codec::CodecStats, codec::CodecTimer, GpuContext, TimingMethod};
+use crate::gpu::{self, codec::CodecStats, codec::CodecTimer, GpuContext, TimingMethod};
+use crate::gpu::{Executor, Stats};
 use crate::model::Graph;
+use crate::model::{NodeId, Prepared};
 use crate::plan::{
     codec_keys, quantization_variants, three_step_requirements, BottleneckKey, CodecKey, EdgeModel,
     Problem, STUDY_BITS,
 };
-use crate::report::{KernelKind, KernelTimeRow};
+use crate::plan::{prune_configs, PrunedPrefix, STUDY_RATIOS};
+use crate::report::{KernelKind, KernelTimeRow, PrunedTimeRow};
+use crate::tensor::Rng;
 
 /// The bottleneck and codec keys to time.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -188,4 +193,80 @@ mod tests {
             }
         }
     }
+}
+
+/// The pruning configurations `profile --kernels` times: every configuration of the
+/// search's families ([`super::measure::families`]) at the study's default ratios
+/// ([`STUDY_RATIOS`]); a study with other `--prune-ratios` scales the ones it lacks.
+pub fn pruned_configs(graph: &Graph) -> Result<Vec<PruneConfig>> {
+    prune_configs(graph, &super::measure::families(&STUDY_RATIOS)?)
+}
+
+/// A pruned prefix timed on a device: the compacted graph, how it was timed, and the
+/// nodes compaction changed with their times (none when `cfg` changes nothing).
+pub struct PrunedTimes {
+    /// The compacted graph.
+    pub graph: Graph,
+    /// The timing method.
+    pub method: TimingMethod,
+    /// Changed nodes and their times.
+    pub nodes: Vec<(NodeId, Stats)>,
+}
+
+/// Times the nodes that compaction of `p` by `cfg` changes, on `ctx`: their range, fed
+/// seeded random tensors of the right shapes, per node (the others keep the unpruned
+/// measurement).
+pub async fn time_pruned_async(
+    ctx: &GpuContext,
+    p: &Prepared,
+    cfg: &PruneConfig,
+    warmup: usize,
+    reps: usize,
+    seed: u64,
+) -> Result<PrunedTimes> {
+    let small = compress::compact(&p.model, cfg)?;
+    let Some(changed) = PrunedPrefix::changed(&p.model.graph, &small.graph) else {
+        return Ok(PrunedTimes {
+            graph: small.graph,
+            method: TimingMethod::best_per_node(ctx.features),
+            nodes: Vec::new(),
+        });
+    };
+    let exec = Executor::new_async(ctx, &small, changed, 1, &[]).await?;
+    for &i in exec.inputs() {
+        let n = small.graph.nodes[i].shape.numel();
+        exec.set_input(i, &Rng::new(seeds::input(seed)).vec(n, -1.0, 1.0))?;
+    }
+    let (method, per_node) = gpu::profile_nodes_async(&exec, warmup, reps).await?;
+    let nodes = exec
+        .steps()
+        .iter()
+        .zip(per_node)
+        .map(|(step, st)| (step.node, st))
+        .collect();
+    Ok(PrunedTimes {
+        graph: small.graph,
+        method,
+        nodes,
+    })
+}
+
+/// The rows of a timed pruned prefix.
+pub fn pruned_rows(cfg: &PruneConfig, t: &PrunedTimes) -> Vec<PrunedTimeRow> {
+    let g = &t.graph;
+    t.nodes
+        .iter()
+        .map(|(id, st)| {
+            let n = &g.nodes[*id];
+            PrunedTimeRow {
+                ratios: cfg.ratios_name(),
+                node: n.name.clone(),
+                out_shape: format!("1x{}", n.shape),
+                flops: n.flops(g),
+                device_ms_median: st.median_ms,
+                reps: st.count,
+                timing: t.method.as_str().into(),
+            }
+        })
+        .collect()
 }

@@ -9,12 +9,12 @@
 //! build their [`Measurements`] the same way.
 
 use super::kernel_scaling::{KernelTable, ProfileRates};
-use super::kernel_times::{study_codec_keys, time_kernels, timing_method, KernelKeys};
+use super::kernel_times::{
+    study_codec_keys, time_kernels, time_pruned_async, timing_method, KernelKeys,
+};
 use super::profile::profile_rows;
 use super::{seeds, Progress, TradeoffOptions};
-use crate::compress::{
-    self, frame, FrameTensor, GroupParams, Payload, PruneConfig, Quantized, Scale,
-};
+use crate::compress::{frame, FrameTensor, GroupParams, Payload, PruneConfig, Quantized, Scale};
 use crate::error::{Error, Result};
 use crate::gpu::{self, Executor, GpuContext, TimingMethod};
 use crate::model::{self, Graph, Prepared, Shape};
@@ -158,25 +158,15 @@ struct Gpu<'a> {
 
 impl Source for Gpu<'_> {
     fn pruned(&mut self, cfg: &PruneConfig, base_ms: &[f64]) -> Result<(Graph, Vec<f64>)> {
-        let small = compress::compact(&self.p.model, cfg)?;
+        let o = self.opts;
+        let t = pollster::block_on(time_pruned_async(
+            self.ctx, self.p, cfg, o.warmup, o.reps, o.seed,
+        ))?;
         let mut measured = base_ms.to_vec();
-        if let Some(changed) = PrunedPrefix::changed(&self.p.model.graph, &small.graph) {
-            // Only the nodes compaction changed are timed (the others keep the unpruned
-            // measurement): their range, fed random tensors of the right shapes.
-            let exec = Executor::new(self.ctx, &small, changed, 1, &[])?;
-            for &i in exec.inputs() {
-                let n = small.graph.nodes[i].shape.numel();
-                exec.set_input(
-                    i,
-                    &crate::tensor::Rng::new(seeds::input(self.opts.seed)).vec(n, -1.0, 1.0),
-                )?;
-            }
-            let (_, per_node) = gpu::profile_nodes(&exec, self.opts.warmup, self.opts.reps)?;
-            for (step, st) in exec.steps().iter().zip(&per_node) {
-                measured[step.node] = st.median_ms;
-            }
+        for (id, st) in &t.nodes {
+            measured[*id] = st.median_ms;
         }
-        Ok((small.graph, measured))
+        Ok((t.graph, measured))
     }
 
     fn kernels(&mut self, keys: &KernelKeys, progress: &mut dyn Progress) -> Result<Kernels> {

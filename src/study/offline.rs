@@ -6,9 +6,11 @@
 //!
 //! - **per-node device times**: the profile CSV's medians (a batch-1 profile of this model,
 //!   checked node by node like an edge profile);
-//! - **pruned prefixes** (approximated): a node that compaction changes takes the profiled
-//!   time of the same unpruned node x FLOPs(pruned node) / FLOPs(node); nothing pruned was
-//!   measured;
+//! - **pruned prefixes**: the pruned-prefix CSV's times (`profile --kernels` times every
+//!   configuration of the search at the default ratios); a configuration it lacks
+//!   (approximated): a node that compaction changes takes the profiled time of the same
+//!   unpruned node x FLOPs(pruned node) / FLOPs(node) -- which ignores per-node fixed costs
+//!   and so makes pruning look cheaper than it is;
 //! - **bottlenecks and codec**: the kernel-times CSV's medians where it has the key, else
 //!   scaled ([`SCALING_RULES`]); with no kernel-times file, every key
 //!   from the profile's own rates ([`ProfileRates`]); measured and scaled keys are counted
@@ -28,27 +30,36 @@ use crate::gpu::AdapterSummary;
 use crate::model::{Graph, Prepared};
 use crate::plan::{check_profile_rows, PrunedPrefix};
 use crate::report::{
-    kernels_path, read_kernel_times_csv, read_profile_csv, DeviceProfileInfo, KernelTimeRow,
-    ProfileRow, RunInfo,
+    kernels_path, pruned_path, read_kernel_times_csv, read_profile_csv, read_pruned_times_csv,
+    DeviceProfileInfo, KernelTimeRow, ProfileRow, PrunedTimeRow, RunInfo,
 };
 use crate::tensor::Tensor;
 use std::path::{Path, PathBuf};
 
-/// The device's files: a profile CSV and, optionally, its kernel-times CSV.
+/// The device's files: a profile CSV and, optionally, its kernel-times and pruned-prefix
+/// CSVs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeviceProfile {
     /// The profile CSV (`splitbench profile --out`), batch 1.
     pub csv: PathBuf,
     /// The kernel-times CSV (`splitbench profile --kernels`), if any.
     pub kernels: Option<PathBuf>,
+    /// The pruned-prefix CSV (`splitbench profile --kernels`), if any.
+    pub pruned: Option<PathBuf>,
 }
 
 impl DeviceProfile {
     /// `csv` with `kernels`, or when none is given the kernel-times file beside it
-    /// ([`kernels_path`]) if it exists.
+    /// ([`kernels_path`]) if it exists; the pruned-prefix file beside it
+    /// ([`pruned_path`]) if it exists.
     pub fn new(csv: PathBuf, kernels: Option<PathBuf>) -> Self {
         let kernels = kernels.or_else(|| Some(kernels_path(&csv)).filter(|k| k.is_file()));
-        Self { csv, kernels }
+        let pruned = Some(pruned_path(&csv)).filter(|p| p.is_file());
+        Self {
+            csv,
+            kernels,
+            pruned,
+        }
     }
 }
 
@@ -169,17 +180,42 @@ struct Files<'a> {
     rates: ProfileRates,
     bottlenecks: KeyCounts,
     codec: KeyCounts,
+    pruned: Vec<PrunedTimeRow>,
+    pruned_counts: KeyCounts,
 }
 
 impl Source for Files<'_> {
     fn pruned(&mut self, cfg: &PruneConfig, base_ms: &[f64]) -> Result<(Graph, Vec<f64>)> {
         let g = &self.p.model.graph;
         let small = compact_graph(g, cfg)?;
-        let ms = match PrunedPrefix::changed(g, &small) {
-            Some(_) => flop_scaled_ms(g, base_ms, &small),
-            None => base_ms.to_vec(),
+        let Some(changed) = PrunedPrefix::changed(g, &small) else {
+            return Ok((small, base_ms.to_vec()));
         };
-        Ok((small, ms))
+        // Measured on the device when every changed node has a row, else FLOP-scaled.
+        let name = cfg.ratios_name();
+        let mut ms = base_ms.to_vec();
+        let mut all = true;
+        for i in changed {
+            let n = &small.nodes[i];
+            let shape = format!("1x{}", n.shape);
+            let row = self
+                .pruned
+                .iter()
+                .find(|r| r.ratios == name && r.node == n.name && r.out_shape == shape);
+            match row {
+                Some(r) => ms[i] = r.device_ms_median,
+                None if n.op.is_view() => {}
+                None => all = false,
+            }
+        }
+        if all {
+            self.pruned_counts.measured += 1;
+            Ok((small, ms))
+        } else {
+            self.pruned_counts.scaled += 1;
+            let ms = flop_scaled_ms(g, base_ms, &small);
+            Ok((small, ms))
+        }
     }
 
     fn kernels(&mut self, keys: &KernelKeys, _: &mut dyn Progress) -> Result<Kernels> {
@@ -245,14 +281,31 @@ pub fn measure_from_profile(
         rates,
         bottlenecks: KeyCounts::default(),
         codec: KeyCounts::default(),
+        pruned: match &dev.pruned {
+            Some(p) => read_pruned_times_csv(p)?,
+            None => Vec::new(),
+        },
+        pruned_counts: KeyCounts::default(),
     };
     let mut m = measure_with(p, opts, device, &mut src, progress)?;
     let kernels = dev.kernels.as_ref().map(|k| k.display().to_string());
-    let mut approximations = vec![
-        "pruned prefixes: a node that compaction changes takes the profiled time of the same \
-         unpruned node x FLOPs(pruned node) / FLOPs(node) (nothing pruned was measured on the \
-         device); its edge time is scaled by the same ratio"
-            .to_string(),
+    let pruned = dev.pruned.as_ref().map(|k| k.display().to_string());
+    let counts = src.pruned_counts;
+    let mut approximations = vec![];
+    if counts.scaled > 0 {
+        approximations.push(format!(
+            "pruned prefixes: {} of {} configurations not in {}: a node that compaction \
+             changes takes the profiled time of the same unpruned node x FLOPs(pruned node) / \
+             FLOPs(node), which ignores per-node fixed costs (pruning looks cheaper than it \
+             is); its edge time is scaled by the same ratio",
+            counts.scaled,
+            counts.scaled + counts.measured,
+            pruned
+                .as_deref()
+                .unwrap_or("a pruned-prefix file (profile --kernels)")
+        ));
+    }
+    approximations.extend([
         match &kernels {
             Some(k) => format!(
                 "bottlenecks and codec: the medians of {k} where it has the key; the others \
@@ -269,7 +322,7 @@ pub fn measure_from_profile(
         "feature bytes (bytes_per_split.csv): the real features computed by the CPU reference \
          (src/cpu), not by the device"
             .to_string(),
-    ];
+    ]);
     if manifest.is_none() {
         approximations.push(format!(
             "no manifest {} beside the profile: the adapter is unknown and the whole-graph \
@@ -289,6 +342,9 @@ pub fn measure_from_profile(
         bottlenecks_scaled: src.bottlenecks.scaled,
         codec_measured: src.codec.measured,
         codec_scaled: src.codec.scaled,
+        pruned,
+        pruned_measured: counts.measured,
+        pruned_scaled: counts.scaled,
         approximations,
         scaling_rules: SCALING_RULES.into(),
     });

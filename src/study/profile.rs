@@ -1,14 +1,16 @@
 //! `splitbench profile` as a library call: every node of a model timed on the GPU at a
 //! batch size, as CSV rows, with the manifest written beside them.
 
-use super::kernel_times::{kernel_keys, time_kernels_async};
+use super::kernel_times::{
+    kernel_keys, pruned_configs, pruned_rows, time_kernels_async, time_pruned_async,
+};
 use super::{seeds, Progress};
 use crate::error::{Error, Result};
 use crate::gpu::{self, Executor, GpuContext, RangeProfile, TimingMethod};
 use crate::model::Prepared;
 use crate::report::{
-    self, kernels_path, KernelKind, KernelTimeRow, NodeTile, OutputCheck, ProfileKernels,
-    ProfileManifest, ProfileRow, RunInfo,
+    self, kernels_path, pruned_path, KernelKind, KernelTimeRow, NodeTile, OutputCheck,
+    ProfileKernels, ProfileManifest, ProfileRow, PrunedTimeRow, RunInfo,
 };
 use std::path::{Path, PathBuf};
 
@@ -84,6 +86,8 @@ pub struct Profiled {
     pub manifest: ProfileManifest,
     /// The kernel times ([`Self::add_kernels`]; empty without).
     pub kernels: Vec<KernelTimeRow>,
+    /// The pruned prefixes' changed nodes ([`Self::add_kernels`]; empty without).
+    pub pruned: Vec<PrunedTimeRow>,
 }
 
 /// Times every node of `p` on `ctx` (see [`ProfileOptions`]).
@@ -133,6 +137,7 @@ pub async fn profile_async(ctx: &GpuContext, p: &Prepared, o: &ProfileOptions) -
         rows,
         manifest,
         kernels: Vec::new(),
+        pruned: Vec::new(),
     })
 }
 
@@ -174,8 +179,11 @@ pub async fn check_output_async(ctx: &GpuContext, p: &Prepared, seed: u64) -> Re
 /// What the manifest says about the kernel-times file.
 const KERNELS_NOTE: &str = "per-sample (batch 1) medians of every bottleneck encoder/decoder \
     and every feature codec key that a trade-off study of this model can use at an unpruned \
-    split (study::kernel_times::kernel_keys), timed on this device after the profile; \
-    `tradeoff --device-profile` reads them and scales the keys it lacks (pruned features)";
+    split (study::kernel_times::kernel_keys), and the nodes that compaction changes in every \
+    pruning configuration of the search at the study's default ratios \
+    (study::kernel_times::pruned_configs), timed on this device after the profile; \
+    `tradeoff --device-profile` reads them and scales what it lacks (pruned features' \
+    bottleneck and codec keys, other ratios' prefixes)";
 
 impl Profiled {
     /// Times the bottleneck and codec keys a later study of `p` needs
@@ -202,6 +210,14 @@ impl Profiled {
     ) -> Result<()> {
         let keys = kernel_keys(&p.model.graph)?;
         let rows = time_kernels_async(ctx, &keys, o.warmup, o.reps, o.seed, progress).await?;
+        let configs = pruned_configs(&p.model.graph)?;
+        progress.stage("timing pruned prefixes", Some(configs.len()));
+        let mut pruned = Vec::new();
+        for cfg in &configs {
+            let t = time_pruned_async(ctx, p, cfg, o.warmup, o.reps, o.seed).await?;
+            pruned.extend(pruned_rows(cfg, &t));
+            progress.step();
+        }
         progress.done();
         self.manifest.kernels = Some(ProfileKernels {
             file: String::new(), // set by write(), which knows the path
@@ -211,9 +227,12 @@ impl Profiled {
                 .iter()
                 .find(|r| r.kind == KernelKind::Codec)
                 .map(|r| r.timing.clone()),
+            pruned_file: String::new(), // set by write()
+            pruned_configs: configs.len(),
             note: KERNELS_NOTE.into(),
         });
         self.kernels = rows;
+        self.pruned = pruned;
         Ok(())
     }
 
@@ -231,16 +250,22 @@ impl Profiled {
     /// these to `splitbench web` instead of writing them.
     pub fn files(&self, csv: &Path) -> Result<ProfileFiles> {
         let mut manifest = self.manifest.clone();
-        let kernels = match &mut manifest.kernels {
+        let name = |p: &Path| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let (kernels, pruned) = match &mut manifest.kernels {
             Some(k) => {
-                let path = kernels_path(csv);
-                k.file = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                Some((path, report::csv_string(&self.kernels)?))
+                let (kp, pp) = (kernels_path(csv), pruned_path(csv));
+                k.file = name(&kp);
+                k.pruned_file = name(&pp);
+                (
+                    Some((kp, report::csv_string(&self.kernels)?)),
+                    Some((pp, report::csv_string(&self.pruned)?)),
+                )
             }
-            None => None,
+            None => (None, None),
         };
         let json = csv.with_extension("json");
         let text = serde_json::to_string_pretty(&manifest).map_err(|e| Error::BadFile {
@@ -251,6 +276,7 @@ impl Profiled {
             profile: (csv.to_path_buf(), report::csv_string(&self.rows)?),
             manifest: (json, text),
             kernels,
+            pruned,
         })
     }
 }
@@ -264,6 +290,8 @@ pub struct ProfileFiles {
     pub manifest: (PathBuf, String),
     /// The kernel times ([`kernels_path`]), when timed.
     pub kernels: Option<(PathBuf, String)>,
+    /// The pruned prefixes' times ([`pruned_path`]), when timed.
+    pub pruned: Option<(PathBuf, String)>,
 }
 
 impl ProfileFiles {
@@ -271,6 +299,7 @@ impl ProfileFiles {
     pub fn all(&self) -> Vec<(PathBuf, String)> {
         let mut out = vec![self.profile.clone(), self.manifest.clone()];
         out.extend(self.kernels.clone());
+        out.extend(self.pruned.clone());
         out
     }
 }

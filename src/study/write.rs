@@ -20,10 +20,12 @@ const MEASURED_PRUNE_NOTE: &str = "device time of a pruned prefix is measured: t
     compaction changes, fed random tensors); unchanged nodes keep the unpruned measurement; a \
     changed node's edge time is scaled by the same measured ratio";
 /// How a study from a device profile approximates pruned prefixes.
-const SCALED_PRUNE_NOTE: &str = "device time of a pruned prefix is approximated (no GPU: \
-    --device-profile): a node that compaction changes takes the profiled time of the same \
-    unpruned node x FLOPs(pruned node) / FLOPs(node); unchanged nodes keep the profiled time; \
-    a changed node's edge time is scaled by the same ratio";
+const SCALED_PRUNE_NOTE: &str = "device time of a pruned prefix (--device-profile): the \
+    changed nodes' times measured on the device (profile --kernels, its _pruned.csv) where the \
+    file has the configuration, else approximated: a node that compaction changes takes the \
+    profiled time of the same unpruned node x FLOPs(pruned node) / FLOPs(node); unchanged \
+    nodes keep the profiled time; device_profile counts which; a changed node's edge time is \
+    scaled by the ratio of its device times";
 
 /// What [`write()`] wrote.
 #[derive(Clone, Debug)]

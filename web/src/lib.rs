@@ -155,6 +155,7 @@ pub async fn profile(
         profile_csv: files.profile.1,
         manifest_json: files.manifest.1,
         kernels_csv: files.kernels.map(|k| k.1),
+        pruned_csv: files.pruned.map(|k| k.1),
         check,
     };
     let m = &prof.manifest;
