@@ -138,3 +138,119 @@ fn browser_profile_has_native_nodes_and_outputs() {
     assert!(d["bottlenecks_measured"].as_u64().unwrap() > 0, "{d}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// One HTTP/1.1 request to `addr`; the status code and body.
+fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{method} {path}: response {out:?}"));
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
+
+/// `splitbench web` without a browser: serves the page's files (nothing outside its root),
+/// rejects a malformed result, saves a good one in `profile`'s files and exits (`--once`).
+#[test]
+fn web_server_serves_the_page_and_saves_results() {
+    let dir = std::env::temp_dir().join(format!("splitbench-web-server-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let root = dir.join("dist");
+    std::fs::create_dir_all(root.join("pkg")).unwrap();
+    std::fs::write(root.join("index.html"), "<!doctype html>page").unwrap();
+    std::fs::write(root.join("pkg/splitbench_web_bg.wasm"), b"\0asm").unwrap();
+    std::fs::write(dir.join("secret.txt"), "outside the root").unwrap();
+    let out = dir.join("saved");
+
+    // Without a built page: an error that says how to build it.
+    let o = Command::new(env!("CARGO_BIN_EXE_splitbench"))
+        .args(["web", "--listen", "127.0.0.1:0", "--root"])
+        .arg(dir.join("nothing"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("scripts/build-web.sh"));
+
+    let mut server = Command::new(env!("CARGO_BIN_EXE_splitbench"))
+        .args([
+            "web",
+            "--listen",
+            "127.0.0.1:0",
+            "--once",
+            "--timeout-s",
+            "60",
+        ])
+        .arg("--root")
+        .arg(&root)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
+    let first = lines.next().unwrap().unwrap();
+    let addr = first
+        .strip_prefix("serving http://")
+        .and_then(|s| s.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("first line: {first}"))
+        .to_string();
+
+    assert_eq!(
+        http(&addr, "GET", "/", ""),
+        (200, "<!doctype html>page".into())
+    );
+    assert_eq!(http(&addr, "GET", "/pkg/splitbench_web_bg.wasm", "").0, 200);
+    assert_eq!(http(&addr, "GET", "/../secret.txt", "").0, 404);
+    assert_eq!(http(&addr, "GET", "/missing.js", "").0, 404);
+    let (status, body) = http(&addr, "POST", "/result", "{\"model\": 1}");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("not a result of the page"), "{body}");
+
+    // A result whose CSV is not a profile is rejected too, naming the file.
+    let result = |csv: &str| {
+        serde_json::json!({
+            "model": "resnet18-cifar",
+            "profile_csv": csv,
+            "manifest_json": "{\"adapter\": {\"name\": \"test adapter\"}}",
+            "kernels_csv": "kind\n",
+            "pruned_csv": null,
+            "check": {"gpu": [1.0], "cpu": [1.0], "max_abs_diff": 0.0, "max_abs_ref": 1.0},
+        })
+        .to_string()
+    };
+    let (status, body) = http(&addr, "POST", "/result", &result("node,op\nconv1\n"));
+    assert_eq!(status, 400);
+    assert!(body.contains("device_profile.csv"), "{body}");
+    let csv = "node,op,out_shape,batch,flops,out_bytes,in_bytes,device_ms_median,device_ms_p5,\
+               device_ms_p95,reps,dispatches,timing\n\
+               conv1,conv,1x64x32x32,1,3670016,262144,19456,1.5,1.4,1.6,3,1,timestamp-pass\n";
+    let (status, body) = http(&addr, "POST", "/result", &result(csv));
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        server.wait().unwrap().success(),
+        "--once exits after a result"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("device_profile.csv")).unwrap(),
+        csv
+    );
+    assert!(out.join("device_profile.json").is_file());
+    assert!(out.join("device_profile_kernels.csv").is_file());
+    assert!(!out.join("device_profile_pruned.csv").exists());
+    let check: OutputCheck =
+        serde_json::from_str(&std::fs::read_to_string(out.join("output_check.json")).unwrap())
+            .unwrap();
+    assert_eq!(check.gpu, [1.0]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

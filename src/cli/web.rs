@@ -60,6 +60,7 @@ pub fn run(a: &Args) -> Result<()> {
         }
         WebEvent::Served(..) => {}
         WebEvent::Saved(csv, model) => println!("saved {model}: {}", csv.display()),
+        WebEvent::Rejected(msg) => eprintln!("rejected a result: {msg}"),
         WebEvent::PageError(msg) => eprintln!("page error: {msg}"),
     };
     let timeout = a.timeout_s.map(Duration::from_secs_f64);

@@ -36,6 +36,8 @@ pub enum WebEvent {
     Served(String, u16),
     /// The page's result was saved: the profile CSV's path and the model.
     Saved(PathBuf, String),
+    /// A posted result was rejected (why); the server goes on.
+    Rejected(String),
     /// The page reported an error.
     PageError(String),
 }
@@ -87,7 +89,8 @@ impl WebServer {
     }
 
     /// Serves until `once` and a result was saved (returns its CSV path), until the page
-    /// reports an error with `once` (an error), or until `timeout` passes (an error).
+    /// reports an error with `once` (an error), or until `timeout` passes (an error). A
+    /// malformed result is answered 400 and ends nothing.
     pub fn serve(
         &self,
         once: bool,
@@ -119,6 +122,7 @@ impl WebServer {
                         return Ok(Some(csv));
                     }
                 }
+                Handled::Rejected(msg) => on_event(WebEvent::Rejected(msg)),
                 Handled::PageError(msg) => {
                     on_event(WebEvent::PageError(msg.clone()));
                     if once {
@@ -153,7 +157,7 @@ impl WebServer {
                     }
                     Err(e) => {
                         reply(req, 400, e.to_string());
-                        Handled::PageError(format!("its result was rejected: {e}"))
+                        Handled::Rejected(e.to_string())
                     }
                 },
                 "/error" => {
@@ -197,6 +201,8 @@ impl WebServer {
 enum Handled {
     Served(String, u16),
     Saved(PathBuf, String),
+    // A posted result that is not one (the sender is told; the server goes on).
+    Rejected(String),
     PageError(String),
 }
 
