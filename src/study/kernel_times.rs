@@ -153,48 +153,6 @@ pub fn timing_method(s: &str) -> Option<TimingMethod> {
     .find(|m| m.as_str() == s)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{fuse_graph, zoo, ZooOptions};
-
-    #[test]
-    fn keys_cover_every_unpruned_split_of_the_search() {
-        let g = zoo::build(
-            "resnet18-cifar",
-            &ZooOptions {
-                width: Some(8),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        let g = fuse_graph(&g).unwrap();
-        let keys = kernel_keys(&g).unwrap();
-        assert!(!keys.bottlenecks.is_empty() && !keys.codec.is_empty());
-        let zeros = vec![0.0; g.nodes.len()];
-        let edge = EdgeModel::from_speedup(&zeros, 1.0, false).unwrap();
-        let problem = Problem::from_graph(&g, &zeros, &edge).unwrap();
-        // A study without pruning needs exactly these keys.
-        let (extra, bns) = three_step_requirements(&problem, &g, &[], &[], true).unwrap();
-        assert_eq!(keys.bottlenecks, bns);
-        assert_eq!(keys.codec, study_codec_keys(&problem, extra));
-        // Every split's feature with the searched widths.
-        for s in &problem.splits[1..problem.last()] {
-            if let [t] = &s.tensors[..] {
-                for k in crate::compress::bottleneck_widths(t.channels) {
-                    assert!(
-                        keys.bottlenecks
-                            .iter()
-                            .any(|b| b.feature.0 == t.channels && b.width == k),
-                        "split {}: width {k}",
-                        s.after
-                    );
-                }
-            }
-        }
-    }
-}
-
 /// The pruning configurations `profile --kernels` times: every configuration of the
 /// search's families ([`super::measure::families`]) at the study's default ratios
 /// ([`STUDY_RATIOS`]); a study with other `--prune-ratios` scales the ones it lacks.
@@ -269,4 +227,46 @@ pub fn pruned_rows(cfg: &PruneConfig, t: &PrunedTimes) -> Vec<PrunedTimeRow> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{fuse_graph, zoo, ZooOptions};
+
+    #[test]
+    fn keys_cover_every_unpruned_split_of_the_search() {
+        let g = zoo::build(
+            "resnet18-cifar",
+            &ZooOptions {
+                width: Some(8),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let g = fuse_graph(&g).unwrap();
+        let keys = kernel_keys(&g).unwrap();
+        assert!(!keys.bottlenecks.is_empty() && !keys.codec.is_empty());
+        let zeros = vec![0.0; g.nodes.len()];
+        let edge = EdgeModel::from_speedup(&zeros, 1.0, false).unwrap();
+        let problem = Problem::from_graph(&g, &zeros, &edge).unwrap();
+        // A study without pruning needs exactly these keys.
+        let (extra, bns) = three_step_requirements(&problem, &g, &[], &[], true).unwrap();
+        assert_eq!(keys.bottlenecks, bns);
+        assert_eq!(keys.codec, study_codec_keys(&problem, extra));
+        // Every split's feature with the searched widths.
+        for s in &problem.splits[1..problem.last()] {
+            if let [t] = &s.tensors[..] {
+                for k in crate::compress::bottleneck_widths(t.channels) {
+                    assert!(
+                        keys.bottlenecks
+                            .iter()
+                            .any(|b| b.feature.0 == t.channels && b.width == k),
+                        "split {}: width {k}",
+                        s.after
+                    );
+                }
+            }
+        }
+    }
 }
