@@ -12,7 +12,7 @@
 //! | 4 | [`compress`], [`data`] | the configuration grammar, pruning, bottleneck, quantization, wire frame, entropy coding; datasets | gpu, cpu, model; model |
 //! | 5 | [`eval`] | accuracy through the GPU split pipeline | compress, data, gpu |
 //! | 6 | [`report`] | CSV row types, manifests, CSV files, charts | compress (`Family`), gpu (adapter info) |
-//! | 7 | [`plan`], `train`, [`net`] | cost model, methods, three-step search; CPU training (feature `train`); serve / offload | channel, compress, model, report; compress, data, model; eval, channel, report |
+//! | 7 | [`plan`], `train`, [`net`] | cost model, methods, three-step search; CPU training (feature `train`); serve / offload, the browser profiler's server | channel, compress, model, report; compress, data, model; eval, channel, report |
 //! | 8 | [`study`] | `measure -> plan -> write`, the accuracy table, profiles, the kernel efficiency table, link validation, real runs | everything below |
 //!
 //! The binary's `cli` (one file per subcommand) parses flags, calls [`study`] and the

@@ -16,6 +16,11 @@
 //! parameters and workgroup counts), `autotune` (a convolution's plan, measured on the
 //! device), `executor` (a graph range), then `timing` (per-node profile), `pass_timer`
 //! (one pass, for benches), `codec` (feature encode/decode).
+//!
+//! Every call that waits for the GPU (running, reading back, timing, building an executor)
+//! has an `_async` twin, the one that does the work: in a browser (wasm32 + WebGPU, the page
+//! in `web/`) nothing may block, and map and work-done callbacks only run once control
+//! returns to the event loop. The native call is the twin under `pollster::block_on`.
 
 pub mod autotune;
 pub mod buffers;

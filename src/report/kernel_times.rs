@@ -53,11 +53,40 @@ pub struct KernelTimeRow {
 /// The kernel-times file of the profile CSV `profile_csv`: `<stem>_kernels.csv` in the same
 /// folder (`device_profile.csv` -> `device_profile_kernels.csv`).
 pub fn kernels_path(profile_csv: &Path) -> PathBuf {
+    beside(profile_csv, "kernels")
+}
+
+/// `<stem>_<part>.csv` in the folder of `profile_csv`.
+fn beside(profile_csv: &Path, part: &str) -> PathBuf {
     let stem = profile_csv
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    profile_csv.with_file_name(format!("{stem}_kernels.csv"))
+    profile_csv.with_file_name(format!("{stem}_{part}.csv"))
+}
+
+/// The rows of a file `profile --kernels` writes, each checked by `check` (`Err`: why, without
+/// the file and line); a missing file, a malformed line or a failed check is an
+/// [`Error::BadFile`] naming the file (and the line).
+fn read_checked<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    check: impl Fn(&T) -> std::result::Result<(), String>,
+) -> Result<Vec<T>> {
+    let bad = |msg: String| Error::BadFile {
+        file: path.into(),
+        msg,
+    };
+    if !path.is_file() {
+        return Err(bad(
+            "cannot open: no such file (expected a CSV written by `splitbench profile --kernels`)"
+                .into(),
+        ));
+    }
+    let rows: Vec<T> = read_rows(path)?;
+    for (i, r) in rows.iter().enumerate() {
+        check(r).map_err(|m| bad(format!("line {}: {m}", i + 2)))?;
+    }
+    Ok(rows)
 }
 
 impl KernelTimeRow {
@@ -124,61 +153,31 @@ pub struct PrunedTimeRow {
 
 /// The pruned-prefix file of the profile CSV `profile_csv`: `<stem>_pruned.csv` beside it.
 pub fn pruned_path(profile_csv: &Path) -> PathBuf {
-    let stem = profile_csv
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    profile_csv.with_file_name(format!("{stem}_pruned.csv"))
+    beside(profile_csv, "pruned")
 }
 
 /// Reads a pruned-prefix CSV; a malformed line or a time that is not a non-negative number
 /// is an [`Error::BadFile`] naming the file and the line.
 pub fn read_pruned_times_csv(path: &Path) -> Result<Vec<PrunedTimeRow>> {
-    let bad = |msg: String| Error::BadFile {
-        file: path.into(),
-        msg,
-    };
-    if !path.is_file() {
-        return Err(bad(
-            "cannot open: no such file (expected a CSV written by `splitbench profile --kernels`)"
-                .into(),
-        ));
-    }
-    let rows: Vec<PrunedTimeRow> = read_rows(path)?;
-    for (i, r) in rows.iter().enumerate() {
+    read_checked(path, |r: &PrunedTimeRow| {
         if !(r.device_ms_median.is_finite() && r.device_ms_median >= 0.0) {
-            return Err(bad(format!(
-                "line {}: device_ms_median {} is not a non-negative number",
-                i + 2,
+            Err(format!(
+                "device_ms_median {} is not a non-negative number",
                 r.device_ms_median
-            )));
+            ))
+        } else if r.ratios.is_empty() || r.node.is_empty() {
+            Err("ratios and node must be set".into())
+        } else {
+            Ok(())
         }
-        if r.ratios.is_empty() || r.node.is_empty() {
-            return Err(bad(format!("line {}: ratios and node must be set", i + 2)));
-        }
-    }
-    Ok(rows)
+    })
 }
 
 /// Reads a kernel-times CSV. A missing file, a malformed line or an inconsistent row (a
 /// codec row without bits, a negative time, ...) is an [`Error::BadFile`] naming the file
 /// and the line.
 pub fn read_kernel_times_csv(path: &Path) -> Result<Vec<KernelTimeRow>> {
-    let bad = |msg: String| Error::BadFile {
-        file: path.into(),
-        msg,
-    };
-    if !path.is_file() {
-        return Err(bad(
-            "cannot open: no such file (expected a CSV written by `splitbench profile --kernels`)"
-                .into(),
-        ));
-    }
-    let rows: Vec<KernelTimeRow> = read_rows(path)?;
-    for (i, r) in rows.iter().enumerate() {
-        r.check().map_err(|m| bad(format!("line {}: {m}", i + 2)))?;
-    }
-    Ok(rows)
+    read_checked(path, KernelTimeRow::check)
 }
 
 #[cfg(test)]
