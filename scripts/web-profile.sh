@@ -7,6 +7,7 @@
 # _check.json (the output against the CPU reference).
 #
 #   scripts/web-profile.sh --model resnet18-cifar --out browser.csv [--reps 10] [--warmup 2]
+#   (--model may be an ONNX file, with its weights inside: the page fetches it)
 #                          [--batch 1] [--input CxHxW] [--timeout 600] [--no-kernels]
 #
 # Needs the built page (scripts/build-web.sh), a splitbench binary ($SPLITBENCH, else
@@ -54,8 +55,21 @@ cleanup() {
 trap cleanup EXIT
 
 : >"$work/server.log" # exists before the server's own redirect opens it
+root=web/dist
+query="auto=1&model=$model&reps=$reps&warmup=$warmup&batch=$batch&input=$input&kernels=$kernels"
+case "$model" in
+  *.onnx|*.ONNX)
+    # The page fetches the file from the server: serve a copy of the page with it beside.
+    [ -f "$model" ] || { echo "web-profile: no file '$model'" >&2; exit 1; }
+    root="$work/root"
+    cp -r web/dist "$root"
+    name=$(basename "$model")
+    cp "$model" "$root/$name"
+    query="$query&onnx=$name"
+    ;;
+esac
 "$bin" web --listen 127.0.0.1:0 --once --timeout-s "$timeout" --out "$work/result" \
-  >"$work/server.log" 2>&1 &
+  --root "$root" >"$work/server.log" 2>&1 &
 server_pid=$!
 url=""
 for _ in $(seq 100); do
@@ -65,7 +79,6 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 [ -n "$url" ] || { cat "$work/server.log" >&2; echo "web-profile: the server did not start" >&2; exit 1; }
-query="auto=1&model=$model&reps=$reps&warmup=$warmup&batch=$batch&input=$input&kernels=$kernels"
 # SwiftShader gives WebGPU without a GPU; --enable-unsafe-webgpu lets it run headless on
 # Linux. The page logs each stage on the console, which goes to stderr.
 "$chrome" --headless=new --no-sandbox --enable-unsafe-webgpu --enable-logging=stderr --v=0 \

@@ -27,23 +27,35 @@ fn missing(root: &Path) -> Option<String> {
     None
 }
 
-#[test]
-fn browser_profile_has_native_nodes_and_outputs() {
+/// Where the browser tests run, or `None` after printing why they are skipped (a failure
+/// under `SPLITBENCH_REQUIRE_GPU=1`).
+fn browser_ready() -> Option<(splitbench::gpu::GpuContext, &'static Path)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     if let Some(why) = missing(root) {
         if std::env::var("SPLITBENCH_REQUIRE_GPU").is_ok_and(|v| v == "1") {
             panic!("SPLITBENCH_REQUIRE_GPU=1 but {why}: run scripts/setup.sh --web");
         }
         eprintln!("skipped: {why}");
-        return;
+        return None;
     }
-    let Some(ctx) = common::gpu() else { return };
-    let dir = std::env::temp_dir().join(format!("splitbench-web-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    Some((common::gpu()?, root))
+}
+
+/// `scripts/web-profile.sh` for `model` (2 reps) into `dir/browser.csv`; checks that the
+/// browser's profile has native `profile`'s nodes, that its manifest names the browser,
+/// and that its output equals the native engine's on the same seeded input. Returns the
+/// CSV and the manifest.
+fn profile_in_browser(
+    ctx: &splitbench::gpu::GpuContext,
+    root: &Path,
+    model: &str,
+    dir: &Path,
+) -> (std::path::PathBuf, serde_json::Value) {
+    let _ = std::fs::remove_dir_all(dir);
     let csv = dir.join("browser.csv");
     let out = Command::new("bash")
         .arg(root.join("scripts/web-profile.sh"))
-        .args(["--model", "resnet18-cifar", "--reps", "2", "--warmup", "1"])
+        .args(["--model", model, "--reps", "2", "--warmup", "1"])
         .arg("--out")
         .arg(&csv)
         .args(["--timeout", "600"])
@@ -59,7 +71,7 @@ fn browser_profile_has_native_nodes_and_outputs() {
 
     // The same nodes, in the same order, with the same shapes as native `profile`.
     let browser = read_profile_csv(&csv).unwrap();
-    let p = model::prepare("resnet18-cifar", &ZooOptions::default(), None, 0).unwrap();
+    let p = model::prepare(model, &ZooOptions::default(), None, 0).unwrap();
     let o = ProfileOptions {
         batch: 1,
         reps: 1,
@@ -67,7 +79,7 @@ fn browser_profile_has_native_nodes_and_outputs() {
         timing: None,
         seed: 0,
     };
-    let native = profile(&ctx, &p, &o).unwrap();
+    let native = profile(ctx, &p, &o).unwrap();
     let nodes = |rows: &[splitbench::report::ProfileRow]| -> Vec<(String, String, String)> {
         rows.iter()
             .map(|r| (r.node.clone(), r.op.clone(), r.out_shape.clone()))
@@ -90,16 +102,26 @@ fn browser_profile_has_native_nodes_and_outputs() {
         .contains("Chrome"));
     assert_eq!(manifest["timing"], browser[0].timing);
 
-    // The browser's logits are the native engine's (and the CPU reference's), on the same
+    // The browser's outputs are the native engine's (and the CPU reference's), on the same
     // seeded input.
     let check: OutputCheck =
         serde_json::from_str(&std::fs::read_to_string(dir.join("browser_check.json")).unwrap())
             .unwrap();
-    let here = pollster::block_on(check_output_async(&ctx, &p, 0)).unwrap();
-    assert_eq!(check.gpu.len(), 10);
-    common::assert_close(&check.gpu, &here.gpu, 1e-3, "browser vs native logits");
+    let here = pollster::block_on(check_output_async(ctx, &p, 0)).unwrap();
+    assert_eq!(check.gpu.len(), here.gpu.len());
+    common::assert_close(&check.gpu, &here.gpu, 1e-3, "browser vs native outputs");
     common::assert_close(&check.gpu, &here.cpu, 1e-3, "browser vs CPU reference");
     assert!(check.max_abs_diff <= 1e-3 * check.max_abs_ref.max(1.0));
+    (csv, manifest)
+}
+
+#[test]
+fn browser_profile_has_native_nodes_and_outputs() {
+    let Some((ctx, root)) = browser_ready() else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("splitbench-web-{}", std::process::id()));
+    let (csv, manifest) = profile_in_browser(&ctx, root, "resnet18-cifar", &dir);
 
     // The study runs from the browser's files alone, and says where its device times came
     // from: the browser's adapter, every pruned prefix measured there.
@@ -136,6 +158,19 @@ fn browser_profile_has_native_nodes_and_outputs() {
     assert!(d["pruned_measured"].as_u64().unwrap() > 0, "{d}");
     assert_eq!(d["pruned_scaled"], 0, "{d}");
     assert!(d["bottlenecks_measured"].as_u64().unwrap() > 0, "{d}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An ONNX file picked in the page: the page fetches it, imports it in wasm and profiles it.
+#[test]
+fn browser_profiles_an_onnx_file() {
+    let Some((ctx, root)) = browser_ready() else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("splitbench-web-onnx-{}", std::process::id()));
+    let model = root.join("tests/fixtures/onnx/tiny_mobilenet_ts17.onnx");
+    let (_, manifest) = profile_in_browser(&ctx, root, model.to_str().unwrap(), &dir);
+    assert_eq!(manifest["model"], "tiny_mobilenet_ts17");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -99,15 +99,24 @@ async function main() {
     try { await run(req, onnx); } catch (e) { say(`error: ${e.message ?? e}`); }
     $('run').disabled = false;
   };
-  // ?auto=1&model=M&batch=B&reps=R&warmup=W[&input=CxHxW]: run at once and send the result
-  // to the server (what scripts/web-profile.sh drives in a headless browser).
+  // ?auto=1&model=M&batch=B&reps=R&warmup=W[&input=CxHxW][&onnx=FILE]: run at once and
+  // send the result to the server (what scripts/web-profile.sh drives in a headless
+  // browser); FILE is an ONNX model served beside the page.
   if (query.get('auto') === '1') {
     for (const k of ['model', 'input', 'batch', 'reps', 'warmup']) {
       if (query.has(k)) $(k).value = query.get(k);
     }
     if (query.has('kernels')) $('kernels').checked = query.get('kernels') === '1';
     try {
-      await run(request());
+      const req = request();
+      let onnx;
+      if (query.has('onnx')) {
+        req.model = query.get('onnx');
+        const res = await fetch(req.model);
+        if (!res.ok) throw new Error(`${req.model}: HTTP ${res.status}`);
+        onnx = new Uint8Array(await res.arrayBuffer());
+      }
+      await run(req, onnx);
       await send(last);
     } catch (e) {
       say(`error: ${e.message ?? e}`);

@@ -4,7 +4,7 @@ use super::args::{count, AdapterArgs, ModelArgs};
 use super::progress::Bars;
 use anyhow::Result;
 use splitbench::gpu::TimingMethod;
-use splitbench::report::kernels_path;
+use splitbench::report::{kernels_path, pruned_path};
 use splitbench::study::profile::{profile, ProfileOptions};
 use std::path::PathBuf;
 
@@ -128,10 +128,12 @@ pub fn run(a: &Args) -> Result<()> {
     }
     if let Some(k) = &prof.manifest.kernels {
         println!(
-            "kernel times: {} bottlenecks and {} codec keys in {}",
+            "kernel times: {} bottlenecks and {} codec keys in {}; {} pruned prefixes in {}",
             k.bottlenecks,
             k.codec_keys,
-            kernels_path(&a.out).display()
+            kernels_path(&a.out).display(),
+            k.pruned_configs,
+            pruned_path(&a.out).display()
         );
     }
     println!("wrote {} and {}", a.out.display(), json.display());

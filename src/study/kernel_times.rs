@@ -154,7 +154,7 @@ pub fn timing_method(s: &str) -> Option<TimingMethod> {
 }
 
 /// The pruning configurations `profile --kernels` times: every configuration of the
-/// search's families ([`super::measure::families`]) at the study's default ratios
+/// search's families (`study::measure::families`) at the study's default ratios
 /// ([`STUDY_RATIOS`]); a study with other `--prune-ratios` scales the ones it lacks.
 pub fn pruned_configs(graph: &Graph) -> Result<Vec<PruneConfig>> {
     prune_configs(graph, &super::measure::families(&STUDY_RATIOS)?)

@@ -240,6 +240,9 @@ impl Profiled {
     /// kernel times, if any, to [`kernels_path`]; returns the manifest's path.
     pub fn write(&self, csv: &Path) -> Result<PathBuf> {
         let files = self.files(csv)?;
+        if let Some(dir) = csv.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
         for (path, text) in &files.all() {
             std::fs::write(path, text).map_err(|e| Error::io(path, e))?;
         }
