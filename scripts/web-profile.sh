@@ -9,13 +9,14 @@
 #   scripts/web-profile.sh --model resnet18-cifar --out browser.csv [--reps 10] [--warmup 2]
 #   (--model may be an ONNX file, with its weights inside: the page fetches it)
 #                          [--batch 1] [--input CxHxW] [--timeout 600] [--no-kernels]
+#                          [--timing wall-clock|timestamp-pass] (default: the best granted)
 #
 # Needs the built page (scripts/build-web.sh), a splitbench binary ($SPLITBENCH, else
 # the newer of target/release and target/debug) and Chromium ($CHROMIUM, default chromium; Debian's
 # `chromium` package).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model="" out="" reps=10 warmup=2 batch=1 input="" timeout=600 kernels=1
+model="" out="" reps=10 warmup=2 batch=1 input="" timeout=600 kernels=1 timing=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --model) model="$2"; shift 2 ;;
@@ -26,6 +27,7 @@ while [ $# -gt 0 ]; do
     --input) input="$2"; shift 2 ;;
     --timeout) timeout="$2"; shift 2 ;;
     --no-kernels) kernels=0; shift ;;
+    --timing) timing="$2"; shift 2 ;;
     *) echo "web-profile: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -56,7 +58,7 @@ trap cleanup EXIT
 
 : >"$work/server.log" # exists before the server's own redirect opens it
 root=web/dist
-query="auto=1&model=$model&reps=$reps&warmup=$warmup&batch=$batch&input=$input&kernels=$kernels"
+query="auto=1&model=$model&reps=$reps&warmup=$warmup&batch=$batch&input=$input&kernels=$kernels&timing=$timing"
 case "$model" in
   *.onnx|*.ONNX)
     # The page fetches the file from the server: serve a copy of the page with it beside.

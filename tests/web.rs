@@ -49,6 +49,7 @@ fn profile_in_browser(
     ctx: &splitbench::gpu::GpuContext,
     root: &Path,
     model: &str,
+    timing: Option<&str>,
     dir: &Path,
 ) -> (std::path::PathBuf, serde_json::Value) {
     let _ = std::fs::remove_dir_all(dir);
@@ -59,6 +60,7 @@ fn profile_in_browser(
         .arg("--out")
         .arg(&csv)
         .args(["--timeout", "600"])
+        .args(timing.map(|t| ["--timing", t]).into_iter().flatten())
         .env("SPLITBENCH", env!("CARGO_BIN_EXE_splitbench"))
         .output()
         .unwrap();
@@ -121,7 +123,7 @@ fn browser_profile_has_native_nodes_and_outputs() {
         return;
     };
     let dir = std::env::temp_dir().join(format!("splitbench-web-{}", std::process::id()));
-    let (csv, manifest) = profile_in_browser(&ctx, root, "resnet18-cifar", &dir);
+    let (csv, manifest) = profile_in_browser(&ctx, root, "resnet18-cifar", None, &dir);
 
     // The study runs from the browser's files alone, and says where its device times came
     // from: the browser's adapter, every pruned prefix measured there.
@@ -161,7 +163,8 @@ fn browser_profile_has_native_nodes_and_outputs() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// An ONNX file picked in the page: the page fetches it, imports it in wasm and profiles it.
+/// An ONNX file picked in the page: the page fetches it, imports it in wasm and profiles it
+/// (timed by the wall clock: the path of a browser without `timestamp-query`).
 #[test]
 fn browser_profiles_an_onnx_file() {
     let Some((ctx, root)) = browser_ready() else {
@@ -169,8 +172,10 @@ fn browser_profiles_an_onnx_file() {
     };
     let dir = std::env::temp_dir().join(format!("splitbench-web-onnx-{}", std::process::id()));
     let model = root.join("tests/fixtures/onnx/tiny_mobilenet_ts17.onnx");
-    let (_, manifest) = profile_in_browser(&ctx, root, model.to_str().unwrap(), &dir);
+    let model = model.to_str().unwrap();
+    let (_, manifest) = profile_in_browser(&ctx, root, model, Some("wall-clock"), &dir);
     assert_eq!(manifest["model"], "tiny_mobilenet_ts17");
+    assert_eq!(manifest["timing"], "wall-clock");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -106,9 +106,11 @@ async function main() {
     for (const k of ['model', 'input', 'batch', 'reps', 'warmup']) {
       if (query.has(k)) $(k).value = query.get(k);
     }
+    const timing = query.get('timing');
     if (query.has('kernels')) $('kernels').checked = query.get('kernels') === '1';
     try {
       const req = request();
+      if (timing) req.timing = timing;
       let onnx;
       if (query.has('onnx')) {
         req.model = query.get('onnx');

@@ -6,6 +6,7 @@
 use splitbench::gpu::{self, GpuContext};
 use splitbench::model::{self, Shape, ZooOptions};
 use splitbench::report::{BrowserInfo, WebResult};
+use splitbench::study::kernel_times::timing_method;
 use splitbench::study::profile::{check_output_async, profile_async, ProfileOptions};
 use splitbench::study::Progress;
 use std::path::Path;
@@ -27,6 +28,10 @@ struct Request {
     /// Also time the study's codec and bottleneck kernels (`profile --kernels`).
     #[serde(default)]
     kernels: bool,
+    /// Per-node timing method (`timestamp-pass`, `wall-clock`); default: the best the
+    /// browser grants.
+    #[serde(default)]
+    timing: Option<String>,
     /// `navigator.userAgent`.
     user_agent: String,
     /// The adapter's `GPUAdapterInfo` as the page read it: wgpu leaves the name empty in a
@@ -128,11 +133,17 @@ pub async fn profile(
         req.reps,
         req.warmup
     ));
+    let timing = match req.timing.as_deref().filter(|t| !t.is_empty()) {
+        None => None,
+        Some(t) => {
+            Some(timing_method(t).ok_or_else(|| JsError::new(&format!("unknown timing '{t}'")))?)
+        }
+    };
     let opts = ProfileOptions {
         batch: req.batch,
         reps: req.reps,
         warmup: req.warmup,
-        timing: None,
+        timing,
         seed: req.seed,
     };
     let mut prof = profile_async(&ctx, &p, &opts).await.map_err(js)?;
