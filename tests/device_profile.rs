@@ -244,7 +244,7 @@ fn cli_profile_kernels_then_tradeoff_from_it() {
     assert_eq!(m["adapter"]["name"], adapter.as_str());
     let title = std::fs::read_to_string(out.join("title.txt")).unwrap();
     assert!(
-        title.contains(&format!("device: {adapter} (profile {csv_s})")),
+        title.contains(&format!("device: {adapter} (profile device_profile.csv)")),
         "{title}"
     );
     // The study's device times are the profile's.

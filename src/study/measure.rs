@@ -85,12 +85,16 @@ impl Measurements {
         }
     }
 
-    /// The device in chart titles: the adapter, and the profile file when the times came
-    /// from one (`<adapter> (profile F.csv)`).
+    /// The device in chart titles: the adapter, and the profile file's name when the times
+    /// came from one (`<adapter> (profile F.csv)`; the manifest has its path).
     pub fn device_label(&self) -> String {
         match &self.device_profile {
             None => self.run.adapter.name.clone(),
-            Some(d) => format!("{} (profile {})", self.run.adapter.name, d.profile),
+            Some(d) => {
+                let path = std::path::Path::new(&d.profile);
+                let name = path.file_name().unwrap_or(path.as_os_str());
+                format!("{} (profile {})", self.run.adapter.name, name.to_string_lossy())
+            }
         }
     }
 }
