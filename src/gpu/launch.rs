@@ -282,13 +282,10 @@ impl<'a> Builder<'a> {
                 (k, self.pack_conv_weights(&prm, weight)?, [fx, fy, z])
             }
         };
-        // `main` of conv_direct.wgsl also reads the input as vec4s (binding 7); its
-        // `pointwise` entry and conv2d.wgsl do not, and a bind group lists exactly the
-        // bindings of its layout.
-        let vec_view = match plan.kernel {
-            ConvKernel::Direct(_) => tiling::direct_spec(&s).entry() == "main",
-            _ => false,
-        };
+        // Every entry point of conv_direct.wgsl also reads the input through binding 7
+        // (as vec4s, or as scalars where binding 1 holds its vec4 view); conv2d.wgsl does
+        // not, and a bind group lists exactly the bindings of its layout.
+        let vec_view = matches!(plan.kernel, ConvKernel::Direct(_));
         let partial = if plan.k_splits > 1 {
             buffers::zeroed(self.ctx, "split-k partial sums", plan.scratch_bytes)
         } else {

@@ -131,7 +131,7 @@ impl Pipelines {
                 match which {
                     Specialised::Direct(tile, spec, aligned) => {
                         let o = tile.overrides(spec, aligned);
-                        kernel(dev, "conv_direct.wgsl", spec.entry(), &o, wide)
+                        kernel(dev, "conv_direct.wgsl", tile.entry(spec), &o, wide)
                     }
                     Specialised::Depthwise(spec, aligned, out_aligned) => {
                         let o = shaders::depthwise_overrides(spec, aligned, out_aligned);
