@@ -26,6 +26,12 @@
 // channels writes raw partial sums that conv2d.wgsl's `splitk_reduce` finishes. Outputs of
 // a few channels take the entry point `single` instead (one channel per thread, below).
 
+// Threads per workgroup: CONV_DIRECT_WG, or fewer for layers of few threads, whose
+// workgroups would otherwise be too few to spread over a CPU adapter's cores.
+override WG: u32 = CONV_DIRECT_WG;
+// The activation's code (`p.act`) as a pipeline constant: the epilogue's tests of it are
+// resolved when the pipeline is compiled, not once per 4 outputs.
+override ACT: u32 = 0u;
 override ROWS: u32 = 4u;
 override CG: u32 = 1u;
 override CG_FAST: bool = true;
@@ -156,7 +162,7 @@ fn put_ch(b: u32, ks: u32, co: u32, pix: u32, n: u32, v0: vec4<f32>) {
         }
     } else if (n == 4u && idx % 4u == 0u) {
         if (p.has_res != 0u) { v += res4[idx / 4u]; }
-        y4[idx / 4u] = apply_act4(v, p.act);
+        y4[idx / 4u] = apply_act4(v, ACT);
     } else {
         let i1 = idx + 1u;
         let i2 = idx + 2u;
@@ -167,7 +173,7 @@ fn put_ch(b: u32, ks: u32, co: u32, pix: u32, n: u32, v0: vec4<f32>) {
             if (n > 2u) { v.z += res4[i2 / 4u][i2 % 4u]; }
             if (n > 3u) { v.w += res4[i3 / 4u][i3 % 4u]; }
         }
-        let r = apply_act4(v, p.act);
+        let r = apply_act4(v, ACT);
         y4[idx / 4u][idx % 4u] = r.x;
         if (n > 1u) { y4[i1 / 4u][i1 % 4u] = r.y; }
         if (n > 2u) { y4[i2 / 4u][i2 % 4u] = r.z; }
@@ -193,11 +199,11 @@ fn put_row(b: u32, ks: u32, co0: u32, oy: u32, ox0: u32,
     }
 }
 
-@compute @workgroup_size(CONV_DIRECT_WG)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     // Threads over channel groups and pixel tiles, folded over x and y (the per-dimension
     // limit); z is (sample, reduction slice).
-    let t = gid.x + gid.y * nwg.x * CONV_DIRECT_WG;
+    let t = gid.x + gid.y * nwg.x * WG;
     let cgroups = (p.out_c + 4u * CG - 1u) / (4u * CG);
     let ncol = (p.out_w + 3u) / 4u;
     let ntiles = ncol * ((p.out_h + ROWS - 1u) / ROWS);
@@ -593,9 +599,9 @@ fn put_row8(b: u32, ks: u32, co: u32, oy: u32, ox0: u32, c0: vec4<f32>, c1: vec4
 // the ROWS + 2 input rows is read once as a 10-value window serving the output rows it
 // feeds; every other shape takes the generic loop. CG_FAST: consecutive threads take
 // consecutive channels (else consecutive pixel tiles); split-K as `main`.
-@compute @workgroup_size(CONV_DIRECT_WG)
+@compute @workgroup_size(WG)
 fn single(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let t = gid.x + gid.y * nwg.x * CONV_DIRECT_WG;
+    let t = gid.x + gid.y * nwg.x * WG;
     let ncol = (p.out_w + 7u) / 8u;
     let ntiles = ncol * ((p.out_h + ROWS - 1u) / ROWS);
     var co = t % p.out_c;
@@ -725,21 +731,22 @@ fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 // planes hold a multiple of 4 pixels, so that every plane starts on a vec4).
 @group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
 
-// The input as scalars for the pointwise loop on planes that are not vec4-aligned (the
-// same buffer as `x` and `xv`).
-@group(0) @binding(7) var<storage, read> x1: array<f32>;
-
 // The 4 consecutive input pixels from `pix` of the plane at `base` (pointwise), 0 past the
-// plane: one vector load where planes are vec4-aligned (SPEC = DIRECT_PW4), else 4 scalar
-// loads (half the values two vector loads would read: a CPU adapter loads every value of
-// every lane on its own).
+// plane: one vector load where planes are vec4-aligned (SPEC = DIRECT_PW4), else the two
+// vectors that hold them, shifted (two vector loads cost a CPU adapter less than 4 scalar
+// ones).
 fn pixels4(base: u32, pix: u32, plane: u32) -> vec4<f32> {
     if (SPEC == DIRECT_PW4) {
         return x4[(base + pix) / 4u];
     }
     let i = base + pix;
-    let last = arrayLength(&x1) - 1u;
-    let v = vec4<f32>(x1[i], x1[min(i + 1u, last)], x1[min(i + 2u, last)], x1[min(i + 3u, last)]);
+    let lo = x4[i / 4u];
+    let hi = x4[min(i / 4u + 1u, arrayLength(&x4) - 1u)];
+    let r = i % 4u;
+    var v = lo;
+    if (r == 1u) { v = vec4<f32>(lo.yzw, hi.x); }
+    if (r == 2u) { v = vec4<f32>(lo.zw, hi.xy); }
+    if (r == 3u) { v = vec4<f32>(lo.w, hi.xyz); }
     let inside = pix + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(plane);
     return select(vec4<f32>(0.0), v, inside);
 }
@@ -748,9 +755,9 @@ fn pixels4(base: u32, pix: u32, plane: u32) -> vec4<f32> {
 // ROWS "rows" are ROWS runs of 4 consecutive pixels, so inputs are whole vec4 loads (or 4
 // contiguous ones) and no kernel-window arithmetic is left. Tile, channel groups, lane
 // mapping and split-K as `main`.
-@compute @workgroup_size(CONV_DIRECT_WG)
+@compute @workgroup_size(WG)
 fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let t = gid.x + gid.y * nwg.x * CONV_DIRECT_WG;
+    let t = gid.x + gid.y * nwg.x * WG;
     let cgroups = (p.out_c + 4u * CG - 1u) / (4u * CG);
     let plane = p.out_h * p.out_w;
     let ntiles = ((plane + 3u) / 4u + ROWS - 1u) / ROWS;

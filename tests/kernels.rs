@@ -346,7 +346,11 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
     for (i, (name, c, batch, input)) in cases.into_iter().enumerate() {
         let shape = ConvShape::new(&c, batch, input).unwrap();
         let mut plans = tiling::candidates(&shape, DeviceClass::Gpu).unwrap();
-        plans.extend(tiling::candidates(&shape, DeviceClass::Cpu).unwrap());
+        for p in tiling::candidates(&shape, DeviceClass::Cpu).unwrap() {
+            if !plans.contains(&p) {
+                plans.push(p);
+            }
+        }
         for plan in &plans {
             check_conv_with(&ctx, name, c, batch, input, 100 + i as u64, Some(plan));
             ran.insert((plan.kernel.to_string(), plan.k_splits > 1));
@@ -376,6 +380,7 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             cg: 2,
             cg_fast: true,
             single: false,
+            wg: splitbench::gpu::shaders::CONV_DIRECT_WG,
         }),
     ] {
         assert!(

@@ -30,6 +30,9 @@ pub const CONV_NARROW_WG_Y: u32 = 32;
 pub const CONV_SPLITK_TARGET_WORKGROUPS: u32 = 128;
 /// Threads per workgroup of the direct convolution (`conv_direct.wgsl`), a 1-D group.
 pub const CONV_DIRECT_WG: u32 = 64;
+/// Threads per workgroup of the direct convolution's small-workgroup tiles (layers of few
+/// threads: enough workgroups to spread over a CPU adapter's cores).
+pub const CONV_DIRECT_WG_SMALL: u32 = 16;
 /// Output columns per thread of the direct convolution (one vec4 of pixels per row).
 pub const CONV_DIRECT_COLS: u32 = 4;
 /// Output columns per thread of the direct convolution's single-channel tiles (two vec4s of
@@ -113,26 +116,35 @@ pub struct DirectTile {
     pub cg_fast: bool,
     /// One output channel per thread, scalar weights (entry point `single`).
     pub single: bool,
+    /// Threads per workgroup: [`CONV_DIRECT_WG`] or [`CONV_DIRECT_WG_SMALL`].
+    pub wg: u32,
 }
 
 impl DirectTile {
     /// Every tile the shader is compiled for: rows 1, 2, 4 x (1, 2 channel groups, or a
-    /// single channel) x both lane mappings.
-    pub const ALL: [DirectTile; 18] = {
+    /// single channel) x both lane mappings x both workgroup sizes.
+    pub const ALL: [DirectTile; 36] = {
         let mut all = [DirectTile {
             rows: 1,
             cg: 1,
             cg_fast: true,
             single: false,
-        }; 18];
+            wg: CONV_DIRECT_WG,
+        }; 36];
         let mut i = 0;
-        while i < 18 {
-            let kind = (i / 2) % 3;
+        while i < 36 {
+            let j = i % 18;
+            let kind = (j / 2) % 3;
             all[i] = DirectTile {
-                rows: [1, 2, 4][i / 6],
+                rows: [1, 2, 4][j / 6],
                 cg: if kind == 1 { 2 } else { 1 },
-                cg_fast: i % 2 == 0,
+                cg_fast: j % 2 == 0,
                 single: kind == 2,
+                wg: if i < 18 {
+                    CONV_DIRECT_WG
+                } else {
+                    CONV_DIRECT_WG_SMALL
+                },
             };
             i += 1;
         }
@@ -166,10 +178,12 @@ impl DirectTile {
             spec.entry()
         }
     }
-    /// The pipeline-overridable constants of `conv_direct.wgsl` for this tile, `spec`, and
-    /// whether its windows' rows are vec4-aligned.
-    pub fn overrides(self, spec: DirectSpec, aligned: bool) -> [(&'static str, f64); 5] {
+    /// The pipeline-overridable constants of `conv_direct.wgsl` for this tile, `spec`,
+    /// whether its windows' rows are vec4-aligned, and the activation's code `act`.
+    pub fn overrides(self, spec: DirectSpec, aligned: bool, act: u32) -> [(&'static str, f64); 7] {
         [
+            ("ACT", act as f64),
+            ("WG", self.wg as f64),
             ("ROWS", self.rows as f64),
             ("CG", self.cg as f64),
             ("CG_FAST", self.cg_fast as u32 as f64),
@@ -195,7 +209,7 @@ pub fn depthwise_overrides(
 
 /// A convolution kernel: the implicit GEMM of `conv2d.wgsl` with a tile shape, or the
 /// direct convolution of `conv_direct.wgsl` with its tile. Written and parsed as
-/// `gemm-<channels>x<pixels>` and `direct-r<rows>-c<channels>-<ch|px>` (the tile cache and
+/// `gemm-<channels>x<pixels>` and `direct-r<rows>-c<channels>-<ch|px>[-w<threads>]` (the tile cache and
 /// the profile manifest use these names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConvKernel {
@@ -211,13 +225,19 @@ impl std::fmt::Display for ConvKernel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ConvKernel::Gemm(t) => write!(f, "gemm-{}x{}", t.tile_m(), t.tile_n()),
-            ConvKernel::Direct(t) => write!(
-                f,
-                "direct-r{}-c{}-{}",
-                t.rows,
-                t.channels(),
-                if t.cg_fast { "ch" } else { "px" }
-            ),
+            ConvKernel::Direct(t) => {
+                write!(
+                    f,
+                    "direct-r{}-c{}-{}",
+                    t.rows,
+                    t.channels(),
+                    if t.cg_fast { "ch" } else { "px" }
+                )?;
+                if t.wg != CONV_DIRECT_WG {
+                    write!(f, "-w{}", t.wg)?;
+                }
+                Ok(())
+            }
             ConvKernel::Depthwise => write!(f, "depthwise"),
         }
     }
