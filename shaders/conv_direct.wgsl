@@ -19,11 +19,19 @@
 // DIRECT_K3S1 (3x3, stride 1) also reads each of the ROWS + 2 input rows once, for the up
 // to 3 output rows it feeds, with the 9 weights of an input channel in registers;
 // DIRECT_K3S2 (3x3, stride 2) reads each of the 2 ROWS + 1 input rows once as a 9-value
-// window. CG_FAST chooses what consecutive
+// window; DIRECT_P1S2 (1x1, stride 2, no padding) reads one strided run per output row,
+// no kernel loops. CG_FAST chooses what consecutive
 // threads take: consecutive channel groups (inputs shared, weights coalesced) or
 // consecutive pixel tiles (for layers with one channel group). Split-K over input
-// channels writes raw partial sums that conv2d.wgsl's `splitk_reduce` finishes.
+// channels writes raw partial sums that conv2d.wgsl's `splitk_reduce` finishes. Outputs of
+// a few channels take the entry point `single` instead (one channel per thread, below).
 
+// Threads per workgroup: CONV_DIRECT_WG, or fewer for layers of few threads, whose
+// workgroups would otherwise be too few to spread over a CPU adapter's cores.
+override WG: u32 = CONV_DIRECT_WG;
+// The activation's code (`p.act`) as a pipeline constant: the epilogue's tests of it are
+// resolved when the pipeline is compiled, not once per 4 outputs.
+override ACT: u32 = 0u;
 override ROWS: u32 = 4u;
 override CG: u32 = 1u;
 override CG_FAST: bool = true;
@@ -34,7 +42,7 @@ override SPEC: u32 = DIRECT_GENERIC;
 // from `xv`, the same buffer as `x`.
 override ALIGNED: bool = false;
 
-const_assert CONV_DIRECT_COLS == 4u && CONV_DIRECT_CO_PAD == 8u;
+const_assert CONV_DIRECT_COLS == 4u && CONV_DIRECT_SINGLE_COLS == 8u && CONV_DIRECT_CO_PAD == 8u;
 
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -140,7 +148,8 @@ fn bias4(co0: u32) -> vec4<f32> {
 
 // Channel `co` (if it exists) at the `n` (up to 4) consecutive pixels from `pix` (flat
 // index in the plane), `v` holding them with their bias: residual and activation, or the
-// raw partial sums under split-K. A whole vec4-aligned run is one vector store.
+// raw partial sums under split-K. A whole vec4-aligned run is one vector store, else up to
+// 4 component stores (unrolled: rows of 7 or 14 pixels are mostly unaligned runs).
 fn put_ch(b: u32, ks: u32, co: u32, pix: u32, n: u32, v0: vec4<f32>) {
     if (co >= p.out_c) { return; }
     let plane = p.out_h * p.out_w;
@@ -153,15 +162,22 @@ fn put_ch(b: u32, ks: u32, co: u32, pix: u32, n: u32, v0: vec4<f32>) {
         }
     } else if (n == 4u && idx % 4u == 0u) {
         if (p.has_res != 0u) { v += res4[idx / 4u]; }
-        y4[idx / 4u] = vec4<f32>(apply_act(v.x, p.act), apply_act(v.y, p.act),
-                                 apply_act(v.z, p.act), apply_act(v.w, p.act));
+        y4[idx / 4u] = apply_act4(v, ACT);
     } else {
-        for (var j = 0u; j < n; j++) {
-            let i = idx + j;
-            var r = v[j];
-            if (p.has_res != 0u) { r += res4[i / 4u][i % 4u]; }
-            y4[i / 4u][i % 4u] = apply_act(r, p.act);
+        let i1 = idx + 1u;
+        let i2 = idx + 2u;
+        let i3 = idx + 3u;
+        if (p.has_res != 0u) {
+            v.x += res4[idx / 4u][idx % 4u];
+            if (n > 1u) { v.y += res4[i1 / 4u][i1 % 4u]; }
+            if (n > 2u) { v.z += res4[i2 / 4u][i2 % 4u]; }
+            if (n > 3u) { v.w += res4[i3 / 4u][i3 % 4u]; }
         }
+        let r = apply_act4(v, ACT);
+        y4[idx / 4u][idx % 4u] = r.x;
+        if (n > 1u) { y4[i1 / 4u][i1 % 4u] = r.y; }
+        if (n > 2u) { y4[i2 / 4u][i2 % 4u] = r.z; }
+        if (n > 3u) { y4[i3 / 4u][i3 % 4u] = r.w; }
     }
 }
 
@@ -183,11 +199,11 @@ fn put_row(b: u32, ks: u32, co0: u32, oy: u32, ox0: u32,
     }
 }
 
-@compute @workgroup_size(CONV_DIRECT_WG)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     // Threads over channel groups and pixel tiles, folded over x and y (the per-dimension
     // limit); z is (sample, reduction slice).
-    let t = gid.x + gid.y * nwg.x * CONV_DIRECT_WG;
+    let t = gid.x + gid.y * nwg.x * WG;
     let cgroups = (p.out_c + 4u * CG - 1u) / (4u * CG);
     let ncol = (p.out_w + 3u) / 4u;
     let ntiles = ncol * ((p.out_h + ROWS - 1u) / ROWS);
@@ -396,6 +412,33 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             }
             continue;
         }
+        if (SPEC == DIRECT_P1S2) {
+            // 1x1, stride 2, no padding: output row oy reads input row 2 oy (inside the
+            // plane whenever oy is), no kernel loops.
+            let w0 = wt[ci * wstride + wc];
+            var v0 = vec4<f32>(0.0);
+            if (CG > 1u) { v0 = wt[ci * wstride + wc + 1u]; }
+            let ix = i32(2u * ox0);
+            let xs0 = strided4(base, 2u * oy0, ix, 2);
+            acc4(&a00, &a01, &a02, &a03, xs0, w0);
+            if (CG > 1u) { acc4(&b00, &b01, &b02, &b03, xs0, v0); }
+            if (ROWS > 1u && oy0 + 1u < p.out_h) {
+                let xs = strided4(base, 2u * oy0 + 2u, ix, 2);
+                acc4(&a10, &a11, &a12, &a13, xs, w0);
+                if (CG > 1u) { acc4(&b10, &b11, &b12, &b13, xs, v0); }
+            }
+            if (ROWS > 2u && oy0 + 2u < p.out_h) {
+                let xs = strided4(base, 2u * oy0 + 4u, ix, 2);
+                acc4(&a20, &a21, &a22, &a23, xs, w0);
+                if (CG > 1u) { acc4(&b20, &b21, &b22, &b23, xs, v0); }
+            }
+            if (ROWS > 3u && oy0 + 3u < p.out_h) {
+                let xs = strided4(base, 2u * oy0 + 6u, ix, 2);
+                acc4(&a30, &a31, &a32, &a33, xs, w0);
+                if (CG > 1u) { acc4(&b30, &b31, &b32, &b33, xs, v0); }
+            }
+            continue;
+        }
         for (var ky = 0u; ky < p.kh; ky++) {
             // Input rows of the thread's output rows; out of range means padding.
             let iy0 = i32(oy0 * p.stride_h + ky) - i32(p.pad_h);
@@ -506,6 +549,165 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
 }
 
+// The packed weights as scalars, for `single`: output channel `co` of reduction step `k`
+// is `ws[k * wpad + co]`, `wpad` the channels rounded up to CONV_DIRECT_CO_PAD.
+@group(0) @binding(2) var<storage, read> ws: array<f32>;
+
+// The 10-value window of row `iy` of the plane at `base` from column `ix` (3 kernel
+// columns of 8 output columns at stride 1). Aligned (ix + 1, the tile's first column, a
+// multiple of 8 on rows of a multiple of 4), the middle 8 are two vector loads; the second
+// is zero past the row (the right padding of the tile's fourth column).
+fn win10(base: u32, iy: u32, ix: i32) -> array<f32, 10> {
+    if (ALIGNED) {
+        let i = (base + iy * p.in_w + u32(ix + 1)) / 4u;
+        let a = xv[i];
+        let inside = u32(ix + 5) < p.in_w;
+        let b = select(vec4<f32>(0.0), xv[min(i + 1u, arrayLength(&xv) - 1u)], inside);
+        return array<f32, 10>(xat(base, iy, ix), a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w,
+                              xat(base, iy, ix + 9));
+    }
+    return array<f32, 10>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2),
+                          xat(base, iy, ix + 3), xat(base, iy, ix + 4), xat(base, iy, ix + 5),
+                          xat(base, iy, ix + 6), xat(base, iy, ix + 7), xat(base, iy, ix + 8),
+                          xat(base, iy, ix + 9));
+}
+
+// One kernel row (weights w.x, w.y, w.z) of a 3-wide stride-1 window into 8 output
+// columns: c0 the first 4, c1 the next 4.
+fn acc_row8(c0: ptr<function, vec4<f32>>, c1: ptr<function, vec4<f32>>,
+            v: array<f32, 10>, w: vec3<f32>) {
+    *c0 += vec4<f32>(v[0], v[1], v[2], v[3]) * w.x + vec4<f32>(v[1], v[2], v[3], v[4]) * w.y
+         + vec4<f32>(v[2], v[3], v[4], v[5]) * w.z;
+    *c1 += vec4<f32>(v[4], v[5], v[6], v[7]) * w.x + vec4<f32>(v[5], v[6], v[7], v[8]) * w.y
+         + vec4<f32>(v[6], v[7], v[8], v[9]) * w.z;
+}
+
+// Output row `oy` (if inside) of channel `co` from column `ox0`: 8 pixels as two runs of
+// 4, fewer at the row's end; `c0` and `c1` hold them with their bias.
+fn put_row8(b: u32, ks: u32, co: u32, oy: u32, ox0: u32, c0: vec4<f32>, c1: vec4<f32>) {
+    if (oy >= p.out_h) { return; }
+    put_ch(b, ks, co, oy * p.out_w + ox0, min(4u, p.out_w - ox0), c0);
+    if (ox0 + 4u < p.out_w) {
+        put_ch(b, ks, co, oy * p.out_w + ox0 + 4u, min(4u, p.out_w - ox0 - 4u), c1);
+    }
+}
+
+// Direct convolution of one output channel per thread (tiles of `DirectTile::single`:
+// outputs of 1 to 4 channels, which `main`'s vec4s of 4 channels would mostly pad): each
+// thread computes ROWS output rows x 8 output columns of channel `co`, accumulators vec4s
+// over 4 columns, weights scalars. For 3x3 stride-1 kernels (SPEC = DIRECT_K3S1) each of
+// the ROWS + 2 input rows is read once as a 10-value window serving the output rows it
+// feeds; every other shape takes the generic loop. CG_FAST: consecutive threads take
+// consecutive channels (else consecutive pixel tiles); split-K as `main`.
+@compute @workgroup_size(WG)
+fn single(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let t = gid.x + gid.y * nwg.x * WG;
+    let ncol = (p.out_w + 7u) / 8u;
+    let ntiles = ncol * ((p.out_h + ROWS - 1u) / ROWS);
+    var co = t % p.out_c;
+    var tile = t / p.out_c;
+    if (!CG_FAST) {
+        tile = t % ntiles;
+        co = t / ntiles;
+    }
+    if (tile >= ntiles || co >= p.out_c) { return; }
+    let b = gid.z / p.k_splits;
+    let ks = gid.z % p.k_splits;
+    let ox0 = (tile % ncol) * 8u;
+    let oy0 = (tile / ncol) * ROWS;
+    let wpad = (p.out_c + CONV_DIRECT_CO_PAD - 1u) / CONV_DIRECT_CO_PAD * CONV_DIRECT_CO_PAD;
+    let ci_begin = ks * p.k_chunk;
+    let ci_end = min(p.in_c, ci_begin + p.k_chunk);
+
+    var c00 = vec4<f32>(0.0); var c01 = vec4<f32>(0.0);
+    var c10 = vec4<f32>(0.0); var c11 = vec4<f32>(0.0);
+    var c20 = vec4<f32>(0.0); var c21 = vec4<f32>(0.0);
+    var c30 = vec4<f32>(0.0); var c31 = vec4<f32>(0.0);
+
+    let plane = p.in_h * p.in_w;
+    let sx = i32(p.stride_w);
+    for (var ci = ci_begin; ci < ci_end; ci++) {
+        let base = (b * p.in_c + ci) * plane;
+        if (SPEC == DIRECT_K3S1) {
+            let k0 = ci * 9u * wpad + co;
+            let w0 = vec3<f32>(ws[k0], ws[k0 + wpad], ws[k0 + 2u * wpad]);
+            let w1 = vec3<f32>(ws[k0 + 3u * wpad], ws[k0 + 4u * wpad], ws[k0 + 5u * wpad]);
+            let w2 = vec3<f32>(ws[k0 + 6u * wpad], ws[k0 + 7u * wpad], ws[k0 + 8u * wpad]);
+            let ix = i32(ox0) - i32(p.pad_w);
+            let iy0 = i32(oy0) - i32(p.pad_h);
+            // Input row r feeds output row r - ky with kernel row ky (unrolled).
+            if (iy0 >= 0 && iy0 < i32(p.in_h)) {
+                let v = win10(base, u32(iy0), ix);
+                acc_row8(&c00, &c01, v, w0);
+            }
+            if (iy0 + 1 >= 0 && iy0 + 1 < i32(p.in_h)) {
+                let v = win10(base, u32(iy0 + 1), ix);
+                if (ROWS > 1u) { acc_row8(&c10, &c11, v, w0); }
+                acc_row8(&c00, &c01, v, w1);
+            }
+            if (iy0 + 2 >= 0 && iy0 + 2 < i32(p.in_h)) {
+                let v = win10(base, u32(iy0 + 2), ix);
+                if (ROWS > 2u) { acc_row8(&c20, &c21, v, w0); }
+                if (ROWS > 1u) { acc_row8(&c10, &c11, v, w1); }
+                acc_row8(&c00, &c01, v, w2);
+            }
+            if (ROWS > 1u && iy0 + 3 >= 0 && iy0 + 3 < i32(p.in_h)) {
+                let v = win10(base, u32(iy0 + 3), ix);
+                if (ROWS > 3u) { acc_row8(&c30, &c31, v, w0); }
+                if (ROWS > 2u) { acc_row8(&c20, &c21, v, w1); }
+                acc_row8(&c10, &c11, v, w2);
+            }
+            if (ROWS > 2u && iy0 + 4 >= 0 && iy0 + 4 < i32(p.in_h)) {
+                let v = win10(base, u32(iy0 + 4), ix);
+                if (ROWS > 3u) { acc_row8(&c30, &c31, v, w1); }
+                acc_row8(&c20, &c21, v, w2);
+            }
+            if (ROWS > 3u && iy0 + 5 >= 0 && iy0 + 5 < i32(p.in_h)) {
+                let v = win10(base, u32(iy0 + 5), ix);
+                acc_row8(&c30, &c31, v, w2);
+            }
+            continue;
+        }
+        for (var ky = 0u; ky < p.kh; ky++) {
+            let iy0 = i32(oy0 * p.stride_h + ky) - i32(p.pad_h);
+            let dy = i32(p.stride_h);
+            let ok0 = iy0 >= 0 && iy0 < i32(p.in_h);
+            let ok1 = ROWS > 1u && iy0 + dy >= 0 && iy0 + dy < i32(p.in_h);
+            let ok2 = ROWS > 2u && iy0 + 2 * dy >= 0 && iy0 + 2 * dy < i32(p.in_h);
+            let ok3 = ROWS > 3u && iy0 + 3 * dy >= 0 && iy0 + 3 * dy < i32(p.in_h);
+            let krow = (ci * p.kh + ky) * p.kw;
+            for (var kx = 0u; kx < p.kw; kx++) {
+                let w = ws[(krow + kx) * wpad + co];
+                let ix = i32(ox0 * p.stride_w + kx) - i32(p.pad_w);
+                let ix4 = ix + 4 * sx;
+                if (ok0) {
+                    c00 += strided4(base, u32(iy0), ix, sx) * w;
+                    c01 += strided4(base, u32(iy0), ix4, sx) * w;
+                }
+                if (ok1) {
+                    c10 += strided4(base, u32(iy0 + dy), ix, sx) * w;
+                    c11 += strided4(base, u32(iy0 + dy), ix4, sx) * w;
+                }
+                if (ok2) {
+                    c20 += strided4(base, u32(iy0 + 2 * dy), ix, sx) * w;
+                    c21 += strided4(base, u32(iy0 + 2 * dy), ix4, sx) * w;
+                }
+                if (ok3) {
+                    c30 += strided4(base, u32(iy0 + 3 * dy), ix, sx) * w;
+                    c31 += strided4(base, u32(iy0 + 3 * dy), ix4, sx) * w;
+                }
+            }
+        }
+    }
+
+    var bw = 0.0;
+    if (p.has_bias != 0u && p.k_splits == 1u) { bw = bias[co]; }
+    put_row8(b, ks, co, oy0, ox0, c00 + bw, c01 + bw);
+    if (ROWS > 1u) { put_row8(b, ks, co, oy0 + 1u, ox0, c10 + bw, c11 + bw); }
+    if (ROWS > 2u) { put_row8(b, ks, co, oy0 + 2u, ox0, c20 + bw, c21 + bw); }
+    if (ROWS > 3u) { put_row8(b, ks, co, oy0 + 3u, ox0, c30 + bw, c31 + bw); }
+}
+
 // The repacked weights `pack_weights` writes (the output binding, as scalars).
 @group(0) @binding(5) var<storage, read_write> packed: array<f32>;
 
@@ -531,7 +733,8 @@ fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 
 // The 4 consecutive input pixels from `pix` of the plane at `base` (pointwise), 0 past the
 // plane: one vector load where planes are vec4-aligned (SPEC = DIRECT_PW4), else the two
-// vectors that hold them, shifted.
+// vectors that hold them, shifted (two vector loads cost a CPU adapter less than 4 scalar
+// ones).
 fn pixels4(base: u32, pix: u32, plane: u32) -> vec4<f32> {
     if (SPEC == DIRECT_PW4) {
         return x4[(base + pix) / 4u];
@@ -552,9 +755,9 @@ fn pixels4(base: u32, pix: u32, plane: u32) -> vec4<f32> {
 // ROWS "rows" are ROWS runs of 4 consecutive pixels, so inputs are whole vec4 loads (or 4
 // contiguous ones) and no kernel-window arithmetic is left. Tile, channel groups, lane
 // mapping and split-K as `main`.
-@compute @workgroup_size(CONV_DIRECT_WG)
+@compute @workgroup_size(WG)
 fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let t = gid.x + gid.y * nwg.x * CONV_DIRECT_WG;
+    let t = gid.x + gid.y * nwg.x * WG;
     let cgroups = (p.out_c + 4u * CG - 1u) / (4u * CG);
     let plane = p.out_h * p.out_w;
     let ntiles = ((plane + 3u) / 4u + ROWS - 1u) / ROWS;

@@ -82,25 +82,33 @@ fn s2(a: vec4<f32>, b: vec4<f32>, c: f32, w: vec3<f32>) -> vec4<f32> {
 }
 
 // Residual and activation of 4 outputs from column `ox0` of row `oy` (the accumulator
-// holds the bias already).
+// holds the bias already); unaligned rows (widths of 7 or 14) as up to 4 component
+// stores, unrolled, the activation applied once to the vector.
 fn put(b: u32, c: u32, oy: u32, ox0: u32, acc: vec4<f32>) {
     if (oy >= p.out_h) { return; }
     let row = ((b * p.out_c + c) * p.out_h + oy) * p.out_w;
+    var v = acc;
     if (OUT_ALIGNED) {
-        var v = acc;
         if (p.has_res != 0u) { v += res[(row + ox0) / 4u]; }
-        y[(row + ox0) / 4u] = vec4<f32>(apply_act(v.x, p.act), apply_act(v.y, p.act),
-                                        apply_act(v.z, p.act), apply_act(v.w, p.act));
+        y[(row + ox0) / 4u] = apply_act4(v, p.act);
         return;
     }
-    for (var j = 0u; j < 4u; j++) {
-        if (ox0 + j < p.out_w) {
-            let idx = row + ox0 + j;
-            var v = acc[j];
-            if (p.has_res != 0u) { v += res[idx / 4u][idx % 4u]; }
-            y[idx / 4u][idx % 4u] = apply_act(v, p.act);
-        }
+    let i0 = row + ox0;
+    let i1 = i0 + 1u;
+    let i2 = i0 + 2u;
+    let i3 = i0 + 3u;
+    let n = p.out_w - ox0;
+    if (p.has_res != 0u) {
+        v.x += res[i0 / 4u][i0 % 4u];
+        if (n > 1u) { v.y += res[i1 / 4u][i1 % 4u]; }
+        if (n > 2u) { v.z += res[i2 / 4u][i2 % 4u]; }
+        if (n > 3u) { v.w += res[i3 / 4u][i3 % 4u]; }
     }
+    let r = apply_act4(v, p.act);
+    y[i0 / 4u][i0 % 4u] = r.x;
+    if (n > 1u) { y[i1 / 4u][i1 % 4u] = r.y; }
+    if (n > 2u) { y[i2 / 4u][i2 % 4u] = r.z; }
+    if (n > 3u) { y[i3 / 4u][i3 % 4u] = r.w; }
 }
 
 @compute @workgroup_size(WG_1D)

@@ -202,6 +202,14 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             1,
             Shape::new(1, 6, 5),
         ),
+        // A 2-channel encoder on rows of a multiple of 4 but not of 8: one channel per
+        // thread, its 8-column windows' second vector past the row (right padding).
+        (
+            "encoder 6->2 aligned",
+            with(conv(6, 2, 3, 1, 1, 1), Act::Tanh, true),
+            2,
+            Shape::new(6, 7, 12),
+        ),
         // Rows that start on a vec4: vector window loads (K3S1, WIN3).
         (
             "3x3 s1 aligned",
@@ -338,7 +346,11 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
     for (i, (name, c, batch, input)) in cases.into_iter().enumerate() {
         let shape = ConvShape::new(&c, batch, input).unwrap();
         let mut plans = tiling::candidates(&shape, DeviceClass::Gpu).unwrap();
-        plans.extend(tiling::candidates(&shape, DeviceClass::Cpu).unwrap());
+        for p in tiling::candidates(&shape, DeviceClass::Cpu).unwrap() {
+            if !plans.contains(&p) {
+                plans.push(p);
+            }
+        }
         for plan in &plans {
             check_conv_with(&ctx, name, c, batch, input, 100 + i as u64, Some(plan));
             ran.insert((plan.kernel.to_string(), plan.k_splits > 1));
@@ -367,6 +379,8 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             rows: 1,
             cg: 2,
             cg_fast: true,
+            single: false,
+            wg: splitbench::gpu::shaders::CONV_DIRECT_WG,
         }),
     ] {
         assert!(
@@ -403,10 +417,10 @@ fn conv_plans_split_small_outputs_and_keep_big_layers_whole_and_fit_their_conv()
         matches!(p.kernel, ConvKernel::Direct(_)) && p.k_splits > 1,
         "{p:?}"
     );
-    // A 1-channel bottleneck encoder never computes a 64-channel tile.
+    // A 1-channel bottleneck encoder computes one channel per thread, not 4 or 64.
     let p = conv_plan(&conv(16, 1, 3, 1, 1, 1), 1, Shape::new(16, 112, 112)).unwrap();
     assert!(
-        matches!(p.kernel, ConvKernel::Direct(t) if t.channels() == 4),
+        matches!(p.kernel, ConvKernel::Direct(t) if t.channels() == 1),
         "{p:?}"
     );
     // A big layer keeps the plain wide GEMM tile.

@@ -257,7 +257,7 @@ fn pipeline_overrides_are_declared_by_their_shaders() {
     };
     let tile = DirectTile::ALL[0];
     assert_eq!(
-        names(&tile.overrides(DirectSpec::K3s1, true)),
+        names(&tile.overrides(DirectSpec::K3s1, true, 0)),
         declared("conv_direct.wgsl")
     );
     assert_eq!(
@@ -332,6 +332,48 @@ fn every_kernel_fits_webgpu_guaranteed_limits() {
             }
         }
     }
+}
+
+#[test]
+fn every_direct_tile_specialises_within_webgpu_limits() {
+    // The direct convolution's workgroup size is an override (the tile's `wg`): the
+    // specialised entry point of every tile must stay within a browser's 256 invocations.
+    use shaders::{DirectSpec, DirectTile};
+    let l = wgpu::Limits::default();
+    let file = "conv_direct.wgsl";
+    let module = parse(file, &shaders::source(file).unwrap());
+    let info = naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::all(),
+    )
+    .validate(&module)
+    .unwrap();
+    let mut checked = 0;
+    for tile in DirectTile::ALL {
+        for spec in [DirectSpec::K3s1, DirectSpec::Pw4] {
+            let entry = tile.entry(spec);
+            let constants: naga::back::PipelineConstants = tile
+                .overrides(spec, true, 0)
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect();
+            let (m, _) = naga::back::pipeline_constants::process_overrides(
+                &module,
+                &info,
+                Some((naga::ShaderStage::Compute, entry)),
+                &constants,
+            )
+            .unwrap_or_else(|e| panic!("{file}::{entry} with {tile:?}: {e}"));
+            let n: u32 = m.entry_points[0].workgroup_size.iter().product();
+            assert_eq!(n, tile.wg, "{file}::{entry} with {tile:?}");
+            assert!(
+                n <= l.max_compute_invocations_per_workgroup,
+                "{tile:?}: {n}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 2 * DirectTile::ALL.len());
 }
 
 /// Decimal float literals of `src` (`1.5`, `-3e38`, `2.0f`), as written.

@@ -271,7 +271,9 @@ impl<'a> Builder<'a> {
             ConvKernel::Direct(tile) => {
                 let spec = tiling::direct_spec(&s);
                 let aligned = tiling::direct_aligned(&s);
-                let k = self.k.conv_direct(&self.ctx.device, tile, spec, aligned);
+                let k = self
+                    .k
+                    .conv_direct(&self.ctx.device, tile, spec, aligned, c.act.code());
                 let [x, _, z] = plan.workgroups;
                 let [fx, fy, _] = fold_1d(x, max);
                 if z > max {
@@ -282,11 +284,11 @@ impl<'a> Builder<'a> {
                 (k, self.pack_conv_weights(&prm, weight)?, [fx, fy, z])
             }
         };
-        // `main` of conv_direct.wgsl also reads the input as vec4s (binding 7); its
-        // `pointwise` entry and conv2d.wgsl do not, and a bind group lists exactly the
-        // bindings of its layout.
+        // `main` and `single` of conv_direct.wgsl also read the input as vec4s (binding
+        // 7); its `pointwise` entry and conv2d.wgsl do not, and a bind group lists exactly
+        // the bindings of its layout.
         let vec_view = match plan.kernel {
-            ConvKernel::Direct(_) => tiling::direct_spec(&s).entry() == "main",
+            ConvKernel::Direct(t) => t.entry(tiling::direct_spec(&s)) != "pointwise",
             _ => false,
         };
         let partial = if plan.k_splits > 1 {

@@ -31,7 +31,7 @@ impl<P> Clone for Kernel<P> {
 /// A pipeline compiled per value of its override constants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Specialised {
-    Direct(DirectTile, DirectSpec, bool),
+    Direct(DirectTile, DirectSpec, bool, u32),
     Depthwise(DirectSpec, bool, bool),
 }
 
@@ -129,9 +129,9 @@ impl Pipelines {
             .or_insert_with(|| {
                 let wide = ConvTile::WIDE;
                 match which {
-                    Specialised::Direct(tile, spec, aligned) => {
-                        let o = tile.overrides(spec, aligned);
-                        kernel(dev, "conv_direct.wgsl", spec.entry(), &o, wide)
+                    Specialised::Direct(tile, spec, aligned, act) => {
+                        let o = tile.overrides(spec, aligned, act);
+                        kernel(dev, "conv_direct.wgsl", tile.entry(spec), &o, wide)
                     }
                     Specialised::Depthwise(spec, aligned, out_aligned) => {
                         let o = shaders::depthwise_overrides(spec, aligned, out_aligned);
@@ -143,15 +143,16 @@ impl Pipelines {
     }
 
     /// The direct convolution for `tile`, its loop specialised as `spec`, with vector
-    /// loads of aligned window rows or not.
+    /// loads of aligned window rows or not, and the activation of code `act`.
     pub(crate) fn conv_direct(
         &self,
         dev: &wgpu::Device,
         tile: DirectTile,
         spec: DirectSpec,
         aligned: bool,
+        act: u32,
     ) -> Kernel<ConvParams> {
-        self.specialised(dev, Specialised::Direct(tile, spec, aligned))
+        self.specialised(dev, Specialised::Direct(tile, spec, aligned, act))
     }
 
     /// The depthwise convolution, its loop specialised as `spec`, with vector loads of

@@ -30,8 +30,14 @@ pub const CONV_NARROW_WG_Y: u32 = 32;
 pub const CONV_SPLITK_TARGET_WORKGROUPS: u32 = 128;
 /// Threads per workgroup of the direct convolution (`conv_direct.wgsl`), a 1-D group.
 pub const CONV_DIRECT_WG: u32 = 64;
+/// Threads per workgroup of the direct convolution's small-workgroup tiles (layers of few
+/// threads: enough workgroups to spread over a CPU adapter's cores).
+pub const CONV_DIRECT_WG_SMALL: u32 = 16;
 /// Output columns per thread of the direct convolution (one vec4 of pixels per row).
 pub const CONV_DIRECT_COLS: u32 = 4;
+/// Output columns per thread of the direct convolution's single-channel tiles (two vec4s of
+/// pixels per row).
+pub const CONV_DIRECT_SINGLE_COLS: u32 = 8;
 /// The direct convolution's packed weights round the output channels up to this many
 /// (two vec4 channel groups), so that a thread's second group never reads past the end.
 pub const CONV_DIRECT_CO_PAD: u32 = 8;
@@ -95,32 +101,50 @@ impl ConvTile {
 }
 
 /// Tile of the direct convolution (`conv_direct.wgsl`): each thread computes `4 * cg`
-/// output channels x `rows` output rows x [`CONV_DIRECT_COLS`] output columns. The fields
-/// are the shader's pipeline-overridable constants ([`DirectTile::overrides`]).
+/// output channels x `rows` output rows x [`CONV_DIRECT_COLS`] output columns (entry points
+/// `main` and `pointwise`), or, for a `single` tile, one output channel x `rows` rows x
+/// [`CONV_DIRECT_SINGLE_COLS`] columns (entry point `single`: outputs of a few channels,
+/// which groups of 4 would mostly pad). The fields are the shader's pipeline-overridable
+/// constants ([`DirectTile::overrides`]) and its entry point.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DirectTile {
     /// Output rows per thread: 1, 2 or 4.
     pub rows: u32,
-    /// Groups of 4 output channels per thread: 1 or 2.
+    /// Groups of 4 output channels per thread: 1 or 2 (1 for a `single` tile).
     pub cg: u32,
     /// Consecutive threads take consecutive channel groups (else consecutive pixel tiles).
     pub cg_fast: bool,
+    /// One output channel per thread, scalar weights (entry point `single`).
+    pub single: bool,
+    /// Threads per workgroup: [`CONV_DIRECT_WG`] or [`CONV_DIRECT_WG_SMALL`].
+    pub wg: u32,
 }
 
 impl DirectTile {
-    /// Every tile the shader is compiled for.
-    pub const ALL: [DirectTile; 12] = {
+    /// Every tile the shader is compiled for: rows 1, 2, 4 x (1, 2 channel groups, or a
+    /// single channel) x both lane mappings x both workgroup sizes.
+    pub const ALL: [DirectTile; 36] = {
         let mut all = [DirectTile {
             rows: 1,
             cg: 1,
             cg_fast: true,
-        }; 12];
+            single: false,
+            wg: CONV_DIRECT_WG,
+        }; 36];
         let mut i = 0;
-        while i < 12 {
+        while i < 36 {
+            let j = i % 18;
+            let kind = (j / 2) % 3;
             all[i] = DirectTile {
-                rows: [1, 2, 4][i / 4],
-                cg: 1 + (i / 2) as u32 % 2,
-                cg_fast: i % 2 == 0,
+                rows: [1, 2, 4][j / 6],
+                cg: if kind == 1 { 2 } else { 1 },
+                cg_fast: j % 2 == 0,
+                single: kind == 2,
+                wg: if i < 18 {
+                    CONV_DIRECT_WG
+                } else {
+                    CONV_DIRECT_WG_SMALL
+                },
             };
             i += 1;
         }
@@ -128,16 +152,38 @@ impl DirectTile {
     };
     /// Output channels per thread.
     pub const fn channels(self) -> u32 {
-        4 * self.cg
+        if self.single {
+            1
+        } else {
+            4 * self.cg
+        }
+    }
+    /// Output columns per thread.
+    pub const fn cols(self) -> u32 {
+        if self.single {
+            CONV_DIRECT_SINGLE_COLS
+        } else {
+            CONV_DIRECT_COLS
+        }
     }
     /// Output pixels per thread.
     pub const fn pixels(self) -> u32 {
-        self.rows * CONV_DIRECT_COLS
+        self.rows * self.cols()
     }
-    /// The pipeline-overridable constants of `conv_direct.wgsl` for this tile, `spec`, and
-    /// whether its windows' rows are vec4-aligned.
-    pub fn overrides(self, spec: DirectSpec, aligned: bool) -> [(&'static str, f64); 5] {
+    /// The entry point of `conv_direct.wgsl` that runs this tile with loop `spec`.
+    pub fn entry(self, spec: DirectSpec) -> &'static str {
+        if self.single {
+            "single"
+        } else {
+            spec.entry()
+        }
+    }
+    /// The pipeline-overridable constants of `conv_direct.wgsl` for this tile, `spec`,
+    /// whether its windows' rows are vec4-aligned, and the activation's code `act`.
+    pub fn overrides(self, spec: DirectSpec, aligned: bool, act: u32) -> [(&'static str, f64); 7] {
         [
+            ("ACT", act as f64),
+            ("WG", self.wg as f64),
             ("ROWS", self.rows as f64),
             ("CG", self.cg as f64),
             ("CG_FAST", self.cg_fast as u32 as f64),
@@ -163,7 +209,7 @@ pub fn depthwise_overrides(
 
 /// A convolution kernel: the implicit GEMM of `conv2d.wgsl` with a tile shape, or the
 /// direct convolution of `conv_direct.wgsl` with its tile. Written and parsed as
-/// `gemm-<channels>x<pixels>` and `direct-r<rows>-c<channels>-<ch|px>` (the tile cache and
+/// `gemm-<channels>x<pixels>` and `direct-r<rows>-c<channels>-<ch|px>[-w<threads>]` (the tile cache and
 /// the profile manifest use these names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConvKernel {
@@ -179,13 +225,19 @@ impl std::fmt::Display for ConvKernel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ConvKernel::Gemm(t) => write!(f, "gemm-{}x{}", t.tile_m(), t.tile_n()),
-            ConvKernel::Direct(t) => write!(
-                f,
-                "direct-r{}-c{}-{}",
-                t.rows,
-                t.channels(),
-                if t.cg_fast { "ch" } else { "px" }
-            ),
+            ConvKernel::Direct(t) => {
+                write!(
+                    f,
+                    "direct-r{}-c{}-{}",
+                    t.rows,
+                    t.channels(),
+                    if t.cg_fast { "ch" } else { "px" }
+                )?;
+                if t.wg != CONV_DIRECT_WG {
+                    write!(f, "-w{}", t.wg)?;
+                }
+                Ok(())
+            }
             ConvKernel::Depthwise => write!(f, "depthwise"),
         }
     }
@@ -497,6 +549,7 @@ pub fn constants(tile: ConvTile) -> Vec<(&'static str, u32)> {
         ("CONV_TILE_K", CONV_TILE_K),
         ("CONV_DIRECT_WG", CONV_DIRECT_WG),
         ("CONV_DIRECT_COLS", CONV_DIRECT_COLS),
+        ("CONV_DIRECT_SINGLE_COLS", CONV_DIRECT_SINGLE_COLS),
         ("CONV_DIRECT_CO_PAD", CONV_DIRECT_CO_PAD),
         ("DEPTHWISE_ROWS", DEPTHWISE_ROWS),
         ("LINEAR_WG", LINEAR_WG),
@@ -521,7 +574,7 @@ pub fn prelude_for(tile: ConvTile) -> String {
         .collect()
 }
 
-/// `apply_act(v, code)`, the activation every kernel's epilogue applies, with the codes of
+/// `apply_act(v, code)` (and `apply_act4` of a vec4), the activation every kernel's epilogue applies, with the codes of
 /// [`Act::code`] (one definition for all shaders).
 fn activation_wgsl() -> String {
     let c = |a: Act| a.code();
@@ -540,6 +593,24 @@ fn activation_wgsl() -> String {
 }}
 // erf by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7): WGSL has no erf.
 fn erf_approx(x: f32) -> f32 {{
+    return erf_approx4(vec4<f32>(x)).x;
+}}
+// `apply_act` of 4 values at once: the activation's code is tested once per vector, not
+// once per value (the epilogue of a layer with a short reduction is mostly these tests).
+fn apply_act4(v: vec4<f32>, act: u32) -> vec4<f32> {{
+    let z = vec4<f32>(0.0);
+    if (act == {relu}u) {{ return max(v, z); }}
+    if (act == {relu6}u) {{ return clamp(v, z, vec4<f32>(6.0)); }}
+    if (act == {tanh}u) {{ return tanh(v); }}
+    if (act == {elu}u) {{ return select(exp(v) - 1.0, v, v > z); }}
+    if (act == {sigmoid}u) {{ return 1.0 / (1.0 + exp(-v)); }}
+    if (act == {hsigmoid}u) {{ return clamp(v + 3.0, z, vec4<f32>(6.0)) / 6.0; }}
+    if (act == {hswish}u) {{ return v * clamp(v + 3.0, z, vec4<f32>(6.0)) / 6.0; }}
+    if (act == {silu}u) {{ return v / (1.0 + exp(-v)); }}
+    if (act == {gelu}u) {{ return 0.5 * v * (1.0 + erf_approx4(v * 0.70710678)); }}
+    return v;
+}}
+fn erf_approx4(x: vec4<f32>) -> vec4<f32> {{
     let t = 1.0 / (1.0 + 0.3275911 * abs(x));
     let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741
         + t * (-1.453152027 + t * 1.061405429))));

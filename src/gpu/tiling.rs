@@ -198,6 +198,11 @@ impl ConvPlan {
 const SPLITK_MAX_SCRATCH_BYTES: u64 = 16 << 20;
 /// Below this many threads a direct convolution on a GPU splits its reduction.
 const DIRECT_SPLITK_TARGET_THREADS: u64 = 8192;
+/// Most output channels for which the direct kernel's single-channel tiles are candidates.
+const SINGLE_MAX_CHANNELS: u32 = 12;
+/// Below this many workgroups of [`shaders::CONV_DIRECT_WG`] threads, the heuristic gives a
+/// CPU adapter's direct convolution small workgroups, and the autotuner times them.
+const SMALL_WG_BELOW: u64 = 16;
 /// Fewest input channels per split-K slice of the direct convolution.
 const DIRECT_MIN_CHANNELS_PER_SLICE: u32 = 8;
 
@@ -253,13 +258,13 @@ fn gemm(s: &ConvShape, tile: ConvTile) -> Result<ConvPlan> {
 }
 
 /// Threads of the direct kernel with `tile` on `s` per sample and reduction slice: one per
-/// channel group and pixel tile (`rows` x 4 pixels of the plane, or `rows` runs of 4
-/// consecutive pixels for the pointwise loop).
+/// channel group and pixel tile (`rows` x `tile.cols()` pixels of the plane, or `rows`
+/// runs of 4 consecutive pixels for the pointwise loop).
 fn direct_threads(s: &ConvShape, tile: DirectTile) -> u64 {
     let (oc, oh, ow) = s.output;
-    let cols = shaders::CONV_DIRECT_COLS;
+    let cols = tile.cols();
     let tiles = match direct_spec(s) {
-        DirectSpec::Pw | DirectSpec::Pw4 | DirectSpec::Fc => {
+        DirectSpec::Pw | DirectSpec::Pw4 | DirectSpec::Fc if !tile.single => {
             (oh * ow).div_ceil(cols).div_ceil(tile.rows) as u64
         }
         _ => ow.div_ceil(cols) as u64 * oh.div_ceil(tile.rows) as u64,
@@ -278,13 +283,13 @@ fn direct(s: &ConvShape, tile: DirectTile, k_splits: u32) -> Result<ConvPlan> {
     }
     let cin = s.input.0;
     let mut k_chunk = cin.div_ceil(k_splits.clamp(1, cin));
-    if direct_spec(s) == DirectSpec::Fc {
+    if direct_spec(s) == DirectSpec::Fc && !tile.single {
         // The fully connected loop reads 4 input channels per step.
         k_chunk = k_chunk.next_multiple_of(4);
     }
     let k_splits = cin.div_ceil(k_chunk);
     let threads = direct_threads(s, tile);
-    let groups = threads.div_ceil(shaders::CONV_DIRECT_WG as u64);
+    let groups = threads.div_ceil(tile.wg as u64);
     let x = u32::try_from(groups)
         .map_err(|_| Error::Unsupported(format!("conv2d of {threads} direct threads")))?;
     let z = s
@@ -355,19 +360,42 @@ pub fn plan_for(s: &ConvShape, kernel: ConvKernel, split: bool) -> Result<ConvPl
     }
 }
 
-/// The direct tile the heuristic picks: two channel groups unless the output has at most
-/// 4 channels, as many rows as the output has (up to 4), and lanes along channel groups
-/// when there are enough of them to fill a SIMD group of 8.
-fn direct_tile(s: &ConvShape) -> DirectTile {
+/// Whether `s` takes the direct kernel's pointwise loops (whose single-channel tile would
+/// be the generic loop: slower than 4 channels of the pointwise one).
+fn pointwise_loop(s: &ConvShape) -> bool {
+    matches!(
+        direct_spec(s),
+        DirectSpec::Pw | DirectSpec::Pw4 | DirectSpec::Fc
+    )
+}
+
+/// The direct tile the heuristic picks: one channel per thread when the output has at
+/// most 4 channels (groups of 4 would mostly pad), else two channel groups; as many rows as
+/// the output has (up to 4), lanes along channel groups when there are enough of them to
+/// fill a SIMD group of 8, and on a CPU adapter small workgroups when the layer has too few
+/// threads for [`SMALL_WG_BELOW`] workgroups of the usual size.
+fn direct_tile(s: &ConvShape, class: DeviceClass) -> DirectTile {
     let (oc, oh, _) = s.output;
+    let single = oc <= 4 && !pointwise_loop(s);
     let cg = if oc > 4 { 2 } else { 1 };
     let rows = match oh {
         1 => 1,
         2 => 2,
         _ => 4,
     };
-    let cg_fast = oc.div_ceil(4 * cg) >= 8;
-    DirectTile { rows, cg, cg_fast }
+    let cg_fast = !single && oc.div_ceil(4 * cg) >= 8;
+    let mut tile = DirectTile {
+        rows,
+        cg,
+        cg_fast,
+        single,
+        wg: shaders::CONV_DIRECT_WG,
+    };
+    let threads = direct_threads(s, tile) * s.batch as u64;
+    if class == DeviceClass::Cpu && threads < SMALL_WG_BELOW * shaders::CONV_DIRECT_WG as u64 {
+        tile.wg = shaders::CONV_DIRECT_WG_SMALL;
+    }
+    tile
 }
 
 /// A plan chosen without measuring. Depthwise convolutions take the depthwise kernel;
@@ -388,7 +416,7 @@ pub fn heuristic(s: &ConvShape, class: DeviceClass) -> Result<ConvPlan> {
     if s.groups == 1 && (class == DeviceClass::Cpu || narrow) {
         return plan_for(
             s,
-            ConvKernel::Direct(direct_tile(s)),
+            ConvKernel::Direct(direct_tile(s, class)),
             class == DeviceClass::Gpu,
         );
     }
@@ -410,11 +438,14 @@ pub fn conv_plan(c: &Conv2d, batch: usize, input: Shape) -> Result<ConvPlan> {
     heuristic(&ConvShape::new(c, batch, input)?, DeviceClass::Gpu)
 }
 
-/// Every plan worth timing for `s`, the heuristic's pick for `class` first (the only
-/// one for a depthwise convolution, which has one kernel): both GEMM
-/// tiles, and for ungrouped convolutions every direct tile that fits the output (no
-/// rows beyond it, a second channel group only above 4 channels, one lane mapping when
-/// the other is the same), each unsplit and split as on a GPU.
+/// Every plan worth timing for `s` on a `class` adapter, the heuristic's pick first (the
+/// only one for a depthwise convolution, which has one kernel): both GEMM tiles (on a CPU
+/// adapter only for grouped convolutions), and for ungrouped convolutions every direct
+/// tile that fits the output (no rows beyond it, a second channel group only above 4
+/// channels, one channel per thread only up to [`SINGLE_MAX_CHANNELS`] and not in
+/// pointwise loops, small workgroups only on a CPU adapter for layers of few threads, one
+/// lane mapping when the other is the same), each unsplit and (but for small workgroups)
+/// split as on a GPU.
 pub fn candidates(s: &ConvShape, class: DeviceClass) -> Result<Vec<ConvPlan>> {
     let first = heuristic(s, class)?;
     if s.is_depthwise() {
@@ -426,22 +457,32 @@ pub fn candidates(s: &ConvShape, class: DeviceClass) -> Result<Vec<ConvPlan>> {
             out.push(p);
         }
     };
-    for tile in [ConvTile::WIDE, ConvTile::NARROW] {
-        push(gemm(s, tile)?);
+    // On a CPU adapter the GEMM's tiles run 100-1000 times slower than the direct
+    // kernel's (workgroup memory and barriers are emulated): timing them would be most of
+    // the tuning time, so only grouped convolutions (which need them) take them there.
+    if class == DeviceClass::Gpu || s.groups != 1 {
+        for tile in [ConvTile::WIDE, ConvTile::NARROW] {
+            push(gemm(s, tile)?);
+        }
     }
     if s.groups == 1 {
         let (oc, oh, _) = s.output;
         for tile in DirectTile::ALL {
             let groups = oc.div_ceil(tile.channels());
             let one_tile = direct_threads(s, tile) == groups as u64;
+            let threads = direct_threads(s, tile) * s.batch as u64;
+            let few = threads < SMALL_WG_BELOW * shaders::CONV_DIRECT_WG as u64;
+            let small = tile.wg != shaders::CONV_DIRECT_WG;
             let fits = (tile.cg == 1 || oc > 4)
+                && (!small || (few && class == DeviceClass::Cpu))
+                && (!tile.single || (oc <= SINGLE_MAX_CHANNELS && !pointwise_loop(s)))
                 && (tile.rows == 1 || oh > tile.rows / 2)
                 && !(groups == 1 && tile.cg_fast)
                 && !(one_tile && !tile.cg_fast && groups > 1);
             if fits {
                 push(direct(s, tile, 1)?);
                 let k = direct_splits(s, tile);
-                if k > 1 {
+                if k > 1 && !small {
                     push(direct(s, tile, k)?);
                 }
             }
