@@ -93,7 +93,11 @@ impl Measurements {
             Some(d) => {
                 let path = std::path::Path::new(&d.profile);
                 let name = path.file_name().unwrap_or(path.as_os_str());
-                format!("{} (profile {})", self.run.adapter.name, name.to_string_lossy())
+                format!(
+                    "{} (profile {})",
+                    self.run.adapter.name,
+                    name.to_string_lossy()
+                )
             }
         }
     }
