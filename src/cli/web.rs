@@ -3,6 +3,7 @@
 
 use super::args::positive;
 use anyhow::Result;
+use splitbench::net::web::lan_address;
 use splitbench::net::{WebEvent, WebOptions, WebServer};
 use std::io::Write;
 use std::path::PathBuf;
@@ -49,7 +50,20 @@ pub fn run(a: &Args) -> Result<()> {
     })?;
     println!("serving {}", server.url());
     if a.listen.starts_with("0.0.0.0") || a.listen.starts_with("[::]") {
-        println!("  from a phone: the same URL with this machine's address on your network");
+        let port = server
+            .url()
+            .rsplit(':')
+            .next()
+            .unwrap_or("")
+            .trim_end_matches('/');
+        let scheme = if a.tls { "https" } else { "http" };
+        match lan_address() {
+            Some(ip) => println!("  from a phone on this network: {scheme}://{ip}:{port}/"),
+            None => println!("  from a phone: this URL with the machine's network address"),
+        }
+        if !a.tls {
+            println!("  (browsers allow WebGPU only on localhost or HTTPS: add --tls)");
+        }
     }
     println!("  results go to {}", a.out.display());
     std::io::stdout().flush()?;

@@ -270,12 +270,24 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
-/// A self-signed certificate and key (PEM) for `localhost` and the listen address's host.
+/// This machine's address on the network of its default route (what a phone on the same
+/// Wi-Fi connects to), if it has one: the local end of a UDP "connection", which sends
+/// nothing.
+pub fn lan_address() -> Option<std::net::IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.0.2.1:9").ok()?; // TEST-NET-1: routed like any address, never reached
+    Some(s.local_addr().ok()?.ip()).filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+}
+
+/// A self-signed certificate and key (PEM) for `localhost`, the listen address's host and,
+/// when listening on all addresses, the LAN address.
 fn self_signed(listen: &str) -> Result<(Vec<u8>, Vec<u8>)> {
     let mut names = vec!["localhost".to_string()];
     if let Some((host, _)) = listen.rsplit_once(':') {
         let host = host.trim_matches(['[', ']']);
-        if !host.is_empty() && host != "localhost" {
+        if host == "0.0.0.0" || host == "::" {
+            names.extend(lan_address().map(|ip| ip.to_string()));
+        } else if !host.is_empty() && host != "localhost" {
             names.push(host.to_string());
         }
     }
