@@ -19,8 +19,9 @@ const WANTED: wgpu::Features = wgpu::Features::TIMESTAMP_QUERY
     .union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES);
 
 /// What an adapter is and can do, as printed by `splitbench devices` and recorded in
-/// every manifest.
-#[derive(Clone, Debug, serde::Serialize)]
+/// every manifest (and read back from one: what a manifest lacks stays empty or 0).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct AdapterSummary {
     /// Adapter name (`llvmpipe (LLVM 15.0.6, 256 bits)`, `NVIDIA H100 80GB HBM3`).
     pub name: String,

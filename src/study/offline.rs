@@ -81,46 +81,13 @@ fn read_manifest(csv: &Path) -> Result<Option<(PathBuf, serde_json::Value)>> {
 /// The adapter a profile manifest names (what it lacks stays empty or 0); `unknown device
 /// (profile F.csv)` without a manifest.
 fn adapter_of(manifest: Option<&serde_json::Value>, csv: &Path) -> AdapterSummary {
-    let a = manifest.and_then(|m| m.get("adapter"));
-    let s = |k: &str| {
-        a.and_then(|a| a.get(k)?.as_str().map(String::from))
-            .unwrap_or_default()
-    };
-    let b = |k: &str| a.and_then(|a| a.get(k)?.as_bool()).unwrap_or(false);
-    let n = |k: &str| a.and_then(|a| a.get(k)?.as_u64()).unwrap_or(0);
-    let n32 = |k: &str| u32::try_from(n(k)).unwrap_or(u32::MAX);
-    let sizes = a
-        .and_then(|a| a.get("subgroup_sizes")?.as_array().cloned())
+    let mut a: AdapterSummary = manifest
+        .and_then(|m| serde_json::from_value(m.get("adapter")?.clone()).ok())
         .unwrap_or_default();
-    let size = |i: usize| {
-        sizes
-            .get(i)
-            .and_then(|v| v.as_u64())
-            .and_then(|v| u32::try_from(v).ok())
-            .unwrap_or(0)
-    };
-    let name = Some(s("name"))
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| format!("unknown device (profile {})", csv.display()));
-    AdapterSummary {
-        name,
-        backend: s("backend"),
-        device_type: s("device_type"),
-        driver: s("driver"),
-        driver_info: s("driver_info"),
-        timestamps: b("timestamps"),
-        timestamps_inside_passes: b("timestamps_inside_passes"),
-        timestamps_inside_encoders: b("timestamps_inside_encoders"),
-        f16: b("f16"),
-        subgroups: b("subgroups"),
-        subgroup_sizes: (size(0), size(1)),
-        max_storage_buffer_binding_size: n("max_storage_buffer_binding_size"),
-        max_buffer_size: n("max_buffer_size"),
-        max_compute_workgroup_storage_size: n32("max_compute_workgroup_storage_size"),
-        max_compute_invocations_per_workgroup: n32("max_compute_invocations_per_workgroup"),
-        max_compute_workgroups_per_dimension: n32("max_compute_workgroups_per_dimension"),
-        limits: s("limits"),
+    if a.name.is_empty() {
+        a.name = format!("unknown device (profile {})", csv.display());
     }
+    a
 }
 
 /// The device times of the profile rows `rows` of `graph` read from `csv`.
