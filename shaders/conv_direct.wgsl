@@ -32,6 +32,13 @@ override WG: u32 = CONV_DIRECT_WG;
 // The activation's code (`p.act`) as a pipeline constant: the epilogue's tests of it are
 // resolved when the pipeline is compiled, not once per 4 outputs.
 override ACT: u32 = 0u;
+// The rest of the epilogue, constant for the same reason (a CPU adapter runs both sides
+// of a branch on a uniform value): a residual is added; the reduction is split (raw
+// partial sums are written); every run of 4 output pixels stored starts on a vec4 (the
+// output width, for `pointwise` the plane, a multiple of 4).
+override RES: bool = false;
+override SPLIT: bool = false;
+override OUT_ALIGNED: bool = false;
 override ROWS: u32 = 4u;
 override CG: u32 = 1u;
 override CG_FAST: bool = true;
@@ -139,7 +146,7 @@ fn acc_win3(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
 // per thread, not once per pixel); 0 without bias or under split-K, whose reduction adds
 // it.
 fn bias4(co0: u32) -> vec4<f32> {
-    if (p.has_bias == 0u || p.k_splits > 1u) { return vec4<f32>(0.0); }
+    if (p.has_bias == 0u || SPLIT) { return vec4<f32>(0.0); }
     let last = p.out_c - 1u;
     let v = vec4<f32>(bias[min(co0, last)], bias[min(co0 + 1u, last)],
                       bias[min(co0 + 2u, last)], bias[min(co0 + 3u, last)]);
@@ -155,19 +162,19 @@ fn put_ch(b: u32, ks: u32, co: u32, pix: u32, n: u32, v0: vec4<f32>) {
     let plane = p.out_h * p.out_w;
     let idx = (b * p.out_c + co) * plane + pix;
     var v = v0;
-    if (p.k_splits > 1u) {
+    if (SPLIT) {
         let at = ks * p.batch * p.out_c * plane + idx;
         for (var j = 0u; j < n; j++) {
             partial[at + j] = v[j];
         }
-    } else if (n == 4u && idx % 4u == 0u) {
-        if (p.has_res != 0u) { v += res4[idx / 4u]; }
+    } else if (OUT_ALIGNED || (n == 4u && idx % 4u == 0u)) {
+        if (RES) { v += res4[idx / 4u]; }
         y4[idx / 4u] = apply_act4(v, ACT);
     } else {
         let i1 = idx + 1u;
         let i2 = idx + 2u;
         let i3 = idx + 3u;
-        if (p.has_res != 0u) {
+        if (RES) {
             v.x += res4[idx / 4u][idx % 4u];
             if (n > 1u) { v.y += res4[i1 / 4u][i1 % 4u]; }
             if (n > 2u) { v.z += res4[i2 / 4u][i2 % 4u]; }
@@ -214,8 +221,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         cgi = t / ntiles;
     }
     if (tile >= ntiles || cgi >= cgroups) { return; }
-    let b = gid.z / p.k_splits;
-    let ks = gid.z % p.k_splits;
+    let b = select(gid.z, gid.z / p.k_splits, SPLIT);
+    let ks = select(0u, gid.z % p.k_splits, SPLIT);
     let ox0 = (tile % ncol) * 4u;
     let oy0 = (tile / ncol) * ROWS;
     // Packed weights: [k][CONV_DIRECT_CO_PAD-rounded channels / 4] vec4s.
@@ -611,8 +618,8 @@ fn single(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
         co = t / ntiles;
     }
     if (tile >= ntiles || co >= p.out_c) { return; }
-    let b = gid.z / p.k_splits;
-    let ks = gid.z % p.k_splits;
+    let b = select(gid.z, gid.z / p.k_splits, SPLIT);
+    let ks = select(0u, gid.z % p.k_splits, SPLIT);
     let ox0 = (tile % ncol) * 8u;
     let oy0 = (tile / ncol) * ROWS;
     let wpad = (p.out_c + CONV_DIRECT_CO_PAD - 1u) / CONV_DIRECT_CO_PAD * CONV_DIRECT_CO_PAD;
@@ -701,7 +708,7 @@ fn single(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     }
 
     var bw = 0.0;
-    if (p.has_bias != 0u && p.k_splits == 1u) { bw = bias[co]; }
+    if (p.has_bias != 0u && !SPLIT) { bw = bias[co]; }
     put_row8(b, ks, co, oy0, ox0, c00 + bw, c01 + bw);
     if (ROWS > 1u) { put_row8(b, ks, co, oy0 + 1u, ox0, c10 + bw, c11 + bw); }
     if (ROWS > 2u) { put_row8(b, ks, co, oy0 + 2u, ox0, c20 + bw, c21 + bw); }
@@ -768,8 +775,8 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
         cgi = t / ntiles;
     }
     if (tile >= ntiles || cgi >= cgroups) { return; }
-    let b = gid.z / p.k_splits;
-    let ks = gid.z % p.k_splits;
+    let b = select(gid.z, gid.z / p.k_splits, SPLIT);
+    let ks = select(0u, gid.z % p.k_splits, SPLIT);
     let pix0 = tile * ROWS * 4u;
     let wstride = (p.out_c + CONV_DIRECT_CO_PAD - 1u) / CONV_DIRECT_CO_PAD * (CONV_DIRECT_CO_PAD / 4u);
     let wc = cgi * CG;

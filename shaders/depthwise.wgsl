@@ -7,13 +7,33 @@
 // rows serves all output rows it feeds; at stride 2 (DIRECT_K3S2) a 9-value window of each
 // of the 2 ROWS + 1 input rows does. Other kernels take the generic loop. Consecutive
 // threads take consecutive pixel tiles of a channel, then channels, then samples. It takes
-// conv2d.wgsl's ConvParams (from the prelude) and ignores the split-K fields.
+// conv2d.wgsl's ConvParams (from the prelude) and ignores the split-K fields and the
+// activation and residual flags (the pipeline constants ACT and RES say them).
 
 override SPEC: u32 = DIRECT_GENERIC;
 // Input rows start on a vec4 (width a multiple of 4) and the 3x3 windows' padding is 1:
 // the middle of each window row is whole vector loads from `x4`, the same buffer as `x`.
 override ALIGNED: bool = false;
 override OUT_ALIGNED: bool = false;
+// The fused activation's code and whether a residual is added, as pipeline constants:
+// CPU implementations run both sides of a branch on a uniform value masked, so a runtime
+// `p.act` would evaluate every activation (exp, tanh, erf) for every output.
+override ACT: u32 = 0u;
+override RES: bool = false;
+// The layer's plane sizes and channels as pipeline constants when nonzero (else from `p`):
+// divisions and bounds by constants compile to multiplies and compares, where a CPU
+// implementation divides lane by lane.
+override IN_H: u32 = 0u;
+override IN_W: u32 = 0u;
+override OUT_H: u32 = 0u;
+override OUT_W: u32 = 0u;
+override CHANNELS: u32 = 0u;
+
+fn in_h() -> u32 { return select(p.in_h, IN_H, IN_H != 0u); }
+fn in_w() -> u32 { return select(p.in_w, IN_W, IN_W != 0u); }
+fn out_h() -> u32 { return select(p.out_h, OUT_H, OUT_H != 0u); }
+fn out_w() -> u32 { return select(p.out_w, OUT_W, OUT_W != 0u); }
+fn channels() -> u32 { return select(p.out_c, CHANNELS, CHANNELS != 0u); }
 
 const_assert DEPTHWISE_ROWS == 4u;
 
@@ -31,13 +51,13 @@ const_assert DEPTHWISE_ROWS == 4u;
 // The input at row `iy` (in range) and column `ix` of the plane at `base`; 0 in the
 // padding. The index is clamped so that the load itself never leaves the row.
 fn xat(base: u32, iy: u32, ix: i32) -> f32 {
-    let inside = ix >= 0 && ix < i32(p.in_w);
-    let v = x[base + iy * p.in_w + u32(clamp(ix, 0, i32(p.in_w) - 1))];
+    let inside = ix >= 0 && ix < i32(in_w());
+    let v = x[base + iy * in_w() + u32(clamp(ix, 0, i32(in_w()) - 1))];
     return select(0.0, v, inside);
 }
 
 fn row_ok(iy: i32) -> bool {
-    return iy >= 0 && iy < i32(p.in_h);
+    return iy >= 0 && iy < i32(in_h());
 }
 
 // One kernel row of a 3x3 stride-1 window (6 values) into 4 output columns.
@@ -49,7 +69,7 @@ fn s1(lo: vec4<f32>, hi: vec2<f32>, w: vec3<f32>) -> vec4<f32> {
 fn win6(base: u32, iy: u32, ix: i32) -> array<f32, 6> {
     if (ALIGNED) {
         // ix + 1 is the tile's first column, a multiple of 4.
-        let c = x4[(base + iy * p.in_w + u32(ix + 1)) / 4u];
+        let c = x4[(base + iy * in_w() + u32(ix + 1)) / 4u];
         return array<f32, 6>(xat(base, iy, ix), c.x, c.y, c.z, c.w, xat(base, iy, ix + 5));
     }
     return array<f32, 6>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2),
@@ -61,7 +81,7 @@ fn win6(base: u32, iy: u32, ix: i32) -> array<f32, 6> {
 // the last vector.
 fn win9(base: u32, iy: u32, ix: i32) -> array<f32, 9> {
     if (ALIGNED) {
-        let i = (base + iy * p.in_w + u32(ix + 1)) / 4u;
+        let i = (base + iy * in_w() + u32(ix + 1)) / 4u;
         let last = arrayLength(&x4) - 1u;
         let a = x4[min(i, last)];
         let b = x4[min(i + 1u, last)];
@@ -85,45 +105,45 @@ fn s2(a: vec4<f32>, b: vec4<f32>, c: f32, w: vec3<f32>) -> vec4<f32> {
 // holds the bias already); unaligned rows (widths of 7 or 14) as up to 4 component
 // stores, unrolled, the activation applied once to the vector.
 fn put(b: u32, c: u32, oy: u32, ox0: u32, acc: vec4<f32>) {
-    if (oy >= p.out_h) { return; }
-    let row = ((b * p.out_c + c) * p.out_h + oy) * p.out_w;
+    if (oy >= out_h()) { return; }
+    let row = ((b * channels() + c) * out_h() + oy) * out_w();
     var v = acc;
     if (OUT_ALIGNED) {
-        if (p.has_res != 0u) { v += res[(row + ox0) / 4u]; }
-        y[(row + ox0) / 4u] = apply_act4(v, p.act);
+        if (RES) { v += res[(row + ox0) / 4u]; }
+        y[(row + ox0) / 4u] = apply_act4(v, ACT);
         return;
     }
     let i0 = row + ox0;
     let i1 = i0 + 1u;
     let i2 = i0 + 2u;
     let i3 = i0 + 3u;
-    let n = p.out_w - ox0;
-    if (p.has_res != 0u) {
+    let n = out_w() - ox0;
+    if (RES) {
         v.x += res[i0 / 4u][i0 % 4u];
         if (n > 1u) { v.y += res[i1 / 4u][i1 % 4u]; }
         if (n > 2u) { v.z += res[i2 / 4u][i2 % 4u]; }
         if (n > 3u) { v.w += res[i3 / 4u][i3 % 4u]; }
     }
-    let r = apply_act4(v, p.act);
+    let r = apply_act4(v, ACT);
     y[i0 / 4u][i0 % 4u] = r.x;
     if (n > 1u) { y[i1 / 4u][i1 % 4u] = r.y; }
     if (n > 2u) { y[i2 / 4u][i2 % 4u] = r.z; }
     if (n > 3u) { y[i3 / 4u][i3 % 4u] = r.w; }
 }
 
-@compute @workgroup_size(WG_1D)
+@compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     // 1-D index folded over x and y so that large tensors fit the per-dimension limit.
-    let t = gid.x + gid.y * nwg.x * WG_1D;
-    let ncol = (p.out_w + 3u) / 4u;
-    let ntiles = ncol * ((p.out_h + DEPTHWISE_ROWS - 1u) / DEPTHWISE_ROWS);
-    if (t >= ntiles * p.out_c * p.batch) { return; }
+    let t = gid.x + gid.y * nwg.x * 64u;
+    let ncol = (out_w() + 3u) / 4u;
+    let ntiles = ncol * ((out_h() + DEPTHWISE_ROWS - 1u) / DEPTHWISE_ROWS);
+    if (t >= ntiles * channels() * p.batch) { return; }
     let tile = t % ntiles;
-    let c = (t / ntiles) % p.out_c;
-    let b = t / (ntiles * p.out_c);
+    let c = (t / ntiles) % channels();
+    let b = t / (ntiles * channels());
     let ox0 = (tile % ncol) * 4u;
     let oy0 = (tile / ncol) * DEPTHWISE_ROWS;
-    let base = (b * p.in_c + c) * p.in_h * p.in_w;
+    let base = (b * channels() + c) * in_h() * in_w();
     let kw0 = c * p.kh * p.kw;
     var a0 = vec4<f32>(0.0);
     var a1 = vec4<f32>(0.0);

@@ -274,6 +274,13 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             2,
             Shape::new(11, 4, 6),
         ),
+        // A plane of a multiple of 4 pixels in rows of 6: `pointwise` stores vectors.
+        (
+            "pointwise aligned plane residual",
+            with(conv(9, 14, 1, 1, 0, 1), Act::Relu6, true),
+            1,
+            Shape::new(9, 2, 6),
+        ),
         (
             "1x1 spatial",
             with(conv(6, 70, 3, 1, 1, 1), Act::None, false),
@@ -333,6 +340,12 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             Shape::new(3, 7, 12),
         ),
         (
+            "depthwise 3x3 s1 aligned rows out",
+            with(conv(7, 7, 3, 1, 1, 7), Act::Tanh, false),
+            1,
+            Shape::new(7, 5, 8),
+        ),
+        (
             "depthwise 5x5 s2",
             with(conv(4, 4, 5, 2, 2, 4), Act::None, true),
             1,
@@ -343,6 +356,8 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
     let mut specs: HashSet<(bool, DirectSpec)> = HashSet::new();
     let mut aligned: HashSet<bool> = HashSet::new();
     let mut aligned_direct: HashSet<(DirectSpec, bool)> = HashSet::new();
+    // (entry point, output runs stored as vectors, residual): the epilogue's constants.
+    let mut epilogues: HashSet<(&str, bool, bool)> = HashSet::new();
     for (i, (name, c, batch, input)) in cases.into_iter().enumerate() {
         let shape = ConvShape::new(&c, batch, input).unwrap();
         let mut plans = tiling::candidates(&shape, DeviceClass::Gpu).unwrap();
@@ -355,11 +370,17 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             check_conv_with(&ctx, name, c, batch, input, 100 + i as u64, Some(plan));
             ran.insert((plan.kernel.to_string(), plan.k_splits > 1));
             match plan.kernel {
-                ConvKernel::Direct(_) => {
+                ConvKernel::Direct(t) => {
+                    if plan.k_splits == 1 {
+                        let out = tiling::direct_out_aligned(&shape, t);
+                        epilogues.insert((t.entry(direct_spec(&shape)), out, c.residual));
+                    }
                     aligned_direct.insert((direct_spec(&shape), tiling::direct_aligned(&shape)));
                     specs.insert((false, direct_spec(&shape)))
                 }
                 ConvKernel::Depthwise => {
+                    let out = tiling::depthwise_out_aligned(&shape);
+                    epilogues.insert(("depthwise", out, c.residual));
                     aligned.insert(tiling::depthwise_aligned(&shape));
                     specs.insert((true, DirectSpec::depthwise(c.kernel, c.stride)))
                 }
@@ -406,6 +427,17 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             specs.contains(&(true, spec)),
             "depthwise {spec:?} never ran"
         );
+    }
+    // Every entry point stored aligned and unaligned runs, each with and without residual.
+    for entry in ["main", "single", "pointwise", "depthwise"] {
+        for out in [false, true] {
+            for res in [false, true] {
+                assert!(
+                    epilogues.contains(&(entry, out, res)),
+                    "{entry} never ran with aligned outputs = {out}, residual = {res}: {epilogues:?}"
+                );
+            }
+        }
     }
 }
 

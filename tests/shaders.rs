@@ -239,7 +239,7 @@ fn prelude_constants_are_the_rust_values() {
 /// a shader constant at its default.
 #[test]
 fn pipeline_overrides_are_declared_by_their_shaders() {
-    use shaders::{depthwise_overrides, DirectSpec, DirectTile};
+    use shaders::{DepthwiseVariant, DirectSpec, DirectTile};
     let declared = |file: &str| -> Vec<String> {
         let module = parse(file, &shaders::source(file).unwrap());
         let mut names: Vec<String> = module
@@ -257,11 +257,21 @@ fn pipeline_overrides_are_declared_by_their_shaders() {
     };
     let tile = DirectTile::ALL[0];
     assert_eq!(
-        names(&tile.overrides(DirectSpec::K3s1, true, 0)),
+        names(&tile.overrides(DirectSpec::K3s1, true, Default::default())),
         declared("conv_direct.wgsl")
     );
     assert_eq!(
-        names(&depthwise_overrides(DirectSpec::K3s2, true, false)),
+        names(
+            &DepthwiseVariant {
+                spec: DirectSpec::K3s2,
+                aligned: true,
+                out_aligned: false,
+                act: 0,
+                residual: false,
+                dims: [8, 8, 4, 4, 3],
+            }
+            .overrides()
+        ),
         declared("depthwise.wgsl")
     );
     // Every spec code the Rust enum has is a prelude constant the shaders compare with.
@@ -353,7 +363,7 @@ fn every_direct_tile_specialises_within_webgpu_limits() {
         for spec in [DirectSpec::K3s1, DirectSpec::Pw4] {
             let entry = tile.entry(spec);
             let constants: naga::back::PipelineConstants = tile
-                .overrides(spec, true, 0)
+                .overrides(spec, true, Default::default())
                 .iter()
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect();

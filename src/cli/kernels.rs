@@ -23,6 +23,10 @@ pub struct Args {
     /// Untimed warm-up runs per shape.
     #[arg(long, default_value_t = EfficiencyOptions::default().warmup)]
     warmup: usize,
+    /// Measure only the shapes whose op (conv, conv1x1, dwconv, linear), shape, group or
+    /// nodes contain this text; the % columns are then relative to the best conv measured.
+    #[arg(long)]
+    only: Option<String>,
     /// Output folder for kernel_efficiency.csv and kernel_efficiency.manifest.json.
     #[arg(long)]
     out: PathBuf,
@@ -35,6 +39,7 @@ pub fn run(a: &Args) -> Result<()> {
         full: a.full,
         reps: a.reps,
         warmup: a.warmup,
+        only: a.only.clone(),
         ..Default::default()
     };
     println!(

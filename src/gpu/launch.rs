@@ -241,7 +241,6 @@ impl<'a> Builder<'a> {
             .max_compute_workgroups_per_dimension;
         let (pipeline, weight, workgroups) = match plan.kernel {
             ConvKernel::Depthwise => {
-                let spec = DirectSpec::depthwise(c.kernel, c.stride);
                 let bufs = [
                     (1, x),
                     (2, weight),
@@ -250,8 +249,15 @@ impl<'a> Builder<'a> {
                     (5, y),
                     (7, x),
                 ];
-                let aligned = (tiling::depthwise_aligned(&s), s.output.2.is_multiple_of(4));
-                let k = self.k.depthwise(&self.ctx.device, spec, aligned);
+                let v = shaders::DepthwiseVariant {
+                    spec: DirectSpec::depthwise(c.kernel, c.stride),
+                    aligned: tiling::depthwise_aligned(&s),
+                    out_aligned: tiling::depthwise_out_aligned(&s),
+                    act: c.act.code(),
+                    residual: prm.has_res != 0,
+                    dims: [s.input.1, s.input.2, s.output.1, s.output.2, s.output.0],
+                };
+                let k = self.k.depthwise(&self.ctx.device, v);
                 return Ok(vec![self.dispatch(
                     &k,
                     &ub,
@@ -271,9 +277,15 @@ impl<'a> Builder<'a> {
             ConvKernel::Direct(tile) => {
                 let spec = tiling::direct_spec(&s);
                 let aligned = tiling::direct_aligned(&s);
+                let epilogue = shaders::Epilogue {
+                    act: c.act.code(),
+                    residual: prm.has_res != 0,
+                    split: plan.k_splits > 1,
+                    out_aligned: tiling::direct_out_aligned(&s, tile),
+                };
                 let k = self
                     .k
-                    .conv_direct(&self.ctx.device, tile, spec, aligned, c.act.code());
+                    .conv_direct(&self.ctx.device, tile, spec, aligned, epilogue);
                 let [x, _, z] = plan.workgroups;
                 let [fx, fy, _] = fold_1d(x, max);
                 if z > max {

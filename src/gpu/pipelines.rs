@@ -4,8 +4,8 @@
 //! buffers.
 
 use super::shaders::{
-    self, ConvParams, ConvTile, CopyParams, DirectSpec, DirectTile, EltwiseParams, LinearParams,
-    MaskParams, PoolParams, QuantizeParams, Uniform,
+    self, ConvParams, ConvTile, CopyParams, DepthwiseVariant, DirectSpec, DirectTile,
+    EltwiseParams, Epilogue, LinearParams, MaskParams, PoolParams, QuantizeParams, Uniform,
 };
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -31,8 +31,8 @@ impl<P> Clone for Kernel<P> {
 /// A pipeline compiled per value of its override constants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Specialised {
-    Direct(DirectTile, DirectSpec, bool, u32),
-    Depthwise(DirectSpec, bool, bool),
+    Direct(DirectTile, DirectSpec, bool, Epilogue),
+    Depthwise(DepthwiseVariant),
 }
 
 /// Every pipeline splitbench uses. The variants of the direct and depthwise convolutions
@@ -129,12 +129,12 @@ impl Pipelines {
             .or_insert_with(|| {
                 let wide = ConvTile::WIDE;
                 match which {
-                    Specialised::Direct(tile, spec, aligned, act) => {
-                        let o = tile.overrides(spec, aligned, act);
+                    Specialised::Direct(tile, spec, aligned, epilogue) => {
+                        let o = tile.overrides(spec, aligned, epilogue);
                         kernel(dev, "conv_direct.wgsl", tile.entry(spec), &o, wide)
                     }
-                    Specialised::Depthwise(spec, aligned, out_aligned) => {
-                        let o = shaders::depthwise_overrides(spec, aligned, out_aligned);
+                    Specialised::Depthwise(v) => {
+                        let o = v.overrides();
                         kernel(dev, "depthwise.wgsl", "main", &o, wide)
                     }
                 }
@@ -143,26 +143,20 @@ impl Pipelines {
     }
 
     /// The direct convolution for `tile`, its loop specialised as `spec`, with vector
-    /// loads of aligned window rows or not, and the activation of code `act`.
+    /// loads of aligned window rows or not, and epilogue `e`.
     pub(crate) fn conv_direct(
         &self,
         dev: &wgpu::Device,
         tile: DirectTile,
         spec: DirectSpec,
         aligned: bool,
-        act: u32,
+        e: Epilogue,
     ) -> Kernel<ConvParams> {
-        self.specialised(dev, Specialised::Direct(tile, spec, aligned, act))
+        self.specialised(dev, Specialised::Direct(tile, spec, aligned, e))
     }
 
-    /// The depthwise convolution, its loop specialised as `spec`, with vector loads of
-    /// aligned input rows and vector stores of aligned output rows, or not.
-    pub(crate) fn depthwise(
-        &self,
-        dev: &wgpu::Device,
-        spec: DirectSpec,
-        (aligned, out_aligned): (bool, bool),
-    ) -> Kernel<ConvParams> {
-        self.specialised(dev, Specialised::Depthwise(spec, aligned, out_aligned))
+    /// The depthwise convolution specialised as `v` (compiled once per layer shape).
+    pub(crate) fn depthwise(&self, dev: &wgpu::Device, v: DepthwiseVariant) -> Kernel<ConvParams> {
+        self.specialised(dev, Specialised::Depthwise(v))
     }
 }

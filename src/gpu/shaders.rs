@@ -179,10 +179,18 @@ impl DirectTile {
         }
     }
     /// The pipeline-overridable constants of `conv_direct.wgsl` for this tile, `spec`,
-    /// whether its windows' rows are vec4-aligned, and the activation's code `act`.
-    pub fn overrides(self, spec: DirectSpec, aligned: bool, act: u32) -> [(&'static str, f64); 7] {
+    /// whether its windows' rows are vec4-aligned, and its epilogue `e`.
+    pub fn overrides(
+        self,
+        spec: DirectSpec,
+        aligned: bool,
+        e: Epilogue,
+    ) -> [(&'static str, f64); 10] {
         [
-            ("ACT", act as f64),
+            ("ACT", e.act as f64),
+            ("RES", e.residual as u32 as f64),
+            ("SPLIT", e.split as u32 as f64),
+            ("OUT_ALIGNED", e.out_aligned as u32 as f64),
             ("WG", self.wg as f64),
             ("ROWS", self.rows as f64),
             ("CG", self.cg as f64),
@@ -193,18 +201,57 @@ impl DirectTile {
     }
 }
 
-/// The pipeline-overridable constants of `depthwise.wgsl`: its loop `spec`, whether input
-/// rows are read as vectors (`aligned`) and output rows stored as vectors (`out_aligned`).
-pub fn depthwise_overrides(
-    spec: DirectSpec,
-    aligned: bool,
-    out_aligned: bool,
-) -> [(&'static str, f64); 3] {
-    [
-        ("SPEC", spec.code() as f64),
-        ("ALIGNED", aligned as u32 as f64),
-        ("OUT_ALIGNED", out_aligned as u32 as f64),
-    ]
+/// What a direct convolution does with its sums, as pipeline constants: a CPU
+/// implementation runs both sides of a branch on a uniform value (masked), so runtime
+/// flags would cost every output a residual load, every activation and unaligned stores.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Epilogue {
+    /// The fused activation's code.
+    pub act: u32,
+    /// Whether a residual is added.
+    pub residual: bool,
+    /// Whether the reduction is split (raw partial sums are written for `splitk_reduce`).
+    pub split: bool,
+    /// Whether every run of 4 output pixels the entry point stores starts on a vec4 (the
+    /// output width, or the plane for `pointwise`, a multiple of 4).
+    pub out_aligned: bool,
+}
+
+/// One specialisation of `depthwise.wgsl`: its pipeline-overridable constants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DepthwiseVariant {
+    /// The loop.
+    pub spec: DirectSpec,
+    /// Input rows read as vectors.
+    pub aligned: bool,
+    /// Output rows stored as vectors.
+    pub out_aligned: bool,
+    /// The fused activation's code.
+    pub act: u32,
+    /// Whether a residual is added.
+    pub residual: bool,
+    /// Input height and width, output height and width, channels: the layer's shape, so
+    /// that the kernel divides and bounds by constants.
+    pub dims: [u32; 5],
+}
+
+impl DepthwiseVariant {
+    /// The constants, by the names `depthwise.wgsl` declares.
+    pub fn overrides(&self) -> [(&'static str, f64); 10] {
+        let [ih, iw, oh, ow, c] = self.dims.map(f64::from);
+        [
+            ("SPEC", self.spec.code() as f64),
+            ("ALIGNED", self.aligned as u32 as f64),
+            ("OUT_ALIGNED", self.out_aligned as u32 as f64),
+            ("ACT", self.act as f64),
+            ("RES", self.residual as u32 as f64),
+            ("IN_H", ih),
+            ("IN_W", iw),
+            ("OUT_H", oh),
+            ("OUT_W", ow),
+            ("CHANNELS", c),
+        ]
+    }
 }
 
 /// A convolution kernel: the implicit GEMM of `conv2d.wgsl` with a tile shape, or the

@@ -313,6 +313,7 @@ fn direct(s: &ConvShape, tile: DirectTile, k_splits: u32) -> Result<ConvPlan> {
 /// The plan of the depthwise kernel: one thread per channel and tile of
 /// [`shaders::DEPTHWISE_ROWS`] rows x 4 columns, workgroups of [`shaders::WG_1D`] threads
 /// (the launcher folds them over x and y).
+const DW_WG: u32 = 64;
 fn depthwise(s: &ConvShape) -> Result<ConvPlan> {
     if !s.is_depthwise() {
         return Err(Error::InvalidArg(format!(
@@ -323,7 +324,7 @@ fn depthwise(s: &ConvShape) -> Result<ConvPlan> {
     let (oc, oh, ow) = s.output;
     let tiles = ow.div_ceil(4) as u64 * oh.div_ceil(shaders::DEPTHWISE_ROWS) as u64;
     let threads = tiles * oc as u64 * s.batch as u64;
-    let groups = u32::try_from(threads.div_ceil(shaders::WG_1D as u64))
+    let groups = u32::try_from(threads.div_ceil(DW_WG as u64))
         .map_err(|_| Error::Unsupported(format!("depthwise conv of {threads} threads")))?;
     Ok(ConvPlan {
         shape: *s,
@@ -489,6 +490,23 @@ pub fn candidates(s: &ConvShape, class: DeviceClass) -> Result<Vec<ConvPlan>> {
         }
     }
     Ok(out)
+}
+
+/// Whether every run of 4 output pixels the direct kernel's entry point for `tile` stores
+/// starts on a vec4: output rows of a multiple of 4 pixels (whole planes of one for
+/// `pointwise`, which runs over the plane).
+pub fn direct_out_aligned(s: &ConvShape, tile: DirectTile) -> bool {
+    let (_, oh, ow) = s.output;
+    if tile.entry(direct_spec(s)) == "pointwise" {
+        (oh * ow).is_multiple_of(4)
+    } else {
+        ow.is_multiple_of(4)
+    }
+}
+
+/// Whether the depthwise kernel stores whole output rows as vec4s (width a multiple of 4).
+pub fn depthwise_out_aligned(s: &ConvShape) -> bool {
+    s.output.2.is_multiple_of(4)
 }
 
 /// Whether the depthwise kernel's 3x3 windows of `s` read their middles as vectors: input

@@ -64,6 +64,10 @@ pub struct KernelEfficiencyManifest {
     pub reps: usize,
     /// Every shape of every zoo model (`true`) or only the study's and the stems.
     pub full: bool,
+    /// The `--only` filter the shapes were chosen by, if any (then `best_conv_*` is the
+    /// best among the shapes measured, not the device's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub only: Option<String>,
     /// How the times were taken.
     pub timing: String,
     /// Bytes the copy kernel copied.

@@ -30,7 +30,7 @@ pub const TARGET_PCT: f64 = 50.0;
 pub const STUDY_MODELS: [&str; 2] = ["resnet18-cifar", "mobilenet_v2"];
 
 /// How to measure the table.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct EfficiencyOptions {
     /// Every shape of every zoo model, not only the study's and the other models' stems
     /// and classifiers.
@@ -45,6 +45,10 @@ pub struct EfficiencyOptions {
     pub copy_bytes: u64,
     /// Measure only the first this many shapes (a smoke test), if given.
     pub max_shapes: Option<usize>,
+    /// Measure only the shapes whose op, shape name, group or nodes contain this
+    /// (case-insensitive), if given. The % columns are then relative to the best conv
+    /// among the shapes measured.
+    pub only: Option<String>,
 }
 
 impl Default for EfficiencyOptions {
@@ -56,6 +60,7 @@ impl Default for EfficiencyOptions {
             reps: 10,
             copy_bytes: 64 << 20,
             max_shapes: None,
+            only: None,
         }
     }
 }
@@ -260,6 +265,19 @@ pub fn measure_efficiency(
     progress: &mut dyn Progress,
 ) -> Result<EfficiencyTable> {
     let mut all = cases(o.full)?;
+    if let Some(only) = &o.only {
+        let only = only.to_lowercase();
+        all.retain(|c| {
+            [
+                c.op.kind().to_string(),
+                c.shape_name(o.batch),
+                c.group.clone(),
+                c.nodes.join(" "),
+            ]
+            .iter()
+            .any(|t| t.to_lowercase().contains(&only))
+        });
+    }
     if let Some(n) = o.max_shapes {
         all.truncate(n);
     }
@@ -337,6 +355,7 @@ pub fn measure_efficiency(
         warmup: o.warmup,
         reps: o.reps,
         full: o.full,
+        only: o.only.clone(),
         timing: crate::gpu::TimingMethod::best_per_node(ctx.features)
             .as_str()
             .into(),
