@@ -50,6 +50,7 @@ fn rows_follow_the_roofline_conventions() {
         reps: 2,
         copy_bytes: 1 << 20,
         max_shapes: Some(4),
+        passes: 1,
         ..Default::default()
     };
     let t = measure_efficiency(&ctx, &opts, &mut ()).unwrap();

@@ -302,6 +302,7 @@ fn efficiency(ctx: &GpuContext, bench: bool) -> anyhow::Result<()> {
             reps: 1,
             copy_bytes: 1 << 20,
             max_shapes: Some(4),
+            passes: 1,
             ..Default::default()
         }
     };

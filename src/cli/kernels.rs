@@ -20,6 +20,10 @@ pub struct Args {
     /// Timed repetitions per shape.
     #[arg(long, default_value_t = EfficiencyOptions::default().reps, value_parser = count)]
     reps: usize,
+    /// Passes over all shapes; each shape keeps its pass of lowest median (a busy machine
+    /// slows runs for seconds at a time).
+    #[arg(long, default_value_t = EfficiencyOptions::default().passes, value_parser = count)]
+    passes: usize,
     /// Untimed warm-up runs per shape.
     #[arg(long, default_value_t = EfficiencyOptions::default().warmup)]
     warmup: usize,
@@ -39,6 +43,7 @@ pub fn run(a: &Args) -> Result<()> {
         full: a.full,
         reps: a.reps,
         warmup: a.warmup,
+        passes: a.passes,
         only: a.only.clone(),
         ..Default::default()
     };

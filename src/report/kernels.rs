@@ -62,6 +62,8 @@ pub struct KernelEfficiencyManifest {
     pub warmup: usize,
     /// Timed runs per shape.
     pub reps: usize,
+    /// Passes over all shapes (each shape's row is its pass of lowest median).
+    pub passes: usize,
     /// Every shape of every zoo model (`true`) or only the study's and the stems.
     pub full: bool,
     /// The `--only` filter the shapes were chosen by, if any (then `best_conv_*` is the
