@@ -749,7 +749,12 @@ fn pixels4(base: u32, pix: u32, plane: u32) -> vec4<f32> {
     let i = base + pix;
     let lo = x4[i / 4u];
     let hi = x4[min(i / 4u + 1u, arrayLength(&x4) - 1u)];
-    let r = i % 4u;
+    return run4(lo, hi, i % 4u, pix, plane);
+}
+
+// The 4 values from offset `r` of the 8 in `lo`, `hi`, those at pixels from `pix` past the
+// plane zeroed.
+fn run4(lo: vec4<f32>, hi: vec4<f32>, r: u32, pix: u32, plane: u32) -> vec4<f32> {
     var v = lo;
     if (r == 1u) { v = vec4<f32>(lo.yzw, hi.x); }
     if (r == 2u) { v = vec4<f32>(lo.zw, hi.xy); }
@@ -817,21 +822,42 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
         let w0 = wt[ci * wstride + wc];
         var v0 = vec4<f32>(0.0);
         if (CG > 1u) { v0 = wt[ci * wstride + wc + 1u]; }
-        let x0 = pixels4(base, pix0, plane);
+        var x0 = vec4<f32>(0.0);
+        var x1 = vec4<f32>(0.0);
+        var x2 = vec4<f32>(0.0);
+        var x3 = vec4<f32>(0.0);
+        if (SPEC == DIRECT_PW4) {
+            x0 = pixels4(base, pix0, plane);
+            if (ok1) { x1 = pixels4(base, pix0 + 4u, plane); }
+            if (ok2) { x2 = pixels4(base, pix0 + 8u, plane); }
+            if (ok3) { x3 = pixels4(base, pix0 + 12u, plane); }
+        } else {
+            // Unaligned runs (planes of 49 pixels) share their boundary vectors: ROWS + 1
+            // vector loads serve the ROWS runs, not 2 per run.
+            let i = base + pix0;
+            let q = i / 4u;
+            let r = i % 4u;
+            let last = arrayLength(&x4) - 1u;
+            let c0 = x4[q];
+            let c1 = x4[min(q + 1u, last)];
+            var c2 = c1;
+            var c3 = c1;
+            x0 = run4(c0, c1, r, pix0, plane);
+            if (ok1) { c2 = x4[min(q + 2u, last)]; x1 = run4(c1, c2, r, pix0 + 4u, plane); }
+            if (ok2) { c3 = x4[min(q + 3u, last)]; x2 = run4(c2, c3, r, pix0 + 8u, plane); }
+            if (ok3) { x3 = run4(c3, x4[min(q + 4u, last)], r, pix0 + 12u, plane); }
+        }
         acc4(&a00, &a01, &a02, &a03, x0, w0);
         if (CG > 1u) { acc4(&b00, &b01, &b02, &b03, x0, v0); }
         if (ok1) {
-            let x1 = pixels4(base, pix0 + 4u, plane);
             acc4(&a10, &a11, &a12, &a13, x1, w0);
             if (CG > 1u) { acc4(&b10, &b11, &b12, &b13, x1, v0); }
         }
         if (ok2) {
-            let x2 = pixels4(base, pix0 + 8u, plane);
             acc4(&a20, &a21, &a22, &a23, x2, w0);
             if (CG > 1u) { acc4(&b20, &b21, &b22, &b23, x2, v0); }
         }
         if (ok3) {
-            let x3 = pixels4(base, pix0 + 12u, plane);
             acc4(&a30, &a31, &a32, &a33, x3, w0);
             if (CG > 1u) { acc4(&b30, &b31, &b32, &b33, x3, v0); }
         }
