@@ -1,5 +1,5 @@
-// Direct convolution (groups = 1): each thread computes 4 * CG output channels x ROWS
-// output rows x 4 output columns, reading inputs and weights straight from storage: no
+// Direct convolution (groups = 1): each thread computes 4 * CG output channels (CG = 1 or
+// 2; 4 in the pointwise loop) x ROWS output rows x 4 output columns, reading inputs and weights straight from storage: no
 // workgroup memory, no barriers and no im2col index arithmetic in the inner loop, so a
 // narrow output (a 1-channel bottleneck encoder), a tiny reduction (the first conv, a
 // decoder from 1 channel) or a layer with 16 output pixels wastes nothing on tile padding.
@@ -796,6 +796,15 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     var b10 = vec4<f32>(0.0); var b11 = vec4<f32>(0.0); var b12 = vec4<f32>(0.0); var b13 = vec4<f32>(0.0);
     var b20 = vec4<f32>(0.0); var b21 = vec4<f32>(0.0); var b22 = vec4<f32>(0.0); var b23 = vec4<f32>(0.0);
     var b30 = vec4<f32>(0.0); var b31 = vec4<f32>(0.0); var b32 = vec4<f32>(0.0); var b33 = vec4<f32>(0.0);
+    // The third and fourth channel groups (CG = 4, this entry point only, not for FC).
+    var c00 = vec4<f32>(0.0); var c01 = vec4<f32>(0.0); var c02 = vec4<f32>(0.0); var c03 = vec4<f32>(0.0);
+    var c10 = vec4<f32>(0.0); var c11 = vec4<f32>(0.0); var c12 = vec4<f32>(0.0); var c13 = vec4<f32>(0.0);
+    var c20 = vec4<f32>(0.0); var c21 = vec4<f32>(0.0); var c22 = vec4<f32>(0.0); var c23 = vec4<f32>(0.0);
+    var c30 = vec4<f32>(0.0); var c31 = vec4<f32>(0.0); var c32 = vec4<f32>(0.0); var c33 = vec4<f32>(0.0);
+    var d00 = vec4<f32>(0.0); var d01 = vec4<f32>(0.0); var d02 = vec4<f32>(0.0); var d03 = vec4<f32>(0.0);
+    var d10 = vec4<f32>(0.0); var d11 = vec4<f32>(0.0); var d12 = vec4<f32>(0.0); var d13 = vec4<f32>(0.0);
+    var d20 = vec4<f32>(0.0); var d21 = vec4<f32>(0.0); var d22 = vec4<f32>(0.0); var d23 = vec4<f32>(0.0);
+    var d30 = vec4<f32>(0.0); var d31 = vec4<f32>(0.0); var d32 = vec4<f32>(0.0); var d33 = vec4<f32>(0.0);
 
     if (SPEC == DIRECT_FC) {
         // A fully connected layer: one pixel, 4 inputs per vector load of the sample's
@@ -822,6 +831,15 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
         let w0 = wt[ci * wstride + wc];
         var v0 = vec4<f32>(0.0);
         if (CG > 1u) { v0 = wt[ci * wstride + wc + 1u]; }
+        // Groups 3 and 4 of the last channel group may lie in the padding of a row padded
+        // to 8 channels: the index is clamped (those channels are never stored).
+        var v1 = vec4<f32>(0.0);
+        var v2 = vec4<f32>(0.0);
+        if (CG > 2u) {
+            let last_w = arrayLength(&wt) - 1u;
+            v1 = wt[min(ci * wstride + wc + 2u, last_w)];
+            v2 = wt[min(ci * wstride + wc + 3u, last_w)];
+        }
         var x0 = vec4<f32>(0.0);
         var x1 = vec4<f32>(0.0);
         var x2 = vec4<f32>(0.0);
@@ -849,17 +867,21 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
         }
         acc4(&a00, &a01, &a02, &a03, x0, w0);
         if (CG > 1u) { acc4(&b00, &b01, &b02, &b03, x0, v0); }
+        if (CG > 2u) { acc4(&c00, &c01, &c02, &c03, x0, v1); acc4(&d00, &d01, &d02, &d03, x0, v2); }
         if (ok1) {
             acc4(&a10, &a11, &a12, &a13, x1, w0);
             if (CG > 1u) { acc4(&b10, &b11, &b12, &b13, x1, v0); }
+            if (CG > 2u) { acc4(&c10, &c11, &c12, &c13, x1, v1); acc4(&d10, &d11, &d12, &d13, x1, v2); }
         }
         if (ok2) {
             acc4(&a20, &a21, &a22, &a23, x2, w0);
             if (CG > 1u) { acc4(&b20, &b21, &b22, &b23, x2, v0); }
+            if (CG > 2u) { acc4(&c20, &c21, &c22, &c23, x2, v1); acc4(&d20, &d21, &d22, &d23, x2, v2); }
         }
         if (ok3) {
             acc4(&a30, &a31, &a32, &a33, x3, w0);
             if (CG > 1u) { acc4(&b30, &b31, &b32, &b33, x3, v0); }
+            if (CG > 2u) { acc4(&c30, &c31, &c32, &c33, x3, v1); acc4(&d30, &d31, &d32, &d33, x3, v2); }
         }
     }
 
@@ -881,5 +903,23 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
         if (ok1) { put4(b, ks, co1, pix0 + 4u, min(4u, plane - (pix0 + 4u)), b10, b11, b12, b13); }
         if (ok2) { put4(b, ks, co1, pix0 + 8u, min(4u, plane - (pix0 + 8u)), b20, b21, b22, b23); }
         if (ok3) { put4(b, ks, co1, pix0 + 12u, min(4u, plane - (pix0 + 12u)), b30, b31, b32, b33); }
+    }
+    if (CG > 2u) {
+        let co2 = co0 + 8u;
+        let cv = bias4(co2);
+        c00 += cv; c01 += cv; c02 += cv; c03 += cv; c10 += cv; c11 += cv; c12 += cv; c13 += cv;
+        c20 += cv; c21 += cv; c22 += cv; c23 += cv; c30 += cv; c31 += cv; c32 += cv; c33 += cv;
+        put4(b, ks, co2, pix0, min(4u, plane - pix0), c00, c01, c02, c03);
+        if (ok1) { put4(b, ks, co2, pix0 + 4u, min(4u, plane - (pix0 + 4u)), c10, c11, c12, c13); }
+        if (ok2) { put4(b, ks, co2, pix0 + 8u, min(4u, plane - (pix0 + 8u)), c20, c21, c22, c23); }
+        if (ok3) { put4(b, ks, co2, pix0 + 12u, min(4u, plane - (pix0 + 12u)), c30, c31, c32, c33); }
+        let co3 = co0 + 12u;
+        let dv = bias4(co3);
+        d00 += dv; d01 += dv; d02 += dv; d03 += dv; d10 += dv; d11 += dv; d12 += dv; d13 += dv;
+        d20 += dv; d21 += dv; d22 += dv; d23 += dv; d30 += dv; d31 += dv; d32 += dv; d33 += dv;
+        put4(b, ks, co3, pix0, min(4u, plane - pix0), d00, d01, d02, d03);
+        if (ok1) { put4(b, ks, co3, pix0 + 4u, min(4u, plane - (pix0 + 4u)), d10, d11, d12, d13); }
+        if (ok2) { put4(b, ks, co3, pix0 + 8u, min(4u, plane - (pix0 + 8u)), d20, d21, d22, d23); }
+        if (ok3) { put4(b, ks, co3, pix0 + 12u, min(4u, plane - (pix0 + 12u)), d30, d31, d32, d33); }
     }
 }

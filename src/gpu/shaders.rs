@@ -110,7 +110,8 @@ impl ConvTile {
 pub struct DirectTile {
     /// Output rows per thread: 1, 2 or 4.
     pub rows: u32,
-    /// Groups of 4 output channels per thread: 1 or 2 (1 for a `single` tile).
+    /// Groups of 4 output channels per thread: 1 or 2 (1 for a `single` tile), or 4 for the
+    /// pointwise loop only (its inputs reused across 16 channels).
     pub cg: u32,
     /// Consecutive threads take consecutive channel groups (else consecutive pixel tiles).
     pub cg_fast: bool,
@@ -122,15 +123,16 @@ pub struct DirectTile {
 
 impl DirectTile {
     /// Every tile the shader is compiled for: rows 1, 2, 4 x (1, 2 channel groups, or a
-    /// single channel) x both lane mappings x both workgroup sizes.
-    pub const ALL: [DirectTile; 36] = {
+    /// single channel) x both lane mappings x both workgroup sizes, then the 4-group tiles
+    /// of the pointwise loop (rows x lane mappings x workgroup sizes).
+    pub const ALL: [DirectTile; 48] = {
         let mut all = [DirectTile {
             rows: 1,
             cg: 1,
             cg_fast: true,
             single: false,
             wg: CONV_DIRECT_WG,
-        }; 36];
+        }; 48];
         let mut i = 0;
         while i < 36 {
             let j = i % 18;
@@ -141,6 +143,21 @@ impl DirectTile {
                 cg_fast: j % 2 == 0,
                 single: kind == 2,
                 wg: if i < 18 {
+                    CONV_DIRECT_WG
+                } else {
+                    CONV_DIRECT_WG_SMALL
+                },
+            };
+            i += 1;
+        }
+        while i < 48 {
+            let j = i - 36;
+            all[i] = DirectTile {
+                rows: [1, 2, 4][j / 4],
+                cg: 4,
+                cg_fast: j % 2 == 0,
+                single: false,
+                wg: if (j / 2) % 2 == 0 {
                     CONV_DIRECT_WG
                 } else {
                     CONV_DIRECT_WG_SMALL

@@ -281,6 +281,12 @@ fn direct(s: &ConvShape, tile: DirectTile, k_splits: u32) -> Result<ConvPlan> {
             s.groups
         )));
     }
+    if tile.cg > 2 && !pointwise_groups(s) {
+        return Err(Error::InvalidArg(format!(
+            "the direct tile {} (4 channel groups) runs only the pointwise loop",
+            ConvKernel::Direct(tile)
+        )));
+    }
     let cin = s.input.0;
     let mut k_chunk = cin.div_ceil(k_splits.clamp(1, cin));
     if direct_spec(s) == DirectSpec::Fc && !tile.single {
@@ -368,6 +374,12 @@ fn pointwise_loop(s: &ConvShape) -> bool {
         direct_spec(s),
         DirectSpec::Pw | DirectSpec::Pw4 | DirectSpec::Fc
     )
+}
+
+/// Whether the pointwise loop runs `s` with tiles of 4 channel groups (not fully connected
+/// layers, whose loop has 2 at most).
+fn pointwise_groups(s: &ConvShape) -> bool {
+    matches!(direct_spec(s), DirectSpec::Pw | DirectSpec::Pw4)
 }
 
 /// The direct tile the heuristic picks: one channel per thread when the output has at
@@ -474,7 +486,8 @@ pub fn candidates(s: &ConvShape, class: DeviceClass) -> Result<Vec<ConvPlan>> {
             let threads = direct_threads(s, tile) * s.batch as u64;
             let few = threads < SMALL_WG_BELOW * shaders::CONV_DIRECT_WG as u64;
             let small = tile.wg != shaders::CONV_DIRECT_WG;
-            let fits = (tile.cg == 1 || oc > 4)
+            let fits = (tile.cg == 1 || oc > 4 * tile.cg / 2)
+                && (tile.cg < 4 || pointwise_groups(s))
                 && (!small || (few && class == DeviceClass::Cpu))
                 && (!tile.single || (oc <= SINGLE_MAX_CHANNELS && !pointwise_loop(s)))
                 && (tile.rows == 1 || oh > tile.rows / 2)
