@@ -763,6 +763,26 @@ fn run4(lo: vec4<f32>, hi: vec4<f32>, r: u32, pix: u32, plane: u32) -> vec4<f32>
     return select(vec4<f32>(0.0), v, inside);
 }
 
+// One channel group's ROWS runs of 4 pixels from `pix0` (run k stored if ok[k - 1]), with
+// the group's bias: `rk*` hold run k's pixels, each a vec4 of the group's 4 channels.
+fn put_runs(b: u32, ks: u32, co: u32, pix0: u32, plane: u32, ok: vec3<bool>,
+            r00: vec4<f32>, r01: vec4<f32>, r02: vec4<f32>, r03: vec4<f32>,
+            r10: vec4<f32>, r11: vec4<f32>, r12: vec4<f32>, r13: vec4<f32>,
+            r20: vec4<f32>, r21: vec4<f32>, r22: vec4<f32>, r23: vec4<f32>,
+            r30: vec4<f32>, r31: vec4<f32>, r32: vec4<f32>, r33: vec4<f32>) {
+    let v = bias4(co);
+    put4(b, ks, co, pix0, min(4u, plane - pix0), r00 + v, r01 + v, r02 + v, r03 + v);
+    if (ok.x) {
+        put4(b, ks, co, pix0 + 4u, min(4u, plane - (pix0 + 4u)), r10 + v, r11 + v, r12 + v, r13 + v);
+    }
+    if (ok.y) {
+        put4(b, ks, co, pix0 + 8u, min(4u, plane - (pix0 + 8u)), r20 + v, r21 + v, r22 + v, r23 + v);
+    }
+    if (ok.z) {
+        put4(b, ks, co, pix0 + 12u, min(4u, plane - (pix0 + 12u)), r30 + v, r31 + v, r32 + v, r33 + v);
+    }
+}
+
 // Pointwise (1x1, stride 1, no padding) convolution as a GEMM over flat pixels: a thread's
 // ROWS "rows" are ROWS runs of 4 consecutive pixels, so inputs are whole vec4 loads (or 4
 // contiguous ones) and no kernel-window arithmetic is left. Tile, channel groups, lane
@@ -886,40 +906,17 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     }
 
     let co0 = wc * 4u;
-    let bw = bias4(co0);
-    a00 += bw; a01 += bw; a02 += bw; a03 += bw; a10 += bw; a11 += bw; a12 += bw; a13 += bw;
-    a20 += bw; a21 += bw; a22 += bw; a23 += bw; a30 += bw; a31 += bw; a32 += bw; a33 += bw;
-    var bv = vec4<f32>(0.0);
-    if (CG > 1u) { bv = bias4(co0 + 4u); }
-    b00 += bv; b01 += bv; b02 += bv; b03 += bv; b10 += bv; b11 += bv; b12 += bv; b13 += bv;
-    b20 += bv; b21 += bv; b22 += bv; b23 += bv; b30 += bv; b31 += bv; b32 += bv; b33 += bv;
-    put4(b, ks, co0, pix0, min(4u, plane - pix0), a00, a01, a02, a03);
-    if (ok1) { put4(b, ks, co0, pix0 + 4u, min(4u, plane - (pix0 + 4u)), a10, a11, a12, a13); }
-    if (ok2) { put4(b, ks, co0, pix0 + 8u, min(4u, plane - (pix0 + 8u)), a20, a21, a22, a23); }
-    if (ok3) { put4(b, ks, co0, pix0 + 12u, min(4u, plane - (pix0 + 12u)), a30, a31, a32, a33); }
+    let ok = vec3<bool>(ok1, ok2, ok3);
+    put_runs(b, ks, co0, pix0, plane, ok, a00, a01, a02, a03, a10, a11, a12, a13,
+             a20, a21, a22, a23, a30, a31, a32, a33);
     if (CG > 1u) {
-        let co1 = co0 + 4u;
-        put4(b, ks, co1, pix0, min(4u, plane - pix0), b00, b01, b02, b03);
-        if (ok1) { put4(b, ks, co1, pix0 + 4u, min(4u, plane - (pix0 + 4u)), b10, b11, b12, b13); }
-        if (ok2) { put4(b, ks, co1, pix0 + 8u, min(4u, plane - (pix0 + 8u)), b20, b21, b22, b23); }
-        if (ok3) { put4(b, ks, co1, pix0 + 12u, min(4u, plane - (pix0 + 12u)), b30, b31, b32, b33); }
+        put_runs(b, ks, co0 + 4u, pix0, plane, ok, b00, b01, b02, b03, b10, b11, b12, b13,
+                 b20, b21, b22, b23, b30, b31, b32, b33);
     }
     if (CG > 2u) {
-        let co2 = co0 + 8u;
-        let cv = bias4(co2);
-        c00 += cv; c01 += cv; c02 += cv; c03 += cv; c10 += cv; c11 += cv; c12 += cv; c13 += cv;
-        c20 += cv; c21 += cv; c22 += cv; c23 += cv; c30 += cv; c31 += cv; c32 += cv; c33 += cv;
-        put4(b, ks, co2, pix0, min(4u, plane - pix0), c00, c01, c02, c03);
-        if (ok1) { put4(b, ks, co2, pix0 + 4u, min(4u, plane - (pix0 + 4u)), c10, c11, c12, c13); }
-        if (ok2) { put4(b, ks, co2, pix0 + 8u, min(4u, plane - (pix0 + 8u)), c20, c21, c22, c23); }
-        if (ok3) { put4(b, ks, co2, pix0 + 12u, min(4u, plane - (pix0 + 12u)), c30, c31, c32, c33); }
-        let co3 = co0 + 12u;
-        let dv = bias4(co3);
-        d00 += dv; d01 += dv; d02 += dv; d03 += dv; d10 += dv; d11 += dv; d12 += dv; d13 += dv;
-        d20 += dv; d21 += dv; d22 += dv; d23 += dv; d30 += dv; d31 += dv; d32 += dv; d33 += dv;
-        put4(b, ks, co3, pix0, min(4u, plane - pix0), d00, d01, d02, d03);
-        if (ok1) { put4(b, ks, co3, pix0 + 4u, min(4u, plane - (pix0 + 4u)), d10, d11, d12, d13); }
-        if (ok2) { put4(b, ks, co3, pix0 + 8u, min(4u, plane - (pix0 + 8u)), d20, d21, d22, d23); }
-        if (ok3) { put4(b, ks, co3, pix0 + 12u, min(4u, plane - (pix0 + 12u)), d30, d31, d32, d33); }
+        put_runs(b, ks, co0 + 8u, pix0, plane, ok, c00, c01, c02, c03, c10, c11, c12, c13,
+                 c20, c21, c22, c23, c30, c31, c32, c33);
+        put_runs(b, ks, co0 + 12u, pix0, plane, ok, d00, d01, d02, d03, d10, d11, d12, d13,
+                 d20, d21, d22, d23, d30, d31, d32, d33);
     }
 }

@@ -100,6 +100,11 @@ impl BurnModel {
             Act::Tanh => x.tanh(),
             // max(x, 0) + exp(min(x, 0)) - 1: x above 0, exp(x) - 1 below.
             Act::Elu => x.clone().clamp_min(0.0) + (x.clamp_max(0.0).exp() - 1.0),
+            Act::Sigmoid => activation::sigmoid(x),
+            Act::HardSigmoid => (x + 3.0).clamp(0.0, 6.0) / 6.0,
+            Act::HardSwish => x.clone() * ((x + 3.0).clamp(0.0, 6.0) / 6.0),
+            Act::Silu => activation::silu(x),
+            Act::Gelu => activation::gelu(x),
         }
     }
 
@@ -146,6 +151,12 @@ impl BurnModel {
                     let batch = v.dims()[0];
                     let y = module::linear(v.reshape([batch, l.in_f]), w.clone(), b.clone());
                     Self::act(y.reshape([batch, l.out_f, 1, 1]), l.act)
+                }
+                Op::Activation(a) => Self::act(x(0), *a),
+                Op::Clip { lo, hi } => x(0).clamp(*lo, *hi),
+                // Imported models' ops: the bench's zoo models have none of them.
+                Op::Mul | Op::Concat | Op::LayerNorm { .. } => {
+                    bail!("{}: {} is not in the peer bench", n.name, n.op.kind())
                 }
                 Op::Input | Op::BatchNorm { .. } => bail!("{}: unexpected op", n.name),
             };
@@ -233,16 +244,33 @@ fn main() -> Result<()> {
             .fold(0.0, f64::max);
         eprintln!("{name} batch {batch}: max |splitbench - burn| = {diff:.2e}");
         let (mut ts, mut tb) = (vec![], vec![]);
+        // Every timed output is checked against splitbench's (outside the timing): an engine
+        // that returned early or stale data would show here, not as a fast time.
+        let mut worst = 0.0f64;
+        let mut check = |v: &[f32]| {
+            let d = a
+                .iter()
+                .zip(v)
+                .map(|(x, y)| (x - y).abs() as f64)
+                .fold(0.0, f64::max);
+            worst = worst.max(if v.len() == a.len() { d } else { f64::INFINITY });
+        };
         for i in 0..reps {
             // Alternate which engine goes first, so that drift hits both alike.
-            if i % 2 == 0 {
-                ts.push(sb_once()?.0);
-                tb.push(burn_once()?.0);
+            let (s, b) = if i % 2 == 0 {
+                let s = sb_once()?;
+                (s, burn_once()?)
             } else {
-                tb.push(burn_once()?.0);
-                ts.push(sb_once()?.0);
-            }
+                let b = burn_once()?;
+                (sb_once()?, b)
+            };
+            check(&s.1);
+            check(&b.1);
+            ts.push(s.0);
+            tb.push(b.0);
         }
+        eprintln!("  every timed output within {worst:.2e} of splitbench's first");
+        let diff = diff.max(worst);
         for (engine, t) in [("splitbench", ts), ("burn-wgpu", tb)] {
             let (median_ms, p5_ms, p95_ms) = stats(t);
             eprintln!("  {engine:<11} median {median_ms:9.2} ms  (p5 {p5_ms:.2}, p95 {p95_ms:.2})");
