@@ -131,10 +131,10 @@ fn put(b: u32, c: u32, oy: u32, ox0: u32, acc: vec4<f32>) {
     if (n > 3u) { y[i3 / 4u][i3 % 4u] = r.w; }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(DEPTHWISE_WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     // 1-D index folded over x and y so that large tensors fit the per-dimension limit.
-    let t = gid.x + gid.y * nwg.x * 64u;
+    let t = gid.x + gid.y * nwg.x * DEPTHWISE_WG;
     let ncol = (out_w() + 3u) / 4u;
     let ntiles = ncol * ((out_h() + DEPTHWISE_ROWS - 1u) / DEPTHWISE_ROWS);
     if (t >= ntiles * channels() * p.batch) { return; }

@@ -43,6 +43,9 @@ pub const CONV_DIRECT_SINGLE_COLS: u32 = 8;
 pub const CONV_DIRECT_CO_PAD: u32 = 8;
 /// Output rows per thread of the depthwise convolution (4 columns each).
 pub const DEPTHWISE_ROWS: u32 = 4;
+/// Threads per depthwise workgroup: the late layers' few threads (960x7x7 is 3840) still
+/// make tens of workgroups to spread over a CPU adapter's cores.
+pub const DEPTHWISE_WG: u32 = 64;
 /// Threads per fully connected workgroup (one output feature, 4 samples).
 pub const LINEAR_WG: u32 = 64;
 /// Samples per fully connected workgroup (the shader's vec4 accumulators).
@@ -616,6 +619,7 @@ pub fn constants(tile: ConvTile) -> Vec<(&'static str, u32)> {
         ("CONV_DIRECT_SINGLE_COLS", CONV_DIRECT_SINGLE_COLS),
         ("CONV_DIRECT_CO_PAD", CONV_DIRECT_CO_PAD),
         ("DEPTHWISE_ROWS", DEPTHWISE_ROWS),
+        ("DEPTHWISE_WG", DEPTHWISE_WG),
         ("LINEAR_WG", LINEAR_WG),
         ("LINEAR_BATCH_TILE", LINEAR_BATCH_TILE),
         ("REDUCE_WG", REDUCE_WG),

@@ -317,9 +317,8 @@ fn direct(s: &ConvShape, tile: DirectTile, k_splits: u32) -> Result<ConvPlan> {
 }
 
 /// The plan of the depthwise kernel: one thread per channel and tile of
-/// [`shaders::DEPTHWISE_ROWS`] rows x 4 columns, workgroups of [`shaders::WG_1D`] threads
-/// (the launcher folds them over x and y).
-const DW_WG: u32 = 64;
+/// [`shaders::DEPTHWISE_ROWS`] rows x 4 columns, workgroups of [`shaders::DEPTHWISE_WG`]
+/// threads (the launcher folds them over x and y).
 fn depthwise(s: &ConvShape) -> Result<ConvPlan> {
     if !s.is_depthwise() {
         return Err(Error::InvalidArg(format!(
@@ -330,7 +329,7 @@ fn depthwise(s: &ConvShape) -> Result<ConvPlan> {
     let (oc, oh, ow) = s.output;
     let tiles = ow.div_ceil(4) as u64 * oh.div_ceil(shaders::DEPTHWISE_ROWS) as u64;
     let threads = tiles * oc as u64 * s.batch as u64;
-    let groups = u32::try_from(threads.div_ceil(DW_WG as u64))
+    let groups = u32::try_from(threads.div_ceil(shaders::DEPTHWISE_WG as u64))
         .map_err(|_| Error::Unsupported(format!("depthwise conv of {threads} threads")))?;
     Ok(ConvPlan {
         shape: *s,
