@@ -96,3 +96,24 @@ fn rows_follow_the_roofline_conventions() {
     std::fs::remove_dir_all(&dir).ok();
     assert!(t.text().contains("shapes at >= 50% of their roofline"));
 }
+
+#[test]
+fn only_filters_the_shapes_and_rejects_a_filter_that_matches_none() {
+    let Some(ctx) = gpu() else { return };
+    let opts = |only: &str| EfficiencyOptions {
+        warmup: 0,
+        reps: 1,
+        copy_bytes: 1 << 20,
+        passes: 2,
+        only: Some(only.into()),
+        ..Default::default()
+    };
+    // The 7x7 depthwise layer of MobileNetV2 (one shape), measured in two passes.
+    let t = measure_efficiency(&ctx, &opts("960x7x7 -> 960x7x7"), &mut ()).unwrap();
+    assert_eq!(t.rows.len(), 1, "{:?}", t.rows);
+    assert_eq!(t.rows[0].op, "dwconv");
+    assert_eq!(t.manifest.passes, 2);
+    assert_eq!(t.manifest.only.as_deref(), Some("960x7x7 -> 960x7x7"));
+    let e = measure_efficiency(&ctx, &opts("no-such-layer"), &mut ()).unwrap_err();
+    assert!(e.to_string().contains("no-such-layer"), "{e}");
+}

@@ -282,6 +282,12 @@ pub fn measure_efficiency(
             .iter()
             .any(|t| t.to_lowercase().contains(&only))
         });
+        if all.is_empty() {
+            return Err(crate::Error::InvalidArg(format!(
+                "no shape of the table matches '{only}' (an op such as conv, conv1x1, \
+                 dwconv or linear, a shape such as 112x112, a group or a node name)"
+            )));
+        }
     }
     if let Some(n) = o.max_shapes {
         all.truncate(n);
