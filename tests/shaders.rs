@@ -265,9 +265,7 @@ fn pipeline_overrides_are_declared_by_their_shaders() {
             &DepthwiseVariant {
                 spec: DirectSpec::K3s2,
                 aligned: true,
-                out_aligned: false,
-                act: 0,
-                residual: false,
+                epilogue: Default::default(),
                 dims: [8, 8, 4, 4, 3],
             }
             .overrides()

@@ -239,6 +239,13 @@ impl<'a> Builder<'a> {
             .device
             .limits()
             .max_compute_workgroups_per_dimension;
+        // What the kernels do with their sums (the store's alignment is the kernel's own).
+        let epilogue = shaders::Epilogue {
+            act: c.act.code(),
+            residual: prm.has_res != 0,
+            split: plan.k_splits > 1,
+            out_aligned: false,
+        };
         let (pipeline, weight, workgroups) = match plan.kernel {
             ConvKernel::Depthwise => {
                 let bufs = [
@@ -252,9 +259,10 @@ impl<'a> Builder<'a> {
                 let v = shaders::DepthwiseVariant {
                     spec: DirectSpec::depthwise(c.kernel, c.stride),
                     aligned: tiling::depthwise_aligned(&s),
-                    out_aligned: tiling::depthwise_out_aligned(&s),
-                    act: c.act.code(),
-                    residual: prm.has_res != 0,
+                    epilogue: shaders::Epilogue {
+                        out_aligned: tiling::depthwise_out_aligned(&s),
+                        ..epilogue
+                    },
                     dims: [s.input.1, s.input.2, s.output.1, s.output.2, s.output.0],
                 };
                 let k = self.k.depthwise(&self.ctx.device, v);
@@ -278,10 +286,8 @@ impl<'a> Builder<'a> {
                 let spec = tiling::direct_spec(&s);
                 let aligned = tiling::direct_aligned(&s);
                 let epilogue = shaders::Epilogue {
-                    act: c.act.code(),
-                    residual: prm.has_res != 0,
-                    split: plan.k_splits > 1,
                     out_aligned: tiling::direct_out_aligned(&s, tile),
+                    ..epilogue
                 };
                 let k = self
                     .k

@@ -244,12 +244,9 @@ pub struct DepthwiseVariant {
     pub spec: DirectSpec,
     /// Input rows read as vectors.
     pub aligned: bool,
-    /// Output rows stored as vectors.
-    pub out_aligned: bool,
-    /// The fused activation's code.
-    pub act: u32,
-    /// Whether a residual is added.
-    pub residual: bool,
+    /// Activation, residual and whether output rows are stored as vectors (the kernel
+    /// never splits its reduction: `split` is ignored).
+    pub epilogue: Epilogue,
     /// Input height and width, output height and width, channels: the layer's shape, so
     /// that the kernel divides and bounds by constants.
     pub dims: [u32; 5],
@@ -262,9 +259,9 @@ impl DepthwiseVariant {
         [
             ("SPEC", self.spec.code() as f64),
             ("ALIGNED", self.aligned as u32 as f64),
-            ("OUT_ALIGNED", self.out_aligned as u32 as f64),
-            ("ACT", self.act as f64),
-            ("RES", self.residual as u32 as f64),
+            ("OUT_ALIGNED", self.epilogue.out_aligned as u32 as f64),
+            ("ACT", self.epilogue.act as f64),
+            ("RES", self.epilogue.residual as u32 as f64),
             ("IN_H", ih),
             ("IN_W", iw),
             ("OUT_H", oh),
