@@ -4,8 +4,9 @@
 //! The best tile differs between a CPU implementation, a laptop iGPU, a discrete card and
 //! a phone, so the candidates of [`tiling::candidates`] are timed on the device itself,
 //! with GPU timestamps, on the layer's own buffers: after one untimed run of each (a
-//! driver may compile a pipeline on its first dispatch), one round of all of them, then three
-//! more of those within [`KEEP_WITHIN`] of the fastest; a candidate's time is its fastest
+//! driver may compile a pipeline on its first dispatch), one round of all of them (each in a
+//! submission of its own, `time_alone`), then three more of those within
+//! [`KEEP_WITHIN`] of the fastest; a candidate's time is its fastest
 //! run (the least disturbed by whatever else the machine does), and a winner other than
 //! the heuristic's pick must beat it again, side by side. The choice is kept for the
 //! context and in the cache file (`tilecache`), so a second run measures nothing. Without
@@ -104,6 +105,7 @@ fn measure(
         )));
     }
     let method = TimingMethod::best_per_node(ctx.features);
+    let q = Queries::new(&ctx.device, 2);
     let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
     // One untimed run of every candidate first: a driver may compile a pipeline on its
     // first dispatch (llvmpipe does), which must not count against the candidate.
@@ -118,11 +120,8 @@ fn measure(
             let best = cands.iter().map(|c| c.2).fold(f64::INFINITY, f64::min);
             cands.retain(|c| c.2 <= best * KEEP_WITHIN);
         }
-        let groups: Vec<Vec<&Dispatch>> = cands.iter().map(|c| c.1.iter().collect()).collect();
-        let q = Queries::new(&ctx.device, 2 * groups.len() as u32);
-        let times = pollster::block_on(time_groups_once(ctx, method, Some(&q), &groups))?;
-        for (cand, t) in cands.iter_mut().zip(times) {
-            cand.2 = cand.2.min(t);
+        for cand in cands.iter_mut() {
+            cand.2 = cand.2.min(time_alone(ctx, method, &q, &cand.1)?);
         }
     }
     // The heuristic's pick (first) against the winner, side by side once more: on a busy
@@ -131,12 +130,10 @@ fn measure(
         .min_by(|&a, &b| cands[a].2.total_cmp(&cands[b].2))
         .unwrap_or(0);
     if best != 0 && cands[0].0 == tiling::heuristic(shape, k.device_class())? {
-        let pair = [cands[0].1.iter().collect(), cands[best].1.iter().collect()];
-        let q = Queries::new(&ctx.device, 4);
         let mut t = [f64::INFINITY; 2];
         for _ in 0..ROUNDS {
-            let times = pollster::block_on(time_groups_once(ctx, method, Some(&q), &pair))?;
-            t = [t[0].min(times[0]), t[1].min(times[1])];
+            t[0] = t[0].min(time_alone(ctx, method, &q, &cands[0].1)?);
+            t[1] = t[1].min(time_alone(ctx, method, &q, &cands[best].1)?);
         }
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::gpu_from("timing convolution tiles", e));
@@ -151,4 +148,13 @@ fn measure(
         return Err(Error::gpu_from("timing convolution tiles", e));
     }
     Ok((cands[best].0, cands[best].2))
+}
+
+/// One candidate's time in ms, timed in a submission of its own. Candidates share the
+/// layer's output buffer, so in one pass every candidate after the first would wait on a
+/// barrier inside its timed region: on llvmpipe that costs 30-60 us, a third of a small
+/// layer's time, and handed the first candidate (the heuristic's pick) every close race.
+fn time_alone(ctx: &GpuContext, method: TimingMethod, q: &Queries, d: &[Dispatch]) -> Result<f64> {
+    let group = [d.iter().collect::<Vec<&Dispatch>>()];
+    Ok(pollster::block_on(time_groups_once(ctx, method, Some(q), &group))?[0])
 }
