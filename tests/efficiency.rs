@@ -72,7 +72,25 @@ fn rows_follow_the_roofline_conventions() {
             "{r:?}"
         );
         assert_eq!(r.meets_target, r.pct_of_roofline >= TARGET_PCT, "{r:?}");
+        // The floor columns: the roofline's time plus an empty dispatch's, against the
+        // measured time; floor-bound when the floor alone is as long as the roofline's time.
+        let roof_ms = r.flops as f64 / (roof * 1e6);
+        assert!(
+            (r.pct_of_roofline_with_floor - 100.0 * (roof_ms + m.dispatch_floor_ms) / r.median_ms)
+                .abs()
+                < 1e-6,
+            "{r:?}"
+        );
+        assert_eq!(r.floor_bound, m.dispatch_floor_ms >= roof_ms, "{r:?}");
     }
+    assert!(m.dispatch_floor_ms > 0.0, "{m:?}");
+    assert_eq!(
+        m.shapes_floor_bound,
+        t.rows
+            .iter()
+            .filter(|r| !r.meets_target && r.floor_bound)
+            .count()
+    );
     assert!(t
         .rows
         .iter()
@@ -89,10 +107,13 @@ fn rows_follow_the_roofline_conventions() {
         "pct_of_best_conv",
         "pct_of_copy_bw",
         "bound",
+        "pct_of_roofline_with_floor",
+        "floor_bound",
     ] {
         assert!(header.split(',').any(|c| c == col), "{col} not in {header}");
     }
-    assert!(std::fs::read_to_string(json).unwrap().contains("copy_gbps"));
+    let manifest = std::fs::read_to_string(json).unwrap();
+    assert!(manifest.contains("copy_gbps") && manifest.contains("dispatch_floor_ms"));
     std::fs::remove_dir_all(&dir).ok();
     assert!(t.text().contains("shapes at >= 50% of their roofline"));
 }

@@ -48,6 +48,14 @@ pub struct KernelEfficiencyRow {
     pub pct_of_roofline: f64,
     /// Whether `pct_of_roofline` reaches the target (50%).
     pub meets_target: bool,
+    /// The roofline's time plus the device's dispatch floor (an empty dispatch's time, as
+    /// timed here) over the measured time, %: how close the kernel is to what a dispatch
+    /// can do on this device, for shapes whose arithmetic is as short as the floor.
+    pub pct_of_roofline_with_floor: f64,
+    /// Whether the dispatch floor alone is at least the roofline's time: then even a
+    /// kernel at the roofline, launched at the floor's cost, takes twice the roofline's
+    /// time or more, and the target cannot be met on this device.
+    pub floor_bound: bool,
 }
 
 /// What the kernel efficiency table was measured with, and the device's figures.
@@ -80,12 +88,17 @@ pub struct KernelEfficiencyManifest {
     pub best_conv_gflops: f64,
     /// Its shape.
     pub best_conv_shape: String,
+    /// An empty dispatch's time (one thread copying one vec4), timed as the shapes are
+    /// (the lower median of a measurement before and one after them), ms.
+    pub dispatch_floor_ms: f64,
     /// The target, % of the roofline.
     pub target_pct_of_roofline: f64,
     /// Shapes in the table.
     pub shapes: usize,
     /// Shapes that reach the target.
     pub shapes_meeting_target: usize,
+    /// Shapes below the target whose roofline time is under the dispatch floor.
+    pub shapes_floor_bound: usize,
     /// How the tiles were chosen.
     pub autotune: TuneSummary,
 }

@@ -12,6 +12,9 @@
 //! second; measured before and after the shapes, the higher kept). A shape is memory-bound when its traffic at the copy bandwidth takes longer
 //! than its arithmetic at the best conv rate; its roofline is then arithmetic intensity x
 //! copy bandwidth, else the best conv rate. The target is [`TARGET_PCT`] of the roofline.
+//! Every dispatch also costs a floor before its first instruction (an empty dispatch's
+//! time, measured in the same run): a shape whose roofline time is below that floor cannot
+//! reach the target on this device whatever its kernel, and is marked `floor_bound`.
 //! Residual adds are left out (they are the output's size again, not the convolution).
 
 use super::Progress;
@@ -206,6 +209,17 @@ pub fn copy_bandwidth(ctx: &GpuContext, bytes: u64, warmup: usize, reps: usize) 
     Ok(2.0 * n as f64 * 4.0 / (stats[0].median_ms * 1e6))
 }
 
+/// The time of an empty dispatch (one thread copying one vec4), median of `reps` runs
+/// timed as the shapes are, ms: what every dispatch costs on this device before its first
+/// instruction (on llvmpipe, waking the worker threads: 20-30 us).
+pub fn dispatch_floor_ms(ctx: &GpuContext, warmup: usize, reps: usize) -> Result<f64> {
+    let x = buffers::upload(ctx, "floor x", &[0.0f32; 4]);
+    let y = buffers::zeroed(ctx, "floor y", 16);
+    let d = Builder::new(ctx).copy(4, &x, &y)?;
+    let (_, stats) = time_dispatch_groups(ctx, &[vec![d]], warmup, reps)?;
+    Ok(stats[0].median_ms)
+}
+
 /// The measured table: its rows and manifest.
 #[derive(Clone, Debug)]
 pub struct EfficiencyTable {
@@ -294,6 +308,7 @@ pub fn measure_efficiency(
     }
     progress.stage("copy bandwidth", None);
     let copy_gbps = copy_bandwidth(ctx, o.copy_bytes, o.warmup.max(1), o.reps.max(3))?;
+    let floor_ms = dispatch_floor_ms(ctx, o.warmup.max(1), o.reps.max(3))?;
     let passes = o.passes.max(1);
     progress.stage("layer shapes", Some(all.len() * passes));
     let mut measured: Vec<Measured> = Vec::with_capacity(all.len());
@@ -317,6 +332,7 @@ pub fn measure_efficiency(
         o.warmup.max(1),
         o.reps.max(3),
     )?);
+    let floor_ms = floor_ms.min(dispatch_floor_ms(ctx, o.warmup.max(1), o.reps.max(3))?);
     progress.done();
     let gflops = |m: &Measured| m.flops as f64 / (m.stats.median_ms * 1e6);
     let best = measured
@@ -337,6 +353,11 @@ pub fn measure_efficiency(
                 ("compute", best_gflops)
             };
             let gbps = m.bytes as f64 / (m.stats.median_ms * 1e6);
+            let roof_ms = if roof > 0.0 {
+                m.flops as f64 / (roof * 1e6)
+            } else {
+                0.0
+            };
             KernelEfficiencyRow {
                 group: m.case.group.clone(),
                 op: m.case.op.kind().to_string(),
@@ -364,10 +385,16 @@ pub fn measure_efficiency(
                 bound: bound.into(),
                 pct_of_roofline: pct(rate, roof),
                 meets_target: pct(rate, roof) >= TARGET_PCT,
+                pct_of_roofline_with_floor: pct(roof_ms + floor_ms, m.stats.median_ms),
+                floor_bound: floor_ms >= roof_ms,
             }
         })
         .collect();
     let meeting = rows.iter().filter(|r| r.meets_target).count();
+    let floor_bound = rows
+        .iter()
+        .filter(|r| !r.meets_target && r.floor_bound)
+        .count();
     let manifest = KernelEfficiencyManifest {
         run: RunInfo::new(&ctx.summary),
         batch: o.batch,
@@ -383,9 +410,11 @@ pub fn measure_efficiency(
         copy_gbps,
         best_conv_gflops: best_gflops,
         best_conv_shape: best_shape,
+        dispatch_floor_ms: floor_ms,
         target_pct_of_roofline: TARGET_PCT,
         shapes: rows.len(),
         shapes_meeting_target: meeting,
+        shapes_floor_bound: floor_bound,
         autotune: ctx.tile_summary(),
     };
     Ok(EfficiencyTable { rows, manifest })
@@ -437,18 +466,24 @@ impl EfficiencyTable {
                 r.pct_of_copy_bw,
                 r.bound,
                 r.pct_of_roofline,
-                if r.meets_target { "" } else { "  below" }
+                match (r.meets_target, r.floor_bound) {
+                    (true, _) => "",
+                    (false, false) => "  below",
+                    (false, true) => "  below (floor)",
+                }
             );
         }
         let m = &self.manifest;
         out += &format!(
-            "best conv {:.2} GFLOP/s ({}); copy {:.2} GB/s; {} of {} shapes at >= {:.0}% of their roofline\n",
+            "best conv {:.2} GFLOP/s ({}); copy {:.2} GB/s; dispatch floor {:.1} us; {} of {} shapes at >= {:.0}% of their roofline ({} of those below under the floor: roofline time < dispatch floor)\n",
             m.best_conv_gflops,
             m.best_conv_shape,
             m.copy_gbps,
+            m.dispatch_floor_ms * 1e3,
             m.shapes_meeting_target,
             m.shapes,
-            m.target_pct_of_roofline
+            m.target_pct_of_roofline,
+            m.shapes_floor_bound
         );
         out
     }
