@@ -785,7 +785,9 @@ fn put_runs(b: u32, ks: u32, co: u32, pix0: u32, plane: u32, ok: vec3<bool>,
 
 // Pointwise (1x1, stride 1, no padding) convolution as a GEMM over flat pixels: a thread's
 // ROWS "rows" are ROWS runs of 4 consecutive pixels, so inputs are whole vec4 loads (or 4
-// contiguous ones) and no kernel-window arithmetic is left. Tile, channel groups, lane
+// contiguous ones) and no kernel-window arithmetic is left. 1x1 convolutions at stride 2
+// on rows a multiple of 4 wide (SPEC = DIRECT_PS2, ResNet's downsampling shortcuts) take
+// it too, each run the even values of two vector loads. Tile, channel groups, lane
 // mapping and split-K as `main`.
 @compute @workgroup_size(WG)
 fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -846,8 +848,18 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     let ok1 = ROWS > 1u && pix0 + 4u < plane;
     let ok2 = ROWS > 2u && pix0 + 8u < plane;
     let ok3 = ROWS > 3u && pix0 + 12u < plane;
+    // 1x1 at stride 2 (SPEC = DIRECT_PS2): where each run's inputs start in an input
+    // plane, in vec4s (rows a multiple of 4 wide on both sides: a run stays in its row,
+    // and its 8 inputs are two whole vectors), computed once, not per input channel.
+    var s2at = vec4<u32>(0u);
+    if (SPEC == DIRECT_PS2) {
+        let run = pix0 + vec4<u32>(0u, 4u, 8u, 12u);
+        let oy = run / p.out_w;
+        s2at = (2u * oy * p.in_w + 2u * (run - oy * p.out_w)) / 4u;
+    }
+    let in_plane = p.in_h * p.in_w;
     for (var ci = ci_begin; ci < ci_end; ci++) {
-        let base = (b * p.in_c + ci) * plane;
+        let base = (b * p.in_c + ci) * in_plane;
         let w0 = wt[ci * wstride + wc];
         var v0 = vec4<f32>(0.0);
         if (CG > 1u) { v0 = wt[ci * wstride + wc + 1u]; }
@@ -864,7 +876,17 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
         var x1 = vec4<f32>(0.0);
         var x2 = vec4<f32>(0.0);
         var x3 = vec4<f32>(0.0);
-        if (SPEC == DIRECT_PW4) {
+        if (SPEC == DIRECT_PS2) {
+            // The even values of the two vectors from each run's start; past the buffer
+            // (runs past the plane, never stored) the last vector is read.
+            let q = base / 4u + s2at;
+            let last = arrayLength(&x4) - 1u;
+            let a0 = x4[min(q.x, last)]; let c0 = x4[min(q.x + 1u, last)];
+            x0 = vec4<f32>(a0.x, a0.z, c0.x, c0.z);
+            if (ok1) { let a = x4[min(q.y, last)]; let c = x4[min(q.y + 1u, last)]; x1 = vec4<f32>(a.x, a.z, c.x, c.z); }
+            if (ok2) { let a = x4[min(q.z, last)]; let c = x4[min(q.z + 1u, last)]; x2 = vec4<f32>(a.x, a.z, c.x, c.z); }
+            if (ok3) { let a = x4[min(q.w, last)]; let c = x4[min(q.w + 1u, last)]; x3 = vec4<f32>(a.x, a.z, c.x, c.z); }
+        } else if (SPEC == DIRECT_PW4) {
             x0 = pixels4(base, pix0, plane);
             if (ok1) { x1 = pixels4(base, pix0 + 4u, plane); }
             if (ok2) { x2 = pixels4(base, pix0 + 8u, plane); }

@@ -234,7 +234,21 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             "1x1 s2 aligned",
             with(conv(6, 10, 1, 2, 0, 1), Act::None, false),
             2,
-            Shape::new(6, 6, 8),
+            Shape::new(6, 6, 12),
+        ),
+        // ... and rows a multiple of 4 wide in and out: the pointwise loop (DIRECT_PS2),
+        // channels that fill no tile of 16, odd input channels, a residual.
+        (
+            "1x1 s2 flat",
+            with(conv(7, 13, 1, 2, 0, 1), Act::Relu, true),
+            2,
+            Shape::new(7, 6, 16),
+        ),
+        (
+            "1x1 s2 flat odd rows",
+            with(conv(5, 20, 1, 2, 0, 1), Act::None, false),
+            1,
+            Shape::new(5, 7, 8),
         ),
         (
             "1x1 s2",
@@ -415,12 +429,22 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
         DirectSpec::K3s1,
         DirectSpec::K3s2,
         DirectSpec::P1s2,
+        DirectSpec::Ps2,
         DirectSpec::Pw,
         DirectSpec::Pw4,
         DirectSpec::Fc,
     ];
     for spec in direct {
         assert!(specs.contains(&(false, spec)), "direct {spec:?} never ran");
+    }
+    // The loops that read vector windows where rows start on a vec4 ran both ways.
+    for spec in [DirectSpec::K3s1, DirectSpec::K3s2, DirectSpec::P1s2] {
+        for a in [false, true] {
+            assert!(
+                aligned_direct.contains(&(spec, a)),
+                "direct {spec:?} never ran with aligned rows = {a}"
+            );
+        }
     }
     for spec in [DirectSpec::Generic, DirectSpec::K3s1, DirectSpec::K3s2] {
         assert!(

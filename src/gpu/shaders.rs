@@ -535,21 +535,29 @@ mode_codes! {
         /// Pointwise on 1x1 planes with input channels a multiple of 4: a fully connected
         /// layer, its reduction read 4 inputs per vector load.
         Fc = DIRECT_FC,
+        /// 1x1, stride 2, no padding, input and output rows a multiple of 4 wide: the
+        /// pointwise loop over flat output pixels (tiles of up to 16 channels), each run
+        /// of 4 the even values of two vector loads.
+        Ps2 = DIRECT_PS2,
     }
 }
 
 impl DirectSpec {
     /// The most specialised loop of `conv_direct.wgsl` for a kernel `(kh, kw)` with
     /// stride `(sh, sw)` and padding `(ph, pw)` on planes of `plane` output pixels from
-    /// `in_c` input channels.
+    /// `in_c` input channels, rows `in_w` wide in and `out_w` wide out.
     pub fn of(
         kernel: (usize, usize),
         stride: (usize, usize),
         padding: (usize, usize),
         plane: usize,
         in_c: usize,
+        (in_w, out_w): (usize, usize),
     ) -> Self {
         match (kernel, stride, padding) {
+            ((1, 1), (2, 2), (0, 0)) if in_w.is_multiple_of(4) && out_w.is_multiple_of(4) => {
+                DirectSpec::Ps2
+            }
             ((1, 1), (1, 1), (0, 0)) if plane == 1 && in_c.is_multiple_of(4) => DirectSpec::Fc,
             ((1, 1), (1, 1), (0, 0)) if plane.is_multiple_of(4) => DirectSpec::Pw4,
             ((1, 1), (1, 1), (0, 0)) => DirectSpec::Pw,
@@ -564,7 +572,7 @@ impl DirectSpec {
     /// The entry point of `conv_direct.wgsl` that runs this loop.
     pub fn entry(self) -> &'static str {
         match self {
-            DirectSpec::Pw | DirectSpec::Pw4 | DirectSpec::Fc => "pointwise",
+            DirectSpec::Pw | DirectSpec::Pw4 | DirectSpec::Fc | DirectSpec::Ps2 => "pointwise",
             _ => "main",
         }
     }

@@ -264,7 +264,7 @@ fn direct_threads(s: &ConvShape, tile: DirectTile) -> u64 {
     let (oc, oh, ow) = s.output;
     let cols = tile.cols();
     let tiles = match direct_spec(s) {
-        DirectSpec::Pw | DirectSpec::Pw4 | DirectSpec::Fc if !tile.single => {
+        DirectSpec::Pw | DirectSpec::Pw4 | DirectSpec::Fc | DirectSpec::Ps2 if !tile.single => {
             (oh * ow).div_ceil(cols).div_ceil(tile.rows) as u64
         }
         _ => ow.div_ceil(cols) as u64 * oh.div_ceil(tile.rows) as u64,
@@ -371,14 +371,17 @@ pub fn plan_for(s: &ConvShape, kernel: ConvKernel, split: bool) -> Result<ConvPl
 fn pointwise_loop(s: &ConvShape) -> bool {
     matches!(
         direct_spec(s),
-        DirectSpec::Pw | DirectSpec::Pw4 | DirectSpec::Fc
+        DirectSpec::Pw | DirectSpec::Pw4 | DirectSpec::Fc | DirectSpec::Ps2
     )
 }
 
 /// Whether the pointwise loop runs `s` with tiles of 4 channel groups (not fully connected
 /// layers, whose loop has 2 at most).
 fn pointwise_groups(s: &ConvShape) -> bool {
-    matches!(direct_spec(s), DirectSpec::Pw | DirectSpec::Pw4)
+    matches!(
+        direct_spec(s),
+        DirectSpec::Pw | DirectSpec::Pw4 | DirectSpec::Ps2
+    )
 }
 
 /// The direct tile the heuristic picks: one channel per thread when the output has at
@@ -556,5 +559,6 @@ pub fn direct_spec(s: &ConvShape) -> DirectSpec {
         u(s.padding),
         plane,
         s.input.0 as usize,
+        (s.input.2 as usize, s.output.2 as usize),
     )
 }
