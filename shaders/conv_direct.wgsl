@@ -48,6 +48,11 @@ override SPEC: u32 = DIRECT_GENERIC;
 // padding along x is 1, so the middle 4 values of each 6-value window are one vector load
 // from `xv`, the same buffer as `x`.
 override ALIGNED: bool = false;
+// For 3x3 stride-1 windows of `main` (tiles of an even number of rows, padding 1): input
+// rows 2 more than a multiple of 4 wide (14) on planes of a multiple of 4 values, so that
+// the tile's window rows start alternately on a vec4 and 2 past one, both read as vector
+// loads (see `win6_pair`). Excludes ALIGNED.
+override PAIRS: bool = false;
 
 const_assert CONV_DIRECT_COLS == 4u && CONV_DIRECT_SINGLE_COLS == 8u && CONV_DIRECT_CO_PAD == 8u;
 
@@ -80,6 +85,29 @@ fn win6(base: u32, iy: u32, ix: i32) -> array<f32, 6> {
     }
     return array<f32, 6>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2),
                          xat(base, iy, ix + 3), xat(base, iy, ix + 4), xat(base, iy, ix + 5));
+}
+
+// The 6-value window of row `iy` from column `ix` (the tile's first column minus 1), the
+// `k`-th of the tile's window rows (a constant): with PAIRS, rows with k odd start on a
+// vec4 and with k even 2 past one, so the window is one vector and two values, or the last
+// 3 values of one vector and the first 3 of the next; else `win6`. Columns outside the row
+// are zeroed where they feed a stored output: the left padding, and the right padding of
+// the row's last tile (columns ox0 + 3 and ox0 + 4 there feed only output columns past
+// the row, never stored).
+fn win6_pair(base: u32, iy: u32, ix: i32, k: u32) -> array<f32, 6> {
+    if (!PAIRS) { return win6(base, iy, ix); }
+    let s = base + iy * p.in_w + u32(ix + 1);
+    let w = i32(p.in_w);
+    let last = arrayLength(&xv) - 1u;
+    if (k % 2u == 1u) {
+        let c = xv[s / 4u];
+        return array<f32, 6>(xat(base, iy, ix), c.x, c.y, select(0.0, c.z, ix + 3 < w), c.w,
+                             xat(base, iy, ix + 5));
+    }
+    let a = xv[(s - 2u) / 4u];
+    let b = xv[min((s - 2u) / 4u + 1u, last)];
+    return array<f32, 6>(select(0.0, a.y, ix >= 0), a.z, a.w, select(0.0, b.x, ix + 3 < w),
+                         b.y, b.z);
 }
 
 // The 9-value window of row `iy` from column `ix` (3 kernel columns of 4 output columns
@@ -264,7 +292,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             let iy0 = i32(oy0) - i32(p.pad_h);
             if (iy0 + 0 >= 0 && iy0 + 0 < i32(p.in_h)) {
                 let iy = u32(iy0 + 0);
-                let v = win6(base, iy, ix);
+                let v = win6_pair(base, iy, ix, 0u);
                 let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
                 let hi = vec2<f32>(v[4], v[5]);
                 acc_win3(&a00, &a01, &a02, &a03, lo, hi, w00, w01, w02);
@@ -272,7 +300,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             }
             if (iy0 + 1 >= 0 && iy0 + 1 < i32(p.in_h)) {
                 let iy = u32(iy0 + 1);
-                let v = win6(base, iy, ix);
+                let v = win6_pair(base, iy, ix, 1u);
                 let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
                 let hi = vec2<f32>(v[4], v[5]);
                 if (ROWS > 1u) {
@@ -284,7 +312,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             }
             if (iy0 + 2 >= 0 && iy0 + 2 < i32(p.in_h)) {
                 let iy = u32(iy0 + 2);
-                let v = win6(base, iy, ix);
+                let v = win6_pair(base, iy, ix, 2u);
                 let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
                 let hi = vec2<f32>(v[4], v[5]);
                 if (ROWS > 2u) {
@@ -300,7 +328,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             }
             if (ROWS + 2u > 3u && iy0 + 3 >= 0 && iy0 + 3 < i32(p.in_h)) {
                 let iy = u32(iy0 + 3);
-                let v = win6(base, iy, ix);
+                let v = win6_pair(base, iy, ix, 3u);
                 let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
                 let hi = vec2<f32>(v[4], v[5]);
                 if (ROWS > 3u) {
@@ -318,7 +346,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             }
             if (ROWS + 2u > 4u && iy0 + 4 >= 0 && iy0 + 4 < i32(p.in_h)) {
                 let iy = u32(iy0 + 4);
-                let v = win6(base, iy, ix);
+                let v = win6_pair(base, iy, ix, 4u);
                 let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
                 let hi = vec2<f32>(v[4], v[5]);
                 if (ROWS > 3u) {
@@ -332,7 +360,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             }
             if (ROWS + 2u > 5u && iy0 + 5 >= 0 && iy0 + 5 < i32(p.in_h)) {
                 let iy = u32(iy0 + 5);
-                let v = win6(base, iy, ix);
+                let v = win6_pair(base, iy, ix, 5u);
                 let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
                 let hi = vec2<f32>(v[4], v[5]);
                 if (ROWS > 3u) {

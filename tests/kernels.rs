@@ -7,7 +7,7 @@ mod common;
 
 use common::{assert_close, gpu, rand_vec};
 use splitbench::cpu;
-use splitbench::gpu::shaders::{ConvKernel, ConvTile, DirectSpec, DirectTile};
+use splitbench::gpu::shaders::{ConvKernel, ConvTile, DirectSpec, DirectTile, RowAlign};
 use splitbench::gpu::tiling::{self, direct_spec, ConvShape, DeviceClass};
 use splitbench::gpu::{buffers, conv_plan, Builder, ConvPlan, Executor, GpuContext, PoolKind};
 use splitbench::model::{Act, Conv2d, Pool, Shape};
@@ -217,6 +217,22 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             2,
             Shape::new(7, 5, 12),
         ),
+        // Rows 2 more than a multiple of 4 wide on planes of a multiple of 4 values: tiles
+        // of even rows read window rows alternately from a vec4 and 2 past one (PAIRS);
+        // rows of 6 (one tile's window past both ends) and of 10 (a tile whose columns
+        // pass the row's end), batch 2 (the second sample's planes).
+        (
+            "3x3 s1 pairs",
+            with(conv(5, 9, 3, 1, 1, 1), Act::Relu, true),
+            2,
+            Shape::new(5, 6, 10),
+        ),
+        (
+            "3x3 s1 pairs narrow",
+            with(conv(3, 6, 3, 1, 1, 1), Act::None, false),
+            2,
+            Shape::new(3, 4, 6),
+        ),
         (
             "3x3 s2x1 aligned",
             strided(with(conv(3, 5, 3, 1, 1, 1), Act::None, false), (2, 1)),
@@ -370,6 +386,7 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
     let mut specs: HashSet<(bool, DirectSpec)> = HashSet::new();
     let mut aligned: HashSet<bool> = HashSet::new();
     let mut aligned_direct: HashSet<(DirectSpec, bool)> = HashSet::new();
+    let mut row_aligns: HashSet<RowAlign> = HashSet::new();
     // (entry point, output runs stored as vectors, residual): the epilogue's constants.
     let mut epilogues: HashSet<(&str, bool, bool)> = HashSet::new();
     for (i, (name, c, batch, input)) in cases.into_iter().enumerate() {
@@ -390,6 +407,7 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
                         epilogues.insert((t.entry(direct_spec(&shape)), out, c.residual));
                     }
                     aligned_direct.insert((direct_spec(&shape), tiling::direct_aligned(&shape)));
+                    row_aligns.insert(tiling::direct_row_align(&shape, t));
                     specs.insert((false, direct_spec(&shape)))
                 }
                 ConvKernel::Depthwise => {
@@ -436,6 +454,9 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
     ];
     for spec in direct {
         assert!(specs.contains(&(false, spec)), "direct {spec:?} never ran");
+    }
+    for a in [RowAlign::None, RowAlign::Vec4, RowAlign::Pairs] {
+        assert!(row_aligns.contains(&a), "no direct plan read rows {a:?}");
     }
     // The loops that read vector windows where rows start on a vec4 ran both ways.
     for spec in [DirectSpec::K3s1, DirectSpec::K3s2, DirectSpec::P1s2] {

@@ -239,7 +239,7 @@ fn prelude_constants_are_the_rust_values() {
 /// a shader constant at its default.
 #[test]
 fn pipeline_overrides_are_declared_by_their_shaders() {
-    use shaders::{DepthwiseVariant, DirectSpec, DirectTile};
+    use shaders::{DepthwiseVariant, DirectSpec, DirectTile, RowAlign};
     let declared = |file: &str| -> Vec<String> {
         let module = parse(file, &shaders::source(file).unwrap());
         let mut names: Vec<String> = module
@@ -257,7 +257,7 @@ fn pipeline_overrides_are_declared_by_their_shaders() {
     };
     let tile = DirectTile::ALL[0];
     assert_eq!(
-        names(&tile.overrides(DirectSpec::K3s1, true, Default::default())),
+        names(&tile.overrides(DirectSpec::K3s1, RowAlign::Vec4, Default::default())),
         declared("conv_direct.wgsl")
     );
     assert_eq!(
@@ -346,7 +346,7 @@ fn every_kernel_fits_webgpu_guaranteed_limits() {
 fn every_direct_tile_specialises_within_webgpu_limits() {
     // The direct convolution's workgroup size is an override (the tile's `wg`): the
     // specialised entry point of every tile must stay within a browser's 256 invocations.
-    use shaders::{DirectSpec, DirectTile};
+    use shaders::{DirectSpec, DirectTile, RowAlign};
     let l = wgpu::Limits::default();
     let file = "conv_direct.wgsl";
     let module = parse(file, &shaders::source(file).unwrap());
@@ -361,7 +361,7 @@ fn every_direct_tile_specialises_within_webgpu_limits() {
         for spec in [DirectSpec::K3s1, DirectSpec::Pw4] {
             let entry = tile.entry(spec);
             let constants: naga::back::PipelineConstants = tile
-                .overrides(spec, true, Default::default())
+                .overrides(spec, RowAlign::Vec4, Default::default())
                 .iter()
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect();

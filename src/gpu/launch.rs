@@ -284,14 +284,14 @@ impl<'a> Builder<'a> {
             }
             ConvKernel::Direct(tile) => {
                 let spec = tiling::direct_spec(&s);
-                let aligned = tiling::direct_aligned(&s);
+                let rows = tiling::direct_row_align(&s, tile);
                 let epilogue = shaders::Epilogue {
                     out_aligned: tiling::direct_out_aligned(&s, tile),
                     ..epilogue
                 };
                 let k = self
                     .k
-                    .conv_direct(&self.ctx.device, tile, spec, aligned, epilogue);
+                    .conv_direct(&self.ctx.device, tile, spec, rows, epilogue);
                 let [x, _, z] = plan.workgroups;
                 let [fx, fy, _] = fold_1d(x, max);
                 if z > max {

@@ -5,7 +5,8 @@
 
 use super::shaders::{
     self, ConvParams, ConvTile, CopyParams, DepthwiseVariant, DirectSpec, DirectTile,
-    EltwiseParams, Epilogue, LinearParams, MaskParams, PoolParams, QuantizeParams, Uniform,
+    EltwiseParams, Epilogue, LinearParams, MaskParams, PoolParams, QuantizeParams, RowAlign,
+    Uniform,
 };
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -31,7 +32,7 @@ impl<P> Clone for Kernel<P> {
 /// A pipeline compiled per value of its override constants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Specialised {
-    Direct(DirectTile, DirectSpec, bool, Epilogue),
+    Direct(DirectTile, DirectSpec, RowAlign, Epilogue),
     Depthwise(DepthwiseVariant),
 }
 
@@ -129,8 +130,8 @@ impl Pipelines {
             .or_insert_with(|| {
                 let wide = ConvTile::WIDE;
                 match which {
-                    Specialised::Direct(tile, spec, aligned, epilogue) => {
-                        let o = tile.overrides(spec, aligned, epilogue);
+                    Specialised::Direct(tile, spec, rows, epilogue) => {
+                        let o = tile.overrides(spec, rows, epilogue);
                         kernel(dev, "conv_direct.wgsl", tile.entry(spec), &o, wide)
                     }
                     Specialised::Depthwise(v) => {
@@ -142,17 +143,17 @@ impl Pipelines {
             .clone()
     }
 
-    /// The direct convolution for `tile`, its loop specialised as `spec`, with vector
-    /// loads of aligned window rows or not, and epilogue `e`.
+    /// The direct convolution for `tile`, its loop specialised as `spec`, its window rows
+    /// read as `rows` allows, and epilogue `e`.
     pub(crate) fn conv_direct(
         &self,
         dev: &wgpu::Device,
         tile: DirectTile,
         spec: DirectSpec,
-        aligned: bool,
+        rows: RowAlign,
         e: Epilogue,
     ) -> Kernel<ConvParams> {
-        self.specialised(dev, Specialised::Direct(tile, spec, aligned, e))
+        self.specialised(dev, Specialised::Direct(tile, spec, rows, e))
     }
 
     /// The depthwise convolution specialised as `v` (compiled once per layer shape).

@@ -199,13 +199,13 @@ impl DirectTile {
         }
     }
     /// The pipeline-overridable constants of `conv_direct.wgsl` for this tile, `spec`,
-    /// whether its windows' rows are vec4-aligned, and its epilogue `e`.
+    /// how its windows' rows align, and its epilogue `e`.
     pub fn overrides(
         self,
         spec: DirectSpec,
-        aligned: bool,
+        rows: RowAlign,
         e: Epilogue,
-    ) -> [(&'static str, f64); 10] {
+    ) -> [(&'static str, f64); 11] {
         [
             ("ACT", e.act as f64),
             ("RES", e.residual as u32 as f64),
@@ -216,9 +216,25 @@ impl DirectTile {
             ("CG", self.cg as f64),
             ("CG_FAST", self.cg_fast as u32 as f64),
             ("SPEC", spec.code() as f64),
-            ("ALIGNED", aligned as u32 as f64),
+            ("ALIGNED", (rows == RowAlign::Vec4) as u32 as f64),
+            ("PAIRS", (rows == RowAlign::Pairs) as u32 as f64),
         ]
     }
+}
+
+/// Where the input rows a direct convolution's windows read start, which decides how many
+/// of their values are whole vector loads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum RowAlign {
+    /// Anywhere: every value a scalar load.
+    #[default]
+    None,
+    /// Every row on a vec4 (width a multiple of 4): `ALIGNED`.
+    Vec4,
+    /// A 3x3 stride-1 tile's window rows alternately on a vec4 and 2 past one (width 2
+    /// more than a multiple of 4, planes a multiple of 4 values, tiles of an even number of
+    /// rows, padding 1): `PAIRS`.
+    Pairs,
 }
 
 /// What a direct convolution does with its sums, as pipeline constants: a CPU

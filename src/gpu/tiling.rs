@@ -7,7 +7,7 @@
 //! autotuning is off). Sizes come from users (batch, shapes), so every count is computed
 //! with checked arithmetic: too large is an [`Error::Unsupported`], never a panic or a wrap.
 
-use super::shaders::{self, ConvKernel, ConvTile, DirectSpec, DirectTile};
+use super::shaders::{self, ConvKernel, ConvTile, DirectSpec, DirectTile, RowAlign};
 use crate::error::{Error, Result};
 use crate::model::{Conv2d, Shape};
 
@@ -546,6 +546,28 @@ pub fn direct_aligned(s: &ConvShape) -> bool {
         }
         DirectSpec::P1s2 => s.input.2.is_multiple_of(4),
         _ => false,
+    }
+}
+
+/// How the input rows the direct kernel's `tile` reads for `s` align: on a vec4 where
+/// [`direct_aligned`] says so; for `main`'s 3x3 stride-1 loop with tiles of an even number
+/// of rows and padding 1 on rows 2 more than a multiple of 4 wide (14) in planes of a
+/// multiple of 4 values, alternately on a vec4 and 2 past one (the tile's first window row
+/// is odd); else anywhere.
+pub fn direct_row_align(s: &ConvShape, tile: DirectTile) -> RowAlign {
+    let (_, ih, iw) = s.input;
+    if direct_aligned(s) {
+        RowAlign::Vec4
+    } else if direct_spec(s) == DirectSpec::K3s1
+        && tile.entry(DirectSpec::K3s1) == "main"
+        && tile.rows.is_multiple_of(2)
+        && iw % 4 == 2
+        && (ih * iw).is_multiple_of(4)
+        && s.padding == (1, 1)
+    {
+        RowAlign::Pairs
+    } else {
+        RowAlign::None
     }
 }
 
