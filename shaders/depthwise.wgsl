@@ -14,6 +14,11 @@ override SPEC: u32 = DIRECT_GENERIC;
 // Input rows start on a vec4 (width a multiple of 4) and the 3x3 windows' padding is 1:
 // the middle of each window row is whole vector loads from `x4`, the same buffer as `x`.
 override ALIGNED: bool = false;
+// Input rows 2 more than a multiple of 4 wide (14) on planes of a multiple of 4 values, the
+// windows' padding 1: a tile's window rows (from an odd row: tiles start on rows of a
+// multiple of 4, times the stride) start alternately 2 past a vec4 and on one, both read
+// as vector loads (`win6_pair`, `win9_pair`). Excludes ALIGNED.
+override PAIRS: bool = false;
 override OUT_ALIGNED: bool = false;
 // The fused activation's code and whether a residual is added, as pipeline constants:
 // CPU implementations run both sides of a branch on a uniform value masked, so a runtime
@@ -92,6 +97,47 @@ fn win9(base: u32, iy: u32, ix: i32) -> array<f32, 9> {
                          xat(base, iy, ix + 6), xat(base, iy, ix + 7), xat(base, iy, ix + 8));
 }
 
+// The 6-value window of row `iy` from column `ix`, the `k`-th of the tile's window rows
+// (a constant): with PAIRS, k odd starts on a vec4 (one vector and two values), k even 2
+// past one (the last 3 values of a vector and the first 3 of the next); else `win6`.
+// Columns outside the row are zeroed where they feed a stored output: the left padding,
+// and the right padding of the row's last tile (columns ox0 + 3 and ox0 + 4 there feed
+// only output columns past the row).
+fn win6_pair(base: u32, iy: u32, ix: i32, k: u32) -> array<f32, 6> {
+    if (!PAIRS) { return win6(base, iy, ix); }
+    let s = base + iy * in_w() + u32(ix + 1);
+    let w = i32(in_w());
+    if (k % 2u == 1u) {
+        let c = x4[s / 4u];
+        return array<f32, 6>(xat(base, iy, ix), c.x, c.y, select(0.0, c.z, ix + 3 < w), c.w,
+                             xat(base, iy, ix + 5));
+    }
+    let a = x4[(s - 2u) / 4u];
+    let b = x4[min((s - 2u) / 4u + 1u, arrayLength(&x4) - 1u)];
+    return array<f32, 6>(select(0.0, a.y, ix >= 0), a.z, a.w, select(0.0, b.x, ix + 3 < w),
+                         b.y, b.z);
+}
+
+// The 9-value window of row `iy` from column `ix` at stride 2, the `k`-th of the tile's
+// window rows: with PAIRS, k odd starts on a vec4 (a value and two vectors), k even 2 past
+// one (3 vectors); else `win9`. Only the left padding is zeroed: on even rows at stride 2
+// and padding 1 a stored output reads at most the row's last column.
+fn win9_pair(base: u32, iy: u32, ix: i32, k: u32) -> array<f32, 9> {
+    if (!PAIRS) { return win9(base, iy, ix); }
+    let s = base + iy * in_w() + u32(ix + 1);
+    let last = arrayLength(&x4) - 1u;
+    if (k % 2u == 1u) {
+        let a = x4[s / 4u];
+        let b = x4[min(s / 4u + 1u, last)];
+        return array<f32, 9>(xat(base, iy, ix), a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w);
+    }
+    let q = (s - 2u) / 4u;
+    let a = x4[q];
+    let b = x4[min(q + 1u, last)];
+    let c = x4[min(q + 2u, last)];
+    return array<f32, 9>(select(0.0, a.y, ix >= 0), a.z, a.w, b.x, b.y, b.z, b.w, c.x, c.y);
+}
+
 // One kernel row of a 3x3 stride-2 window (9 values) into 4 output columns.
 fn s2(a: vec4<f32>, b: vec4<f32>, c: f32, w: vec3<f32>) -> vec4<f32> {
     // Window v0..v8 = a.xyzw, b.xyzw, c; output column j reads v[2j], v[2j+1], v[2j+2].
@@ -158,20 +204,20 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         // Input row ir feeds output row ir - ky with kernel row ky (unrolled: the rows
         // and kernel rows are constants).
         if (row_ok(iy0 + 0)) {
-            let v = win6(base, u32(iy0 + 0), ix);
+            let v = win6_pair(base, u32(iy0 + 0), ix, 0u);
             let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
             let hi = vec2<f32>(v[4], v[5]);
             a0 += s1(lo, hi, w0);
         }
         if (row_ok(iy0 + 1)) {
-            let v = win6(base, u32(iy0 + 1), ix);
+            let v = win6_pair(base, u32(iy0 + 1), ix, 1u);
             let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
             let hi = vec2<f32>(v[4], v[5]);
             a1 += s1(lo, hi, w0);
             a0 += s1(lo, hi, w1);
         }
         if (row_ok(iy0 + 2)) {
-            let v = win6(base, u32(iy0 + 2), ix);
+            let v = win6_pair(base, u32(iy0 + 2), ix, 2u);
             let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
             let hi = vec2<f32>(v[4], v[5]);
             a2 += s1(lo, hi, w0);
@@ -179,7 +225,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             a0 += s1(lo, hi, w2);
         }
         if (row_ok(iy0 + 3)) {
-            let v = win6(base, u32(iy0 + 3), ix);
+            let v = win6_pair(base, u32(iy0 + 3), ix, 3u);
             let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
             let hi = vec2<f32>(v[4], v[5]);
             a3 += s1(lo, hi, w0);
@@ -187,14 +233,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             a1 += s1(lo, hi, w2);
         }
         if (row_ok(iy0 + 4)) {
-            let v = win6(base, u32(iy0 + 4), ix);
+            let v = win6_pair(base, u32(iy0 + 4), ix, 4u);
             let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
             let hi = vec2<f32>(v[4], v[5]);
             a3 += s1(lo, hi, w1);
             a2 += s1(lo, hi, w2);
         }
         if (row_ok(iy0 + 5)) {
-            let v = win6(base, u32(iy0 + 5), ix);
+            let v = win6_pair(base, u32(iy0 + 5), ix, 5u);
             let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
             let hi = vec2<f32>(v[4], v[5]);
             a3 += s1(lo, hi, w2);
@@ -208,7 +254,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         // Input row ir feeds output row r with kernel row ir - 2r (unrolled).
         if (row_ok(iy0 + 0)) {
             let iy = u32(iy0 + 0);
-            let v = win9(base, iy, ix);
+            let v = win9_pair(base, iy, ix, 0u);
             let a = vec4<f32>(v[0], v[1], v[2], v[3]);
             let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
             let cc = v[8];
@@ -216,7 +262,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         }
         if (row_ok(iy0 + 1)) {
             let iy = u32(iy0 + 1);
-            let v = win9(base, iy, ix);
+            let v = win9_pair(base, iy, ix, 1u);
             let a = vec4<f32>(v[0], v[1], v[2], v[3]);
             let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
             let cc = v[8];
@@ -224,7 +270,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         }
         if (row_ok(iy0 + 2)) {
             let iy = u32(iy0 + 2);
-            let v = win9(base, iy, ix);
+            let v = win9_pair(base, iy, ix, 2u);
             let a = vec4<f32>(v[0], v[1], v[2], v[3]);
             let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
             let cc = v[8];
@@ -233,7 +279,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         }
         if (row_ok(iy0 + 3)) {
             let iy = u32(iy0 + 3);
-            let v = win9(base, iy, ix);
+            let v = win9_pair(base, iy, ix, 3u);
             let a = vec4<f32>(v[0], v[1], v[2], v[3]);
             let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
             let cc = v[8];
@@ -241,7 +287,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         }
         if (row_ok(iy0 + 4)) {
             let iy = u32(iy0 + 4);
-            let v = win9(base, iy, ix);
+            let v = win9_pair(base, iy, ix, 4u);
             let a = vec4<f32>(v[0], v[1], v[2], v[3]);
             let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
             let cc = v[8];
@@ -250,7 +296,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         }
         if (row_ok(iy0 + 5)) {
             let iy = u32(iy0 + 5);
-            let v = win9(base, iy, ix);
+            let v = win9_pair(base, iy, ix, 5u);
             let a = vec4<f32>(v[0], v[1], v[2], v[3]);
             let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
             let cc = v[8];
@@ -258,7 +304,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         }
         if (row_ok(iy0 + 6)) {
             let iy = u32(iy0 + 6);
-            let v = win9(base, iy, ix);
+            let v = win9_pair(base, iy, ix, 6u);
             let a = vec4<f32>(v[0], v[1], v[2], v[3]);
             let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
             let cc = v[8];
@@ -267,7 +313,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         }
         if (row_ok(iy0 + 7)) {
             let iy = u32(iy0 + 7);
-            let v = win9(base, iy, ix);
+            let v = win9_pair(base, iy, ix, 7u);
             let a = vec4<f32>(v[0], v[1], v[2], v[3]);
             let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
             let cc = v[8];
@@ -275,7 +321,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         }
         if (row_ok(iy0 + 8)) {
             let iy = u32(iy0 + 8);
-            let v = win9(base, iy, ix);
+            let v = win9_pair(base, iy, ix, 8u);
             let a = vec4<f32>(v[0], v[1], v[2], v[3]);
             let bb = vec4<f32>(v[4], v[5], v[6], v[7]);
             let cc = v[8];

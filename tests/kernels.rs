@@ -375,6 +375,26 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             1,
             Shape::new(7, 5, 8),
         ),
+        // Rows 2 more than a multiple of 4 wide on planes of a multiple of 4 values: window
+        // rows alternately from a vec4 and 2 past one (PAIRS), at stride 1 and 2.
+        (
+            "depthwise 3x3 s1 pairs",
+            with(conv(3, 3, 3, 1, 1, 3), Act::Relu6, true),
+            2,
+            Shape::new(3, 6, 10),
+        ),
+        (
+            "depthwise 3x3 s2 pairs",
+            with(conv(5, 5, 3, 2, 1, 5), Act::None, false),
+            2,
+            Shape::new(5, 10, 6),
+        ),
+        (
+            "depthwise 3x3 s2 pairs 14",
+            with(conv(2, 2, 3, 2, 1, 2), Act::Relu, true),
+            1,
+            Shape::new(2, 14, 14),
+        ),
         (
             "depthwise 5x5 s2",
             with(conv(4, 4, 5, 2, 2, 4), Act::None, true),
@@ -387,6 +407,7 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
     let mut aligned: HashSet<bool> = HashSet::new();
     let mut aligned_direct: HashSet<(DirectSpec, bool)> = HashSet::new();
     let mut row_aligns: HashSet<RowAlign> = HashSet::new();
+    let mut dw_rows: HashSet<(DirectSpec, RowAlign)> = HashSet::new();
     // (entry point, output runs stored as vectors, residual): the epilogue's constants.
     let mut epilogues: HashSet<(&str, bool, bool)> = HashSet::new();
     for (i, (name, c, batch, input)) in cases.into_iter().enumerate() {
@@ -414,6 +435,10 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
                     let out = tiling::depthwise_out_aligned(&shape);
                     epilogues.insert(("depthwise", out, c.residual));
                     aligned.insert(tiling::depthwise_aligned(&shape));
+                    dw_rows.insert((
+                        DirectSpec::depthwise(c.kernel, c.stride),
+                        tiling::depthwise_row_align(&shape),
+                    ));
                     specs.insert((true, DirectSpec::depthwise(c.kernel, c.stride)))
                 }
                 ConvKernel::Gemm(_) => false,
@@ -457,6 +482,12 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
     }
     for a in [RowAlign::None, RowAlign::Vec4, RowAlign::Pairs] {
         assert!(row_aligns.contains(&a), "no direct plan read rows {a:?}");
+        for spec in [DirectSpec::K3s1, DirectSpec::K3s2] {
+            assert!(
+                dw_rows.contains(&(spec, a)),
+                "depthwise {spec:?} never read rows {a:?}"
+            );
+        }
     }
     // The loops that read vector windows where rows start on a vec4 ran both ways.
     for spec in [DirectSpec::K3s1, DirectSpec::K3s2, DirectSpec::P1s2] {

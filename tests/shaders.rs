@@ -264,7 +264,7 @@ fn pipeline_overrides_are_declared_by_their_shaders() {
         names(
             &DepthwiseVariant {
                 spec: DirectSpec::K3s2,
-                aligned: true,
+                rows: RowAlign::Vec4,
                 epilogue: Default::default(),
                 dims: [8, 8, 4, 4, 3],
             }

@@ -258,7 +258,7 @@ impl<'a> Builder<'a> {
                 ];
                 let v = shaders::DepthwiseVariant {
                     spec: DirectSpec::depthwise(c.kernel, c.stride),
-                    aligned: tiling::depthwise_aligned(&s),
+                    rows: tiling::depthwise_row_align(&s),
                     epilogue: shaders::Epilogue {
                         out_aligned: tiling::depthwise_out_aligned(&s),
                         ..epilogue

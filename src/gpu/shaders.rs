@@ -231,9 +231,9 @@ pub enum RowAlign {
     None,
     /// Every row on a vec4 (width a multiple of 4): `ALIGNED`.
     Vec4,
-    /// A 3x3 stride-1 tile's window rows alternately on a vec4 and 2 past one (width 2
-    /// more than a multiple of 4, planes a multiple of 4 values, tiles of an even number of
-    /// rows, padding 1): `PAIRS`.
+    /// A 3x3 tile's window rows alternately on a vec4 and 2 past one (width 2 more than a
+    /// multiple of 4, planes a multiple of 4 values, tiles starting on even rows, padding
+    /// 1; the direct kernel at stride 1, the depthwise at stride 1 and 2): `PAIRS`.
     Pairs,
 }
 
@@ -258,8 +258,8 @@ pub struct Epilogue {
 pub struct DepthwiseVariant {
     /// The loop.
     pub spec: DirectSpec,
-    /// Input rows read as vectors.
-    pub aligned: bool,
+    /// How the input rows align (which of their values are vector loads).
+    pub rows: RowAlign,
     /// Activation, residual and whether output rows are stored as vectors (the kernel
     /// never splits its reduction: `split` is ignored).
     pub epilogue: Epilogue,
@@ -270,11 +270,12 @@ pub struct DepthwiseVariant {
 
 impl DepthwiseVariant {
     /// The constants, by the names `depthwise.wgsl` declares.
-    pub fn overrides(&self) -> [(&'static str, f64); 10] {
+    pub fn overrides(&self) -> [(&'static str, f64); 11] {
         let [ih, iw, oh, ow, c] = self.dims.map(f64::from);
         [
             ("SPEC", self.spec.code() as f64),
-            ("ALIGNED", self.aligned as u32 as f64),
+            ("ALIGNED", (self.rows == RowAlign::Vec4) as u32 as f64),
+            ("PAIRS", (self.rows == RowAlign::Pairs) as u32 as f64),
             ("OUT_ALIGNED", self.epilogue.out_aligned as u32 as f64),
             ("ACT", self.epilogue.act as f64),
             ("RES", self.epilogue.residual as u32 as f64),

@@ -536,6 +536,29 @@ pub fn depthwise_aligned(s: &ConvShape) -> bool {
         && s.padding.1 == 1
 }
 
+/// How the input rows the depthwise kernel reads for `s` align: on a vec4 where
+/// [`depthwise_aligned`] says so; for 3x3 windows with padding 1 on rows 2 more than a
+/// multiple of 4 wide in planes of a multiple of 4 values, alternately on a vec4 and 2
+/// past one (its tiles start on rows of a multiple of 4); else anywhere.
+pub fn depthwise_row_align(s: &ConvShape) -> RowAlign {
+    let (_, ih, iw) = s.input;
+    let spec = DirectSpec::depthwise(
+        (s.kernel.0 as usize, s.kernel.1 as usize),
+        (s.stride.0 as usize, s.stride.1 as usize),
+    );
+    if depthwise_aligned(s) {
+        RowAlign::Vec4
+    } else if matches!(spec, DirectSpec::K3s1 | DirectSpec::K3s2)
+        && iw % 4 == 2
+        && (ih * iw).is_multiple_of(4)
+        && s.padding == (1, 1)
+    {
+        RowAlign::Pairs
+    } else {
+        RowAlign::None
+    }
+}
+
 /// Whether the direct kernel reads the rows of `s` through vector loads: 3-wide windows
 /// with padding 1 (their middles, see [`depthwise_aligned`]) or 1x1 stride-2 kernels (their
 /// even values), on rows that start on a vec4 (width a multiple of 4).
