@@ -524,35 +524,37 @@ pub fn depthwise_out_aligned(s: &ConvShape) -> bool {
     s.output.2.is_multiple_of(4)
 }
 
+/// The loop of the depthwise kernel for `s`.
+fn depthwise_spec(s: &ConvShape) -> DirectSpec {
+    DirectSpec::depthwise(
+        (s.kernel.0 as usize, s.kernel.1 as usize),
+        (s.stride.0 as usize, s.stride.1 as usize),
+    )
+}
+
 /// Whether the depthwise kernel's 3x3 windows of `s` read their middles as vectors: input
 /// rows start on a vec4 (width a multiple of 4) and the padding along x is 1.
 pub fn depthwise_aligned(s: &ConvShape) -> bool {
-    let spec = DirectSpec::depthwise(
-        (s.kernel.0 as usize, s.kernel.1 as usize),
-        (s.stride.0 as usize, s.stride.1 as usize),
-    );
-    matches!(spec, DirectSpec::K3s1 | DirectSpec::K3s2)
+    matches!(depthwise_spec(s), DirectSpec::K3s1 | DirectSpec::K3s2)
         && s.input.2.is_multiple_of(4)
         && s.padding.1 == 1
 }
 
-/// How the input rows the depthwise kernel reads for `s` align: on a vec4 where
-/// [`depthwise_aligned`] says so; for 3x3 windows with padding 1 on rows 2 more than a
-/// multiple of 4 wide in planes of a multiple of 4 values, alternately on a vec4 and 2
-/// past one (its tiles start on rows of a multiple of 4); else anywhere.
-pub fn depthwise_row_align(s: &ConvShape) -> RowAlign {
+/// Whether 3x3 windows of `s` starting on an odd input row read rows alternately from a
+/// vec4 and 2 past one: rows 2 more than a multiple of 4 wide (14), planes of a multiple of
+/// 4 values, padding 1 (what [`RowAlign::Pairs`] needs besides the tile).
+fn pair_rows(s: &ConvShape) -> bool {
     let (_, ih, iw) = s.input;
-    let spec = DirectSpec::depthwise(
-        (s.kernel.0 as usize, s.kernel.1 as usize),
-        (s.stride.0 as usize, s.stride.1 as usize),
-    );
+    iw % 4 == 2 && (ih * iw).is_multiple_of(4) && s.padding == (1, 1)
+}
+
+/// How the input rows the depthwise kernel reads for `s` align: on a vec4 where
+/// [`depthwise_aligned`] says so; in pairs for 3x3 windows where [`pair_rows`] says so
+/// (its tiles start on rows of a multiple of 4, times the stride); else anywhere.
+pub fn depthwise_row_align(s: &ConvShape) -> RowAlign {
     if depthwise_aligned(s) {
         RowAlign::Vec4
-    } else if matches!(spec, DirectSpec::K3s1 | DirectSpec::K3s2)
-        && iw % 4 == 2
-        && (ih * iw).is_multiple_of(4)
-        && s.padding == (1, 1)
-    {
+    } else if matches!(depthwise_spec(s), DirectSpec::K3s1 | DirectSpec::K3s2) && pair_rows(s) {
         RowAlign::Pairs
     } else {
         RowAlign::None
@@ -573,20 +575,16 @@ pub fn direct_aligned(s: &ConvShape) -> bool {
 }
 
 /// How the input rows the direct kernel's `tile` reads for `s` align: on a vec4 where
-/// [`direct_aligned`] says so; for `main`'s 3x3 stride-1 loop with tiles of an even number
-/// of rows and padding 1 on rows 2 more than a multiple of 4 wide (14) in planes of a
-/// multiple of 4 values, alternately on a vec4 and 2 past one (the tile's first window row
-/// is odd); else anywhere.
+/// [`direct_aligned`] says so; in pairs for `main`'s 3x3 stride-1 loop with tiles of an
+/// even number of rows (so the tile's first window row is odd) where [`pair_rows`] says
+/// so; else anywhere.
 pub fn direct_row_align(s: &ConvShape, tile: DirectTile) -> RowAlign {
-    let (_, ih, iw) = s.input;
     if direct_aligned(s) {
         RowAlign::Vec4
     } else if direct_spec(s) == DirectSpec::K3s1
         && tile.entry(DirectSpec::K3s1) == "main"
         && tile.rows.is_multiple_of(2)
-        && iw % 4 == 2
-        && (ih * iw).is_multiple_of(4)
-        && s.padding == (1, 1)
+        && pair_rows(s)
     {
         RowAlign::Pairs
     } else {
