@@ -20,7 +20,8 @@
 // to 3 output rows it feeds, with the 9 weights of an input channel in registers;
 // DIRECT_K3S2 (3x3, stride 2) reads each of the 2 ROWS + 1 input rows once as a 9-value
 // window; DIRECT_P1S2 (1x1, stride 2, no padding) reads one strided run per output row,
-// no kernel loops. CG_FAST chooses what consecutive
+// no kernel loops (DIRECT_PS2, the same on rows a multiple of 4 wide, takes the pointwise
+// loop, `pointwise` below). CG_FAST chooses what consecutive
 // threads take: consecutive channel groups (inputs shared, weights coalesced) or
 // consecutive pixel tiles (for layers with one channel group). Split-K over input
 // channels writes raw partial sums that conv2d.wgsl's `splitk_reduce` finishes. Outputs of
