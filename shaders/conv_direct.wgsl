@@ -792,6 +792,15 @@ fn run4(lo: vec4<f32>, hi: vec4<f32>, r: u32, pix: u32, plane: u32) -> vec4<f32>
     return select(vec4<f32>(0.0), v, inside);
 }
 
+// The even values of the two vectors from vector `q` (a run of 4 outputs of a 1x1
+// stride-2 convolution, SPEC = DIRECT_PS2); past the buffer the last vector is read.
+fn evens4(q: u32) -> vec4<f32> {
+    let last = arrayLength(&x4) - 1u;
+    let a = x4[min(q, last)];
+    let b = x4[min(q + 1u, last)];
+    return vec4<f32>(a.x, a.z, b.x, b.z);
+}
+
 // One channel group's ROWS runs of 4 pixels from `pix0` (run k stored if ok[k - 1]), with
 // the group's bias: `rk*` hold run k's pixels, each a vec4 of the group's 4 channels.
 fn put_runs(b: u32, ks: u32, co: u32, pix0: u32, plane: u32, ok: vec3<bool>,
@@ -906,15 +915,11 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
         var x2 = vec4<f32>(0.0);
         var x3 = vec4<f32>(0.0);
         if (SPEC == DIRECT_PS2) {
-            // The even values of the two vectors from each run's start; past the buffer
-            // (runs past the plane, never stored) the last vector is read.
             let q = base / 4u + s2at;
-            let last = arrayLength(&x4) - 1u;
-            let a0 = x4[min(q.x, last)]; let c0 = x4[min(q.x + 1u, last)];
-            x0 = vec4<f32>(a0.x, a0.z, c0.x, c0.z);
-            if (ok1) { let a = x4[min(q.y, last)]; let c = x4[min(q.y + 1u, last)]; x1 = vec4<f32>(a.x, a.z, c.x, c.z); }
-            if (ok2) { let a = x4[min(q.z, last)]; let c = x4[min(q.z + 1u, last)]; x2 = vec4<f32>(a.x, a.z, c.x, c.z); }
-            if (ok3) { let a = x4[min(q.w, last)]; let c = x4[min(q.w + 1u, last)]; x3 = vec4<f32>(a.x, a.z, c.x, c.z); }
+            x0 = evens4(q.x);
+            if (ok1) { x1 = evens4(q.y); }
+            if (ok2) { x2 = evens4(q.z); }
+            if (ok3) { x3 = evens4(q.w); }
         } else if (SPEC == DIRECT_PW4) {
             x0 = pixels4(base, pix0, plane);
             if (ok1) { x1 = pixels4(base, pix0 + 4u, plane); }

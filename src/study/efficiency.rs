@@ -12,8 +12,8 @@
 //! second; measured before and after the shapes, the higher kept). A shape is memory-bound when its traffic at the copy bandwidth takes longer
 //! than its arithmetic at the best conv rate; its roofline is then arithmetic intensity x
 //! copy bandwidth, else the best conv rate. The target is [`TARGET_PCT`] of the roofline.
-//! Every dispatch also costs a floor before its first instruction (an empty dispatch's
-//! time, measured in the same run): a shape whose roofline time is below that floor cannot
+//! Every dispatch also costs a floor besides its kernel's work (an empty dispatch's time,
+//! measured in the same run): a shape whose roofline time is below that floor cannot
 //! reach the target on this device whatever its kernel, and is marked `floor_bound`.
 //! Residual adds are left out (they are the output's size again, not the convolution).
 
@@ -202,20 +202,21 @@ pub fn cases(full: bool) -> Result<Vec<Case>> {
 /// written.
 pub fn copy_bandwidth(ctx: &GpuContext, bytes: u64, warmup: usize, reps: usize) -> Result<f64> {
     let n = (bytes / 16 * 4) as usize;
-    let x = buffers::upload(ctx, "copy x", &Rng::new(3).vec(n, -1.0, 1.0));
-    let y = buffers::zeroed(ctx, "copy y", n as u64 * 4);
-    let d = Builder::new(ctx).copy(n, &x, &y)?;
-    let (_, stats) = time_dispatch_groups(ctx, &[vec![d]], warmup, reps)?;
-    Ok(2.0 * n as f64 * 4.0 / (stats[0].median_ms * 1e6))
+    Ok(2.0 * n as f64 * 4.0 / (copy_ms(ctx, n, warmup, reps)? * 1e6))
 }
 
 /// The time of an empty dispatch (one thread copying one vec4), median of `reps` runs
-/// timed as the shapes are, ms: what every dispatch costs on this device before its first
-/// instruction (on llvmpipe, waking the worker threads: 20-30 us).
+/// timed as the shapes are, ms: what every dispatch costs on this device besides its
+/// kernel's work (about 30 us on llvmpipe).
 pub fn dispatch_floor_ms(ctx: &GpuContext, warmup: usize, reps: usize) -> Result<f64> {
-    let x = buffers::upload(ctx, "floor x", &[0.0f32; 4]);
-    let y = buffers::zeroed(ctx, "floor y", 16);
-    let d = Builder::new(ctx).copy(4, &x, &y)?;
+    copy_ms(ctx, 4, warmup, reps)
+}
+
+/// The copy kernel's median time over `n` values (a multiple of 4), ms.
+fn copy_ms(ctx: &GpuContext, n: usize, warmup: usize, reps: usize) -> Result<f64> {
+    let x = buffers::upload(ctx, "copy x", &Rng::new(3).vec(n, -1.0, 1.0));
+    let y = buffers::zeroed(ctx, "copy y", n as u64 * 4);
+    let d = Builder::new(ctx).copy(n, &x, &y)?;
     let (_, stats) = time_dispatch_groups(ctx, &[vec![d]], warmup, reps)?;
     Ok(stats[0].median_ms)
 }
