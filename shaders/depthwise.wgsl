@@ -1,11 +1,12 @@
 // Depthwise convolution (groups = in_c = out_c): each thread computes DEPTHWISE_ROWS
-// output rows x 4 output columns of one channel, with fused bias, residual add and
+// output rows x 4 output columns (8 if WIDE) of one channel, with fused bias, residual add and
 // activation. Its accumulators are named vec4s over the 4 columns; the channel's kernel
 // is read once per thread. A depthwise layer does little arithmetic per value it reads,
 // so the loops read each input value as few times as the kernel's shape allows: for 3x3
 // kernels at stride 1 (SPEC = DIRECT_K3S1) a 6-value window of each of the ROWS + 2 input
 // rows serves all output rows it feeds; at stride 2 (DIRECT_K3S2) a 9-value window of each
-// of the 2 ROWS + 1 input rows does. Other kernels take the generic loop. Consecutive
+// of the 2 ROWS + 1 input rows does (WIDE: a 10-value window of each row serves 8 columns
+// at stride 1). Other kernels take the generic loop. Consecutive
 // threads take consecutive pixel tiles of a channel, then channels, then samples. It takes
 // conv2d.wgsl's ConvParams (from the prelude) and ignores the split-K fields and the
 // activation and residual flags (the pipeline constants ACT and RES say them).
@@ -20,6 +21,10 @@ override ALIGNED: bool = false;
 // as vector loads (`win6_pair`, `win9_pair`). Excludes ALIGNED.
 override PAIRS: bool = false;
 override OUT_ALIGNED: bool = false;
+// 3x3 stride-1 windows on ALIGNED rows: each thread computes 8 output columns (two vec4s
+// per row) instead of 4, so that one 10-value window of each input row (two vector loads
+// and two values) serves 8 outputs of up to 3 rows.
+override WIDE: bool = false;
 // The fused activation's code and whether a residual is added, as pipeline constants:
 // CPU implementations run both sides of a branch on a uniform value masked, so a runtime
 // `p.act` would evaluate every activation (exp, tanh, erf) for every output.
@@ -138,6 +143,27 @@ fn win9_pair(base: u32, iy: u32, ix: i32, k: u32) -> array<f32, 9> {
     return array<f32, 9>(select(0.0, a.y, ix >= 0), a.z, a.w, b.x, b.y, b.z, b.w, c.x, c.y);
 }
 
+// The 10-value window of row `iy` from column `ix` (the tile's first column minus 1, the
+// tile starting on a vec4) for the 8 output columns of a WIDE tile: values 0-5 feed its
+// first half, 4-9 its second. Column ix + 5 (the second vector's first value) is zeroed
+// when it is the right padding, since it feeds the first half's last output; the second
+// half of a tile past the row's end is never stored.
+fn win10(base: u32, iy: u32, ix: i32) -> array<f32, 10> {
+    let i = (base + iy * in_w() + u32(ix + 1)) / 4u;
+    let a = x4[i];
+    let b = x4[min(i + 1u, arrayLength(&x4) - 1u)];
+    let bx = select(0.0, b.x, ix + 5 < i32(in_w()));
+    return array<f32, 10>(xat(base, iy, ix), a.x, a.y, a.z, a.w, bx, b.y, b.z, b.w,
+                          xat(base, iy, ix + 9));
+}
+
+// Both halves of a WIDE tile's output row take one kernel row of the window `v`.
+fn acc10(l: ptr<function, vec4<f32>>, r: ptr<function, vec4<f32>>, v: array<f32, 10>,
+         w: vec3<f32>) {
+    *l += s1(vec4<f32>(v[0], v[1], v[2], v[3]), vec2<f32>(v[4], v[5]), w);
+    *r += s1(vec4<f32>(v[4], v[5], v[6], v[7]), vec2<f32>(v[8], v[9]), w);
+}
+
 // One kernel row of a 3x3 stride-2 window (9 values) into 4 output columns.
 fn s2(a: vec4<f32>, b: vec4<f32>, c: f32, w: vec3<f32>) -> vec4<f32> {
     // Window v0..v8 = a.xyzw, b.xyzw, c; output column j reads v[2j], v[2j+1], v[2j+2].
@@ -181,13 +207,14 @@ fn put(b: u32, c: u32, oy: u32, ox0: u32, acc: vec4<f32>) {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     // 1-D index folded over x and y so that large tensors fit the per-dimension limit.
     let t = gid.x + gid.y * nwg.x * DEPTHWISE_WG;
-    let ncol = (out_w() + 3u) / 4u;
+    let cols = select(4u, 8u, WIDE);
+    let ncol = (out_w() + cols - 1u) / cols;
     let ntiles = ncol * ((out_h() + DEPTHWISE_ROWS - 1u) / DEPTHWISE_ROWS);
     if (t >= ntiles * channels() * p.batch) { return; }
     let tile = t % ntiles;
     let c = (t / ntiles) % channels();
     let b = t / (ntiles * channels());
-    let ox0 = (tile % ncol) * 4u;
+    let ox0 = (tile % ncol) * cols;
     let oy0 = (tile / ncol) * DEPTHWISE_ROWS;
     let base = (b * channels() + c) * in_h() * in_w();
     let kw0 = c * p.kh * p.kw;
@@ -195,7 +222,49 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var a1 = vec4<f32>(0.0);
     var a2 = vec4<f32>(0.0);
     var a3 = vec4<f32>(0.0);
-    if (SPEC == DIRECT_K3S1) {
+    // The second half of a WIDE tile.
+    var e0 = vec4<f32>(0.0);
+    var e1 = vec4<f32>(0.0);
+    var e2 = vec4<f32>(0.0);
+    var e3 = vec4<f32>(0.0);
+    if (WIDE) {
+        let w0 = vec3<f32>(wt[kw0], wt[kw0 + 1u], wt[kw0 + 2u]);
+        let w1 = vec3<f32>(wt[kw0 + 3u], wt[kw0 + 4u], wt[kw0 + 5u]);
+        let w2 = vec3<f32>(wt[kw0 + 6u], wt[kw0 + 7u], wt[kw0 + 8u]);
+        let ix = i32(ox0) - i32(p.pad_w);
+        let iy0 = i32(oy0) - i32(p.pad_h);
+        // As the K3S1 loop below, on both halves.
+        if (row_ok(iy0 + 0)) {
+            let v = win10(base, u32(iy0 + 0), ix);
+            acc10(&a0, &e0, v, w0);
+        }
+        if (row_ok(iy0 + 1)) {
+            let v = win10(base, u32(iy0 + 1), ix);
+            acc10(&a1, &e1, v, w0);
+            acc10(&a0, &e0, v, w1);
+        }
+        if (row_ok(iy0 + 2)) {
+            let v = win10(base, u32(iy0 + 2), ix);
+            acc10(&a2, &e2, v, w0);
+            acc10(&a1, &e1, v, w1);
+            acc10(&a0, &e0, v, w2);
+        }
+        if (row_ok(iy0 + 3)) {
+            let v = win10(base, u32(iy0 + 3), ix);
+            acc10(&a3, &e3, v, w0);
+            acc10(&a2, &e2, v, w1);
+            acc10(&a1, &e1, v, w2);
+        }
+        if (row_ok(iy0 + 4)) {
+            let v = win10(base, u32(iy0 + 4), ix);
+            acc10(&a3, &e3, v, w1);
+            acc10(&a2, &e2, v, w2);
+        }
+        if (row_ok(iy0 + 5)) {
+            let v = win10(base, u32(iy0 + 5), ix);
+            acc10(&a3, &e3, v, w2);
+        }
+    } else if (SPEC == DIRECT_K3S1) {
         let w0 = vec3<f32>(wt[kw0], wt[kw0 + 1u], wt[kw0 + 2u]);
         let w1 = vec3<f32>(wt[kw0 + 3u], wt[kw0 + 4u], wt[kw0 + 5u]);
         let w2 = vec3<f32>(wt[kw0 + 6u], wt[kw0 + 7u], wt[kw0 + 8u]);
@@ -360,4 +429,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     put(b, c, oy0 + 1u, ox0, a1 + bc);
     put(b, c, oy0 + 2u, ox0, a2 + bc);
     put(b, c, oy0 + 3u, ox0, a3 + bc);
+    if (WIDE && ox0 + 4u < out_w()) {
+        put(b, c, oy0, ox0 + 4u, e0 + bc);
+        put(b, c, oy0 + 1u, ox0 + 4u, e1 + bc);
+        put(b, c, oy0 + 2u, ox0 + 4u, e2 + bc);
+        put(b, c, oy0 + 3u, ox0 + 4u, e3 + bc);
+    }
 }

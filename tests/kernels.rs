@@ -369,6 +369,19 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             1,
             Shape::new(3, 7, 12),
         ),
+        // 8-column tiles: rows of 12 end in half a tile, rows of 4 in a tile's first half.
+        (
+            "depthwise 3x3 s1 aligned 12 wide",
+            with(conv(3, 3, 3, 1, 1, 3), Act::Relu6, true),
+            2,
+            Shape::new(3, 5, 12),
+        ),
+        (
+            "depthwise 3x3 s1 aligned 4 wide",
+            with(conv(2, 2, 3, 1, 1, 2), Act::None, false),
+            1,
+            Shape::new(2, 6, 4),
+        ),
         (
             "depthwise 3x3 s1 aligned rows out",
             with(conv(7, 7, 3, 1, 1, 7), Act::Tanh, false),
@@ -431,7 +444,7 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
                     row_aligns.insert(tiling::direct_row_align(&shape, t));
                     specs.insert((false, direct_spec(&shape)))
                 }
-                ConvKernel::Depthwise => {
+                ConvKernel::Depthwise { .. } => {
                     let out = tiling::depthwise_out_aligned(&shape);
                     epilogues.insert(("depthwise", out, c.residual));
                     aligned.insert(tiling::depthwise_aligned(&shape));
@@ -447,7 +460,7 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
     }
     let mut want: Vec<ConvKernel> = DirectTile::ALL.map(ConvKernel::Direct).to_vec();
     want.extend([ConvTile::WIDE, ConvTile::NARROW].map(ConvKernel::Gemm));
-    want.push(ConvKernel::Depthwise);
+    want.extend([false, true].map(|wide| ConvKernel::Depthwise { wide }));
     for k in want {
         assert!(ran.contains(&(k.to_string(), false)), "{k} never ran");
     }

@@ -267,6 +267,7 @@ fn pipeline_overrides_are_declared_by_their_shaders() {
                 rows: RowAlign::Vec4,
                 epilogue: Default::default(),
                 dims: [8, 8, 4, 4, 3],
+                wide: false,
             }
             .overrides()
         ),

@@ -247,7 +247,7 @@ impl<'a> Builder<'a> {
             out_aligned: false,
         };
         let (pipeline, weight, workgroups) = match plan.kernel {
-            ConvKernel::Depthwise => {
+            ConvKernel::Depthwise { wide } => {
                 let bufs = [
                     (1, x),
                     (2, weight),
@@ -264,6 +264,7 @@ impl<'a> Builder<'a> {
                         ..epilogue
                     },
                     dims: [s.input.1, s.input.2, s.output.1, s.output.2, s.output.0],
+                    wide,
                 };
                 let k = self.k.depthwise(&self.ctx.device, v);
                 return Ok(vec![self.dispatch(
