@@ -45,8 +45,10 @@ pub struct EfficiencyOptions {
     /// Timed runs per shape.
     pub reps: usize,
     /// Passes over all shapes; each shape keeps the pass of lowest median. A shared or
-    /// virtual machine slows a run for seconds at a time, which a second pass, minutes
-    /// later, does not repeat (the copy bandwidth is also measured twice, the higher kept).
+    /// virtual machine slows a run for seconds to minutes at a time, which a later pass,
+    /// minutes apart, need not repeat (the copy bandwidth is also measured twice, the
+    /// higher kept). Three: with two, a row of the committed lavapipe table still came out
+    /// 2x slow (144->9 at 56x56: 4.47 ms; 2.24-2.28 ms in the runs after).
     pub passes: usize,
     /// Bytes the copy kernel copies (enough that its launch does not dominate).
     pub copy_bytes: u64,
@@ -65,7 +67,7 @@ impl Default for EfficiencyOptions {
             batch: 1,
             warmup: 2,
             reps: 10,
-            passes: 2,
+            passes: 3,
             copy_bytes: 64 << 20,
             max_shapes: None,
             only: None,
