@@ -70,6 +70,11 @@ fn row_ok(iy: i32) -> bool {
     return iy >= 0 && iy < i32(in_h());
 }
 
+// Row `r` of the 3x3 kernel whose weights start at `kw0`.
+fn krow(kw0: u32, r: u32) -> vec3<f32> {
+    return vec3<f32>(wt[kw0 + 3u * r], wt[kw0 + 3u * r + 1u], wt[kw0 + 3u * r + 2u]);
+}
+
 // One kernel row of a 3x3 stride-1 window (6 values) into 4 output columns.
 fn s1(lo: vec4<f32>, hi: vec2<f32>, w: vec3<f32>) -> vec4<f32> {
     return lo * w.x + vec4<f32>(lo.yzw, hi.x) * w.y + vec4<f32>(lo.zw, hi) * w.z;
@@ -228,9 +233,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var e2 = vec4<f32>(0.0);
     var e3 = vec4<f32>(0.0);
     if (WIDE) {
-        let w0 = vec3<f32>(wt[kw0], wt[kw0 + 1u], wt[kw0 + 2u]);
-        let w1 = vec3<f32>(wt[kw0 + 3u], wt[kw0 + 4u], wt[kw0 + 5u]);
-        let w2 = vec3<f32>(wt[kw0 + 6u], wt[kw0 + 7u], wt[kw0 + 8u]);
+        let w0 = krow(kw0, 0u);
+        let w1 = krow(kw0, 1u);
+        let w2 = krow(kw0, 2u);
         let ix = i32(ox0) - i32(p.pad_w);
         let iy0 = i32(oy0) - i32(p.pad_h);
         // As the K3S1 loop below, on both halves.
@@ -265,9 +270,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             acc10(&a3, &e3, v, w2);
         }
     } else if (SPEC == DIRECT_K3S1) {
-        let w0 = vec3<f32>(wt[kw0], wt[kw0 + 1u], wt[kw0 + 2u]);
-        let w1 = vec3<f32>(wt[kw0 + 3u], wt[kw0 + 4u], wt[kw0 + 5u]);
-        let w2 = vec3<f32>(wt[kw0 + 6u], wt[kw0 + 7u], wt[kw0 + 8u]);
+        let w0 = krow(kw0, 0u);
+        let w1 = krow(kw0, 1u);
+        let w2 = krow(kw0, 2u);
         let ix = i32(ox0) - i32(p.pad_w);
         let iy0 = i32(oy0) - i32(p.pad_h);
         // Input row ir feeds output row ir - ky with kernel row ky (unrolled: the rows
@@ -315,9 +320,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             a3 += s1(lo, hi, w2);
         }
     } else if (SPEC == DIRECT_K3S2) {
-        let w0 = vec3<f32>(wt[kw0], wt[kw0 + 1u], wt[kw0 + 2u]);
-        let w1 = vec3<f32>(wt[kw0 + 3u], wt[kw0 + 4u], wt[kw0 + 5u]);
-        let w2 = vec3<f32>(wt[kw0 + 6u], wt[kw0 + 7u], wt[kw0 + 8u]);
+        let w0 = krow(kw0, 0u);
+        let w1 = krow(kw0, 1u);
+        let w2 = krow(kw0, 2u);
         let ix = i32(2u * ox0) - i32(p.pad_w);
         let iy0 = i32(2u * oy0) - i32(p.pad_h);
         // Input row ir feeds output row r with kernel row ir - 2r (unrolled).
