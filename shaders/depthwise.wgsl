@@ -21,9 +21,9 @@ override ALIGNED: bool = false;
 // as vector loads (`win6_pair`, `win9_pair`). Excludes ALIGNED.
 override PAIRS: bool = false;
 override OUT_ALIGNED: bool = false;
-// 3x3 stride-1 windows on ALIGNED rows: each thread computes 8 output columns (two vec4s
-// per row) instead of 4, so that one 10-value window of each input row (two vector loads
-// and two values) serves 8 outputs of up to 3 rows.
+// 3x3 stride-1 windows: each thread computes 8 output columns instead of 4, so that one
+// 10-value window of each input row (on ALIGNED rows two vector loads and two values, in
+// PAIRS three vector loads or two and two values) serves 8 outputs of up to 3 rows.
 override WIDE: bool = false;
 // The fused activation's code and whether a residual is added, as pipeline constants:
 // CPU implementations run both sides of a branch on a uniform value masked, so a runtime
@@ -148,17 +148,44 @@ fn win9_pair(base: u32, iy: u32, ix: i32, k: u32) -> array<f32, 9> {
     return array<f32, 9>(select(0.0, a.y, ix >= 0), a.z, a.w, b.x, b.y, b.z, b.w, c.x, c.y);
 }
 
-// The 10-value window of row `iy` from column `ix` (the tile's first column minus 1, the
-// tile starting on a vec4) for the 8 output columns of a WIDE tile: values 0-5 feed its
-// first half, 4-9 its second. Column ix + 5 (the second vector's first value) is zeroed
-// when it is the right padding, since it feeds the first half's last output; the second
-// half of a tile past the row's end is never stored.
-fn win10(base: u32, iy: u32, ix: i32) -> array<f32, 10> {
-    let i = (base + iy * in_w() + u32(ix + 1)) / 4u;
-    let a = x4[i];
-    let b = x4[min(i + 1u, arrayLength(&x4) - 1u)];
-    let bx = select(0.0, b.x, ix + 5 < i32(in_w()));
-    return array<f32, 10>(xat(base, iy, ix), a.x, a.y, a.z, a.w, bx, b.y, b.z, b.w,
+// The 10-value window of row `iy` from column `ix` (the tile's first column minus 1; tiles
+// start on columns of a multiple of 8), the `k`-th of the tile's window rows, for the 8
+// output columns of a WIDE tile: values 0-5 feed its first half, 4-9 its second. A value
+// at the column just past the row (the right padding) feeds a stored output and is
+// zeroed; those further right feed only outputs past the row, never stored. ALIGNED: the
+// value before two vectors and the one after (the padding can only be value 5 or 9).
+// PAIRS (rows 2 more than a multiple of 4 wide): as `win6_pair`, rows with k odd start on
+// a vec4 (a value, two vectors, a value), with k even 2 past one (three vectors); the
+// padding can only be value 3 or 7. Else 10 values.
+fn win10(base: u32, iy: u32, ix: i32, k: u32) -> array<f32, 10> {
+    let w = i32(in_w());
+    let s = base + iy * in_w() + u32(ix + 1);
+    let last = arrayLength(&x4) - 1u;
+    if (ALIGNED) {
+        let a = x4[s / 4u];
+        let b = x4[min(s / 4u + 1u, last)];
+        return array<f32, 10>(xat(base, iy, ix), a.x, a.y, a.z, a.w,
+                              select(0.0, b.x, ix + 5 < w), b.y, b.z, b.w,
+                              xat(base, iy, ix + 9));
+    }
+    if (PAIRS) {
+        if (k % 2u == 1u) {
+            let a = x4[s / 4u];
+            let b = x4[min(s / 4u + 1u, last)];
+            return array<f32, 10>(xat(base, iy, ix), a.x, a.y, select(0.0, a.z, ix + 3 < w),
+                                  a.w, b.x, b.y, select(0.0, b.z, ix + 7 < w), b.w,
+                                  xat(base, iy, ix + 9));
+        }
+        let q = (s - 2u) / 4u;
+        let a = x4[q];
+        let b = x4[min(q + 1u, last)];
+        let c = x4[min(q + 2u, last)];
+        return array<f32, 10>(select(0.0, a.y, ix >= 0), a.z, a.w, select(0.0, b.x, ix + 3 < w),
+                              b.y, b.z, b.w, select(0.0, c.x, ix + 7 < w), c.y, c.z);
+    }
+    return array<f32, 10>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2),
+                          xat(base, iy, ix + 3), xat(base, iy, ix + 4), xat(base, iy, ix + 5),
+                          xat(base, iy, ix + 6), xat(base, iy, ix + 7), xat(base, iy, ix + 8),
                           xat(base, iy, ix + 9));
 }
 
@@ -240,33 +267,33 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         let iy0 = i32(oy0) - i32(p.pad_h);
         // As the K3S1 loop below, on both halves.
         if (row_ok(iy0 + 0)) {
-            let v = win10(base, u32(iy0 + 0), ix);
+            let v = win10(base, u32(iy0 + 0), ix, 0u);
             acc10(&a0, &e0, v, w0);
         }
         if (row_ok(iy0 + 1)) {
-            let v = win10(base, u32(iy0 + 1), ix);
+            let v = win10(base, u32(iy0 + 1), ix, 1u);
             acc10(&a1, &e1, v, w0);
             acc10(&a0, &e0, v, w1);
         }
         if (row_ok(iy0 + 2)) {
-            let v = win10(base, u32(iy0 + 2), ix);
+            let v = win10(base, u32(iy0 + 2), ix, 2u);
             acc10(&a2, &e2, v, w0);
             acc10(&a1, &e1, v, w1);
             acc10(&a0, &e0, v, w2);
         }
         if (row_ok(iy0 + 3)) {
-            let v = win10(base, u32(iy0 + 3), ix);
+            let v = win10(base, u32(iy0 + 3), ix, 3u);
             acc10(&a3, &e3, v, w0);
             acc10(&a2, &e2, v, w1);
             acc10(&a1, &e1, v, w2);
         }
         if (row_ok(iy0 + 4)) {
-            let v = win10(base, u32(iy0 + 4), ix);
+            let v = win10(base, u32(iy0 + 4), ix, 4u);
             acc10(&a3, &e3, v, w1);
             acc10(&a2, &e2, v, w2);
         }
         if (row_ok(iy0 + 5)) {
-            let v = win10(base, u32(iy0 + 5), ix);
+            let v = win10(base, u32(iy0 + 5), ix, 5u);
             acc10(&a3, &e3, v, w2);
         }
     } else if (SPEC == DIRECT_K3S1) {

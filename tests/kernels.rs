@@ -397,6 +397,12 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             Shape::new(3, 6, 10),
         ),
         (
+            "depthwise 3x3 s1 pairs 14",
+            with(conv(2, 2, 3, 1, 1, 2), Act::Relu, true),
+            1,
+            Shape::new(2, 14, 14),
+        ),
+        (
             "depthwise 3x3 s2 pairs",
             with(conv(5, 5, 3, 2, 1, 5), Act::None, false),
             2,
@@ -421,6 +427,8 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
     let mut aligned_direct: HashSet<(DirectSpec, bool)> = HashSet::new();
     let mut row_aligns: HashSet<RowAlign> = HashSet::new();
     let mut dw_rows: HashSet<(DirectSpec, RowAlign)> = HashSet::new();
+    // Row alignments the depthwise kernel's 8-column tiles ran with.
+    let mut dw_wide_rows: HashSet<RowAlign> = HashSet::new();
     // (entry point, output runs stored as vectors, residual): the epilogue's constants.
     let mut epilogues: HashSet<(&str, bool, bool)> = HashSet::new();
     for (i, (name, c, batch, input)) in cases.into_iter().enumerate() {
@@ -444,7 +452,10 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
                     row_aligns.insert(tiling::direct_row_align(&shape, t));
                     specs.insert((false, direct_spec(&shape)))
                 }
-                ConvKernel::Depthwise { .. } => {
+                ConvKernel::Depthwise { wide } => {
+                    if wide {
+                        dw_wide_rows.insert(tiling::depthwise_row_align(&shape));
+                    }
                     let out = tiling::depthwise_out_aligned(&shape);
                     epilogues.insert(("depthwise", out, c.residual));
                     aligned.insert(tiling::depthwise_aligned(&shape));
@@ -501,6 +512,10 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
                 "depthwise {spec:?} never read rows {a:?}"
             );
         }
+        assert!(
+            dw_wide_rows.contains(&a),
+            "depthwise 8-column tiles never read rows {a:?}"
+        );
     }
     // The loops that read vector windows where rows start on a vec4 ran both ways.
     for spec in [DirectSpec::K3s1, DirectSpec::K3s2, DirectSpec::P1s2] {

@@ -269,7 +269,7 @@ pub struct DepthwiseVariant {
     /// Input height and width, output height and width, channels: the layer's shape, so
     /// that the kernel divides and bounds by constants.
     pub dims: [u32; 5],
-    /// 8 output columns per thread instead of 4 (3x3 stride 1 on aligned rows only).
+    /// 8 output columns per thread instead of 4 (3x3 stride 1 only).
     pub wide: bool,
 }
 
@@ -306,8 +306,8 @@ pub enum ConvKernel {
     Direct(DirectTile),
     /// Depthwise convolution (`depthwise.wgsl`: groups = input = output channels).
     Depthwise {
-        /// 8 output columns per thread instead of 4 (3x3 stride 1 on rows that start on
-        /// a vec4, see `tiling::depthwise_can_widen`).
+        /// 8 output columns per thread instead of 4 (3x3 stride 1, see
+        /// `tiling::depthwise_can_widen`).
         wide: bool,
     },
 }

@@ -328,8 +328,7 @@ fn depthwise(s: &ConvShape, wide: bool) -> Result<ConvPlan> {
     }
     if wide && !depthwise_can_widen(s) {
         return Err(Error::InvalidArg(format!(
-            "the depthwise kernel's 8-column tiles need a 3x3 stride-1 kernel with padding 1 \
-             on rows a multiple of 4 wide, not {}",
+            "the depthwise kernel's 8-column tiles need a 3x3 stride-1 kernel, not {}",
             s.key()
         )));
     }
@@ -554,10 +553,10 @@ pub fn depthwise_aligned(s: &ConvShape) -> bool {
 }
 
 /// Whether the depthwise kernel can compute 8 output columns per thread for `s`: 3x3
-/// stride-1 windows whose middles are vector loads (see [`depthwise_aligned`]), the 8
-/// columns two vectors of each input row.
+/// stride-1 windows (one 10-value window of each input row serves the 8 columns; its
+/// vector loads follow [`depthwise_row_align`]).
 pub fn depthwise_can_widen(s: &ConvShape) -> bool {
-    depthwise_spec(s) == DirectSpec::K3s1 && depthwise_aligned(s)
+    depthwise_spec(s) == DirectSpec::K3s1
 }
 
 /// Whether 3x3 windows of `s` starting on an odd input row read rows alternately from a
