@@ -338,6 +338,14 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             2,
             Shape::new(37, 1, 1),
         ),
+        // Fewer than 4 input values: a buffer shorter than one vector of the kernels'
+        // vector views of it.
+        (
+            "fc 3 inputs",
+            with(conv(3, 5, 1, 1, 0, 1), Act::None, true),
+            1,
+            Shape::new(3, 1, 1),
+        ),
         (
             "groups 2",
             with(conv(6, 10, 3, 1, 1, 2), Act::None, true),

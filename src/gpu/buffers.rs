@@ -4,6 +4,7 @@
 
 use super::context::GpuContext;
 use crate::error::{Error, Result};
+use std::borrow::Cow;
 use wgpu::util::DeviceExt;
 
 pub use super::dispatch::run;
@@ -13,17 +14,25 @@ pub const TENSOR_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_SRC)
     .union(wgpu::BufferUsages::COPY_DST);
 
-/// A storage buffer holding `data` (an empty slice gives a 16-byte buffer: wgpu rejects
-/// zero-sized bindings).
+/// A storage buffer holding `data`, rounded up to a multiple of 16 bytes with zeros (an
+/// empty slice gives 16 zero bytes): wgpu rejects zero-sized bindings, and kernels also read
+/// their inputs through vec4 views, whose bindings must hold at least one vector (an FC
+/// layer of 3 inputs failed validation before).
 pub fn upload<T: bytemuck::Pod>(ctx: &GpuContext, label: &str, data: &[T]) -> wgpu::Buffer {
     let bytes: &[u8] = bytemuck::cast_slice(data);
-    if bytes.is_empty() {
-        return zeroed(ctx, label, 16);
-    }
+    let size = bytes.len().max(16).next_multiple_of(16);
+    // Most tensors are whole vectors already; only the others are copied to be padded.
+    let padded: Cow<[u8]> = if size == bytes.len() {
+        Cow::Borrowed(bytes)
+    } else {
+        let mut v = bytes.to_vec();
+        v.resize(size, 0);
+        Cow::Owned(v)
+    };
     ctx.device
         .create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(label),
-            contents: bytes,
+            contents: &padded,
             usage: TENSOR_USAGE,
         })
 }
