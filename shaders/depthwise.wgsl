@@ -25,6 +25,11 @@ override OUT_ALIGNED: bool = false;
 // 10-value window of each input row (on ALIGNED rows two vector loads and two values, in
 // PAIRS three vector loads or two and two values) serves 8 outputs of up to 3 rows.
 override WIDE: bool = false;
+// WIDE tiles on output rows 6 more than a multiple of 8 wide (14) on planes of a multiple
+// of 4 values: a tile's even rows start on a vec4 and its odd rows 2 past one, and the
+// first half of every tile is whole, so even rows store it as one vector, and odd rows the
+// vector their two halves share (`put_pair`).
+override OUT_PAIRS: bool = false;
 // The fused activation's code and whether a residual is added, as pipeline constants:
 // CPU implementations run both sides of a branch on a uniform value masked, so a runtime
 // `p.act` would evaluate every activation (exp, tanh, erf) for every output.
@@ -208,11 +213,11 @@ fn s2(a: vec4<f32>, b: vec4<f32>, c: f32, w: vec3<f32>) -> vec4<f32> {
 // Residual and activation of 4 outputs from column `ox0` of row `oy` (the accumulator
 // holds the bias already); unaligned rows (widths of 7 or 14) as up to 4 component
 // stores, unrolled, the activation applied once to the vector.
-fn put(b: u32, c: u32, oy: u32, ox0: u32, acc: vec4<f32>) {
+fn put(b: u32, c: u32, oy: u32, ox0: u32, acc: vec4<f32>, vec: bool) {
     if (oy >= out_h()) { return; }
     let row = ((b * channels() + c) * out_h() + oy) * out_w();
     var v = acc;
-    if (OUT_ALIGNED) {
+    if (OUT_ALIGNED || vec) {
         if (RES) { v += res[(row + ox0) / 4u]; }
         y[(row + ox0) / 4u] = apply_act4(v, ACT);
         return;
@@ -233,6 +238,31 @@ fn put(b: u32, c: u32, oy: u32, ox0: u32, acc: vec4<f32>) {
     if (n > 1u) { y[i1 / 4u][i1 % 4u] = r.y; }
     if (n > 2u) { y[i2 / 4u][i2 % 4u] = r.z; }
     if (n > 3u) { y[i3 / 4u][i3 % 4u] = r.w; }
+}
+
+// Both halves `l` and `r` of an OUT_PAIRS tile's odd row `oy` (if inside), which starts
+// 2 past a vec4: the first two outputs are the last two values of a vector, the next four
+// one whole vector, the last two (if the second half is whole) the first two of the next.
+fn put_pair(b: u32, c: u32, oy: u32, ox0: u32, l0: vec4<f32>, r0: vec4<f32>) {
+    if (oy >= out_h()) { return; }
+    let q = (((b * channels() + c) * out_h() + oy) * out_w() + ox0) / 4u;
+    let whole = out_w() - ox0 >= 8u;
+    var l = l0;
+    var r = r0;
+    if (RES) {
+        let m = res[q + 1u];
+        l += vec4<f32>(res[q].zw, m.xy);
+        r += vec4<f32>(m.zw, res[min(q + 2u, arrayLength(&res) - 1u)].xy);
+    }
+    l = apply_act4(l, ACT);
+    r = apply_act4(r, ACT);
+    y[q].z = l.x;
+    y[q].w = l.y;
+    y[q + 1u] = vec4<f32>(l.zw, r.xy);
+    if (whole) {
+        y[q + 2u].x = r.z;
+        y[q + 2u].y = r.w;
+    }
 }
 
 @compute @workgroup_size(DEPTHWISE_WG)
@@ -457,14 +487,23 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     var bc = 0.0;
     if (p.has_bias != 0u) { bc = bias[c]; }
-    put(b, c, oy0, ox0, a0 + bc);
-    put(b, c, oy0 + 1u, ox0, a1 + bc);
-    put(b, c, oy0 + 2u, ox0, a2 + bc);
-    put(b, c, oy0 + 3u, ox0, a3 + bc);
+    if (OUT_PAIRS) {
+        put(b, c, oy0, ox0, a0 + bc, true);
+        put(b, c, oy0, ox0 + 4u, e0 + bc, false);
+        put_pair(b, c, oy0 + 1u, ox0, a1 + bc, e1 + bc);
+        put(b, c, oy0 + 2u, ox0, a2 + bc, true);
+        put(b, c, oy0 + 2u, ox0 + 4u, e2 + bc, false);
+        put_pair(b, c, oy0 + 3u, ox0, a3 + bc, e3 + bc);
+        return;
+    }
+    put(b, c, oy0, ox0, a0 + bc, false);
+    put(b, c, oy0 + 1u, ox0, a1 + bc, false);
+    put(b, c, oy0 + 2u, ox0, a2 + bc, false);
+    put(b, c, oy0 + 3u, ox0, a3 + bc, false);
     if (WIDE && ox0 + 4u < out_w()) {
-        put(b, c, oy0, ox0 + 4u, e0 + bc);
-        put(b, c, oy0 + 1u, ox0 + 4u, e1 + bc);
-        put(b, c, oy0 + 2u, ox0 + 4u, e2 + bc);
-        put(b, c, oy0 + 3u, ox0 + 4u, e3 + bc);
+        put(b, c, oy0, ox0 + 4u, e0 + bc, false);
+        put(b, c, oy0 + 1u, ox0 + 4u, e1 + bc, false);
+        put(b, c, oy0 + 2u, ox0 + 4u, e2 + bc, false);
+        put(b, c, oy0 + 3u, ox0 + 4u, e3 + bc, false);
     }
 }

@@ -406,9 +406,9 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
         ),
         (
             "depthwise 3x3 s1 pairs 14",
-            with(conv(2, 2, 3, 1, 1, 2), Act::Relu, true),
-            1,
-            Shape::new(2, 14, 14),
+            with(conv(3, 3, 3, 1, 1, 3), Act::Relu, true),
+            2,
+            Shape::new(3, 14, 14),
         ),
         (
             "depthwise 3x3 s2 pairs",
@@ -437,6 +437,8 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
     let mut dw_rows: HashSet<(DirectSpec, RowAlign)> = HashSet::new();
     // Row alignments the depthwise kernel's 8-column tiles ran with.
     let mut dw_wide_rows: HashSet<RowAlign> = HashSet::new();
+    // Whether the 8-column tiles stored rows in pairs.
+    let mut dw_out_pairs: HashSet<bool> = HashSet::new();
     // (entry point, output runs stored as vectors, residual): the epilogue's constants.
     let mut epilogues: HashSet<(&str, bool, bool)> = HashSet::new();
     for (i, (name, c, batch, input)) in cases.into_iter().enumerate() {
@@ -463,6 +465,7 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
                 ConvKernel::Depthwise { wide } => {
                     if wide {
                         dw_wide_rows.insert(tiling::depthwise_row_align(&shape));
+                        dw_out_pairs.insert(tiling::depthwise_out_pairs(&shape, true));
                     }
                     let out = tiling::depthwise_out_aligned(&shape);
                     epilogues.insert(("depthwise", out, c.residual));
@@ -523,6 +526,12 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
         assert!(
             dw_wide_rows.contains(&a),
             "depthwise 8-column tiles never read rows {a:?}"
+        );
+    }
+    for pairs in [false, true] {
+        assert!(
+            dw_out_pairs.contains(&pairs),
+            "depthwise 8-column tiles never ran with rows stored in pairs = {pairs}"
         );
     }
     // The loops that read vector windows where rows start on a vec4 ran both ways.

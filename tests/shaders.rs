@@ -268,6 +268,7 @@ fn pipeline_overrides_are_declared_by_their_shaders() {
                 epilogue: Default::default(),
                 dims: [8, 8, 4, 4, 3],
                 wide: false,
+                out_pairs: false,
             }
             .overrides()
         ),

@@ -265,6 +265,7 @@ impl<'a> Builder<'a> {
                     },
                     dims: [s.input.1, s.input.2, s.output.1, s.output.2, s.output.0],
                     wide,
+                    out_pairs: tiling::depthwise_out_pairs(&s, wide),
                 };
                 let k = self.k.depthwise(&self.ctx.device, v);
                 return Ok(vec![self.dispatch(

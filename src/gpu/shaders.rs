@@ -271,11 +271,13 @@ pub struct DepthwiseVariant {
     pub dims: [u32; 5],
     /// 8 output columns per thread instead of 4 (3x3 stride 1 only).
     pub wide: bool,
+    /// Output rows stored in pairs (`OUT_PAIRS`, see `tiling::depthwise_out_pairs`).
+    pub out_pairs: bool,
 }
 
 impl DepthwiseVariant {
     /// The constants, by the names `depthwise.wgsl` declares.
-    pub fn overrides(&self) -> [(&'static str, f64); 12] {
+    pub fn overrides(&self) -> [(&'static str, f64); 13] {
         let [ih, iw, oh, ow, c] = self.dims.map(f64::from);
         [
             ("SPEC", self.spec.code() as f64),
@@ -290,6 +292,7 @@ impl DepthwiseVariant {
             ("OUT_W", ow),
             ("CHANNELS", c),
             ("WIDE", self.wide as u32 as f64),
+            ("OUT_PAIRS", self.out_pairs as u32 as f64),
         ]
     }
 }

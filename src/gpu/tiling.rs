@@ -536,6 +536,15 @@ pub fn depthwise_out_aligned(s: &ConvShape) -> bool {
     s.output.2.is_multiple_of(4)
 }
 
+/// Whether the depthwise kernel's 8-column tiles (`wide`) store the output rows of `s` in
+/// pairs: rows 6 more than a multiple of 8 wide (14) on planes of a multiple of 4 values,
+/// so that a tile's even rows start on a vec4, its odd rows 2 past one, and the first half
+/// of every tile is whole (tiles start on rows of a multiple of 4).
+pub fn depthwise_out_pairs(s: &ConvShape, wide: bool) -> bool {
+    let (_, oh, ow) = s.output;
+    wide && ow % 8 == 6 && (oh * ow).is_multiple_of(4)
+}
+
 /// The loop of the depthwise kernel for `s`.
 fn depthwise_spec(s: &ConvShape) -> DirectSpec {
     DirectSpec::depthwise(
