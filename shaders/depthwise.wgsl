@@ -194,11 +194,22 @@ fn win10(base: u32, iy: u32, ix: i32, k: u32) -> array<f32, 10> {
                           xat(base, iy, ix + 9));
 }
 
-// Both halves of a WIDE tile's output row take one kernel row of the window `v`.
-fn acc10(l: ptr<function, vec4<f32>>, r: ptr<function, vec4<f32>>, v: array<f32, 10>,
-         w: vec3<f32>) {
+// The window of row `iy` for a 3x3 stride-1 tile, the `k`-th of its window rows: 10 values
+// for a WIDE tile (`win10`), else the 6 of `win6_pair` (the rest 0, never read).
+fn win_row(base: u32, iy: u32, ix: i32, k: u32) -> array<f32, 10> {
+    if (WIDE) { return win10(base, iy, ix, k); }
+    let v = win6_pair(base, iy, ix, k);
+    return array<f32, 10>(v[0], v[1], v[2], v[3], v[4], v[5], 0.0, 0.0, 0.0, 0.0);
+}
+
+// One kernel row `w` of the window `v` into an output row: its 4 columns `l`, and for a
+// WIDE tile its second 4 `r`.
+fn acc_row(l: ptr<function, vec4<f32>>, r: ptr<function, vec4<f32>>, v: array<f32, 10>,
+           w: vec3<f32>) {
     *l += s1(vec4<f32>(v[0], v[1], v[2], v[3]), vec2<f32>(v[4], v[5]), w);
-    *r += s1(vec4<f32>(v[4], v[5], v[6], v[7]), vec2<f32>(v[8], v[9]), w);
+    if (WIDE) {
+        *r += s1(vec4<f32>(v[4], v[5], v[6], v[7]), vec2<f32>(v[8], v[9]), w);
+    }
 }
 
 // One kernel row of a 3x3 stride-2 window (9 values) into 4 output columns.
@@ -289,92 +300,43 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var e1 = vec4<f32>(0.0);
     var e2 = vec4<f32>(0.0);
     var e3 = vec4<f32>(0.0);
-    if (WIDE) {
-        let w0 = krow(kw0, 0u);
-        let w1 = krow(kw0, 1u);
-        let w2 = krow(kw0, 2u);
-        let ix = i32(ox0) - i32(p.pad_w);
-        let iy0 = i32(oy0) - i32(p.pad_h);
-        // As the K3S1 loop below, on both halves.
-        if (row_ok(iy0 + 0)) {
-            let v = win10(base, u32(iy0 + 0), ix, 0u);
-            acc10(&a0, &e0, v, w0);
-        }
-        if (row_ok(iy0 + 1)) {
-            let v = win10(base, u32(iy0 + 1), ix, 1u);
-            acc10(&a1, &e1, v, w0);
-            acc10(&a0, &e0, v, w1);
-        }
-        if (row_ok(iy0 + 2)) {
-            let v = win10(base, u32(iy0 + 2), ix, 2u);
-            acc10(&a2, &e2, v, w0);
-            acc10(&a1, &e1, v, w1);
-            acc10(&a0, &e0, v, w2);
-        }
-        if (row_ok(iy0 + 3)) {
-            let v = win10(base, u32(iy0 + 3), ix, 3u);
-            acc10(&a3, &e3, v, w0);
-            acc10(&a2, &e2, v, w1);
-            acc10(&a1, &e1, v, w2);
-        }
-        if (row_ok(iy0 + 4)) {
-            let v = win10(base, u32(iy0 + 4), ix, 4u);
-            acc10(&a3, &e3, v, w1);
-            acc10(&a2, &e2, v, w2);
-        }
-        if (row_ok(iy0 + 5)) {
-            let v = win10(base, u32(iy0 + 5), ix, 5u);
-            acc10(&a3, &e3, v, w2);
-        }
-    } else if (SPEC == DIRECT_K3S1) {
+    if (SPEC == DIRECT_K3S1) {
         let w0 = krow(kw0, 0u);
         let w1 = krow(kw0, 1u);
         let w2 = krow(kw0, 2u);
         let ix = i32(ox0) - i32(p.pad_w);
         let iy0 = i32(oy0) - i32(p.pad_h);
         // Input row ir feeds output row ir - ky with kernel row ky (unrolled: the rows
-        // and kernel rows are constants).
+        // and kernel rows are constants); a WIDE tile's second half takes the e's.
         if (row_ok(iy0 + 0)) {
-            let v = win6_pair(base, u32(iy0 + 0), ix, 0u);
-            let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
-            let hi = vec2<f32>(v[4], v[5]);
-            a0 += s1(lo, hi, w0);
+            let v = win_row(base, u32(iy0 + 0), ix, 0u);
+            acc_row(&a0, &e0, v, w0);
         }
         if (row_ok(iy0 + 1)) {
-            let v = win6_pair(base, u32(iy0 + 1), ix, 1u);
-            let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
-            let hi = vec2<f32>(v[4], v[5]);
-            a1 += s1(lo, hi, w0);
-            a0 += s1(lo, hi, w1);
+            let v = win_row(base, u32(iy0 + 1), ix, 1u);
+            acc_row(&a1, &e1, v, w0);
+            acc_row(&a0, &e0, v, w1);
         }
         if (row_ok(iy0 + 2)) {
-            let v = win6_pair(base, u32(iy0 + 2), ix, 2u);
-            let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
-            let hi = vec2<f32>(v[4], v[5]);
-            a2 += s1(lo, hi, w0);
-            a1 += s1(lo, hi, w1);
-            a0 += s1(lo, hi, w2);
+            let v = win_row(base, u32(iy0 + 2), ix, 2u);
+            acc_row(&a2, &e2, v, w0);
+            acc_row(&a1, &e1, v, w1);
+            acc_row(&a0, &e0, v, w2);
         }
         if (row_ok(iy0 + 3)) {
-            let v = win6_pair(base, u32(iy0 + 3), ix, 3u);
-            let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
-            let hi = vec2<f32>(v[4], v[5]);
-            a3 += s1(lo, hi, w0);
-            a2 += s1(lo, hi, w1);
-            a1 += s1(lo, hi, w2);
+            let v = win_row(base, u32(iy0 + 3), ix, 3u);
+            acc_row(&a3, &e3, v, w0);
+            acc_row(&a2, &e2, v, w1);
+            acc_row(&a1, &e1, v, w2);
         }
         if (row_ok(iy0 + 4)) {
-            let v = win6_pair(base, u32(iy0 + 4), ix, 4u);
-            let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
-            let hi = vec2<f32>(v[4], v[5]);
-            a3 += s1(lo, hi, w1);
-            a2 += s1(lo, hi, w2);
+            let v = win_row(base, u32(iy0 + 4), ix, 4u);
+            acc_row(&a3, &e3, v, w1);
+            acc_row(&a2, &e2, v, w2);
         }
         if (row_ok(iy0 + 5)) {
-            let v = win6_pair(base, u32(iy0 + 5), ix, 5u);
-            let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
-            let hi = vec2<f32>(v[4], v[5]);
-            a3 += s1(lo, hi, w2);
+            let v = win_row(base, u32(iy0 + 5), ix, 5u);
+            acc_row(&a3, &e3, v, w2);
         }
     } else if (SPEC == DIRECT_K3S2) {
         let w0 = krow(kw0, 0u);

@@ -430,7 +430,7 @@ fn direct_tile(s: &ConvShape, class: DeviceClass) -> DirectTile {
 /// else the GEMM.
 pub fn heuristic(s: &ConvShape, class: DeviceClass) -> Result<ConvPlan> {
     if s.is_depthwise() {
-        // 8 columns per thread read each input row once for twice the outputs: 10-26%
+        // 8 columns per thread read each input row once for twice the outputs: 9-26%
         // faster on llvmpipe (side by side); a GPU keeps the 4 columns' twice as many threads.
         return depthwise(s, class == DeviceClass::Cpu && depthwise_can_widen(s));
     }
@@ -474,6 +474,7 @@ pub fn conv_plan(c: &Conv2d, batch: usize, input: Shape) -> Result<ConvPlan> {
 pub fn candidates(s: &ConvShape, class: DeviceClass) -> Result<Vec<ConvPlan>> {
     let first = heuristic(s, class)?;
     if s.is_depthwise() {
+        // The other width than the heuristic's.
         let other = depthwise_can_widen(s)
             .then(|| depthwise(s, first.kernel == ConvKernel::Depthwise { wide: false }));
         return [Ok(first)].into_iter().chain(other).collect();
