@@ -54,6 +54,10 @@ override ALIGNED: bool = false;
 // the tile's window rows start alternately on a vec4 and 2 past one, both read as vector
 // loads (see `win6_pair`). Excludes ALIGNED.
 override PAIRS: bool = false;
+// 7 output columns per thread instead of 4, for `main`'s 3x3 stride-1 loop only: rows of 7
+// or 14 pixels (MobileNet's and ResNet's last stages), which tiles of 4 columns pad by an
+// eighth or a seventh, are whole tiles.
+override COLS7: bool = false;
 
 const_assert CONV_DIRECT_COLS == 4u && CONV_DIRECT_SINGLE_COLS == 8u && CONV_DIRECT_CO_PAD == 8u;
 
@@ -127,6 +131,19 @@ fn win9(base: u32, iy: u32, ix: i32) -> array<f32, 9> {
                          xat(base, iy, ix + 6), xat(base, iy, ix + 7), xat(base, iy, ix + 8));
 }
 
+// The window of row `iy` from column `ix` for `main`'s 3x3 stride-1 loop, the tile's `k`-th
+// window row: 9 values for 7 output columns (COLS7: each a masked load, as rows of 7 or 14
+// pixels start anywhere), else `win6_pair`'s 6 and 3 zeros that nothing reads.
+fn win_k3s1(base: u32, iy: u32, ix: i32, k: u32) -> array<f32, 9> {
+    if (COLS7) {
+        return array<f32, 9>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2),
+                             xat(base, iy, ix + 3), xat(base, iy, ix + 4), xat(base, iy, ix + 5),
+                             xat(base, iy, ix + 6), xat(base, iy, ix + 7), xat(base, iy, ix + 8));
+    }
+    let v = win6_pair(base, iy, ix, k);
+    return array<f32, 9>(v[0], v[1], v[2], v[3], v[4], v[5], 0.0, 0.0, 0.0);
+}
+
 // a_j += xs[j] * w: one input value per output column, times 4 output channels.
 fn acc4(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
         a2: ptr<function, vec4<f32>>, a3: ptr<function, vec4<f32>>,
@@ -160,6 +177,29 @@ fn acc_s2(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
     acc4(a0, a1, a2, a3, vec4<f32>(v[0], v[2], v[4], v[6]), w0);
     acc4(a0, a1, a2, a3, vec4<f32>(v[1], v[3], v[5], v[7]), w1);
     acc4(a0, a1, a2, a3, vec4<f32>(v[2], v[4], v[6], v[8]), w2);
+}
+
+// a_j += xs[j] * w for 3 output columns.
+fn acc3(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
+        a2: ptr<function, vec4<f32>>, xs: vec3<f32>, w: vec4<f32>) {
+    *a0 += xs.x * w;
+    *a1 += xs.y * w;
+    *a2 += xs.z * w;
+}
+
+// The 3 kernel columns (weights w0..w2) of the window row `v` (from `win_k3s1`) into one
+// output row of a tile: columns 0-3 (a0..a3) and, with COLS7, columns 4-6 (a4..a6).
+fn acc_row(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
+           a2: ptr<function, vec4<f32>>, a3: ptr<function, vec4<f32>>,
+           a4: ptr<function, vec4<f32>>, a5: ptr<function, vec4<f32>>,
+           a6: ptr<function, vec4<f32>>, v: array<f32, 9>,
+           w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>) {
+    acc_win3(a0, a1, a2, a3, vec4<f32>(v[0], v[1], v[2], v[3]), vec2<f32>(v[4], v[5]), w0, w1, w2);
+    if (COLS7) {
+        acc3(a4, a5, a6, vec3<f32>(v[4], v[5], v[6]), w0);
+        acc3(a4, a5, a6, vec3<f32>(v[5], v[6], v[7]), w1);
+        acc3(a4, a5, a6, vec3<f32>(v[6], v[7], v[8]), w2);
+    }
 }
 
 // The 3 kernel columns of a window row: window v0..v5, weights w0..w2.
@@ -235,13 +275,22 @@ fn put_row(b: u32, ks: u32, co0: u32, oy: u32, ox0: u32,
     }
 }
 
+// The last 3 of a 7-column tile's row `oy` (COLS7), from column `ox` (if inside).
+fn put_row3(b: u32, ks: u32, co0: u32, oy: u32, ox: u32,
+            a4: vec4<f32>, a5: vec4<f32>, a6: vec4<f32>) {
+    if (oy < p.out_h && ox < p.out_w) {
+        put4(b, ks, co0, oy * p.out_w + ox, min(3u, p.out_w - ox), a4, a5, a6, vec4<f32>(0.0));
+    }
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     // Threads over channel groups and pixel tiles, folded over x and y (the per-dimension
     // limit); z is (sample, reduction slice).
     let t = gid.x + gid.y * nwg.x * WG;
     let cgroups = (p.out_c + 4u * CG - 1u) / (4u * CG);
-    let ncol = (p.out_w + 3u) / 4u;
+    let cols = select(4u, 7u, COLS7);
+    let ncol = (p.out_w + cols - 1u) / cols;
     let ntiles = ncol * ((p.out_h + ROWS - 1u) / ROWS);
     var cgi = t % cgroups;
     var tile = t / cgroups;
@@ -252,7 +301,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (tile >= ntiles || cgi >= cgroups) { return; }
     let b = select(gid.z, gid.z / p.k_splits, SPLIT);
     let ks = select(0u, gid.z % p.k_splits, SPLIT);
-    let ox0 = (tile % ncol) * 4u;
+    let ox0 = (tile % ncol) * cols;
     let oy0 = (tile / ncol) * ROWS;
     // Packed weights: [k][CONV_DIRECT_CO_PAD-rounded channels / 4] vec4s.
     let wstride = (p.out_c + CONV_DIRECT_CO_PAD - 1u) / CONV_DIRECT_CO_PAD * (CONV_DIRECT_CO_PAD / 4u);
@@ -269,6 +318,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var b10 = vec4<f32>(0.0); var b11 = vec4<f32>(0.0); var b12 = vec4<f32>(0.0); var b13 = vec4<f32>(0.0);
     var b20 = vec4<f32>(0.0); var b21 = vec4<f32>(0.0); var b22 = vec4<f32>(0.0); var b23 = vec4<f32>(0.0);
     var b30 = vec4<f32>(0.0); var b31 = vec4<f32>(0.0); var b32 = vec4<f32>(0.0); var b33 = vec4<f32>(0.0);
+    // Columns 4-6 of 7-column tiles (COLS7), both channel groups.
+    var a04 = vec4<f32>(0.0); var a05 = vec4<f32>(0.0); var a06 = vec4<f32>(0.0);
+    var a14 = vec4<f32>(0.0); var a15 = vec4<f32>(0.0); var a16 = vec4<f32>(0.0);
+    var a24 = vec4<f32>(0.0); var a25 = vec4<f32>(0.0); var a26 = vec4<f32>(0.0);
+    var a34 = vec4<f32>(0.0); var a35 = vec4<f32>(0.0); var a36 = vec4<f32>(0.0);
+    var b04 = vec4<f32>(0.0); var b05 = vec4<f32>(0.0); var b06 = vec4<f32>(0.0);
+    var b14 = vec4<f32>(0.0); var b15 = vec4<f32>(0.0); var b16 = vec4<f32>(0.0);
+    var b24 = vec4<f32>(0.0); var b25 = vec4<f32>(0.0); var b26 = vec4<f32>(0.0);
+    var b34 = vec4<f32>(0.0); var b35 = vec4<f32>(0.0); var b36 = vec4<f32>(0.0);
 
     let plane = p.in_h * p.in_w;
     let sx = i32(p.stride_w);
@@ -293,80 +351,68 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             let iy0 = i32(oy0) - i32(p.pad_h);
             if (iy0 + 0 >= 0 && iy0 + 0 < i32(p.in_h)) {
                 let iy = u32(iy0 + 0);
-                let v = win6_pair(base, iy, ix, 0u);
-                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
-                let hi = vec2<f32>(v[4], v[5]);
-                acc_win3(&a00, &a01, &a02, &a03, lo, hi, w00, w01, w02);
-                if (CG > 1u) { acc_win3(&b00, &b01, &b02, &b03, lo, hi, v00, v01, v02); }
+                let v = win_k3s1(base, iy, ix, 0u);
+                acc_row(&a00, &a01, &a02, &a03, &a04, &a05, &a06, v, w00, w01, w02);
+                if (CG > 1u) { acc_row(&b00, &b01, &b02, &b03, &b04, &b05, &b06, v, v00, v01, v02); }
             }
             if (iy0 + 1 >= 0 && iy0 + 1 < i32(p.in_h)) {
                 let iy = u32(iy0 + 1);
-                let v = win6_pair(base, iy, ix, 1u);
-                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
-                let hi = vec2<f32>(v[4], v[5]);
+                let v = win_k3s1(base, iy, ix, 1u);
                 if (ROWS > 1u) {
-                    acc_win3(&a10, &a11, &a12, &a13, lo, hi, w00, w01, w02);
-                    if (CG > 1u) { acc_win3(&b10, &b11, &b12, &b13, lo, hi, v00, v01, v02); }
+                    acc_row(&a10, &a11, &a12, &a13, &a14, &a15, &a16, v, w00, w01, w02);
+                    if (CG > 1u) { acc_row(&b10, &b11, &b12, &b13, &b14, &b15, &b16, v, v00, v01, v02); }
                 }
-                acc_win3(&a00, &a01, &a02, &a03, lo, hi, w10, w11, w12);
-                if (CG > 1u) { acc_win3(&b00, &b01, &b02, &b03, lo, hi, v10, v11, v12); }
+                acc_row(&a00, &a01, &a02, &a03, &a04, &a05, &a06, v, w10, w11, w12);
+                if (CG > 1u) { acc_row(&b00, &b01, &b02, &b03, &b04, &b05, &b06, v, v10, v11, v12); }
             }
             if (iy0 + 2 >= 0 && iy0 + 2 < i32(p.in_h)) {
                 let iy = u32(iy0 + 2);
-                let v = win6_pair(base, iy, ix, 2u);
-                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
-                let hi = vec2<f32>(v[4], v[5]);
+                let v = win_k3s1(base, iy, ix, 2u);
                 if (ROWS > 2u) {
-                    acc_win3(&a20, &a21, &a22, &a23, lo, hi, w00, w01, w02);
-                    if (CG > 1u) { acc_win3(&b20, &b21, &b22, &b23, lo, hi, v00, v01, v02); }
+                    acc_row(&a20, &a21, &a22, &a23, &a24, &a25, &a26, v, w00, w01, w02);
+                    if (CG > 1u) { acc_row(&b20, &b21, &b22, &b23, &b24, &b25, &b26, v, v00, v01, v02); }
                 }
                 if (ROWS > 1u) {
-                    acc_win3(&a10, &a11, &a12, &a13, lo, hi, w10, w11, w12);
-                    if (CG > 1u) { acc_win3(&b10, &b11, &b12, &b13, lo, hi, v10, v11, v12); }
+                    acc_row(&a10, &a11, &a12, &a13, &a14, &a15, &a16, v, w10, w11, w12);
+                    if (CG > 1u) { acc_row(&b10, &b11, &b12, &b13, &b14, &b15, &b16, v, v10, v11, v12); }
                 }
-                acc_win3(&a00, &a01, &a02, &a03, lo, hi, w20, w21, w22);
-                if (CG > 1u) { acc_win3(&b00, &b01, &b02, &b03, lo, hi, v20, v21, v22); }
+                acc_row(&a00, &a01, &a02, &a03, &a04, &a05, &a06, v, w20, w21, w22);
+                if (CG > 1u) { acc_row(&b00, &b01, &b02, &b03, &b04, &b05, &b06, v, v20, v21, v22); }
             }
             if (ROWS + 2u > 3u && iy0 + 3 >= 0 && iy0 + 3 < i32(p.in_h)) {
                 let iy = u32(iy0 + 3);
-                let v = win6_pair(base, iy, ix, 3u);
-                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
-                let hi = vec2<f32>(v[4], v[5]);
+                let v = win_k3s1(base, iy, ix, 3u);
                 if (ROWS > 3u) {
-                    acc_win3(&a30, &a31, &a32, &a33, lo, hi, w00, w01, w02);
-                    if (CG > 1u) { acc_win3(&b30, &b31, &b32, &b33, lo, hi, v00, v01, v02); }
+                    acc_row(&a30, &a31, &a32, &a33, &a34, &a35, &a36, v, w00, w01, w02);
+                    if (CG > 1u) { acc_row(&b30, &b31, &b32, &b33, &b34, &b35, &b36, v, v00, v01, v02); }
                 }
                 if (ROWS > 2u) {
-                    acc_win3(&a20, &a21, &a22, &a23, lo, hi, w10, w11, w12);
-                    if (CG > 1u) { acc_win3(&b20, &b21, &b22, &b23, lo, hi, v10, v11, v12); }
+                    acc_row(&a20, &a21, &a22, &a23, &a24, &a25, &a26, v, w10, w11, w12);
+                    if (CG > 1u) { acc_row(&b20, &b21, &b22, &b23, &b24, &b25, &b26, v, v10, v11, v12); }
                 }
                 if (ROWS > 1u) {
-                    acc_win3(&a10, &a11, &a12, &a13, lo, hi, w20, w21, w22);
-                    if (CG > 1u) { acc_win3(&b10, &b11, &b12, &b13, lo, hi, v20, v21, v22); }
+                    acc_row(&a10, &a11, &a12, &a13, &a14, &a15, &a16, v, w20, w21, w22);
+                    if (CG > 1u) { acc_row(&b10, &b11, &b12, &b13, &b14, &b15, &b16, v, v20, v21, v22); }
                 }
             }
             if (ROWS + 2u > 4u && iy0 + 4 >= 0 && iy0 + 4 < i32(p.in_h)) {
                 let iy = u32(iy0 + 4);
-                let v = win6_pair(base, iy, ix, 4u);
-                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
-                let hi = vec2<f32>(v[4], v[5]);
+                let v = win_k3s1(base, iy, ix, 4u);
                 if (ROWS > 3u) {
-                    acc_win3(&a30, &a31, &a32, &a33, lo, hi, w10, w11, w12);
-                    if (CG > 1u) { acc_win3(&b30, &b31, &b32, &b33, lo, hi, v10, v11, v12); }
+                    acc_row(&a30, &a31, &a32, &a33, &a34, &a35, &a36, v, w10, w11, w12);
+                    if (CG > 1u) { acc_row(&b30, &b31, &b32, &b33, &b34, &b35, &b36, v, v10, v11, v12); }
                 }
                 if (ROWS > 2u) {
-                    acc_win3(&a20, &a21, &a22, &a23, lo, hi, w20, w21, w22);
-                    if (CG > 1u) { acc_win3(&b20, &b21, &b22, &b23, lo, hi, v20, v21, v22); }
+                    acc_row(&a20, &a21, &a22, &a23, &a24, &a25, &a26, v, w20, w21, w22);
+                    if (CG > 1u) { acc_row(&b20, &b21, &b22, &b23, &b24, &b25, &b26, v, v20, v21, v22); }
                 }
             }
             if (ROWS + 2u > 5u && iy0 + 5 >= 0 && iy0 + 5 < i32(p.in_h)) {
                 let iy = u32(iy0 + 5);
-                let v = win6_pair(base, iy, ix, 5u);
-                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
-                let hi = vec2<f32>(v[4], v[5]);
+                let v = win_k3s1(base, iy, ix, 5u);
                 if (ROWS > 3u) {
-                    acc_win3(&a30, &a31, &a32, &a33, lo, hi, w20, w21, w22);
-                    if (CG > 1u) { acc_win3(&b30, &b31, &b32, &b33, lo, hi, v20, v21, v22); }
+                    acc_row(&a30, &a31, &a32, &a33, &a34, &a35, &a36, v, w20, w21, w22);
+                    if (CG > 1u) { acc_row(&b30, &b31, &b32, &b33, &b34, &b35, &b36, v, v20, v21, v22); }
                 }
             }
             continue;
@@ -582,6 +628,20 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         if (ROWS > 1u) { put_row(b, ks, co1, oy0 + 1u, ox0, b10, b11, b12, b13); }
         if (ROWS > 2u) { put_row(b, ks, co1, oy0 + 2u, ox0, b20, b21, b22, b23); }
         if (ROWS > 3u) { put_row(b, ks, co1, oy0 + 3u, ox0, b30, b31, b32, b33); }
+    }
+    if (COLS7) {
+        let ox = ox0 + 4u;
+        put_row3(b, ks, co0, oy0, ox, a04 + bw, a05 + bw, a06 + bw);
+        if (ROWS > 1u) { put_row3(b, ks, co0, oy0 + 1u, ox, a14 + bw, a15 + bw, a16 + bw); }
+        if (ROWS > 2u) { put_row3(b, ks, co0, oy0 + 2u, ox, a24 + bw, a25 + bw, a26 + bw); }
+        if (ROWS > 3u) { put_row3(b, ks, co0, oy0 + 3u, ox, a34 + bw, a35 + bw, a36 + bw); }
+        if (CG > 1u) {
+            let co1 = co0 + 4u;
+            put_row3(b, ks, co1, oy0, ox, b04 + bv, b05 + bv, b06 + bv);
+            if (ROWS > 1u) { put_row3(b, ks, co1, oy0 + 1u, ox, b14 + bv, b15 + bv, b16 + bv); }
+            if (ROWS > 2u) { put_row3(b, ks, co1, oy0 + 2u, ox, b24 + bv, b25 + bv, b26 + bv); }
+            if (ROWS > 3u) { put_row3(b, ks, co1, oy0 + 3u, ox, b34 + bv, b35 + bv, b36 + bv); }
+        }
     }
 }
 

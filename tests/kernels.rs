@@ -233,6 +233,27 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             2,
             Shape::new(3, 4, 6),
         ),
+        // 7-column tiles (COLS7): rows of 14 (two whole tiles), 7 (one, a reduction long
+        // enough to split) and 13 (the last tile 6 columns: its last 3 store 2); rows of
+        // a tile past the plane's end; batch 2.
+        (
+            "3x3 s1 7 columns",
+            with(conv(6, 11, 3, 1, 1, 1), Act::Relu, true),
+            2,
+            Shape::new(6, 5, 14),
+        ),
+        (
+            "3x3 s1 7 columns split",
+            with(conv(16, 10, 3, 1, 1, 1), Act::None, true),
+            2,
+            Shape::new(16, 7, 7),
+        ),
+        (
+            "3x3 s1 7 columns partial",
+            with(conv(3, 6, 3, 1, 1, 1), Act::Tanh, false),
+            1,
+            Shape::new(3, 3, 13),
+        ),
         (
             "3x3 s2x1 aligned",
             strided(with(conv(3, 5, 3, 1, 1, 1), Act::None, false), (2, 1)),
@@ -486,15 +507,20 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
     for k in want {
         assert!(ran.contains(&(k.to_string(), false)), "{k} never ran");
     }
-    for k in [
-        ConvKernel::Gemm(ConvTile::NARROW),
+    let split_direct = |rows, cols7| {
         ConvKernel::Direct(DirectTile {
-            rows: 1,
+            rows,
             cg: 2,
             cg_fast: true,
             single: false,
             wg: splitbench::gpu::shaders::CONV_DIRECT_WG,
-        }),
+            cols7,
+        })
+    };
+    for k in [
+        ConvKernel::Gemm(ConvTile::NARROW),
+        split_direct(1, false),
+        split_direct(2, true),
     ] {
         assert!(
             ran.contains(&(k.to_string(), true)),

@@ -125,20 +125,27 @@ pub struct DirectTile {
     pub single: bool,
     /// Threads per workgroup: [`CONV_DIRECT_WG`] or [`CONV_DIRECT_WG_SMALL`].
     pub wg: u32,
+    /// 7 output columns per thread instead of [`CONV_DIRECT_COLS`] (`COLS7`: `main`'s 3x3
+    /// stride-1 loop only, for rows that 4 columns would pad, such as 7 and 14).
+    pub cols7: bool,
 }
 
 impl DirectTile {
     /// Every tile the shader is compiled for: rows 1, 2, 4 x (1, 2 channel groups, or a
     /// single channel) x both lane mappings x both workgroup sizes, then the 4-group tiles
-    /// of the pointwise loop (rows x lane mappings x workgroup sizes).
-    pub const ALL: [DirectTile; 48] = {
+    /// of the pointwise loop (rows x lane mappings x workgroup sizes), then the 7-column
+    /// tiles (rows 2, 4 x 1, 2 channel groups x lane mappings x workgroup sizes; a row of 7
+    /// columns alone won 2 of 56 layers in the kernel table on llvmpipe, and each
+    /// candidate costs the autotuner a pipeline).
+    pub const ALL: [DirectTile; 64] = {
         let mut all = [DirectTile {
             rows: 1,
             cg: 1,
             cg_fast: true,
             single: false,
             wg: CONV_DIRECT_WG,
-        }; 48];
+            cols7: false,
+        }; 64];
         let mut i = 0;
         while i < 36 {
             let j = i % 18;
@@ -153,6 +160,7 @@ impl DirectTile {
                 } else {
                     CONV_DIRECT_WG_SMALL
                 },
+                cols7: false,
             };
             i += 1;
         }
@@ -168,6 +176,23 @@ impl DirectTile {
                 } else {
                     CONV_DIRECT_WG_SMALL
                 },
+                cols7: false,
+            };
+            i += 1;
+        }
+        while i < 64 {
+            let j = i - 48;
+            all[i] = DirectTile {
+                rows: [2, 4][j / 8],
+                cg: [1, 2][(j / 4) % 2],
+                cg_fast: j % 2 == 0,
+                single: false,
+                wg: if (j / 2) % 2 == 0 {
+                    CONV_DIRECT_WG
+                } else {
+                    CONV_DIRECT_WG_SMALL
+                },
+                cols7: true,
             };
             i += 1;
         }
@@ -185,6 +210,8 @@ impl DirectTile {
     pub const fn cols(self) -> u32 {
         if self.single {
             CONV_DIRECT_SINGLE_COLS
+        } else if self.cols7 {
+            7
         } else {
             CONV_DIRECT_COLS
         }
@@ -208,7 +235,7 @@ impl DirectTile {
         spec: DirectSpec,
         rows: RowAlign,
         e: Epilogue,
-    ) -> [(&'static str, f64); 11] {
+    ) -> [(&'static str, f64); 12] {
         [
             ("ACT", e.act as f64),
             ("RES", e.residual as u32 as f64),
@@ -221,6 +248,7 @@ impl DirectTile {
             ("SPEC", spec.code() as f64),
             ("ALIGNED", (rows == RowAlign::Vec4) as u32 as f64),
             ("PAIRS", (rows == RowAlign::Pairs) as u32 as f64),
+            ("COLS7", self.cols7 as u32 as f64),
         ]
     }
 }
@@ -299,7 +327,7 @@ impl DepthwiseVariant {
 
 /// A convolution kernel: the implicit GEMM of `conv2d.wgsl` with a tile shape, or the
 /// direct convolution of `conv_direct.wgsl` with its tile. Written and parsed as
-/// `gemm-<channels>x<pixels>` and `direct-r<rows>-c<channels>-<ch|px>[-w<threads>]` (the tile cache and
+/// `gemm-<channels>x<pixels>` and `direct-r<rows>[x7]-c<channels>-<ch|px>[-w<threads>]` (`x7`: 7 columns) (the tile cache and
 /// the profile manifest use these names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConvKernel {
@@ -322,8 +350,9 @@ impl std::fmt::Display for ConvKernel {
             ConvKernel::Direct(t) => {
                 write!(
                     f,
-                    "direct-r{}-c{}-{}",
+                    "direct-r{}{}-c{}-{}",
                     t.rows,
+                    if t.cols7 { "x7" } else { "" },
                     t.channels(),
                     if t.cg_fast { "ch" } else { "px" }
                 )?;

@@ -281,6 +281,13 @@ fn direct(s: &ConvShape, tile: DirectTile, k_splits: u32) -> Result<ConvPlan> {
             s.groups
         )));
     }
+    if tile.cols7 && (tile.single || tile.cg > 2 || direct_spec(s) != DirectSpec::K3s1) {
+        return Err(Error::InvalidArg(format!(
+            "the direct tile {} (7 columns) runs only the 3x3 stride-1 loop, not {}",
+            ConvKernel::Direct(tile),
+            s.key()
+        )));
+    }
     if tile.cg > 2 && !pointwise_groups(s) {
         return Err(Error::InvalidArg(format!(
             "the direct tile {} (4 channel groups) runs only the pointwise loop",
@@ -412,6 +419,7 @@ fn direct_tile(s: &ConvShape, class: DeviceClass) -> DirectTile {
         cg_fast,
         single,
         wg: shaders::CONV_DIRECT_WG,
+        cols7: false,
     };
     let threads = direct_threads(s, tile) * s.batch as u64;
     if class == DeviceClass::Cpu && threads < SMALL_WG_BELOW * shaders::CONV_DIRECT_WG as u64 {
@@ -507,7 +515,8 @@ pub fn candidates(s: &ConvShape, class: DeviceClass) -> Result<Vec<ConvPlan>> {
                 && (!tile.single || (oc <= SINGLE_MAX_CHANNELS && !pointwise_loop(s)))
                 && (tile.rows == 1 || oh > tile.rows / 2)
                 && !(groups == 1 && tile.cg_fast)
-                && !(one_tile && !tile.cg_fast && groups > 1);
+                && !(one_tile && !tile.cg_fast && groups > 1)
+                && (!tile.cols7 || seven_columns(s));
             if fits {
                 push(direct(s, tile, 1)?);
                 let k = direct_splits(s, tile);
@@ -520,6 +529,13 @@ pub fn candidates(s: &ConvShape, class: DeviceClass) -> Result<Vec<ConvPlan>> {
     Ok(out)
 }
 
+/// Whether the direct kernel's 7-column tiles are candidates for `s`: its 3x3 stride-1
+/// loop on rows that 7 columns pad less than 4 do (7, 14, 21 pixels...).
+fn seven_columns(s: &ConvShape) -> bool {
+    let ow = s.output.2;
+    direct_spec(s) == DirectSpec::K3s1 && ow.next_multiple_of(7) < ow.next_multiple_of(4)
+}
+
 /// Whether every run of 4 output pixels the direct kernel's entry point for `tile` stores
 /// starts on a vec4: output rows of a multiple of 4 pixels (whole planes of one for
 /// `pointwise`, which runs over the plane).
@@ -527,6 +543,9 @@ pub fn direct_out_aligned(s: &ConvShape, tile: DirectTile) -> bool {
     let (_, oh, ow) = s.output;
     if tile.entry(direct_spec(s)) == "pointwise" {
         (oh * ow).is_multiple_of(4)
+    } else if tile.cols7 {
+        // Runs of 4 and 3 pixels from columns 7 apart.
+        false
     } else {
         ow.is_multiple_of(4)
     }
@@ -608,7 +627,10 @@ pub fn direct_aligned(s: &ConvShape) -> bool {
 /// even number of rows (so the tile's first window row is odd) where [`pair_rows`] says
 /// so; else anywhere.
 pub fn direct_row_align(s: &ConvShape, tile: DirectTile) -> RowAlign {
-    if direct_aligned(s) {
+    if tile.cols7 {
+        // 7-column windows read every value alone (`win_k3s1`).
+        RowAlign::None
+    } else if direct_aligned(s) {
         RowAlign::Vec4
     } else if direct_spec(s) == DirectSpec::K3s1
         && tile.entry(DirectSpec::K3s1) == "main"
