@@ -1,5 +1,6 @@
 // Direct convolution (groups = 1): each thread computes 4 * CG output channels (CG = 1 or
-// 2; 4 in the pointwise loop) x ROWS output rows x 4 output columns, reading inputs and weights straight from storage: no
+// 2; 4 in the pointwise loop) x ROWS output rows x 4 output columns (7 with COLS7),
+// reading inputs and weights straight from storage: no
 // workgroup memory, no barriers and no im2col index arithmetic in the inner loop, so a
 // narrow output (a 1-channel bottleneck encoder), a tiny reduction (the first conv, a
 // decoder from 1 channel) or a layer with 16 output pixels wastes nothing on tile padding.
@@ -54,9 +55,9 @@ override ALIGNED: bool = false;
 // the tile's window rows start alternately on a vec4 and 2 past one, both read as vector
 // loads (see `win6_pair`). Excludes ALIGNED.
 override PAIRS: bool = false;
-// 7 output columns per thread instead of 4, for `main`'s 3x3 stride-1 loop only: rows of 7
-// or 14 pixels (MobileNet's and ResNet's last stages), which tiles of 4 columns pad by an
-// eighth or a seventh, are whole tiles.
+// 7 output columns per thread instead of 4, for `main`'s 3x3 stride-1 loop only: a row of
+// 5 to 7 pixels (the last stage of a 224x224 network) is one tile, where tiles of 4
+// columns would take two threads, each loading all the weights for 1 to 4 columns.
 override COLS7: bool = false;
 
 const_assert CONV_DIRECT_COLS == 4u && CONV_DIRECT_SINGLE_COLS == 8u && CONV_DIRECT_CO_PAD == 8u;
@@ -132,7 +133,7 @@ fn win9(base: u32, iy: u32, ix: i32) -> array<f32, 9> {
 }
 
 // The window of row `iy` from column `ix` for `main`'s 3x3 stride-1 loop, the tile's `k`-th
-// window row: 9 values for 7 output columns (COLS7: each a masked load, as rows of 7 or 14
+// window row: 9 values for 7 output columns (COLS7: each a masked load, as rows of 5 to 7
 // pixels start anywhere), else `win6_pair`'s 6 and 3 zeros that nothing reads.
 fn win_k3s1(base: u32, iy: u32, ix: i32, k: u32) -> array<f32, 9> {
     if (COLS7) {

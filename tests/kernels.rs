@@ -233,14 +233,14 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             2,
             Shape::new(3, 4, 6),
         ),
-        // 7-column tiles (COLS7): rows of 14 (two whole tiles), 7 (one, a reduction long
-        // enough to split) and 13 (the last tile 6 columns: its last 3 store 2); rows of
-        // a tile past the plane's end; batch 2.
+        // 7-column tiles (COLS7): rows of 7 (a whole tile; a reduction long enough to
+        // split), 6 and 5 (its last 3 columns store 2 and 1); rows of a tile past the
+        // plane's end; batch 2.
         (
             "3x3 s1 7 columns",
             with(conv(6, 11, 3, 1, 1, 1), Act::Relu, true),
             2,
-            Shape::new(6, 5, 14),
+            Shape::new(6, 5, 6),
         ),
         (
             "3x3 s1 7 columns split",
@@ -249,10 +249,17 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             Shape::new(16, 7, 7),
         ),
         (
-            "3x3 s1 7 columns partial",
+            "3x3 s1 7 columns short",
             with(conv(3, 6, 3, 1, 1, 1), Act::Tanh, false),
             1,
-            Shape::new(3, 3, 13),
+            Shape::new(3, 3, 5),
+        ),
+        // Without padding every column of the 9-value windows is inside the row.
+        (
+            "3x3 s1 7 columns unpadded",
+            with(conv(4, 5, 3, 1, 0, 1), Act::None, false),
+            1,
+            Shape::new(4, 6, 9),
         ),
         (
             "3x3 s2x1 aligned",

@@ -126,7 +126,8 @@ pub struct DirectTile {
     /// Threads per workgroup: [`CONV_DIRECT_WG`] or [`CONV_DIRECT_WG_SMALL`].
     pub wg: u32,
     /// 7 output columns per thread instead of [`CONV_DIRECT_COLS`] (`COLS7`: `main`'s 3x3
-    /// stride-1 loop only, for rows that 4 columns would pad, such as 7 and 14).
+    /// stride-1 loop only, on rows of 5 to 7 pixels: one thread per row where 4 columns
+    /// take two, each reading all the weights).
     pub cols7: bool,
 }
 
