@@ -55,9 +55,12 @@ override ALIGNED: bool = false;
 // the tile's window rows start alternately on a vec4 and 2 past one, both read as vector
 // loads (see `win6_pair`). Excludes ALIGNED.
 override PAIRS: bool = false;
-// 7 output columns per thread instead of 4, for `main`'s 3x3 stride-1 loop only: a row of
-// 5 to 7 pixels (the last stage of a 224x224 network) is one tile, where tiles of 4
-// columns would take two threads, each loading all the weights for 1 to 4 columns.
+// 7 output columns per thread instead of 4, for `main`'s 3x3 stride-1 loop with one
+// channel group only: a row of 5 to 7 pixels (the last stage of a 224x224 network) is one
+// tile, where tiles of 4 columns would take two threads, each loading all the weights for
+// 1 to 4 columns. Columns 4-6 accumulate in the second channel group's variables (the
+// `b`s): separate ones made every pipeline of this file twice as slow to compile on
+// llvmpipe, these included.
 override COLS7: bool = false;
 
 const_assert CONV_DIRECT_COLS == 4u && CONV_DIRECT_SINGLE_COLS == 8u && CONV_DIRECT_CO_PAD == 8u;
@@ -132,17 +135,12 @@ fn win9(base: u32, iy: u32, ix: i32) -> array<f32, 9> {
                          xat(base, iy, ix + 6), xat(base, iy, ix + 7), xat(base, iy, ix + 8));
 }
 
-// The window of row `iy` from column `ix` for `main`'s 3x3 stride-1 loop, the tile's `k`-th
-// window row: 9 values for 7 output columns (COLS7: each a masked load, as rows of 5 to 7
-// pixels start anywhere), else `win6_pair`'s 6 and 3 zeros that nothing reads.
-fn win_k3s1(base: u32, iy: u32, ix: i32, k: u32) -> array<f32, 9> {
-    if (COLS7) {
-        return array<f32, 9>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2),
-                             xat(base, iy, ix + 3), xat(base, iy, ix + 4), xat(base, iy, ix + 5),
-                             xat(base, iy, ix + 6), xat(base, iy, ix + 7), xat(base, iy, ix + 8));
-    }
-    let v = win6_pair(base, iy, ix, k);
-    return array<f32, 9>(v[0], v[1], v[2], v[3], v[4], v[5], 0.0, 0.0, 0.0);
+// Columns `ix` + 6 to + 8 of row `iy`: with the 6-value window from `ix`, the 9 values
+// that 7 output columns read (COLS7: each a masked load, as rows of 5 to 7 pixels start
+// anywhere); zeros that nothing reads otherwise.
+fn tail3(base: u32, iy: u32, ix: i32) -> vec3<f32> {
+    if (!COLS7) { return vec3<f32>(0.0); }
+    return vec3<f32>(xat(base, iy, ix + 6), xat(base, iy, ix + 7), xat(base, iy, ix + 8));
 }
 
 // a_j += xs[j] * w: one input value per output column, times 4 output channels.
@@ -188,19 +186,14 @@ fn acc3(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
     *a2 += xs.z * w;
 }
 
-// The 3 kernel columns (weights w0..w2) of the window row `v` (from `win_k3s1`) into one
-// output row of a tile: columns 0-3 (a0..a3) and, with COLS7, columns 4-6 (a4..a6).
-fn acc_row(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
-           a2: ptr<function, vec4<f32>>, a3: ptr<function, vec4<f32>>,
-           a4: ptr<function, vec4<f32>>, a5: ptr<function, vec4<f32>>,
-           a6: ptr<function, vec4<f32>>, v: array<f32, 9>,
-           w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>) {
-    acc_win3(a0, a1, a2, a3, vec4<f32>(v[0], v[1], v[2], v[3]), vec2<f32>(v[4], v[5]), w0, w1, w2);
-    if (COLS7) {
-        acc3(a4, a5, a6, vec3<f32>(v[4], v[5], v[6]), w0);
-        acc3(a4, a5, a6, vec3<f32>(v[5], v[6], v[7]), w1);
-        acc3(a4, a5, a6, vec3<f32>(v[6], v[7], v[8]), w2);
-    }
+// Columns 4-6 of a 7-column tile (COLS7) from a window row: `hi` (its values 4 and 5, as
+// `acc_win3` takes them) and `t` (6 to 8, `tail3`), weights w0..w2.
+fn acc_tail(a4: ptr<function, vec4<f32>>, a5: ptr<function, vec4<f32>>,
+            a6: ptr<function, vec4<f32>>, hi: vec2<f32>, t: vec3<f32>,
+            w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>) {
+    acc3(a4, a5, a6, vec3<f32>(hi, t.x), w0);
+    acc3(a4, a5, a6, vec3<f32>(hi.y, t.xy), w1);
+    acc3(a4, a5, a6, t, w2);
 }
 
 // The 3 kernel columns of a window row: window v0..v5, weights w0..w2.
@@ -276,14 +269,6 @@ fn put_row(b: u32, ks: u32, co0: u32, oy: u32, ox0: u32,
     }
 }
 
-// The last 3 of a 7-column tile's row `oy` (COLS7), from column `ox` (if inside).
-fn put_row3(b: u32, ks: u32, co0: u32, oy: u32, ox: u32,
-            a4: vec4<f32>, a5: vec4<f32>, a6: vec4<f32>) {
-    if (oy < p.out_h && ox < p.out_w) {
-        put4(b, ks, co0, oy * p.out_w + ox, min(3u, p.out_w - ox), a4, a5, a6, vec4<f32>(0.0));
-    }
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     // Threads over channel groups and pixel tiles, folded over x and y (the per-dimension
@@ -319,16 +304,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var b10 = vec4<f32>(0.0); var b11 = vec4<f32>(0.0); var b12 = vec4<f32>(0.0); var b13 = vec4<f32>(0.0);
     var b20 = vec4<f32>(0.0); var b21 = vec4<f32>(0.0); var b22 = vec4<f32>(0.0); var b23 = vec4<f32>(0.0);
     var b30 = vec4<f32>(0.0); var b31 = vec4<f32>(0.0); var b32 = vec4<f32>(0.0); var b33 = vec4<f32>(0.0);
-    // Columns 4-6 of 7-column tiles (COLS7), both channel groups.
-    var a04 = vec4<f32>(0.0); var a05 = vec4<f32>(0.0); var a06 = vec4<f32>(0.0);
-    var a14 = vec4<f32>(0.0); var a15 = vec4<f32>(0.0); var a16 = vec4<f32>(0.0);
-    var a24 = vec4<f32>(0.0); var a25 = vec4<f32>(0.0); var a26 = vec4<f32>(0.0);
-    var a34 = vec4<f32>(0.0); var a35 = vec4<f32>(0.0); var a36 = vec4<f32>(0.0);
-    var b04 = vec4<f32>(0.0); var b05 = vec4<f32>(0.0); var b06 = vec4<f32>(0.0);
-    var b14 = vec4<f32>(0.0); var b15 = vec4<f32>(0.0); var b16 = vec4<f32>(0.0);
-    var b24 = vec4<f32>(0.0); var b25 = vec4<f32>(0.0); var b26 = vec4<f32>(0.0);
-    var b34 = vec4<f32>(0.0); var b35 = vec4<f32>(0.0); var b36 = vec4<f32>(0.0);
-
     let plane = p.in_h * p.in_w;
     let sx = i32(p.stride_w);
     for (var ci = ci_begin; ci < ci_end; ci++) {
@@ -352,68 +327,98 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             let iy0 = i32(oy0) - i32(p.pad_h);
             if (iy0 + 0 >= 0 && iy0 + 0 < i32(p.in_h)) {
                 let iy = u32(iy0 + 0);
-                let v = win_k3s1(base, iy, ix, 0u);
-                acc_row(&a00, &a01, &a02, &a03, &a04, &a05, &a06, v, w00, w01, w02);
-                if (CG > 1u) { acc_row(&b00, &b01, &b02, &b03, &b04, &b05, &b06, v, v00, v01, v02); }
+                let v = win6_pair(base, iy, ix, 0u);
+                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                let hi = vec2<f32>(v[4], v[5]);
+                let t = tail3(base, iy, ix);
+                acc_win3(&a00, &a01, &a02, &a03, lo, hi, w00, w01, w02);
+                if (CG > 1u) { acc_win3(&b00, &b01, &b02, &b03, lo, hi, v00, v01, v02); }
+                if (COLS7) { acc_tail(&b00, &b01, &b02, hi, t, w00, w01, w02); }
             }
             if (iy0 + 1 >= 0 && iy0 + 1 < i32(p.in_h)) {
                 let iy = u32(iy0 + 1);
-                let v = win_k3s1(base, iy, ix, 1u);
+                let v = win6_pair(base, iy, ix, 1u);
+                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                let hi = vec2<f32>(v[4], v[5]);
+                let t = tail3(base, iy, ix);
                 if (ROWS > 1u) {
-                    acc_row(&a10, &a11, &a12, &a13, &a14, &a15, &a16, v, w00, w01, w02);
-                    if (CG > 1u) { acc_row(&b10, &b11, &b12, &b13, &b14, &b15, &b16, v, v00, v01, v02); }
+                    acc_win3(&a10, &a11, &a12, &a13, lo, hi, w00, w01, w02);
+                    if (CG > 1u) { acc_win3(&b10, &b11, &b12, &b13, lo, hi, v00, v01, v02); }
+                    if (COLS7) { acc_tail(&b10, &b11, &b12, hi, t, w00, w01, w02); }
                 }
-                acc_row(&a00, &a01, &a02, &a03, &a04, &a05, &a06, v, w10, w11, w12);
-                if (CG > 1u) { acc_row(&b00, &b01, &b02, &b03, &b04, &b05, &b06, v, v10, v11, v12); }
+                acc_win3(&a00, &a01, &a02, &a03, lo, hi, w10, w11, w12);
+                if (CG > 1u) { acc_win3(&b00, &b01, &b02, &b03, lo, hi, v10, v11, v12); }
+                if (COLS7) { acc_tail(&b00, &b01, &b02, hi, t, w10, w11, w12); }
             }
             if (iy0 + 2 >= 0 && iy0 + 2 < i32(p.in_h)) {
                 let iy = u32(iy0 + 2);
-                let v = win_k3s1(base, iy, ix, 2u);
+                let v = win6_pair(base, iy, ix, 2u);
+                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                let hi = vec2<f32>(v[4], v[5]);
+                let t = tail3(base, iy, ix);
                 if (ROWS > 2u) {
-                    acc_row(&a20, &a21, &a22, &a23, &a24, &a25, &a26, v, w00, w01, w02);
-                    if (CG > 1u) { acc_row(&b20, &b21, &b22, &b23, &b24, &b25, &b26, v, v00, v01, v02); }
+                    acc_win3(&a20, &a21, &a22, &a23, lo, hi, w00, w01, w02);
+                    if (CG > 1u) { acc_win3(&b20, &b21, &b22, &b23, lo, hi, v00, v01, v02); }
+                    if (COLS7) { acc_tail(&b20, &b21, &b22, hi, t, w00, w01, w02); }
                 }
                 if (ROWS > 1u) {
-                    acc_row(&a10, &a11, &a12, &a13, &a14, &a15, &a16, v, w10, w11, w12);
-                    if (CG > 1u) { acc_row(&b10, &b11, &b12, &b13, &b14, &b15, &b16, v, v10, v11, v12); }
+                    acc_win3(&a10, &a11, &a12, &a13, lo, hi, w10, w11, w12);
+                    if (CG > 1u) { acc_win3(&b10, &b11, &b12, &b13, lo, hi, v10, v11, v12); }
+                    if (COLS7) { acc_tail(&b10, &b11, &b12, hi, t, w10, w11, w12); }
                 }
-                acc_row(&a00, &a01, &a02, &a03, &a04, &a05, &a06, v, w20, w21, w22);
-                if (CG > 1u) { acc_row(&b00, &b01, &b02, &b03, &b04, &b05, &b06, v, v20, v21, v22); }
+                acc_win3(&a00, &a01, &a02, &a03, lo, hi, w20, w21, w22);
+                if (CG > 1u) { acc_win3(&b00, &b01, &b02, &b03, lo, hi, v20, v21, v22); }
+                if (COLS7) { acc_tail(&b00, &b01, &b02, hi, t, w20, w21, w22); }
             }
             if (ROWS + 2u > 3u && iy0 + 3 >= 0 && iy0 + 3 < i32(p.in_h)) {
                 let iy = u32(iy0 + 3);
-                let v = win_k3s1(base, iy, ix, 3u);
+                let v = win6_pair(base, iy, ix, 3u);
+                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                let hi = vec2<f32>(v[4], v[5]);
+                let t = tail3(base, iy, ix);
                 if (ROWS > 3u) {
-                    acc_row(&a30, &a31, &a32, &a33, &a34, &a35, &a36, v, w00, w01, w02);
-                    if (CG > 1u) { acc_row(&b30, &b31, &b32, &b33, &b34, &b35, &b36, v, v00, v01, v02); }
+                    acc_win3(&a30, &a31, &a32, &a33, lo, hi, w00, w01, w02);
+                    if (CG > 1u) { acc_win3(&b30, &b31, &b32, &b33, lo, hi, v00, v01, v02); }
+                    if (COLS7) { acc_tail(&b30, &b31, &b32, hi, t, w00, w01, w02); }
                 }
                 if (ROWS > 2u) {
-                    acc_row(&a20, &a21, &a22, &a23, &a24, &a25, &a26, v, w10, w11, w12);
-                    if (CG > 1u) { acc_row(&b20, &b21, &b22, &b23, &b24, &b25, &b26, v, v10, v11, v12); }
+                    acc_win3(&a20, &a21, &a22, &a23, lo, hi, w10, w11, w12);
+                    if (CG > 1u) { acc_win3(&b20, &b21, &b22, &b23, lo, hi, v10, v11, v12); }
+                    if (COLS7) { acc_tail(&b20, &b21, &b22, hi, t, w10, w11, w12); }
                 }
                 if (ROWS > 1u) {
-                    acc_row(&a10, &a11, &a12, &a13, &a14, &a15, &a16, v, w20, w21, w22);
-                    if (CG > 1u) { acc_row(&b10, &b11, &b12, &b13, &b14, &b15, &b16, v, v20, v21, v22); }
+                    acc_win3(&a10, &a11, &a12, &a13, lo, hi, w20, w21, w22);
+                    if (CG > 1u) { acc_win3(&b10, &b11, &b12, &b13, lo, hi, v20, v21, v22); }
+                    if (COLS7) { acc_tail(&b10, &b11, &b12, hi, t, w20, w21, w22); }
                 }
             }
             if (ROWS + 2u > 4u && iy0 + 4 >= 0 && iy0 + 4 < i32(p.in_h)) {
                 let iy = u32(iy0 + 4);
-                let v = win_k3s1(base, iy, ix, 4u);
+                let v = win6_pair(base, iy, ix, 4u);
+                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                let hi = vec2<f32>(v[4], v[5]);
+                let t = tail3(base, iy, ix);
                 if (ROWS > 3u) {
-                    acc_row(&a30, &a31, &a32, &a33, &a34, &a35, &a36, v, w10, w11, w12);
-                    if (CG > 1u) { acc_row(&b30, &b31, &b32, &b33, &b34, &b35, &b36, v, v10, v11, v12); }
+                    acc_win3(&a30, &a31, &a32, &a33, lo, hi, w10, w11, w12);
+                    if (CG > 1u) { acc_win3(&b30, &b31, &b32, &b33, lo, hi, v10, v11, v12); }
+                    if (COLS7) { acc_tail(&b30, &b31, &b32, hi, t, w10, w11, w12); }
                 }
                 if (ROWS > 2u) {
-                    acc_row(&a20, &a21, &a22, &a23, &a24, &a25, &a26, v, w20, w21, w22);
-                    if (CG > 1u) { acc_row(&b20, &b21, &b22, &b23, &b24, &b25, &b26, v, v20, v21, v22); }
+                    acc_win3(&a20, &a21, &a22, &a23, lo, hi, w20, w21, w22);
+                    if (CG > 1u) { acc_win3(&b20, &b21, &b22, &b23, lo, hi, v20, v21, v22); }
+                    if (COLS7) { acc_tail(&b20, &b21, &b22, hi, t, w20, w21, w22); }
                 }
             }
             if (ROWS + 2u > 5u && iy0 + 5 >= 0 && iy0 + 5 < i32(p.in_h)) {
                 let iy = u32(iy0 + 5);
-                let v = win_k3s1(base, iy, ix, 5u);
+                let v = win6_pair(base, iy, ix, 5u);
+                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+                let hi = vec2<f32>(v[4], v[5]);
+                let t = tail3(base, iy, ix);
                 if (ROWS > 3u) {
-                    acc_row(&a30, &a31, &a32, &a33, &a34, &a35, &a36, v, w20, w21, w22);
-                    if (CG > 1u) { acc_row(&b30, &b31, &b32, &b33, &b34, &b35, &b36, v, v20, v21, v22); }
+                    acc_win3(&a30, &a31, &a32, &a33, lo, hi, w20, w21, w22);
+                    if (CG > 1u) { acc_win3(&b30, &b31, &b32, &b33, lo, hi, v20, v21, v22); }
+                    if (COLS7) { acc_tail(&b30, &b31, &b32, hi, t, w20, w21, w22); }
                 }
             }
             continue;
@@ -615,34 +620,26 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let bw = bias4(co0);
     a00 += bw; a01 += bw; a02 += bw; a03 += bw; a10 += bw; a11 += bw; a12 += bw; a13 += bw;
     a20 += bw; a21 += bw; a22 += bw; a23 += bw; a30 += bw; a31 += bw; a32 += bw; a33 += bw;
+    // The b accumulators: the second channel group, or with COLS7 (one channel group)
+    // columns 4-6 of the first.
     var bv = vec4<f32>(0.0);
     if (CG > 1u) { bv = bias4(co0 + 4u); }
+    if (COLS7) { bv = bw; }
     b00 += bv; b01 += bv; b02 += bv; b03 += bv; b10 += bv; b11 += bv; b12 += bv; b13 += bv;
     b20 += bv; b21 += bv; b22 += bv; b23 += bv; b30 += bv; b31 += bv; b32 += bv; b33 += bv;
     put_row(b, ks, co0, oy0, ox0, a00, a01, a02, a03);
     if (ROWS > 1u) { put_row(b, ks, co0, oy0 + 1u, ox0, a10, a11, a12, a13); }
     if (ROWS > 2u) { put_row(b, ks, co0, oy0 + 2u, ox0, a20, a21, a22, a23); }
     if (ROWS > 3u) { put_row(b, ks, co0, oy0 + 3u, ox0, a30, a31, a32, a33); }
-    if (CG > 1u) {
-        let co1 = co0 + 4u;
-        put_row(b, ks, co1, oy0, ox0, b00, b01, b02, b03);
-        if (ROWS > 1u) { put_row(b, ks, co1, oy0 + 1u, ox0, b10, b11, b12, b13); }
-        if (ROWS > 2u) { put_row(b, ks, co1, oy0 + 2u, ox0, b20, b21, b22, b23); }
-        if (ROWS > 3u) { put_row(b, ks, co1, oy0 + 3u, ox0, b30, b31, b32, b33); }
-    }
-    if (COLS7) {
-        let ox = ox0 + 4u;
-        put_row3(b, ks, co0, oy0, ox, a04 + bw, a05 + bw, a06 + bw);
-        if (ROWS > 1u) { put_row3(b, ks, co0, oy0 + 1u, ox, a14 + bw, a15 + bw, a16 + bw); }
-        if (ROWS > 2u) { put_row3(b, ks, co0, oy0 + 2u, ox, a24 + bw, a25 + bw, a26 + bw); }
-        if (ROWS > 3u) { put_row3(b, ks, co0, oy0 + 3u, ox, a34 + bw, a35 + bw, a36 + bw); }
-        if (CG > 1u) {
-            let co1 = co0 + 4u;
-            put_row3(b, ks, co1, oy0, ox, b04 + bv, b05 + bv, b06 + bv);
-            if (ROWS > 1u) { put_row3(b, ks, co1, oy0 + 1u, ox, b14 + bv, b15 + bv, b16 + bv); }
-            if (ROWS > 2u) { put_row3(b, ks, co1, oy0 + 2u, ox, b24 + bv, b25 + bv, b26 + bv); }
-            if (ROWS > 3u) { put_row3(b, ks, co1, oy0 + 3u, ox, b34 + bv, b35 + bv, b36 + bv); }
-        }
+    if (CG > 1u || COLS7) {
+        // COLS7: the b accumulators are columns 4-6 of the same channels; their fourth
+        // (column 7, never accumulated) lies past rows of at most 7 and is never stored.
+        let co1 = select(co0 + 4u, co0, COLS7);
+        let ox1 = select(ox0, ox0 + 4u, COLS7);
+        put_row(b, ks, co1, oy0, ox1, b00, b01, b02, b03);
+        if (ROWS > 1u) { put_row(b, ks, co1, oy0 + 1u, ox1, b10, b11, b12, b13); }
+        if (ROWS > 2u) { put_row(b, ks, co1, oy0 + 2u, ox1, b20, b21, b22, b23); }
+        if (ROWS > 3u) { put_row(b, ks, co1, oy0 + 3u, ox1, b30, b31, b32, b33); }
     }
 }
 

@@ -514,10 +514,10 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
     for k in want {
         assert!(ran.contains(&(k.to_string(), false)), "{k} never ran");
     }
-    let split_direct = |rows, cols7| {
+    let split_direct = |rows, cg, cols7| {
         ConvKernel::Direct(DirectTile {
             rows,
-            cg: 2,
+            cg,
             cg_fast: true,
             single: false,
             wg: splitbench::gpu::shaders::CONV_DIRECT_WG,
@@ -526,8 +526,8 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
     };
     for k in [
         ConvKernel::Gemm(ConvTile::NARROW),
-        split_direct(1, false),
-        split_direct(2, true),
+        split_direct(1, 2, false),
+        split_direct(2, 1, true),
     ] {
         assert!(
             ran.contains(&(k.to_string(), true)),

@@ -126,8 +126,8 @@ pub struct DirectTile {
     /// Threads per workgroup: [`CONV_DIRECT_WG`] or [`CONV_DIRECT_WG_SMALL`].
     pub wg: u32,
     /// 7 output columns per thread instead of [`CONV_DIRECT_COLS`] (`COLS7`: `main`'s 3x3
-    /// stride-1 loop only, on rows of 5 to 7 pixels: one thread per row where 4 columns
-    /// take two, each reading all the weights).
+    /// stride-1 loop with one channel group only, on rows of 5 to 7 pixels: one thread
+    /// per row where 4 columns take two, each reading all the weights).
     pub cols7: bool,
 }
 
@@ -135,10 +135,11 @@ impl DirectTile {
     /// Every tile the shader is compiled for: rows 1, 2, 4 x (1, 2 channel groups, or a
     /// single channel) x both lane mappings x both workgroup sizes, then the 4-group tiles
     /// of the pointwise loop (rows x lane mappings x workgroup sizes), then the 7-column
-    /// tiles (rows 2, 4 x 1, 2 channel groups x lane mappings x workgroup sizes; a row of 7
-    /// columns alone won 2 of 56 layers in the kernel table on llvmpipe, and each
-    /// candidate costs the autotuner a pipeline).
-    pub const ALL: [DirectTile; 64] = {
+    /// tiles (rows 2, 4 x lane mappings x workgroup sizes, one channel group: the shader
+    /// keeps their last 3 columns in the second group's accumulators; a row of 7 columns
+    /// alone won 2 of 56 layers in the kernel table on llvmpipe, and each candidate costs
+    /// the autotuner a pipeline).
+    pub const ALL: [DirectTile; 56] = {
         let mut all = [DirectTile {
             rows: 1,
             cg: 1,
@@ -146,7 +147,7 @@ impl DirectTile {
             single: false,
             wg: CONV_DIRECT_WG,
             cols7: false,
-        }; 64];
+        }; 56];
         let mut i = 0;
         while i < 36 {
             let j = i % 18;
@@ -181,11 +182,11 @@ impl DirectTile {
             };
             i += 1;
         }
-        while i < 64 {
+        while i < 56 {
             let j = i - 48;
             all[i] = DirectTile {
-                rows: [2, 4][j / 8],
-                cg: [1, 2][(j / 4) % 2],
+                rows: [2, 4][j / 4],
+                cg: 1,
                 cg_fast: j % 2 == 0,
                 single: false,
                 wg: if (j / 2) % 2 == 0 {

@@ -281,9 +281,9 @@ fn direct(s: &ConvShape, tile: DirectTile, k_splits: u32) -> Result<ConvPlan> {
             s.groups
         )));
     }
-    if tile.cols7 && (tile.single || tile.cg > 2 || !seven_columns(s)) {
+    if tile.cols7 && (tile.single || tile.cg != 1 || !seven_columns(s)) {
         return Err(Error::InvalidArg(format!(
-            "the direct tile {} (7 columns) runs only the 3x3 stride-1 loop on rows of 5 to 7, not {}",
+            "the direct tile {} (7 columns) runs only with one channel group, in the 3x3 stride-1 loop on rows of 5 to 7, not {}",
             ConvKernel::Direct(tile),
             s.key()
         )));
