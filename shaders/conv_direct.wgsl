@@ -627,19 +627,26 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (COLS7) { bv = bw; }
     b00 += bv; b01 += bv; b02 += bv; b03 += bv; b10 += bv; b11 += bv; b12 += bv; b13 += bv;
     b20 += bv; b21 += bv; b22 += bv; b23 += bv; b30 += bv; b31 += bv; b32 += bv; b33 += bv;
-    put_row(b, ks, co0, oy0, ox0, a00, a01, a02, a03);
-    if (ROWS > 1u) { put_row(b, ks, co0, oy0 + 1u, ox0, a10, a11, a12, a13); }
-    if (ROWS > 2u) { put_row(b, ks, co0, oy0 + 2u, ox0, a20, a21, a22, a23); }
-    if (ROWS > 3u) { put_row(b, ks, co0, oy0 + 3u, ox0, a30, a31, a32, a33); }
-    if (CG > 1u || COLS7) {
-        // COLS7: the b accumulators are columns 4-6 of the same channels; their fourth
-        // (column 7, never accumulated) lies past rows of at most 7 and is never stored.
-        let co1 = select(co0 + 4u, co0, COLS7);
-        let ox1 = select(ox0, ox0 + 4u, COLS7);
-        put_row(b, ks, co1, oy0, ox1, b00, b01, b02, b03);
-        if (ROWS > 1u) { put_row(b, ks, co1, oy0 + 1u, ox1, b10, b11, b12, b13); }
-        if (ROWS > 2u) { put_row(b, ks, co1, oy0 + 2u, ox1, b20, b21, b22, b23); }
-        if (ROWS > 3u) { put_row(b, ks, co1, oy0 + 3u, ox1, b30, b31, b32, b33); }
+    // One store loop over the tile's rows and channel groups (not one call per row and
+    // group): each call of `put_row` inlines 4 copies of `put_ch`, and those copies were
+    // most of what llvmpipe spent compiling this entry point.
+    let co1 = select(co0 + 4u, co0, COLS7);
+    let ox1 = select(ox0, ox0 + 4u, COLS7);
+    let groups = select(1u, 2u, CG > 1u || COLS7);
+    for (var i = 0u; i < ROWS * groups; i++) {
+        let r = i % ROWS;
+        let second = i >= ROWS;
+        var q0 = a00; var q1 = a01; var q2 = a02; var q3 = a03;
+        if (r == 1u) { q0 = a10; q1 = a11; q2 = a12; q3 = a13; }
+        if (r == 2u) { q0 = a20; q1 = a21; q2 = a22; q3 = a23; }
+        if (r == 3u) { q0 = a30; q1 = a31; q2 = a32; q3 = a33; }
+        if (second) {
+            q0 = b00; q1 = b01; q2 = b02; q3 = b03;
+            if (r == 1u) { q0 = b10; q1 = b11; q2 = b12; q3 = b13; }
+            if (r == 2u) { q0 = b20; q1 = b21; q2 = b22; q3 = b23; }
+            if (r == 3u) { q0 = b30; q1 = b31; q2 = b32; q3 = b33; }
+        }
+        put_row(b, ks, select(co0, co1, second), oy0 + r, select(ox0, ox1, second), q0, q1, q2, q3);
     }
 }
 
