@@ -269,6 +269,12 @@ fn put_row(b: u32, ks: u32, co0: u32, oy: u32, ox0: u32,
     }
 }
 
+// The `i`-th (0-3) of four values: how a store loop takes its accumulators, which are
+// named variables (arrays indexed by a loop variable spill to memory).
+fn pick4(i: u32, x0: vec4<f32>, x1: vec4<f32>, x2: vec4<f32>, x3: vec4<f32>) -> vec4<f32> {
+    return select(select(x0, x1, i == 1u), select(x2, x3, i == 3u), i >= 2u);
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     // Threads over channel groups and pixel tiles, folded over x and y (the per-dimension
@@ -636,16 +642,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     for (var i = 0u; i < ROWS * groups; i++) {
         let r = i % ROWS;
         let second = i >= ROWS;
-        var q0 = a00; var q1 = a01; var q2 = a02; var q3 = a03;
-        if (r == 1u) { q0 = a10; q1 = a11; q2 = a12; q3 = a13; }
-        if (r == 2u) { q0 = a20; q1 = a21; q2 = a22; q3 = a23; }
-        if (r == 3u) { q0 = a30; q1 = a31; q2 = a32; q3 = a33; }
-        if (second) {
-            q0 = b00; q1 = b01; q2 = b02; q3 = b03;
-            if (r == 1u) { q0 = b10; q1 = b11; q2 = b12; q3 = b13; }
-            if (r == 2u) { q0 = b20; q1 = b21; q2 = b22; q3 = b23; }
-            if (r == 3u) { q0 = b30; q1 = b31; q2 = b32; q3 = b33; }
-        }
+        let q0 = select(pick4(r, a00, a10, a20, a30), pick4(r, b00, b10, b20, b30), second);
+        let q1 = select(pick4(r, a01, a11, a21, a31), pick4(r, b01, b11, b21, b31), second);
+        let q2 = select(pick4(r, a02, a12, a22, a32), pick4(r, b02, b12, b22, b32), second);
+        let q3 = select(pick4(r, a03, a13, a23, a33), pick4(r, b03, b13, b23, b33), second);
         put_row(b, ks, select(co0, co1, second), oy0 + r, select(ox0, ox1, second), q0, q1, q2, q3);
     }
 }
@@ -803,10 +803,11 @@ fn single(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
 
     var bw = 0.0;
     if (p.has_bias != 0u && !SPLIT) { bw = bias[co]; }
-    put_row8(b, ks, co, oy0, ox0, c00 + bw, c01 + bw);
-    if (ROWS > 1u) { put_row8(b, ks, co, oy0 + 1u, ox0, c10 + bw, c11 + bw); }
-    if (ROWS > 2u) { put_row8(b, ks, co, oy0 + 2u, ox0, c20 + bw, c21 + bw); }
-    if (ROWS > 3u) { put_row8(b, ks, co, oy0 + 3u, ox0, c30 + bw, c31 + bw); }
+    // One store loop (see `main`'s).
+    for (var r = 0u; r < ROWS; r++) {
+        put_row8(b, ks, co, oy0 + r, ox0, pick4(r, c00, c10, c20, c30) + bw,
+                 pick4(r, c01, c11, c21, c31) + bw);
+    }
 }
 
 // The repacked weights `pack_weights` writes (the output binding, as scalars).
@@ -864,26 +865,6 @@ fn evens4(q: u32) -> vec4<f32> {
     let a = x4[min(q, last)];
     let b = x4[min(q + 1u, last)];
     return vec4<f32>(a.x, a.z, b.x, b.z);
-}
-
-// One channel group's ROWS runs of 4 pixels from `pix0` (run k stored if ok[k - 1]), with
-// the group's bias: `rk*` hold run k's pixels, each a vec4 of the group's 4 channels.
-fn put_runs(b: u32, ks: u32, co: u32, pix0: u32, plane: u32, ok: vec3<bool>,
-            r00: vec4<f32>, r01: vec4<f32>, r02: vec4<f32>, r03: vec4<f32>,
-            r10: vec4<f32>, r11: vec4<f32>, r12: vec4<f32>, r13: vec4<f32>,
-            r20: vec4<f32>, r21: vec4<f32>, r22: vec4<f32>, r23: vec4<f32>,
-            r30: vec4<f32>, r31: vec4<f32>, r32: vec4<f32>, r33: vec4<f32>) {
-    let v = bias4(co);
-    put4(b, ks, co, pix0, min(4u, plane - pix0), r00 + v, r01 + v, r02 + v, r03 + v);
-    if (ok.x) {
-        put4(b, ks, co, pix0 + 4u, min(4u, plane - (pix0 + 4u)), r10 + v, r11 + v, r12 + v, r13 + v);
-    }
-    if (ok.y) {
-        put4(b, ks, co, pix0 + 8u, min(4u, plane - (pix0 + 8u)), r20 + v, r21 + v, r22 + v, r23 + v);
-    }
-    if (ok.z) {
-        put4(b, ks, co, pix0 + 12u, min(4u, plane - (pix0 + 12u)), r30 + v, r31 + v, r32 + v, r33 + v);
-    }
 }
 
 // Pointwise (1x1, stride 1, no padding) convolution as a GEMM over flat pixels: a thread's
@@ -1026,18 +1007,25 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
         }
     }
 
+    // One store loop over the runs and channel groups (see `main`'s; one call of
+    // `put_runs` per group inlined 16 copies of `put_ch`).
     let co0 = wc * 4u;
-    let ok = vec3<bool>(ok1, ok2, ok3);
-    put_runs(b, ks, co0, pix0, plane, ok, a00, a01, a02, a03, a10, a11, a12, a13,
-             a20, a21, a22, a23, a30, a31, a32, a33);
-    if (CG > 1u) {
-        put_runs(b, ks, co0 + 4u, pix0, plane, ok, b00, b01, b02, b03, b10, b11, b12, b13,
-                 b20, b21, b22, b23, b30, b31, b32, b33);
-    }
-    if (CG > 2u) {
-        put_runs(b, ks, co0 + 8u, pix0, plane, ok, c00, c01, c02, c03, c10, c11, c12, c13,
-                 c20, c21, c22, c23, c30, c31, c32, c33);
-        put_runs(b, ks, co0 + 12u, pix0, plane, ok, d00, d01, d02, d03, d10, d11, d12, d13,
-                 d20, d21, d22, d23, d30, d31, d32, d33);
+    for (var i = 0u; i < 4u * CG; i++) {
+        let g = i / 4u;
+        let r = i % 4u;
+        if ((r == 1u && !ok1) || (r == 2u && !ok2) || (r == 3u && !ok3)) { continue; }
+        let co = co0 + 4u * g;
+        let v = bias4(co);
+        let pix = pix0 + 4u * r;
+        let n = min(4u, plane - pix);
+        put4(b, ks, co, pix, n,
+             pick4(g, pick4(r, a00, a10, a20, a30), pick4(r, b00, b10, b20, b30),
+                   pick4(r, c00, c10, c20, c30), pick4(r, d00, d10, d20, d30)) + v,
+             pick4(g, pick4(r, a01, a11, a21, a31), pick4(r, b01, b11, b21, b31),
+                   pick4(r, c01, c11, c21, c31), pick4(r, d01, d11, d21, d31)) + v,
+             pick4(g, pick4(r, a02, a12, a22, a32), pick4(r, b02, b12, b22, b32),
+                   pick4(r, c02, c12, c22, c32), pick4(r, d02, d12, d22, d32)) + v,
+             pick4(g, pick4(r, a03, a13, a23, a33), pick4(r, b03, b13, b23, b33),
+                   pick4(r, c03, c13, c23, c33), pick4(r, d03, d13, d23, d33)) + v);
     }
 }
