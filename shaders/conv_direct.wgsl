@@ -1,5 +1,5 @@
 // Direct convolution (groups = 1): each thread computes 4 * CG output channels (CG = 1 or
-// 2; 4 in the pointwise loop) x ROWS output rows x 4 output columns (7 with COLS7),
+// 2; 4 in the pointwise loop) x ROWS output rows x 4 output columns (7 or 8: COLS),
 // reading inputs and weights straight from storage: no
 // workgroup memory, no barriers and no im2col index arithmetic in the inner loop, so a
 // narrow output (a 1-channel bottleneck encoder), a tiny reduction (the first conv, a
@@ -55,13 +55,14 @@ override ALIGNED: bool = false;
 // the tile's window rows start alternately on a vec4 and 2 past one, both read as vector
 // loads (see `win6_pair`). Excludes ALIGNED.
 override PAIRS: bool = false;
-// 7 output columns per thread instead of 4, for `main`'s 3x3 stride-1 loop with one
-// channel group only: a row of 5 to 7 pixels (the last stage of a 224x224 network) is one
-// tile, where tiles of 4 columns would take two threads, each loading all the weights for
-// 1 to 4 columns. Columns 4-6 accumulate in the second channel group's variables (the
-// `b`s): separate ones made every pipeline of this file twice as slow to compile on
-// llvmpipe, these included.
-override COLS7: bool = false;
+// Output columns per thread of `main`'s 3x3 stride-1 loop with one channel group: 4, or
+// 7 (a row of 5 to 7 pixels, the last stage of a 224x224 network, is one tile where tiles
+// of 4 columns would take two threads, each loading all the weights for 1 to 4 columns),
+// or 8 (rows of a multiple of 4: each weight loaded serves twice the pixels, and one
+// 10-value window of each input row, two vector loads and two values, serves them).
+// Columns 4-7 accumulate in the second channel group's variables (the `b`s): separate
+// ones made every pipeline of this file twice as slow to compile on llvmpipe.
+override COLS: u32 = 4u;
 
 const_assert CONV_DIRECT_COLS == 4u && CONV_DIRECT_SINGLE_COLS == 8u && CONV_DIRECT_CO_PAD == 8u;
 
@@ -135,12 +136,19 @@ fn win9(base: u32, iy: u32, ix: i32) -> array<f32, 9> {
                          xat(base, iy, ix + 6), xat(base, iy, ix + 7), xat(base, iy, ix + 8));
 }
 
-// Columns `ix` + 6 to + 8 of row `iy`: with the 6-value window from `ix`, the 9 values
-// that 7 output columns read (COLS7: each a masked load, as rows of 5 to 7 pixels start
-// anywhere); zeros that nothing reads otherwise.
-fn tail3(base: u32, iy: u32, ix: i32) -> vec3<f32> {
-    if (!COLS7) { return vec3<f32>(0.0); }
-    return vec3<f32>(xat(base, iy, ix + 6), xat(base, iy, ix + 7), xat(base, iy, ix + 8));
+// The window of row `iy` from column `ix` for `main`'s 3x3 stride-1 loop, the tile's `k`-th
+// window row: 6 values for 4 columns (`win6_pair`; the rest zeros that nothing reads), 9
+// for 7 (each a masked load, as rows of 5 to 7 pixels start anywhere), 10 for 8 (`win10`).
+fn win_k3s1(base: u32, iy: u32, ix: i32, k: u32) -> array<f32, 10> {
+    if (COLS == 8u) { return win10(base, iy, ix); }
+    if (COLS == 7u) {
+        return array<f32, 10>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2),
+                              xat(base, iy, ix + 3), xat(base, iy, ix + 4), xat(base, iy, ix + 5),
+                              xat(base, iy, ix + 6), xat(base, iy, ix + 7), xat(base, iy, ix + 8),
+                              0.0);
+    }
+    let v = win6_pair(base, iy, ix, k);
+    return array<f32, 10>(v[0], v[1], v[2], v[3], v[4], v[5], 0.0, 0.0, 0.0, 0.0);
 }
 
 // a_j += xs[j] * w: one input value per output column, times 4 output channels.
@@ -186,14 +194,19 @@ fn acc3(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
     *a2 += xs.z * w;
 }
 
-// Columns 4-6 of a 7-column tile (COLS7) from a window row: `hi` (its values 4 and 5, as
-// `acc_win3` takes them) and `t` (6 to 8, `tail3`), weights w0..w2.
-fn acc_tail(a4: ptr<function, vec4<f32>>, a5: ptr<function, vec4<f32>>,
-            a6: ptr<function, vec4<f32>>, hi: vec2<f32>, t: vec3<f32>,
-            w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>) {
-    acc3(a4, a5, a6, vec3<f32>(hi, t.x), w0);
-    acc3(a4, a5, a6, vec3<f32>(hi.y, t.xy), w1);
-    acc3(a4, a5, a6, t, w2);
+// Columns 4-7 of a tile of 7 or 8 columns (COLS) from the window row `v` (`win_k3s1`),
+// weights w0..w2, into the b accumulators (column 7 of a 7-column tile stays unused).
+fn acc_cols4(b0: ptr<function, vec4<f32>>, b1: ptr<function, vec4<f32>>,
+             b2: ptr<function, vec4<f32>>, b3: ptr<function, vec4<f32>>, v: array<f32, 10>,
+             w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>) {
+    if (COLS == 7u) {
+        acc3(b0, b1, b2, vec3<f32>(v[4], v[5], v[6]), w0);
+        acc3(b0, b1, b2, vec3<f32>(v[5], v[6], v[7]), w1);
+        acc3(b0, b1, b2, vec3<f32>(v[6], v[7], v[8]), w2);
+    } else {
+        acc_win3(b0, b1, b2, b3, vec4<f32>(v[4], v[5], v[6], v[7]), vec2<f32>(v[8], v[9]),
+                 w0, w1, w2);
+    }
 }
 
 // The 3 kernel columns of a window row: window v0..v5, weights w0..w2.
@@ -281,7 +294,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     // limit); z is (sample, reduction slice).
     let t = gid.x + gid.y * nwg.x * WG;
     let cgroups = (p.out_c + 4u * CG - 1u) / (4u * CG);
-    let cols = select(4u, 7u, COLS7);
+    let cols = COLS;
     let ncol = (p.out_w + cols - 1u) / cols;
     let ntiles = ncol * ((p.out_h + ROWS - 1u) / ROWS);
     var cgi = t % cgroups;
@@ -333,98 +346,92 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             let iy0 = i32(oy0) - i32(p.pad_h);
             if (iy0 + 0 >= 0 && iy0 + 0 < i32(p.in_h)) {
                 let iy = u32(iy0 + 0);
-                let v = win6_pair(base, iy, ix, 0u);
+                let v = win_k3s1(base, iy, ix, 0u);
                 let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
                 let hi = vec2<f32>(v[4], v[5]);
-                let t = tail3(base, iy, ix);
                 acc_win3(&a00, &a01, &a02, &a03, lo, hi, w00, w01, w02);
                 if (CG > 1u) { acc_win3(&b00, &b01, &b02, &b03, lo, hi, v00, v01, v02); }
-                if (COLS7) { acc_tail(&b00, &b01, &b02, hi, t, w00, w01, w02); }
+                if (COLS > 4u) { acc_cols4(&b00, &b01, &b02, &b03, v, w00, w01, w02); }
             }
             if (iy0 + 1 >= 0 && iy0 + 1 < i32(p.in_h)) {
                 let iy = u32(iy0 + 1);
-                let v = win6_pair(base, iy, ix, 1u);
+                let v = win_k3s1(base, iy, ix, 1u);
                 let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
                 let hi = vec2<f32>(v[4], v[5]);
-                let t = tail3(base, iy, ix);
                 if (ROWS > 1u) {
                     acc_win3(&a10, &a11, &a12, &a13, lo, hi, w00, w01, w02);
                     if (CG > 1u) { acc_win3(&b10, &b11, &b12, &b13, lo, hi, v00, v01, v02); }
-                    if (COLS7) { acc_tail(&b10, &b11, &b12, hi, t, w00, w01, w02); }
+                    if (COLS > 4u) { acc_cols4(&b10, &b11, &b12, &b13, v, w00, w01, w02); }
                 }
                 acc_win3(&a00, &a01, &a02, &a03, lo, hi, w10, w11, w12);
                 if (CG > 1u) { acc_win3(&b00, &b01, &b02, &b03, lo, hi, v10, v11, v12); }
-                if (COLS7) { acc_tail(&b00, &b01, &b02, hi, t, w10, w11, w12); }
+                if (COLS > 4u) { acc_cols4(&b00, &b01, &b02, &b03, v, w10, w11, w12); }
             }
             if (iy0 + 2 >= 0 && iy0 + 2 < i32(p.in_h)) {
                 let iy = u32(iy0 + 2);
-                let v = win6_pair(base, iy, ix, 2u);
+                let v = win_k3s1(base, iy, ix, 2u);
                 let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
                 let hi = vec2<f32>(v[4], v[5]);
-                let t = tail3(base, iy, ix);
                 if (ROWS > 2u) {
                     acc_win3(&a20, &a21, &a22, &a23, lo, hi, w00, w01, w02);
                     if (CG > 1u) { acc_win3(&b20, &b21, &b22, &b23, lo, hi, v00, v01, v02); }
-                    if (COLS7) { acc_tail(&b20, &b21, &b22, hi, t, w00, w01, w02); }
+                    if (COLS > 4u) { acc_cols4(&b20, &b21, &b22, &b23, v, w00, w01, w02); }
                 }
                 if (ROWS > 1u) {
                     acc_win3(&a10, &a11, &a12, &a13, lo, hi, w10, w11, w12);
                     if (CG > 1u) { acc_win3(&b10, &b11, &b12, &b13, lo, hi, v10, v11, v12); }
-                    if (COLS7) { acc_tail(&b10, &b11, &b12, hi, t, w10, w11, w12); }
+                    if (COLS > 4u) { acc_cols4(&b10, &b11, &b12, &b13, v, w10, w11, w12); }
                 }
                 acc_win3(&a00, &a01, &a02, &a03, lo, hi, w20, w21, w22);
                 if (CG > 1u) { acc_win3(&b00, &b01, &b02, &b03, lo, hi, v20, v21, v22); }
-                if (COLS7) { acc_tail(&b00, &b01, &b02, hi, t, w20, w21, w22); }
+                if (COLS > 4u) { acc_cols4(&b00, &b01, &b02, &b03, v, w20, w21, w22); }
             }
             if (ROWS + 2u > 3u && iy0 + 3 >= 0 && iy0 + 3 < i32(p.in_h)) {
                 let iy = u32(iy0 + 3);
-                let v = win6_pair(base, iy, ix, 3u);
+                let v = win_k3s1(base, iy, ix, 3u);
                 let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
                 let hi = vec2<f32>(v[4], v[5]);
-                let t = tail3(base, iy, ix);
                 if (ROWS > 3u) {
                     acc_win3(&a30, &a31, &a32, &a33, lo, hi, w00, w01, w02);
                     if (CG > 1u) { acc_win3(&b30, &b31, &b32, &b33, lo, hi, v00, v01, v02); }
-                    if (COLS7) { acc_tail(&b30, &b31, &b32, hi, t, w00, w01, w02); }
+                    if (COLS > 4u) { acc_cols4(&b30, &b31, &b32, &b33, v, w00, w01, w02); }
                 }
                 if (ROWS > 2u) {
                     acc_win3(&a20, &a21, &a22, &a23, lo, hi, w10, w11, w12);
                     if (CG > 1u) { acc_win3(&b20, &b21, &b22, &b23, lo, hi, v10, v11, v12); }
-                    if (COLS7) { acc_tail(&b20, &b21, &b22, hi, t, w10, w11, w12); }
+                    if (COLS > 4u) { acc_cols4(&b20, &b21, &b22, &b23, v, w10, w11, w12); }
                 }
                 if (ROWS > 1u) {
                     acc_win3(&a10, &a11, &a12, &a13, lo, hi, w20, w21, w22);
                     if (CG > 1u) { acc_win3(&b10, &b11, &b12, &b13, lo, hi, v20, v21, v22); }
-                    if (COLS7) { acc_tail(&b10, &b11, &b12, hi, t, w20, w21, w22); }
+                    if (COLS > 4u) { acc_cols4(&b10, &b11, &b12, &b13, v, w20, w21, w22); }
                 }
             }
             if (ROWS + 2u > 4u && iy0 + 4 >= 0 && iy0 + 4 < i32(p.in_h)) {
                 let iy = u32(iy0 + 4);
-                let v = win6_pair(base, iy, ix, 4u);
+                let v = win_k3s1(base, iy, ix, 4u);
                 let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
                 let hi = vec2<f32>(v[4], v[5]);
-                let t = tail3(base, iy, ix);
                 if (ROWS > 3u) {
                     acc_win3(&a30, &a31, &a32, &a33, lo, hi, w10, w11, w12);
                     if (CG > 1u) { acc_win3(&b30, &b31, &b32, &b33, lo, hi, v10, v11, v12); }
-                    if (COLS7) { acc_tail(&b30, &b31, &b32, hi, t, w10, w11, w12); }
+                    if (COLS > 4u) { acc_cols4(&b30, &b31, &b32, &b33, v, w10, w11, w12); }
                 }
                 if (ROWS > 2u) {
                     acc_win3(&a20, &a21, &a22, &a23, lo, hi, w20, w21, w22);
                     if (CG > 1u) { acc_win3(&b20, &b21, &b22, &b23, lo, hi, v20, v21, v22); }
-                    if (COLS7) { acc_tail(&b20, &b21, &b22, hi, t, w20, w21, w22); }
+                    if (COLS > 4u) { acc_cols4(&b20, &b21, &b22, &b23, v, w20, w21, w22); }
                 }
             }
             if (ROWS + 2u > 5u && iy0 + 5 >= 0 && iy0 + 5 < i32(p.in_h)) {
                 let iy = u32(iy0 + 5);
-                let v = win6_pair(base, iy, ix, 5u);
+                let v = win_k3s1(base, iy, ix, 5u);
                 let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
                 let hi = vec2<f32>(v[4], v[5]);
-                let t = tail3(base, iy, ix);
                 if (ROWS > 3u) {
                     acc_win3(&a30, &a31, &a32, &a33, lo, hi, w20, w21, w22);
                     if (CG > 1u) { acc_win3(&b30, &b31, &b32, &b33, lo, hi, v20, v21, v22); }
-                    if (COLS7) { acc_tail(&b30, &b31, &b32, hi, t, w20, w21, w22); }
+                    if (COLS > 4u) { acc_cols4(&b30, &b31, &b32, &b33, v, w20, w21, w22); }
                 }
             }
             continue;
@@ -626,22 +633,24 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let bw = bias4(co0);
     a00 += bw; a01 += bw; a02 += bw; a03 += bw; a10 += bw; a11 += bw; a12 += bw; a13 += bw;
     a20 += bw; a21 += bw; a22 += bw; a23 += bw; a30 += bw; a31 += bw; a32 += bw; a33 += bw;
-    // The b accumulators: the second channel group, or with COLS7 (one channel group)
-    // columns 4-6 of the first.
+    // The b accumulators: the second channel group, or with COLS 7 or 8 (one channel
+    // group) columns 4-7 of the first.
     var bv = vec4<f32>(0.0);
     if (CG > 1u) { bv = bias4(co0 + 4u); }
-    if (COLS7) { bv = bw; }
+    if (COLS > 4u) { bv = bw; }
     b00 += bv; b01 += bv; b02 += bv; b03 += bv; b10 += bv; b11 += bv; b12 += bv; b13 += bv;
     b20 += bv; b21 += bv; b22 += bv; b23 += bv; b30 += bv; b31 += bv; b32 += bv; b33 += bv;
     // One store loop over the tile's rows and channel groups (not one call per row and
     // group): each call of `put_row` inlines 4 copies of `put_ch`, and those copies were
     // most of what llvmpipe spent compiling this entry point.
-    let co1 = select(co0 + 4u, co0, COLS7);
-    let ox1 = select(ox0, ox0 + 4u, COLS7);
-    let groups = select(1u, 2u, CG > 1u || COLS7);
+    let co1 = select(co0 + 4u, co0, COLS > 4u);
+    let ox1 = select(ox0, ox0 + 4u, COLS > 4u);
+    let groups = select(1u, 2u, CG > 1u || COLS > 4u);
     for (var i = 0u; i < ROWS * groups; i++) {
         let r = i % ROWS;
         let second = i >= ROWS;
+        // Columns 4-7 of an 8-column tile past the row's end (rows of 12, 20...): none.
+        if (second && ox1 >= p.out_w) { continue; }
         let q0 = select(pick4(r, a00, a10, a20, a30), pick4(r, b00, b10, b20, b30), second);
         let q1 = select(pick4(r, a01, a11, a21, a31), pick4(r, b01, b11, b21, b31), second);
         let q2 = select(pick4(r, a02, a12, a22, a32), pick4(r, b02, b12, b22, b32), second);

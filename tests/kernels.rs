@@ -254,6 +254,15 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             1,
             Shape::new(3, 3, 5),
         ),
+        // 8-column tiles (COLS 8) on rows of 16 (two tiles), with a reduction long enough
+        // to split; rows of 12 in "encoder 6->2 aligned" above and "3x3 s1 aligned" below
+        // (the second tile's last 4 columns past the row).
+        (
+            "3x3 s1 8 columns",
+            with(conv(16, 5, 3, 1, 1, 1), Act::Relu, true),
+            1,
+            Shape::new(16, 6, 16),
+        ),
         // Without padding every column of the 9-value windows is inside the row.
         (
             "3x3 s1 7 columns unpadded",
@@ -514,20 +523,21 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
     for k in want {
         assert!(ran.contains(&(k.to_string(), false)), "{k} never ran");
     }
-    let split_direct = |rows, cg, cols7| {
+    let split_direct = |rows, cg, cols| {
         ConvKernel::Direct(DirectTile {
             rows,
             cg,
             cg_fast: true,
             single: false,
             wg: splitbench::gpu::shaders::CONV_DIRECT_WG,
-            cols7,
+            cols,
         })
     };
     for k in [
         ConvKernel::Gemm(ConvTile::NARROW),
-        split_direct(1, 2, false),
-        split_direct(2, 1, true),
+        split_direct(1, 2, 4),
+        split_direct(2, 1, 7),
+        split_direct(2, 1, 8),
     ] {
         assert!(
             ran.contains(&(k.to_string(), true)),

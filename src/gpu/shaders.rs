@@ -125,29 +125,30 @@ pub struct DirectTile {
     pub single: bool,
     /// Threads per workgroup: [`CONV_DIRECT_WG`] or [`CONV_DIRECT_WG_SMALL`].
     pub wg: u32,
-    /// 7 output columns per thread instead of [`CONV_DIRECT_COLS`] (`COLS7`: `main`'s 3x3
-    /// stride-1 loop with one channel group only, on rows of 5 to 7 pixels: one thread
-    /// per row where 4 columns take two, each reading all the weights).
-    pub cols7: bool,
+    /// Output columns per thread of `main`'s 3x3 stride-1 loop (`COLS`): [`CONV_DIRECT_COLS`]
+    /// (4), or with one channel group 7 (rows of 5 to 7 pixels: one thread per row where 4
+    /// columns take two, each reading all the weights) or 8 (rows of a multiple of 4 from
+    /// 8: each weight loaded serves twice the pixels). Other entry points and loops: 4.
+    pub cols: u32,
 }
 
 impl DirectTile {
     /// Every tile the shader is compiled for: rows 1, 2, 4 x (1, 2 channel groups, or a
     /// single channel) x both lane mappings x both workgroup sizes, then the 4-group tiles
-    /// of the pointwise loop (rows x lane mappings x workgroup sizes), then the 7-column
-    /// tiles (rows 2, 4 x lane mappings x workgroup sizes, one channel group: the shader
-    /// keeps their last 3 columns in the second group's accumulators; a row of 7 columns
-    /// alone won 2 of 56 layers in the kernel table on llvmpipe, and each candidate costs
-    /// the autotuner a pipeline).
-    pub const ALL: [DirectTile; 56] = {
+    /// of the pointwise loop (rows x lane mappings x workgroup sizes), then the 7- and
+    /// 8-column tiles (rows 2, 4 x lane mappings x workgroup sizes, one channel group: the
+    /// shader keeps their columns 4-7 in the second group's accumulators; a row of 7
+    /// columns alone won 2 of 56 layers in the kernel table on llvmpipe, and each
+    /// candidate costs the autotuner a pipeline).
+    pub const ALL: [DirectTile; 64] = {
         let mut all = [DirectTile {
             rows: 1,
             cg: 1,
             cg_fast: true,
             single: false,
             wg: CONV_DIRECT_WG,
-            cols7: false,
-        }; 56];
+            cols: CONV_DIRECT_COLS,
+        }; 64];
         let mut i = 0;
         while i < 36 {
             let j = i % 18;
@@ -162,7 +163,7 @@ impl DirectTile {
                 } else {
                     CONV_DIRECT_WG_SMALL
                 },
-                cols7: false,
+                cols: CONV_DIRECT_COLS,
             };
             i += 1;
         }
@@ -178,12 +179,12 @@ impl DirectTile {
                 } else {
                     CONV_DIRECT_WG_SMALL
                 },
-                cols7: false,
+                cols: CONV_DIRECT_COLS,
             };
             i += 1;
         }
-        while i < 56 {
-            let j = i - 48;
+        while i < 64 {
+            let j = (i - 48) % 8;
             all[i] = DirectTile {
                 rows: [2, 4][j / 4],
                 cg: 1,
@@ -194,7 +195,7 @@ impl DirectTile {
                 } else {
                     CONV_DIRECT_WG_SMALL
                 },
-                cols7: true,
+                cols: if i < 56 { 7 } else { 8 },
             };
             i += 1;
         }
@@ -212,10 +213,8 @@ impl DirectTile {
     pub const fn cols(self) -> u32 {
         if self.single {
             CONV_DIRECT_SINGLE_COLS
-        } else if self.cols7 {
-            7
         } else {
-            CONV_DIRECT_COLS
+            self.cols
         }
     }
     /// Output pixels per thread.
@@ -250,7 +249,7 @@ impl DirectTile {
             ("SPEC", spec.code() as f64),
             ("ALIGNED", (rows == RowAlign::Vec4) as u32 as f64),
             ("PAIRS", (rows == RowAlign::Pairs) as u32 as f64),
-            ("COLS7", self.cols7 as u32 as f64),
+            ("COLS", self.cols as f64),
         ]
     }
 }
@@ -329,7 +328,7 @@ impl DepthwiseVariant {
 
 /// A convolution kernel: the implicit GEMM of `conv2d.wgsl` with a tile shape, or the
 /// direct convolution of `conv_direct.wgsl` with its tile. Written and parsed as
-/// `gemm-<channels>x<pixels>` and `direct-r<rows>[x7]-c<channels>-<ch|px>[-w<threads>]` (`x7`: 7 columns) (the tile cache and
+/// `gemm-<channels>x<pixels>` and `direct-r<rows>[x<columns>]-c<channels>-<ch|px>[-w<threads>]` (columns 7 or 8; else 4) (the tile cache and
 /// the profile manifest use these names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConvKernel {
@@ -354,7 +353,11 @@ impl std::fmt::Display for ConvKernel {
                     f,
                     "direct-r{}{}-c{}-{}",
                     t.rows,
-                    if t.cols7 { "x7" } else { "" },
+                    if t.cols == CONV_DIRECT_COLS {
+                        String::new()
+                    } else {
+                        format!("x{}", t.cols)
+                    },
                     t.channels(),
                     if t.cg_fast { "ch" } else { "px" }
                 )?;
