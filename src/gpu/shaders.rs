@@ -141,6 +141,7 @@ impl DirectTile {
     /// columns alone won 2 of 56 layers in the kernel table on llvmpipe, and each
     /// candidate costs the autotuner a pipeline).
     pub const ALL: [DirectTile; 64] = {
+        const WG_SIZES: [u32; 2] = [CONV_DIRECT_WG, CONV_DIRECT_WG_SMALL];
         let mut all = [DirectTile {
             rows: 1,
             cg: 1,
@@ -158,11 +159,7 @@ impl DirectTile {
                 cg: if kind == 1 { 2 } else { 1 },
                 cg_fast: j % 2 == 0,
                 single: kind == 2,
-                wg: if i < 18 {
-                    CONV_DIRECT_WG
-                } else {
-                    CONV_DIRECT_WG_SMALL
-                },
+                wg: WG_SIZES[i / 18],
                 cols: CONV_DIRECT_COLS,
             };
             i += 1;
@@ -174,11 +171,7 @@ impl DirectTile {
                 cg: 4,
                 cg_fast: j % 2 == 0,
                 single: false,
-                wg: if (j / 2) % 2 == 0 {
-                    CONV_DIRECT_WG
-                } else {
-                    CONV_DIRECT_WG_SMALL
-                },
+                wg: WG_SIZES[(j / 2) % 2],
                 cols: CONV_DIRECT_COLS,
             };
             i += 1;
@@ -190,11 +183,7 @@ impl DirectTile {
                 cg: 1,
                 cg_fast: j % 2 == 0,
                 single: false,
-                wg: if (j / 2) % 2 == 0 {
-                    CONV_DIRECT_WG
-                } else {
-                    CONV_DIRECT_WG_SMALL
-                },
+                wg: WG_SIZES[(j / 2) % 2],
                 cols: if i < 56 { 7 } else { 8 },
             };
             i += 1;
