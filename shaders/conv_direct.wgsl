@@ -1,7 +1,7 @@
 // Direct convolution (groups = 1): each thread computes 4 * CG output channels (CG = 1 or
-// 2; 4 in the pointwise loop) x ROWS output rows x 4 output columns (7 or 8: COLS),
-// reading inputs and weights straight from storage: no
-// workgroup memory, no barriers and no im2col index arithmetic in the inner loop, so a
+// 2; 4 in the pointwise loop) x ROWS output rows x 4 output columns (COLS: 7 or 8 in the
+// 3x3 stride-1 loop), reading inputs and weights straight from storage: no workgroup
+// memory, no barriers and no im2col index arithmetic in the inner loop, so a
 // narrow output (a 1-channel bottleneck encoder), a tiny reduction (the first conv, a
 // decoder from 1 channel) or a layer with 16 output pixels wastes nothing on tile padding.
 // Inputs are read once per output row and kernel row and reused across the 4 * CG
@@ -294,8 +294,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     // limit); z is (sample, reduction slice).
     let t = gid.x + gid.y * nwg.x * WG;
     let cgroups = (p.out_c + 4u * CG - 1u) / (4u * CG);
-    let cols = COLS;
-    let ncol = (p.out_w + cols - 1u) / cols;
+    let ncol = (p.out_w + COLS - 1u) / COLS;
     let ntiles = ncol * ((p.out_h + ROWS - 1u) / ROWS);
     var cgi = t % cgroups;
     var tile = t / cgroups;
@@ -306,7 +305,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (tile >= ntiles || cgi >= cgroups) { return; }
     let b = select(gid.z, gid.z / p.k_splits, SPLIT);
     let ks = select(0u, gid.z % p.k_splits, SPLIT);
-    let ox0 = (tile % ncol) * cols;
+    let ox0 = (tile % ncol) * COLS;
     let oy0 = (tile / ncol) * ROWS;
     // Packed weights: [k][CONV_DIRECT_CO_PAD-rounded channels / 4] vec4s.
     let wstride = (p.out_c + CONV_DIRECT_CO_PAD - 1u) / CONV_DIRECT_CO_PAD * (CONV_DIRECT_CO_PAD / 4u);
@@ -323,6 +322,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var b10 = vec4<f32>(0.0); var b11 = vec4<f32>(0.0); var b12 = vec4<f32>(0.0); var b13 = vec4<f32>(0.0);
     var b20 = vec4<f32>(0.0); var b21 = vec4<f32>(0.0); var b22 = vec4<f32>(0.0); var b23 = vec4<f32>(0.0);
     var b30 = vec4<f32>(0.0); var b31 = vec4<f32>(0.0); var b32 = vec4<f32>(0.0); var b33 = vec4<f32>(0.0);
+
     let plane = p.in_h * p.in_w;
     let sx = i32(p.stride_w);
     for (var ci = ci_begin; ci < ci_end; ci++) {
