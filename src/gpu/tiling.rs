@@ -654,9 +654,9 @@ pub fn direct_aligned(s: &ConvShape) -> bool {
 /// even number of rows (so the tile's first window row is odd) where [`pair_rows`] says
 /// so; else anywhere.
 pub fn direct_row_align(s: &ConvShape, tile: DirectTile) -> RowAlign {
-    if tile.cols == 7 || (tile.cols == 8 && !direct_aligned(s)) {
-        // 7-column windows read every value alone (`win_k3s1`); 8-column ones read vectors
-        // on aligned rows only (`win10`), never in pairs.
+    if tile.cols == 7 {
+        // 7-column windows read every value alone (`win_k3s1`). 8-column tiles run only on
+        // aligned rows (`eight_columns`), so they take `Vec4` below.
         RowAlign::None
     } else if direct_aligned(s) {
         RowAlign::Vec4
