@@ -138,9 +138,10 @@ fn win9(base: u32, iy: u32, ix: i32) -> array<f32, 9> {
 
 // The window of row `iy` from column `ix` for `main`'s 3x3 stride-1 loop, the tile's `k`-th
 // window row: 6 values for 4 columns (`win6_pair`; the rest zeros that nothing reads), 9
-// for 7 (each a masked load, as rows of 5 to 7 pixels start anywhere), 10 for 8 (`win10`).
+// for 7 (each a masked load, as rows of 5 to 7 pixels start anywhere), 10 for 8
+// (`win10_pair`).
 fn win_k3s1(base: u32, iy: u32, ix: i32, k: u32) -> array<f32, 10> {
-    if (COLS == 8u) { return win10(base, iy, ix); }
+    if (COLS == 8u) { return win10_pair(base, iy, ix, k); }
     if (COLS == 7u) {
         return array<f32, 10>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2),
                               xat(base, iy, ix + 3), xat(base, iy, ix + 4), xat(base, iy, ix + 5),
@@ -682,6 +683,44 @@ fn win10(base: u32, iy: u32, ix: i32) -> array<f32, 10> {
                           xat(base, iy, ix + 9));
 }
 
+// The 10-value window of row `iy` from column `ix` (the 8-column tile's first column minus
+// 1), the `k`-th of the tile's window rows: with PAIRS (rows of 2 more than a multiple of
+// 4, 14x14 planes), rows with k odd start on a vec4 and the window is two vectors and two
+// values, rows with k even start 2 past one and it is the last 3 values of one vector, a
+// whole one and the first 3 of a third; else `win10`. Columns past the row are zeroed
+// (the right padding, and the next row's first values).
+fn win10_pair(base: u32, iy: u32, ix: i32, k: u32) -> array<f32, 10> {
+    if (!PAIRS) { return win10(base, iy, ix); }
+    let s = base + iy * p.in_w + u32(ix + 1);
+    let last = arrayLength(&xv) - 1u;
+    let w = vec4<i32>(i32(p.in_w));
+    let lo_in = vec4<i32>(ix + 1, ix + 2, ix + 3, ix + 4) < w;
+    let hi_in = vec4<i32>(ix + 5, ix + 6, ix + 7, ix + 8) < w;
+    var lo: vec4<f32>;
+    var hi: vec4<f32>;
+    var first: f32;
+    var tenth: f32;
+    if (k % 2u == 1u) {
+        lo = xv[s / 4u];
+        hi = xv[min(s / 4u + 1u, last)];
+        first = xat(base, iy, ix);
+        tenth = xat(base, iy, ix + 9);
+    } else {
+        let q = (s - 2u) / 4u;
+        let a = xv[q];
+        let b = xv[min(q + 1u, last)];
+        let c = xv[min(q + 2u, last)];
+        first = select(0.0, a.y, ix >= 0);
+        lo = vec4<f32>(a.zw, b.xy);
+        hi = vec4<f32>(b.zw, c.xy);
+        // Past the row only where it feeds column 7, past the row too (never stored).
+        tenth = c.z;
+    }
+    lo = select(vec4<f32>(0.0), lo, lo_in);
+    hi = select(vec4<f32>(0.0), hi, hi_in);
+    return array<f32, 10>(first, lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w, tenth);
+}
+
 // One kernel row (weights w.x, w.y, w.z) of a 3-wide stride-1 window into 8 output
 // columns: c0 the first 4, c1 the next 4.
 fn acc_row8(c0: ptr<function, vec4<f32>>, c1: ptr<function, vec4<f32>>,
@@ -969,17 +1008,22 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
         var x1 = vec4<f32>(0.0);
         var x2 = vec4<f32>(0.0);
         var x3 = vec4<f32>(0.0);
+        // Every run is computed, those past the plane too (their inputs are read in
+        // bounds and their sums never stored): accumulating under a per-thread condition
+        // costs a CPU adapter a masked store of every accumulator it touches.
         if (SPEC == DIRECT_PS2) {
             let q = base / 4u + s2at;
             x0 = evens4(q.x);
-            if (ok1) { x1 = evens4(q.y); }
-            if (ok2) { x2 = evens4(q.z); }
-            if (ok3) { x3 = evens4(q.w); }
+            x1 = evens4(q.y);
+            x2 = evens4(q.z);
+            x3 = evens4(q.w);
         } else if (SPEC == DIRECT_PW4) {
-            x0 = pixels4(base, pix0, plane);
-            if (ok1) { x1 = pixels4(base, pix0 + 4u, plane); }
-            if (ok2) { x2 = pixels4(base, pix0 + 8u, plane); }
-            if (ok3) { x3 = pixels4(base, pix0 + 12u, plane); }
+            let last = arrayLength(&x4) - 1u;
+            let q = (base + pix0) / 4u;
+            x0 = x4[q];
+            x1 = x4[min(q + 1u, last)];
+            x2 = x4[min(q + 2u, last)];
+            x3 = x4[min(q + 3u, last)];
         } else {
             // Unaligned runs (planes of 49 pixels) share their boundary vectors: ROWS + 1
             // vector loads serve the ROWS runs, not 2 per run.
@@ -989,27 +1033,27 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
             let last = arrayLength(&x4) - 1u;
             let c0 = x4[q];
             let c1 = x4[min(q + 1u, last)];
-            var c2 = c1;
-            var c3 = c1;
+            let c2 = x4[min(q + 2u, last)];
+            let c3 = x4[min(q + 3u, last)];
             x0 = run4(c0, c1, r, pix0, plane);
-            if (ok1) { c2 = x4[min(q + 2u, last)]; x1 = run4(c1, c2, r, pix0 + 4u, plane); }
-            if (ok2) { c3 = x4[min(q + 3u, last)]; x2 = run4(c2, c3, r, pix0 + 8u, plane); }
-            if (ok3) { x3 = run4(c3, x4[min(q + 4u, last)], r, pix0 + 12u, plane); }
+            x1 = run4(c1, c2, r, pix0 + 4u, plane);
+            x2 = run4(c2, c3, r, pix0 + 8u, plane);
+            x3 = run4(c3, x4[min(q + 4u, last)], r, pix0 + 12u, plane);
         }
         acc4(&a00, &a01, &a02, &a03, x0, w0);
         if (CG > 1u) { acc4(&b00, &b01, &b02, &b03, x0, v0); }
         if (CG > 2u) { acc4(&c00, &c01, &c02, &c03, x0, v1); acc4(&d00, &d01, &d02, &d03, x0, v2); }
-        if (ok1) {
+        if (ROWS > 1u) {
             acc4(&a10, &a11, &a12, &a13, x1, w0);
             if (CG > 1u) { acc4(&b10, &b11, &b12, &b13, x1, v0); }
             if (CG > 2u) { acc4(&c10, &c11, &c12, &c13, x1, v1); acc4(&d10, &d11, &d12, &d13, x1, v2); }
         }
-        if (ok2) {
+        if (ROWS > 2u) {
             acc4(&a20, &a21, &a22, &a23, x2, w0);
             if (CG > 1u) { acc4(&b20, &b21, &b22, &b23, x2, v0); }
             if (CG > 2u) { acc4(&c20, &c21, &c22, &c23, x2, v1); acc4(&d20, &d21, &d22, &d23, x2, v2); }
         }
-        if (ok3) {
+        if (ROWS > 3u) {
             acc4(&a30, &a31, &a32, &a33, x3, w0);
             if (CG > 1u) { acc4(&b30, &b31, &b32, &b33, x3, v0); }
             if (CG > 2u) { acc4(&c30, &c31, &c32, &c33, x3, v1); acc4(&d30, &d31, &d32, &d33, x3, v2); }

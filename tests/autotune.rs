@@ -127,6 +127,6 @@ fn a_corrupt_tile_cache_is_measured_again_and_rewritten() {
     assert!(m["autotune"]["tuned"].as_u64().unwrap() > 0);
     let text = std::fs::read_to_string(&cache).unwrap();
     let v: Value = serde_json::from_str(&text).expect("the cache was rewritten as JSON");
-    assert_eq!(v["format"], 3);
+    assert_eq!(v["format"], 4);
     std::fs::remove_dir_all(&dir).ok();
 }

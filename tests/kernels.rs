@@ -263,6 +263,15 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             1,
             Shape::new(16, 6, 16),
         ),
+        // 8-column tiles on rows of 14 (PAIRS: window rows alternately from a vec4 and 2
+        // past one; the second tile's columns 14 and 15 past the row), split; rows of 10
+        // in "3x3 s1 pairs" above.
+        (
+            "3x3 s1 8 columns pairs",
+            with(conv(16, 6, 3, 1, 1, 1), Act::Relu, true),
+            2,
+            Shape::new(16, 6, 14),
+        ),
         // Without padding every column of the 9-value windows is inside the row.
         (
             "3x3 s1 7 columns unpadded",
@@ -471,6 +480,7 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
     let mut aligned: HashSet<bool> = HashSet::new();
     let mut aligned_direct: HashSet<(DirectSpec, bool)> = HashSet::new();
     let mut row_aligns: HashSet<RowAlign> = HashSet::new();
+    let mut eight_col_rows: HashSet<RowAlign> = HashSet::new();
     let mut dw_rows: HashSet<(DirectSpec, RowAlign)> = HashSet::new();
     // Row alignments the depthwise kernel's 8-column tiles ran with.
     let mut dw_wide_rows: HashSet<RowAlign> = HashSet::new();
@@ -497,6 +507,9 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
                     }
                     aligned_direct.insert((direct_spec(&shape), tiling::direct_aligned(&shape)));
                     row_aligns.insert(tiling::direct_row_align(&shape, t));
+                    if t.cols == 8 {
+                        eight_col_rows.insert(tiling::direct_row_align(&shape, t));
+                    }
                     specs.insert((false, direct_spec(&shape)))
                 }
                 ConvKernel::Depthwise { wide } => {
@@ -569,6 +582,12 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
         assert!(
             dw_wide_rows.contains(&a),
             "depthwise 8-column tiles never read rows {a:?}"
+        );
+    }
+    for a in [RowAlign::Vec4, RowAlign::Pairs] {
+        assert!(
+            eight_col_rows.contains(&a),
+            "direct 8-column tiles never read rows {a:?}"
         );
     }
     for pairs in [false, true] {

@@ -2,7 +2,7 @@
 //! measured ones across runs; after `tiling` in `gpu`'s order, before `context`, which owns
 //! one. No GPU work here: `autotune` measures, this module remembers.
 //!
-//! The file is JSON, `{"format": 3, "devices": {<device key>: {<shape key>: {"kernel",
+//! The file is JSON, `{"format": 4, "devices": {<device key>: {<shape key>: {"kernel",
 //! "k_splits", "ms"}}}}`, at `$SPLITBENCH_TILE_CACHE` (`off` for none), else
 //! `$XDG_CACHE_HOME/splitbench/tiles.json`, else `$HOME/.cache/splitbench/tiles.json`. The
 //! device key joins the adapter's name, backend, driver and driver version, the wgpu
@@ -78,7 +78,7 @@ struct CacheFile {
 
 /// The file's format, raised also when the way tiles are measured changes: choices made
 /// the old way are not reused.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 
 /// The cache file's path from the environment, or `None` (no file).
 fn cache_path() -> Option<PathBuf> {

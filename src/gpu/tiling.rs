@@ -553,14 +553,16 @@ fn seven_columns(s: &ConvShape) -> bool {
 }
 
 /// Whether the direct kernel's 8-column tiles are candidates for `s`: its 3x3 stride-1
-/// loop on rows of a multiple of 4 from 8 whose windows read vectors ([`direct_aligned`]),
-/// where one 10-value window of each input row (two vector loads and two values) and
-/// each weight loaded serve 8 output columns. Side by side on llvmpipe against the
-/// best 4-column tile: 1.13-1.15x on 64->64 at 32x32 and 128->128 at 16x16, 1.02-1.05x
-/// on the 3-channel stem and the decoders from 1, 2 and 4 channels.
+/// loop on rows of at least 8 whose windows read vectors, a multiple of 4 wide
+/// ([`direct_aligned`]) or 2 more ([`pair_rows`], 14x14 planes), where one 10-value window
+/// of each input row and each weight loaded serve 8 output columns. Side by side on
+/// llvmpipe against the best 4-column tile: 1.13-1.15x on 64->64 at 32x32 and 128->128 at
+/// 16x16, 1.02-1.05x on the 3-channel stem and the decoders from 1, 2 and 4 channels.
 fn eight_columns(s: &ConvShape) -> bool {
     let ow = s.output.2;
-    direct_spec(s) == DirectSpec::K3s1 && ow >= 8 && ow.is_multiple_of(4) && direct_aligned(s)
+    direct_spec(s) == DirectSpec::K3s1
+        && ow >= 8
+        && ((ow.is_multiple_of(4) && direct_aligned(s)) || pair_rows(s))
 }
 
 /// Whether every run of 4 output pixels the direct kernel's entry point for `tile` stores
@@ -656,7 +658,7 @@ pub fn direct_aligned(s: &ConvShape) -> bool {
 pub fn direct_row_align(s: &ConvShape, tile: DirectTile) -> RowAlign {
     if tile.cols == 7 {
         // 7-column windows read every value alone (`win_k3s1`). 8-column tiles run only on
-        // aligned rows (`eight_columns`), so they take `Vec4` below.
+        // aligned or paired rows (`eight_columns`), so they take `Vec4` or `Pairs` below.
         RowAlign::None
     } else if direct_aligned(s) {
         RowAlign::Vec4
