@@ -55,6 +55,10 @@ override ALIGNED: bool = false;
 // the tile's window rows start alternately on a vec4 and 2 past one, both read as vector
 // loads (see `win6_pair`). Excludes ALIGNED.
 override PAIRS: bool = false;
+// For the 7-column tiles (padding 1): each input row, wherever it starts, is read as the
+// three vectors that hold it and shifted by its offset (selects), not as 9 masked scalar
+// loads (see `win_k3s1`).
+override SHIFTED: bool = false;
 // Output columns per thread of `main`'s 3x3 stride-1 loop with one channel group: 4, or
 // 7 (a row of 5 to 7 pixels, the last stage of a 224x224 network, is one tile where tiles
 // of 4 columns would take two threads, each loading all the weights for 1 to 4 columns),
@@ -138,10 +142,25 @@ fn win9(base: u32, iy: u32, ix: i32) -> array<f32, 9> {
 
 // The window of row `iy` from column `ix` for `main`'s 3x3 stride-1 loop, the tile's `k`-th
 // window row: 6 values for 4 columns (`win6_pair`; the rest zeros that nothing reads), 9
-// for 7 (each a masked load, as rows of 5 to 7 pixels start anywhere), 10 for 8
-// (`win10_pair`).
+// for 7 (shifted vectors with SHIFTED, else each a masked load, as rows of 5 to 7 pixels
+// start anywhere), 10 for 8 (`win10_pair`).
 fn win_k3s1(base: u32, iy: u32, ix: i32, k: u32) -> array<f32, 10> {
     if (COLS == 8u) { return win10_pair(base, iy, ix, k); }
+    if (COLS == 7u && SHIFTED) {
+        // The row's columns 0-7 from the three vectors that hold them (columns past the
+        // row zeroed), after the left padding.
+        let s0 = base + iy * p.in_w;
+        let q = s0 / 4u;
+        let r = s0 % 4u;
+        let last = arrayLength(&xv) - 1u;
+        let a = xv[q];
+        let b = xv[min(q + 1u, last)];
+        let c = xv[min(q + 2u, last)];
+        let lo = shift4(a, b, r);
+        let inside = vec4<u32>(4u, 5u, 6u, 7u) < vec4<u32>(p.in_w);
+        let hi = select(vec4<f32>(0.0), shift4(b, c, r), inside);
+        return array<f32, 10>(0.0, lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w, 0.0);
+    }
     if (COLS == 7u) {
         return array<f32, 10>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2),
                               xat(base, iy, ix + 3), xat(base, iy, ix + 4), xat(base, iy, ix + 5),
@@ -150,6 +169,12 @@ fn win_k3s1(base: u32, iy: u32, ix: i32, k: u32) -> array<f32, 10> {
     }
     let v = win6_pair(base, iy, ix, k);
     return array<f32, 10>(v[0], v[1], v[2], v[3], v[4], v[5], 0.0, 0.0, 0.0, 0.0);
+}
+
+// The 4 values from offset `r` (0-3) of the 8 in `lo`, `hi`.
+fn shift4(lo: vec4<f32>, hi: vec4<f32>, r: u32) -> vec4<f32> {
+    return select(select(lo, vec4<f32>(lo.yzw, hi.x), r == 1u),
+                  select(vec4<f32>(lo.zw, hi.xy), vec4<f32>(lo.w, hi.xyz), r == 3u), r >= 2u);
 }
 
 // a_j += xs[j] * w: one input value per output column, times 4 output channels.

@@ -480,7 +480,9 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
     let mut aligned: HashSet<bool> = HashSet::new();
     let mut aligned_direct: HashSet<(DirectSpec, bool)> = HashSet::new();
     let mut row_aligns: HashSet<RowAlign> = HashSet::new();
+    // Row alignments the direct kernel's 8- and 7-column tiles ran with.
     let mut eight_col_rows: HashSet<RowAlign> = HashSet::new();
+    let mut seven_col_rows: HashSet<RowAlign> = HashSet::new();
     let mut dw_rows: HashSet<(DirectSpec, RowAlign)> = HashSet::new();
     // Row alignments the depthwise kernel's 8-column tiles ran with.
     let mut dw_wide_rows: HashSet<RowAlign> = HashSet::new();
@@ -507,9 +509,11 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
                     }
                     aligned_direct.insert((direct_spec(&shape), tiling::direct_aligned(&shape)));
                     row_aligns.insert(tiling::direct_row_align(&shape, t));
-                    if t.cols == 8 {
-                        eight_col_rows.insert(tiling::direct_row_align(&shape, t));
-                    }
+                    match t.cols {
+                        8 => eight_col_rows.insert(tiling::direct_row_align(&shape, t)),
+                        7 => seven_col_rows.insert(tiling::direct_row_align(&shape, t)),
+                        _ => false,
+                    };
                     specs.insert((false, direct_spec(&shape)))
                 }
                 ConvKernel::Depthwise { wide } => {
@@ -588,6 +592,12 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
         assert!(
             eight_col_rows.contains(&a),
             "direct 8-column tiles never read rows {a:?}"
+        );
+    }
+    for a in [RowAlign::None, RowAlign::Shifted] {
+        assert!(
+            seven_col_rows.contains(&a),
+            "direct 7-column tiles never read rows {a:?}"
         );
     }
     for pairs in [false, true] {

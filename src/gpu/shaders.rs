@@ -225,7 +225,7 @@ impl DirectTile {
         spec: DirectSpec,
         rows: RowAlign,
         e: Epilogue,
-    ) -> [(&'static str, f64); 12] {
+    ) -> [(&'static str, f64); 13] {
         [
             ("ACT", e.act as f64),
             ("RES", e.residual as u32 as f64),
@@ -238,6 +238,7 @@ impl DirectTile {
             ("SPEC", spec.code() as f64),
             ("ALIGNED", (rows == RowAlign::Vec4) as u32 as f64),
             ("PAIRS", (rows == RowAlign::Pairs) as u32 as f64),
+            ("SHIFTED", (rows == RowAlign::Shifted) as u32 as f64),
             ("COLS", self.cols as f64),
         ]
     }
@@ -256,6 +257,9 @@ pub enum RowAlign {
     /// multiple of 4, planes a multiple of 4 values, tiles starting on even rows, padding
     /// 1; the direct kernel at stride 1, the depthwise at stride 1 and 2): `PAIRS`.
     Pairs,
+    /// Anywhere, each row read as the vectors that hold it, shifted by its offset (the
+    /// direct kernel's 7-column tiles, padding 1): `SHIFTED`.
+    Shifted,
 }
 
 /// What a direct convolution does with its sums, as pipeline constants: a CPU

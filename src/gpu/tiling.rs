@@ -654,12 +654,17 @@ pub fn direct_aligned(s: &ConvShape) -> bool {
 /// How the input rows the direct kernel's `tile` reads for `s` align: on a vec4 where
 /// [`direct_aligned`] says so; in pairs for `main`'s 3x3 stride-1 loop with tiles of an
 /// even number of rows (so the tile's first window row is odd) where [`pair_rows`] says
-/// so; else anywhere.
+/// so; shifted for the 7-column tiles with padding 1; else anywhere.
 pub fn direct_row_align(s: &ConvShape, tile: DirectTile) -> RowAlign {
     if tile.cols == 7 {
-        // 7-column windows read every value alone (`win_k3s1`). 8-column tiles run only on
-        // aligned or paired rows (`eight_columns`), so they take `Vec4` or `Pairs` below.
-        RowAlign::None
+        // 7-column windows read each row as shifted vectors after a left padding of 1,
+        // else every value alone (`win_k3s1`). 8-column tiles run only on aligned or
+        // paired rows (`eight_columns`), so they take `Vec4` or `Pairs` below.
+        if s.padding.1 == 1 {
+            RowAlign::Shifted
+        } else {
+            RowAlign::None
+        }
     } else if direct_aligned(s) {
         RowAlign::Vec4
     } else if direct_spec(s) == DirectSpec::K3s1
