@@ -661,6 +661,20 @@ fn conv_plans_split_small_outputs_and_keep_big_layers_whole_and_fit_their_conv()
         matches!(p.kernel, ConvKernel::Direct(_)) && p.k_splits == 1,
         "{p:?}"
     );
+    // ... a whole row of 8 or 7 columns per thread where those tiles fit, else 4.
+    for (input, cols) in [
+        (Shape::new(64, 32, 32), 8),
+        (Shape::new(64, 14, 14), 8),
+        (Shape::new(64, 7, 7), 7),
+        (Shape::new(64, 9, 9), 4),
+    ] {
+        let row = ConvShape::new(&conv(64, 64, 3, 1, 1, 1), 1, input).unwrap();
+        let p = tiling::heuristic(&row, DeviceClass::Cpu).unwrap();
+        assert!(
+            matches!(p.kernel, ConvKernel::Direct(t) if t.cols == cols),
+            "{input:?}: {p:?}"
+        );
+    }
     // A plan used for another convolution, or with a kernel that cannot compute its own,
     // is refused.
     let ctx = gpu();

@@ -410,11 +410,25 @@ fn pointwise_groups(s: &ConvShape) -> bool {
 fn direct_tile(s: &ConvShape, class: DeviceClass) -> DirectTile {
     let (oc, oh, _) = s.output;
     let single = oc <= 4 && !pointwise_loop(s);
-    let cg = if oc > 4 { 2 } else { 1 };
     let rows = match oh {
         1 => 1,
         2 => 2,
         _ => 4,
+    };
+    // On a CPU adapter a thread takes a whole row of 7 or 8 columns where those tiles fit
+    // (each window row and weight it loads serves more outputs): the autotuner picked
+    // them for most such layers on llvmpipe. A GPU keeps 4 columns' twice the threads.
+    let cols = match () {
+        _ if class != DeviceClass::Cpu || single || rows == 1 => shaders::CONV_DIRECT_COLS,
+        _ if eight_columns(s) => 8,
+        _ if seven_columns(s) && s.padding.1 == 1 => 7,
+        _ => shaders::CONV_DIRECT_COLS,
+    };
+    // Tiles of 7 or 8 columns keep columns 4-7 where a second channel group would be.
+    let cg = if oc > 4 && cols == shaders::CONV_DIRECT_COLS {
+        2
+    } else {
+        1
     };
     let cg_fast = !single && oc.div_ceil(4 * cg) >= 8;
     let mut tile = DirectTile {
@@ -423,7 +437,7 @@ fn direct_tile(s: &ConvShape, class: DeviceClass) -> DirectTile {
         cg_fast,
         single,
         wg: shaders::CONV_DIRECT_WG,
-        cols: shaders::CONV_DIRECT_COLS,
+        cols,
     };
     let threads = direct_threads(s, tile) * s.batch as u64;
     if class == DeviceClass::Cpu && threads < SMALL_WG_BELOW * shaders::CONV_DIRECT_WG as u64 {
