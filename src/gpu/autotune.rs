@@ -9,9 +9,9 @@
 //! [`KEEP_WITHIN`] of the fastest, each keeping its fastest run (the least disturbed by
 //! whatever else the machine does); then a final of the [`FINALISTS`] fastest and the
 //! heuristic's pick, [`FINAL_RUNS`] runs each, alternating, won by the lowest median (what
-//! the layer's later runs will take). The choice is kept for the
-//! context and in the cache file (`tilecache`), so a second run measures nothing. Without
-//! timestamps, or with autotuning off, the heuristic picks.
+//! the layer's later runs will take). The choice is kept for the context and in the cache
+//! file (`tilecache`), so a second run measures nothing. Without timestamps, or with
+//! autotuning off, the heuristic picks.
 
 use super::clock::{submit, time_groups_once, Queries, Stats, TimingMethod};
 use super::context::GpuContext;
