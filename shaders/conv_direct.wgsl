@@ -923,12 +923,8 @@ fn pixels4(base: u32, pix: u32, plane: u32) -> vec4<f32> {
 // The 4 values from offset `r` of the 8 in `lo`, `hi`, those at pixels from `pix` past the
 // plane zeroed.
 fn run4(lo: vec4<f32>, hi: vec4<f32>, r: u32, pix: u32, plane: u32) -> vec4<f32> {
-    var v = lo;
-    if (r == 1u) { v = vec4<f32>(lo.yzw, hi.x); }
-    if (r == 2u) { v = vec4<f32>(lo.zw, hi.xy); }
-    if (r == 3u) { v = vec4<f32>(lo.w, hi.xyz); }
     let inside = pix + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(plane);
-    return select(vec4<f32>(0.0), v, inside);
+    return select(vec4<f32>(0.0), shift4(lo, hi, r), inside);
 }
 
 // The even values of the two vectors from vector `q` (a run of 4 outputs of a 1x1
