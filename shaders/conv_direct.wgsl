@@ -766,29 +766,33 @@ fn put_row8(b: u32, ks: u32, co: u32, oy: u32, ox0: u32, c0: vec4<f32>, c1: vec4
     }
 }
 
-// Direct convolution of one output channel per thread (tiles of `DirectTile::single`:
-// outputs of 1 to 4 channels, which `main`'s vec4s of 4 channels would mostly pad): each
-// thread computes ROWS output rows x 8 output columns of channel `co`, accumulators vec4s
-// over 4 columns, weights scalars. For 3x3 stride-1 kernels (SPEC = DIRECT_K3S1) each of
-// the ROWS + 2 input rows is read once as a 10-value window serving the output rows it
-// feeds; every other shape takes the generic loop. CG_FAST: consecutive threads take
-// consecutive channels (else consecutive pixel tiles); split-K as `main`.
+// Direct convolution of one or two output channels per thread (tiles of
+// `DirectTile::single`, CG channels: outputs of 1 to 12 channels, which `main`'s vec4s of 4
+// channels would mostly pad): each thread computes ROWS output rows x 8 output columns of
+// channels `co` and (CG = 2) `co + 1`, accumulators vec4s over 4 columns, weights scalars.
+// For 3x3 stride-1 kernels (SPEC = DIRECT_K3S1) each of the ROWS + 2 input rows is read
+// once as a 10-value window serving the output rows it feeds, for both channels; every
+// other shape takes the generic loop. CG_FAST: consecutive threads take consecutive
+// channels (else consecutive pixel tiles); split-K as `main`.
 @compute @workgroup_size(WG)
 fn single(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let t = gid.x + gid.y * nwg.x * WG;
     let ncol = (p.out_w + 7u) / 8u;
     let ntiles = ncol * ((p.out_h + ROWS - 1u) / ROWS);
-    var co = t % p.out_c;
-    var tile = t / p.out_c;
+    let nco = (p.out_c + CG - 1u) / CG;
+    var cgi = t % nco;
+    var tile = t / nco;
     if (!CG_FAST) {
         tile = t % ntiles;
-        co = t / ntiles;
+        cgi = t / ntiles;
     }
-    if (tile >= ntiles || co >= p.out_c) { return; }
+    if (tile >= ntiles || cgi >= nco) { return; }
+    let co = cgi * CG;
     let b = select(gid.z, gid.z / p.k_splits, SPLIT);
     let ks = select(0u, gid.z % p.k_splits, SPLIT);
     let ox0 = (tile % ncol) * 8u;
     let oy0 = (tile / ncol) * ROWS;
+    // Channels padded to a multiple of 8 (even): channel co + 1 of an even co is in the row.
     let wpad = (p.out_c + CONV_DIRECT_CO_PAD - 1u) / CONV_DIRECT_CO_PAD * CONV_DIRECT_CO_PAD;
     let ci_begin = ks * p.k_chunk;
     let ci_end = min(p.in_c, ci_begin + p.k_chunk);
@@ -797,6 +801,11 @@ fn single(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     var c10 = vec4<f32>(0.0); var c11 = vec4<f32>(0.0);
     var c20 = vec4<f32>(0.0); var c21 = vec4<f32>(0.0);
     var c30 = vec4<f32>(0.0); var c31 = vec4<f32>(0.0);
+    // The second channel (CG = 2).
+    var d00 = vec4<f32>(0.0); var d01 = vec4<f32>(0.0);
+    var d10 = vec4<f32>(0.0); var d11 = vec4<f32>(0.0);
+    var d20 = vec4<f32>(0.0); var d21 = vec4<f32>(0.0);
+    var d30 = vec4<f32>(0.0); var d31 = vec4<f32>(0.0);
 
     let plane = p.in_h * p.in_w;
     let sx = i32(p.stride_w);
@@ -807,38 +816,67 @@ fn single(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
             let w0 = vec3<f32>(ws[k0], ws[k0 + wpad], ws[k0 + 2u * wpad]);
             let w1 = vec3<f32>(ws[k0 + 3u * wpad], ws[k0 + 4u * wpad], ws[k0 + 5u * wpad]);
             let w2 = vec3<f32>(ws[k0 + 6u * wpad], ws[k0 + 7u * wpad], ws[k0 + 8u * wpad]);
+            var u0 = vec3<f32>(0.0);
+            var u1 = vec3<f32>(0.0);
+            var u2 = vec3<f32>(0.0);
+            if (CG > 1u) {
+                let k1 = k0 + 1u;
+                u0 = vec3<f32>(ws[k1], ws[k1 + wpad], ws[k1 + 2u * wpad]);
+                u1 = vec3<f32>(ws[k1 + 3u * wpad], ws[k1 + 4u * wpad], ws[k1 + 5u * wpad]);
+                u2 = vec3<f32>(ws[k1 + 6u * wpad], ws[k1 + 7u * wpad], ws[k1 + 8u * wpad]);
+            }
             let ix = i32(ox0) - i32(p.pad_w);
             let iy0 = i32(oy0) - i32(p.pad_h);
             // Input row r feeds output row r - ky with kernel row ky (unrolled).
             if (iy0 >= 0 && iy0 < i32(p.in_h)) {
                 let v = win10(base, u32(iy0), ix);
                 acc_row8(&c00, &c01, v, w0);
+                if (CG > 1u) { acc_row8(&d00, &d01, v, u0); }
             }
             if (iy0 + 1 >= 0 && iy0 + 1 < i32(p.in_h)) {
                 let v = win10(base, u32(iy0 + 1), ix);
                 if (ROWS > 1u) { acc_row8(&c10, &c11, v, w0); }
                 acc_row8(&c00, &c01, v, w1);
+                if (CG > 1u) {
+                    if (ROWS > 1u) { acc_row8(&d10, &d11, v, u0); }
+                    acc_row8(&d00, &d01, v, u1);
+                }
             }
             if (iy0 + 2 >= 0 && iy0 + 2 < i32(p.in_h)) {
                 let v = win10(base, u32(iy0 + 2), ix);
                 if (ROWS > 2u) { acc_row8(&c20, &c21, v, w0); }
                 if (ROWS > 1u) { acc_row8(&c10, &c11, v, w1); }
                 acc_row8(&c00, &c01, v, w2);
+                if (CG > 1u) {
+                    if (ROWS > 2u) { acc_row8(&d20, &d21, v, u0); }
+                    if (ROWS > 1u) { acc_row8(&d10, &d11, v, u1); }
+                    acc_row8(&d00, &d01, v, u2);
+                }
             }
             if (ROWS > 1u && iy0 + 3 >= 0 && iy0 + 3 < i32(p.in_h)) {
                 let v = win10(base, u32(iy0 + 3), ix);
                 if (ROWS > 3u) { acc_row8(&c30, &c31, v, w0); }
                 if (ROWS > 2u) { acc_row8(&c20, &c21, v, w1); }
                 acc_row8(&c10, &c11, v, w2);
+                if (CG > 1u) {
+                    if (ROWS > 3u) { acc_row8(&d30, &d31, v, u0); }
+                    if (ROWS > 2u) { acc_row8(&d20, &d21, v, u1); }
+                    acc_row8(&d10, &d11, v, u2);
+                }
             }
             if (ROWS > 2u && iy0 + 4 >= 0 && iy0 + 4 < i32(p.in_h)) {
                 let v = win10(base, u32(iy0 + 4), ix);
                 if (ROWS > 3u) { acc_row8(&c30, &c31, v, w1); }
                 acc_row8(&c20, &c21, v, w2);
+                if (CG > 1u) {
+                    if (ROWS > 3u) { acc_row8(&d30, &d31, v, u1); }
+                    acc_row8(&d20, &d21, v, u2);
+                }
             }
             if (ROWS > 3u && iy0 + 5 >= 0 && iy0 + 5 < i32(p.in_h)) {
                 let v = win10(base, u32(iy0 + 5), ix);
                 acc_row8(&c30, &c31, v, w2);
+                if (CG > 1u) { acc_row8(&d30, &d31, v, u2); }
             }
             continue;
         }
@@ -852,34 +890,49 @@ fn single(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
             let krow = (ci * p.kh + ky) * p.kw;
             for (var kx = 0u; kx < p.kw; kx++) {
                 let w = ws[(krow + kx) * wpad + co];
+                var u = 0.0;
+                if (CG > 1u) { u = ws[(krow + kx) * wpad + co + 1u]; }
                 let ix = i32(ox0 * p.stride_w + kx) - i32(p.pad_w);
                 let ix4 = ix + 4 * sx;
                 if (ok0) {
-                    c00 += strided4(base, u32(iy0), ix, sx) * w;
-                    c01 += strided4(base, u32(iy0), ix4, sx) * w;
+                    let lo = strided4(base, u32(iy0), ix, sx);
+                    let hi = strided4(base, u32(iy0), ix4, sx);
+                    c00 += lo * w; c01 += hi * w;
+                    if (CG > 1u) { d00 += lo * u; d01 += hi * u; }
                 }
                 if (ok1) {
-                    c10 += strided4(base, u32(iy0 + dy), ix, sx) * w;
-                    c11 += strided4(base, u32(iy0 + dy), ix4, sx) * w;
+                    let lo = strided4(base, u32(iy0 + dy), ix, sx);
+                    let hi = strided4(base, u32(iy0 + dy), ix4, sx);
+                    c10 += lo * w; c11 += hi * w;
+                    if (CG > 1u) { d10 += lo * u; d11 += hi * u; }
                 }
                 if (ok2) {
-                    c20 += strided4(base, u32(iy0 + 2 * dy), ix, sx) * w;
-                    c21 += strided4(base, u32(iy0 + 2 * dy), ix4, sx) * w;
+                    let lo = strided4(base, u32(iy0 + 2 * dy), ix, sx);
+                    let hi = strided4(base, u32(iy0 + 2 * dy), ix4, sx);
+                    c20 += lo * w; c21 += hi * w;
+                    if (CG > 1u) { d20 += lo * u; d21 += hi * u; }
                 }
                 if (ok3) {
-                    c30 += strided4(base, u32(iy0 + 3 * dy), ix, sx) * w;
-                    c31 += strided4(base, u32(iy0 + 3 * dy), ix4, sx) * w;
+                    let lo = strided4(base, u32(iy0 + 3 * dy), ix, sx);
+                    let hi = strided4(base, u32(iy0 + 3 * dy), ix4, sx);
+                    c30 += lo * w; c31 += hi * w;
+                    if (CG > 1u) { d30 += lo * u; d31 += hi * u; }
                 }
             }
         }
     }
 
-    var bw = 0.0;
-    if (p.has_bias != 0u && !SPLIT) { bw = bias[co]; }
-    // One store loop (see `main`'s).
-    for (var r = 0u; r < ROWS; r++) {
-        put_row8(b, ks, co, oy0 + r, ox0, pick4(r, c00, c10, c20, c30) + bw,
-                 pick4(r, c01, c11, c21, c31) + bw);
+    // One store loop over the rows and channels (see `main`'s); put_ch skips a second
+    // channel past the last.
+    for (var i = 0u; i < ROWS * CG; i++) {
+        let r = i % ROWS;
+        let ch = co + i / ROWS;
+        var bw = 0.0;
+        if (p.has_bias != 0u && !SPLIT && ch < p.out_c) { bw = bias[ch]; }
+        let second = i >= ROWS;
+        put_row8(b, ks, ch, oy0 + r, ox0,
+                 select(pick4(r, c00, c10, c20, c30), pick4(r, d00, d10, d20, d30), second) + bw,
+                 select(pick4(r, c01, c11, c21, c31), pick4(r, d01, d11, d21, d31), second) + bw);
     }
 }
 

@@ -210,6 +210,14 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             2,
             Shape::new(6, 7, 12),
         ),
+        // A 2-channel output through the generic loop (3x3 stride 2): the single tiles of
+        // two channels outside the 3x3 stride-1 loop.
+        (
+            "encoder 5->2 strided",
+            with(strided(conv(5, 2, 3, 1, 1, 1), (2, 2)), Act::Relu, true),
+            2,
+            Shape::new(5, 9, 10),
+        ),
         // Rows that start on a vec4: vector window loads (K3S1, WIN3).
         (
             "3x3 s1 aligned",

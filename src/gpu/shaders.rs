@@ -108,20 +108,20 @@ impl ConvTile {
 
 /// Tile of the direct convolution (`conv_direct.wgsl`): each thread computes `4 * cg`
 /// output channels x `rows` output rows x [`CONV_DIRECT_COLS`] output columns (entry points
-/// `main` and `pointwise`), or, for a `single` tile, one output channel x `rows` rows x
-/// [`CONV_DIRECT_SINGLE_COLS`] columns (entry point `single`: outputs of a few channels,
+/// `main` and `pointwise`), or, for a `single` tile, `cg` (1 or 2) output channels x `rows`
+/// rows x [`CONV_DIRECT_SINGLE_COLS`] columns (entry point `single`: outputs of a few channels,
 /// which groups of 4 would mostly pad). The fields are the shader's pipeline-overridable
 /// constants ([`DirectTile::overrides`]) and its entry point.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DirectTile {
     /// Output rows per thread: 1, 2 or 4.
     pub rows: u32,
-    /// Groups of 4 output channels per thread: 1 or 2 (1 for a `single` tile), or 4 for the
-    /// pointwise loop only (its inputs reused across 16 channels).
+    /// Groups of 4 output channels per thread: 1 or 2, or 4 for the pointwise loop only (its
+    /// inputs reused across 16 channels); for a `single` tile, its channels: 1 or 2.
     pub cg: u32,
     /// Consecutive threads take consecutive channel groups (else consecutive pixel tiles).
     pub cg_fast: bool,
-    /// One output channel per thread, scalar weights (entry point `single`).
+    /// One or two (`cg`) output channels per thread, scalar weights (entry point `single`).
     pub single: bool,
     /// Threads per workgroup: [`CONV_DIRECT_WG`] or [`CONV_DIRECT_WG_SMALL`].
     pub wg: u32,
@@ -139,8 +139,11 @@ impl DirectTile {
     /// 8-column tiles (rows 2, 4 x lane mappings x workgroup sizes, one channel group: the
     /// shader keeps their columns 4-7 in the second group's accumulators; a row of 7
     /// columns alone won 2 of 56 layers in the kernel table on llvmpipe, and each
-    /// candidate costs the autotuner a pipeline).
-    pub const ALL: [DirectTile; 64] = {
+    /// candidate costs the autotuner a pipeline), then the single tiles of two channels for
+    /// outputs of two (rows 1, 2, 4 x workgroup sizes; one channel group, so one lane
+    /// mapping: a 2-channel encoder's 4-channel tile computes half padding, and two
+    /// 1-channel threads each read the same windows).
+    pub const ALL: [DirectTile; 70] = {
         const WG_SIZES: [u32; 2] = [CONV_DIRECT_WG, CONV_DIRECT_WG_SMALL];
         let mut all = [DirectTile {
             rows: 1,
@@ -149,7 +152,7 @@ impl DirectTile {
             single: false,
             wg: CONV_DIRECT_WG,
             cols: CONV_DIRECT_COLS,
-        }; 64];
+        }; 70];
         let mut i = 0;
         while i < 36 {
             let j = i % 18;
@@ -188,12 +191,24 @@ impl DirectTile {
             };
             i += 1;
         }
+        while i < 70 {
+            let j = i - 64;
+            all[i] = DirectTile {
+                rows: [1, 2, 4][j / 2],
+                cg: 2,
+                cg_fast: false,
+                single: true,
+                wg: WG_SIZES[j % 2],
+                cols: CONV_DIRECT_COLS,
+            };
+            i += 1;
+        }
         all
     };
     /// Output channels per thread.
     pub const fn channels(self) -> u32 {
         if self.single {
-            1
+            self.cg
         } else {
             4 * self.cg
         }
