@@ -84,10 +84,14 @@ pub struct KernelEfficiencyManifest {
     pub copy_bytes: u64,
     /// Copy bandwidth (bytes read + written per second), GB/s.
     pub copy_gbps: f64,
-    /// The best ungrouped convolution's rate, GFLOP/s.
+    /// The best ungrouped convolution's rate, GFLOP/s: the fastest of the table's fastest
+    /// few convs, timed again after the table (the bar every row is measured against).
     pub best_conv_gflops: f64,
     /// Its shape.
     pub best_conv_shape: String,
+    /// The highest rate among the table's own rows of ungrouped convs, GFLOP/s (above the
+    /// re-timed rate when that row's passes were lucky: then its row passes 100%).
+    pub table_max_conv_gflops: f64,
     /// An empty dispatch's time (one thread copying one vec4), timed as the shapes are
     /// (the lower median of a measurement before and one after them), ms.
     pub dispatch_floor_ms: f64,

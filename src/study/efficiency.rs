@@ -29,6 +29,8 @@ use std::path::{Path, PathBuf};
 
 /// The target: a shape's FLOP rate as a share of its roofline, %.
 pub const TARGET_PCT: f64 = 50.0;
+/// The table's fastest ungrouped convs timed again for the best conv rate.
+pub const BEST_RETIMED: usize = 3;
 /// The models of the study, every shape of which the table covers.
 pub const STUDY_MODELS: [&str; 2] = ["resnet18-cifar", "mobilenet_v2"];
 
@@ -336,11 +338,35 @@ pub fn measure_efficiency(
         o.reps.max(3),
     )?);
     let floor_ms = floor_ms.min(dispatch_floor_ms(ctx, o.warmup.max(1), o.reps.max(3))?);
-    progress.done();
     let gflops = |m: &Measured| m.flops as f64 / (m.stats.median_ms * 1e6);
-    let best = measured
+    // The best conv rate, the bar of every row, is timed again: the highest of the table's
+    // ~190 noisy rows overstates it (the row that won had its luckiest passes), so the
+    // [`BEST_RETIMED`] fastest ungrouped convs are measured again as the table measures
+    // them and the best of those new times is the rate.
+    let mut top: Vec<usize> = (0..measured.len())
+        .filter(|&i| matches!(measured[i].case.op, Op::Conv2d(c) if c.groups == 1))
+        .collect();
+    top.sort_by(|&a, &b| gflops(&measured[b]).total_cmp(&gflops(&measured[a])));
+    let table_max_gflops = top.first().map_or(0.0, |&i| gflops(&measured[i]));
+    top.truncate(BEST_RETIMED);
+    progress.stage("best conv again", Some(top.len() * passes));
+    let mut again: Vec<Option<Measured>> = top.iter().map(|_| None).collect();
+    for _ in 0..passes {
+        for (j, &i) in top.iter().enumerate() {
+            let m = measure_case(ctx, all[i].clone(), o, 11 + i as u64)?;
+            if again[j]
+                .as_ref()
+                .is_none_or(|a| m.stats.median_ms < a.stats.median_ms)
+            {
+                again[j] = Some(m);
+            }
+            progress.step();
+        }
+    }
+    progress.done();
+    let best = again
         .iter()
-        .filter(|m| matches!(m.case.op, Op::Conv2d(c) if c.groups == 1))
+        .flatten()
         .max_by(|a, b| gflops(a).total_cmp(&gflops(b)));
     let best_gflops = best.map_or(0.0, gflops);
     let best_shape = best.map_or(String::new(), |m| m.case.shape_name(o.batch));
@@ -413,6 +439,7 @@ pub fn measure_efficiency(
         copy_gbps,
         best_conv_gflops: best_gflops,
         best_conv_shape: best_shape,
+        table_max_conv_gflops: table_max_gflops,
         dispatch_floor_ms: floor_ms,
         target_pct_of_roofline: TARGET_PCT,
         shapes: rows.len(),
@@ -478,9 +505,10 @@ impl EfficiencyTable {
         }
         let m = &self.manifest;
         out += &format!(
-            "best conv {:.2} GFLOP/s ({}); copy {:.2} GB/s; dispatch floor {:.1} us; {} of {} shapes at >= {:.0}% of their roofline ({} of those below under the floor: roofline time < dispatch floor)\n",
+            "best conv {:.2} GFLOP/s ({}, timed again; the table's fastest row {:.2}); copy {:.2} GB/s; dispatch floor {:.1} us; {} of {} shapes at >= {:.0}% of their roofline ({} of those below under the floor: roofline time < dispatch floor)\n",
             m.best_conv_gflops,
             m.best_conv_shape,
+            m.table_max_conv_gflops,
             m.copy_gbps,
             m.dispatch_floor_ms * 1e3,
             m.shapes_meeting_target,
