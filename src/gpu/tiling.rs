@@ -418,11 +418,13 @@ fn direct_tile(s: &ConvShape, class: DeviceClass) -> DirectTile {
     // On a CPU adapter a thread takes a whole row of 7 or 8 columns where those tiles fit
     // (each window row and weight it loads serves more outputs): the autotuner picked
     // them for most such layers on llvmpipe. A GPU keeps 4 columns' twice the threads.
-    let cols = match () {
-        _ if class != DeviceClass::Cpu || single || rows == 1 => shaders::CONV_DIRECT_COLS,
-        _ if eight_columns(s) => 8,
-        _ if seven_columns(s) && s.padding.1 == 1 => 7,
-        _ => shaders::CONV_DIRECT_COLS,
+    let whole_rows = class == DeviceClass::Cpu && !single && rows > 1;
+    let cols = if whole_rows && eight_columns(s) {
+        8
+    } else if whole_rows && seven_columns(s) && s.padding.1 == 1 {
+        7
+    } else {
+        shaders::CONV_DIRECT_COLS
     };
     // Tiles of 7 or 8 columns keep columns 4-7 where a second channel group would be.
     let cg = if oc > 4 && cols == shaders::CONV_DIRECT_COLS {
@@ -490,13 +492,13 @@ pub fn conv_plan(c: &Conv2d, batch: usize, input: Shape) -> Result<ConvPlan> {
 }
 
 /// Every plan worth timing for `s` on a `class` adapter, the heuristic's pick first: for a
-/// depthwise convolution its tiles of 4 and (where it can) 8 columns; else both GEMM tiles (on a CPU
-/// adapter only for grouped convolutions), and for ungrouped convolutions every direct
-/// tile that fits the output (no rows beyond it, a second channel group only above 4
-/// channels, two single channels only for two, single channels only up to [`SINGLE_MAX_CHANNELS`] and not in
-/// pointwise loops, small workgroups only on a CPU adapter for layers of few threads, one
-/// lane mapping when the other is the same), each unsplit and (but for small workgroups)
-/// split as on a GPU.
+/// depthwise convolution its tiles of 4 and (where it can) 8 columns; else both GEMM tiles
+/// (on a CPU adapter only for grouped convolutions), and for ungrouped convolutions every
+/// direct tile that fits the output (no rows beyond it, a second channel group only above
+/// 4 channels, single channels only up to [`SINGLE_MAX_CHANNELS`] and not in pointwise
+/// loops, two of them per thread only for outputs of two, small workgroups only on a CPU
+/// adapter for layers of few threads, one lane mapping when the other is the same), each
+/// unsplit and (but for small workgroups) split as on a GPU.
 pub fn candidates(s: &ConvShape, class: DeviceClass) -> Result<Vec<ConvPlan>> {
     let first = heuristic(s, class)?;
     if s.is_depthwise() {
