@@ -3,7 +3,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 const TINY: [&str; 8] = [
     "--model",
@@ -27,7 +27,7 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 fn splitbench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_splitbench"))
+    common::splitbench_command()
         .args(args)
         .output()
         .expect("run splitbench")

@@ -62,6 +62,7 @@ fn profile_in_browser(
         .args(["--timeout", "600"])
         .args(timing.map(|t| ["--timing", t]).into_iter().flatten())
         .env("SPLITBENCH", env!("CARGO_BIN_EXE_splitbench"))
+        .env("SPLITBENCH_TILE_CACHE", common::test_tile_cache())
         .output()
         .unwrap();
     assert!(
@@ -128,7 +129,7 @@ fn browser_profile_has_native_nodes_and_outputs() {
     // The study runs from the browser's files alone, and says where its device times came
     // from: the browser's adapter, every pruned prefix measured there.
     let study = dir.join("study");
-    let o = Command::new(env!("CARGO_BIN_EXE_splitbench"))
+    let o = common::splitbench_command()
         .args([
             "tradeoff",
             "--model",
@@ -214,7 +215,7 @@ fn web_server_serves_the_page_and_saves_results() {
     let out = dir.join("saved");
 
     // Without a built page: an error that says how to build it.
-    let o = Command::new(env!("CARGO_BIN_EXE_splitbench"))
+    let o = common::splitbench_command()
         .args(["web", "--listen", "127.0.0.1:0", "--root"])
         .arg(dir.join("nothing"))
         .output()
@@ -222,7 +223,7 @@ fn web_server_serves_the_page_and_saves_results() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("scripts/build-web.sh"));
 
-    let mut server = Command::new(env!("CARGO_BIN_EXE_splitbench"))
+    let mut server = common::splitbench_command()
         .args([
             "web",
             "--listen",

@@ -310,6 +310,15 @@ impl GpuContext {
         self.tiles().set_autotune(on);
     }
 
+    /// Files this device's tile choices at `path` (`None`: no file) instead of
+    /// `$SPLITBENCH_TILE_CACHE` or the user's cache directory, reading the choices stored
+    /// there; those made so far in this process are kept. The tests use one under the build
+    /// directory: choices timed while a test suite loads the machine must not become the
+    /// user's.
+    pub fn set_tile_cache(&self, path: Option<std::path::PathBuf>) {
+        self.tiles().set_path(path);
+    }
+
     /// What this device's tile choices came from and cost so far.
     pub fn tile_summary(&self) -> TuneSummary {
         self.tiles().summary()

@@ -135,6 +135,17 @@ impl TileCache {
         }
     }
 
+    /// Files the choices at `path` (`None`: no file) instead, reading those stored there;
+    /// the choices made so far in this process are kept.
+    pub(crate) fn set_path(&mut self, path: Option<PathBuf>) {
+        self.stored = path
+            .as_deref()
+            .map(read)
+            .and_then(|mut f| f.devices.remove(&self.device_key))
+            .unwrap_or_default();
+        self.path = path;
+    }
+
     /// Whether plans not in the cache are measured.
     pub(crate) fn autotune(&self) -> bool {
         self.autotune

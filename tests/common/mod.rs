@@ -14,7 +14,10 @@ use std::path::PathBuf;
 /// suite that ran nothing cannot pass there.
 pub fn gpu() -> Option<GpuContext> {
     match GpuContext::new(None) {
-        Ok(ctx) => Some(ctx),
+        Ok(ctx) => {
+            ctx.set_tile_cache(Some(test_tile_cache()));
+            Some(ctx)
+        }
         Err(e) => {
             if std::env::var("SPLITBENCH_REQUIRE_GPU").is_ok_and(|v| v == "1") {
                 panic!("SPLITBENCH_REQUIRE_GPU=1 but {e}");
@@ -43,9 +46,22 @@ pub fn rand_vec(seed: u64, n: usize) -> Vec<f32> {
     Rng::new(seed).vec(n, -1.0, 1.0)
 }
 
+/// The tile cache of the tests, under the build directory: tiles timed while the suite
+/// loads the machine must not become the user's (`~/.cache/splitbench/tiles.json`).
+pub fn test_tile_cache() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tiles.json")
+}
+
+/// The splitbench binary of this build, with the tests' tile cache.
+pub fn splitbench_command() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_splitbench"));
+    c.env("SPLITBENCH_TILE_CACHE", test_tile_cache());
+    c
+}
+
 /// Runs the splitbench binary of this build with `args`.
 pub fn splitbench(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_splitbench"))
+    splitbench_command()
         .args(args)
         .output()
         .expect("binary runs")
