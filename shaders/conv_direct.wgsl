@@ -244,6 +244,22 @@ fn acc_win3(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
     acc4(a0, a1, a2, a3, vec4<f32>(lo.zw, hi), w2);
 }
 
+// One window row `v` (`win_k3s1`) times one kernel row into an output row: the a's take
+// columns 0-3 of the first channel group (weights w0..w2); the b's the second group
+// (weights u0..u2, CG = 2) or, with COLS 7 or 8, columns 4-7 of the first.
+fn acc_k3row(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
+             a2: ptr<function, vec4<f32>>, a3: ptr<function, vec4<f32>>,
+             b0: ptr<function, vec4<f32>>, b1: ptr<function, vec4<f32>>,
+             b2: ptr<function, vec4<f32>>, b3: ptr<function, vec4<f32>>, v: array<f32, 10>,
+             w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>,
+             u0: vec4<f32>, u1: vec4<f32>, u2: vec4<f32>) {
+    let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
+    let hi = vec2<f32>(v[4], v[5]);
+    acc_win3(a0, a1, a2, a3, lo, hi, w0, w1, w2);
+    if (CG > 1u) { acc_win3(b0, b1, b2, b3, lo, hi, u0, u1, u2); }
+    if (COLS > 4u) { acc_cols4(b0, b1, b2, b3, v, w0, w1, w2); }
+}
+
 // The bias of the 4 channels from `co0`, which the accumulators take before `put` (once
 // per thread, not once per pixel); 0 without bias or under split-K, whose reduction adds
 // it.
@@ -370,94 +386,65 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             }
             let ix = i32(ox0) - i32(p.pad_w);
             let iy0 = i32(oy0) - i32(p.pad_h);
+            // Window row r feeds output row r - ky with kernel row ky (unrolled).
             if (iy0 + 0 >= 0 && iy0 + 0 < i32(p.in_h)) {
-                let iy = u32(iy0 + 0);
-                let v = win_k3s1(base, iy, ix, 0u);
-                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
-                let hi = vec2<f32>(v[4], v[5]);
-                acc_win3(&a00, &a01, &a02, &a03, lo, hi, w00, w01, w02);
-                if (CG > 1u) { acc_win3(&b00, &b01, &b02, &b03, lo, hi, v00, v01, v02); }
-                if (COLS > 4u) { acc_cols4(&b00, &b01, &b02, &b03, v, w00, w01, w02); }
+                let v = win_k3s1(base, u32(iy0 + 0), ix, 0u);
+                acc_k3row(&a00, &a01, &a02, &a03, &b00, &b01, &b02, &b03, v,
+                          w00, w01, w02, v00, v01, v02);
             }
             if (iy0 + 1 >= 0 && iy0 + 1 < i32(p.in_h)) {
-                let iy = u32(iy0 + 1);
-                let v = win_k3s1(base, iy, ix, 1u);
-                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
-                let hi = vec2<f32>(v[4], v[5]);
+                let v = win_k3s1(base, u32(iy0 + 1), ix, 1u);
                 if (ROWS > 1u) {
-                    acc_win3(&a10, &a11, &a12, &a13, lo, hi, w00, w01, w02);
-                    if (CG > 1u) { acc_win3(&b10, &b11, &b12, &b13, lo, hi, v00, v01, v02); }
-                    if (COLS > 4u) { acc_cols4(&b10, &b11, &b12, &b13, v, w00, w01, w02); }
+                    acc_k3row(&a10, &a11, &a12, &a13, &b10, &b11, &b12, &b13, v,
+                              w00, w01, w02, v00, v01, v02);
                 }
-                acc_win3(&a00, &a01, &a02, &a03, lo, hi, w10, w11, w12);
-                if (CG > 1u) { acc_win3(&b00, &b01, &b02, &b03, lo, hi, v10, v11, v12); }
-                if (COLS > 4u) { acc_cols4(&b00, &b01, &b02, &b03, v, w10, w11, w12); }
+                acc_k3row(&a00, &a01, &a02, &a03, &b00, &b01, &b02, &b03, v,
+                          w10, w11, w12, v10, v11, v12);
             }
             if (iy0 + 2 >= 0 && iy0 + 2 < i32(p.in_h)) {
-                let iy = u32(iy0 + 2);
-                let v = win_k3s1(base, iy, ix, 2u);
-                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
-                let hi = vec2<f32>(v[4], v[5]);
+                let v = win_k3s1(base, u32(iy0 + 2), ix, 2u);
                 if (ROWS > 2u) {
-                    acc_win3(&a20, &a21, &a22, &a23, lo, hi, w00, w01, w02);
-                    if (CG > 1u) { acc_win3(&b20, &b21, &b22, &b23, lo, hi, v00, v01, v02); }
-                    if (COLS > 4u) { acc_cols4(&b20, &b21, &b22, &b23, v, w00, w01, w02); }
+                    acc_k3row(&a20, &a21, &a22, &a23, &b20, &b21, &b22, &b23, v,
+                              w00, w01, w02, v00, v01, v02);
                 }
                 if (ROWS > 1u) {
-                    acc_win3(&a10, &a11, &a12, &a13, lo, hi, w10, w11, w12);
-                    if (CG > 1u) { acc_win3(&b10, &b11, &b12, &b13, lo, hi, v10, v11, v12); }
-                    if (COLS > 4u) { acc_cols4(&b10, &b11, &b12, &b13, v, w10, w11, w12); }
+                    acc_k3row(&a10, &a11, &a12, &a13, &b10, &b11, &b12, &b13, v,
+                              w10, w11, w12, v10, v11, v12);
                 }
-                acc_win3(&a00, &a01, &a02, &a03, lo, hi, w20, w21, w22);
-                if (CG > 1u) { acc_win3(&b00, &b01, &b02, &b03, lo, hi, v20, v21, v22); }
-                if (COLS > 4u) { acc_cols4(&b00, &b01, &b02, &b03, v, w20, w21, w22); }
+                acc_k3row(&a00, &a01, &a02, &a03, &b00, &b01, &b02, &b03, v,
+                          w20, w21, w22, v20, v21, v22);
             }
             if (ROWS + 2u > 3u && iy0 + 3 >= 0 && iy0 + 3 < i32(p.in_h)) {
-                let iy = u32(iy0 + 3);
-                let v = win_k3s1(base, iy, ix, 3u);
-                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
-                let hi = vec2<f32>(v[4], v[5]);
+                let v = win_k3s1(base, u32(iy0 + 3), ix, 3u);
                 if (ROWS > 3u) {
-                    acc_win3(&a30, &a31, &a32, &a33, lo, hi, w00, w01, w02);
-                    if (CG > 1u) { acc_win3(&b30, &b31, &b32, &b33, lo, hi, v00, v01, v02); }
-                    if (COLS > 4u) { acc_cols4(&b30, &b31, &b32, &b33, v, w00, w01, w02); }
+                    acc_k3row(&a30, &a31, &a32, &a33, &b30, &b31, &b32, &b33, v,
+                              w00, w01, w02, v00, v01, v02);
                 }
                 if (ROWS > 2u) {
-                    acc_win3(&a20, &a21, &a22, &a23, lo, hi, w10, w11, w12);
-                    if (CG > 1u) { acc_win3(&b20, &b21, &b22, &b23, lo, hi, v10, v11, v12); }
-                    if (COLS > 4u) { acc_cols4(&b20, &b21, &b22, &b23, v, w10, w11, w12); }
+                    acc_k3row(&a20, &a21, &a22, &a23, &b20, &b21, &b22, &b23, v,
+                              w10, w11, w12, v10, v11, v12);
                 }
                 if (ROWS > 1u) {
-                    acc_win3(&a10, &a11, &a12, &a13, lo, hi, w20, w21, w22);
-                    if (CG > 1u) { acc_win3(&b10, &b11, &b12, &b13, lo, hi, v20, v21, v22); }
-                    if (COLS > 4u) { acc_cols4(&b10, &b11, &b12, &b13, v, w20, w21, w22); }
+                    acc_k3row(&a10, &a11, &a12, &a13, &b10, &b11, &b12, &b13, v,
+                              w20, w21, w22, v20, v21, v22);
                 }
             }
             if (ROWS + 2u > 4u && iy0 + 4 >= 0 && iy0 + 4 < i32(p.in_h)) {
-                let iy = u32(iy0 + 4);
-                let v = win_k3s1(base, iy, ix, 4u);
-                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
-                let hi = vec2<f32>(v[4], v[5]);
+                let v = win_k3s1(base, u32(iy0 + 4), ix, 4u);
                 if (ROWS > 3u) {
-                    acc_win3(&a30, &a31, &a32, &a33, lo, hi, w10, w11, w12);
-                    if (CG > 1u) { acc_win3(&b30, &b31, &b32, &b33, lo, hi, v10, v11, v12); }
-                    if (COLS > 4u) { acc_cols4(&b30, &b31, &b32, &b33, v, w10, w11, w12); }
+                    acc_k3row(&a30, &a31, &a32, &a33, &b30, &b31, &b32, &b33, v,
+                              w10, w11, w12, v10, v11, v12);
                 }
                 if (ROWS > 2u) {
-                    acc_win3(&a20, &a21, &a22, &a23, lo, hi, w20, w21, w22);
-                    if (CG > 1u) { acc_win3(&b20, &b21, &b22, &b23, lo, hi, v20, v21, v22); }
-                    if (COLS > 4u) { acc_cols4(&b20, &b21, &b22, &b23, v, w20, w21, w22); }
+                    acc_k3row(&a20, &a21, &a22, &a23, &b20, &b21, &b22, &b23, v,
+                              w20, w21, w22, v20, v21, v22);
                 }
             }
             if (ROWS + 2u > 5u && iy0 + 5 >= 0 && iy0 + 5 < i32(p.in_h)) {
-                let iy = u32(iy0 + 5);
-                let v = win_k3s1(base, iy, ix, 5u);
-                let lo = vec4<f32>(v[0], v[1], v[2], v[3]);
-                let hi = vec2<f32>(v[4], v[5]);
+                let v = win_k3s1(base, u32(iy0 + 5), ix, 5u);
                 if (ROWS > 3u) {
-                    acc_win3(&a30, &a31, &a32, &a33, lo, hi, w20, w21, w22);
-                    if (CG > 1u) { acc_win3(&b30, &b31, &b32, &b33, lo, hi, v20, v21, v22); }
-                    if (COLS > 4u) { acc_cols4(&b30, &b31, &b32, &b33, v, w20, w21, w22); }
+                    acc_k3row(&a30, &a31, &a32, &a33, &b30, &b31, &b32, &b33, v,
+                              w20, w21, w22, v20, v21, v22);
                 }
             }
             continue;
