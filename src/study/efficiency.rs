@@ -282,6 +282,34 @@ fn measure_case(
     })
 }
 
+/// The cases `which` of `all` measured in `o.passes` passes over all of them (minutes apart
+/// on the whole table), each keeping its pass of lowest median; one `progress` step a
+/// measurement.
+fn measure_passes(
+    ctx: &GpuContext,
+    all: &[Case],
+    which: &[usize],
+    o: &EfficiencyOptions,
+    progress: &mut dyn Progress,
+) -> Result<Vec<Measured>> {
+    let mut kept: Vec<Option<Measured>> = which.iter().map(|_| None).collect();
+    for _ in 0..o.passes.max(1) {
+        for (slot, &i) in kept.iter_mut().zip(which) {
+            // The seed follows the case's place in the table, so a case timed again is
+            // the same layer with the same weights and input.
+            let m = measure_case(ctx, all[i].clone(), o, 11 + i as u64)?;
+            if slot
+                .as_ref()
+                .is_none_or(|k| m.stats.median_ms < k.stats.median_ms)
+            {
+                *slot = Some(m);
+            }
+            progress.step();
+        }
+    }
+    Ok(kept.into_iter().flatten().collect())
+}
+
 /// Measures the table on `ctx` (a stage per shape count for `progress`).
 pub fn measure_efficiency(
     ctx: &GpuContext,
@@ -316,18 +344,7 @@ pub fn measure_efficiency(
     let floor_ms = dispatch_floor_ms(ctx, o.warmup.max(1), o.reps.max(3))?;
     let passes = o.passes.max(1);
     progress.stage("layer shapes", Some(all.len() * passes));
-    let mut measured: Vec<Measured> = Vec::with_capacity(all.len());
-    for pass in 0..passes {
-        for (i, case) in all.iter().enumerate() {
-            let m = measure_case(ctx, case.clone(), o, 11 + i as u64)?;
-            if pass == 0 {
-                measured.push(m);
-            } else if m.stats.median_ms < measured[i].stats.median_ms {
-                measured[i] = m;
-            }
-            progress.step();
-        }
-    }
+    let measured = measure_passes(ctx, &all, &(0..all.len()).collect::<Vec<_>>(), o, progress)?;
     // The copy again after the shapes: the higher of the two is the device's bandwidth
     // (a busy machine lowers one of them, never raises it).
     progress.stage("copy bandwidth", None);
@@ -350,24 +367,9 @@ pub fn measure_efficiency(
     let table_max_gflops = top.first().map_or(0.0, |&i| gflops(&measured[i]));
     top.truncate(BEST_RETIMED);
     progress.stage("best conv again", Some(top.len() * passes));
-    let mut again: Vec<Option<Measured>> = top.iter().map(|_| None).collect();
-    for _ in 0..passes {
-        for (j, &i) in top.iter().enumerate() {
-            let m = measure_case(ctx, all[i].clone(), o, 11 + i as u64)?;
-            if again[j]
-                .as_ref()
-                .is_none_or(|a| m.stats.median_ms < a.stats.median_ms)
-            {
-                again[j] = Some(m);
-            }
-            progress.step();
-        }
-    }
+    let again = measure_passes(ctx, &all, &top, o, progress)?;
     progress.done();
-    let best = again
-        .iter()
-        .flatten()
-        .max_by(|a, b| gflops(a).total_cmp(&gflops(b)));
+    let best = again.iter().max_by(|a, b| gflops(a).total_cmp(&gflops(b)));
     let best_gflops = best.map_or(0.0, gflops);
     let best_shape = best.map_or(String::new(), |m| m.case.shape_name(o.batch));
     let pct = |a: f64, b: f64| if b > 0.0 { 100.0 * a / b } else { 0.0 };
