@@ -976,6 +976,67 @@ fn evens4(q: u32) -> vec4<f32> {
     return vec4<f32>(a.x, a.z, b.x, b.z);
 }
 
+// a_j += xs[j] * w + ys[j] * u: two input channels' values of 4 output columns, times
+// their weights for 4 output channels.
+fn acc4x2(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
+          a2: ptr<function, vec4<f32>>, a3: ptr<function, vec4<f32>>,
+          xs: vec4<f32>, w: vec4<f32>, ys: vec4<f32>, u: vec4<f32>) {
+    *a0 += xs.x * w + ys.x * u;
+    *a1 += xs.y * w + ys.y * u;
+    *a2 += xs.z * w + ys.z * u;
+    *a3 += xs.w * w + ys.w * u;
+}
+
+// The weights of input channel `ci` for the thread's CG groups of 4 output channels from
+// group `wc` (zero where CG has fewer, or where `use_it` is false). Groups 3 and 4 of the
+// last channel group may lie in the padding of a row padded to 8 channels: the index is
+// clamped (those channels are never stored).
+fn pw_weights(ci: u32, wstride: u32, wc: u32, use_it: bool) -> array<vec4<f32>, 4> {
+    let k = ci * wstride + wc;
+    let last = arrayLength(&wt) - 1u;
+    var w = array<vec4<f32>, 4>(wt[k], vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+    if (CG > 1u) { w[1] = wt[k + 1u]; }
+    if (CG > 2u) {
+        w[2] = wt[min(k + 2u, last)];
+        w[3] = wt[min(k + 3u, last)];
+    }
+    let z = vec4<f32>(0.0);
+    return array<vec4<f32>, 4>(select(z, w[0], use_it), select(z, w[1], use_it),
+                               select(z, w[2], use_it), select(z, w[3], use_it));
+}
+
+// The thread's ROWS runs of 4 pixels from `pix0` in input channel `ci` of sample `b`
+// (`s2at`: where each run starts in the plane, in vec4s, for DIRECT_PS2). Every run is
+// read, those past the plane too (in bounds, their sums never stored): accumulating under
+// a per-thread condition costs a CPU adapter a masked store of every accumulator it
+// touches.
+fn pw_runs(b: u32, ci: u32, in_plane: u32, pix0: u32, plane: u32,
+           s2at: vec4<u32>) -> array<vec4<f32>, 4> {
+    let base = (b * p.in_c + ci) * in_plane;
+    let last = arrayLength(&x4) - 1u;
+    if (SPEC == DIRECT_PS2) {
+        let q = base / 4u + s2at;
+        return array<vec4<f32>, 4>(evens4(q.x), evens4(q.y), evens4(q.z), evens4(q.w));
+    }
+    if (SPEC == DIRECT_PW4) {
+        let q = (base + pix0) / 4u;
+        return array<vec4<f32>, 4>(x4[q], x4[min(q + 1u, last)], x4[min(q + 2u, last)],
+                                   x4[min(q + 3u, last)]);
+    }
+    // Unaligned runs (planes of 49 pixels) share their boundary vectors: ROWS + 1 vector
+    // loads serve the ROWS runs, not 2 per run.
+    let i = base + pix0;
+    let q = i / 4u;
+    let r = i % 4u;
+    let c0 = x4[q];
+    let c1 = x4[min(q + 1u, last)];
+    let c2 = x4[min(q + 2u, last)];
+    let c3 = x4[min(q + 3u, last)];
+    return array<vec4<f32>, 4>(run4(c0, c1, r, pix0, plane), run4(c1, c2, r, pix0 + 4u, plane),
+                               run4(c2, c3, r, pix0 + 8u, plane),
+                               run4(c3, x4[min(q + 4u, last)], r, pix0 + 12u, plane));
+}
+
 // Pointwise (1x1, stride 1, no padding) convolution as a GEMM over flat pixels: a thread's
 // ROWS "rows" are ROWS runs of 4 consecutive pixels, so inputs are whole vec4 loads (or 4
 // contiguous ones) and no kernel-window arithmetic is left. 1x1 convolutions at stride 2
@@ -1051,73 +1112,45 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
         s2at = (2u * oy * p.in_w + 2u * (run - oy * p.out_w)) / 4u;
     }
     let in_plane = p.in_h * p.in_w;
-    for (var ci = ci_begin; ci < ci_end; ci++) {
-        let base = (b * p.in_c + ci) * in_plane;
-        let w0 = wt[ci * wstride + wc];
-        var v0 = vec4<f32>(0.0);
-        if (CG > 1u) { v0 = wt[ci * wstride + wc + 1u]; }
-        // Groups 3 and 4 of the last channel group may lie in the padding of a row padded
-        // to 8 channels: the index is clamped (those channels are never stored).
-        var v1 = vec4<f32>(0.0);
-        var v2 = vec4<f32>(0.0);
+    // Two input channels per step, each accumulator updated by one sum of two products:
+    // a CPU adapter keeps few of the 16 to 64 accumulators in registers, so each update
+    // is a load and a store of it, now once per two multiply-adds. An odd last channel
+    // pairs with a copy of itself whose weights are zero.
+    for (var ci = ci_begin; ci < ci_end; ci += 2u) {
+        let cj = min(ci + 1u, ci_end - 1u);
+        let xa = pw_runs(b, ci, in_plane, pix0, plane, s2at);
+        let xb = pw_runs(b, cj, in_plane, pix0, plane, s2at);
+        let wa = pw_weights(ci, wstride, wc, true);
+        let wb = pw_weights(cj, wstride, wc, ci + 1u < ci_end);
+        acc4x2(&a00, &a01, &a02, &a03, xa[0], wa[0], xb[0], wb[0]);
+        if (CG > 1u) { acc4x2(&b00, &b01, &b02, &b03, xa[0], wa[1], xb[0], wb[1]); }
         if (CG > 2u) {
-            let last_w = arrayLength(&wt) - 1u;
-            v1 = wt[min(ci * wstride + wc + 2u, last_w)];
-            v2 = wt[min(ci * wstride + wc + 3u, last_w)];
+            acc4x2(&c00, &c01, &c02, &c03, xa[0], wa[2], xb[0], wb[2]);
+            acc4x2(&d00, &d01, &d02, &d03, xa[0], wa[3], xb[0], wb[3]);
         }
-        var x0 = vec4<f32>(0.0);
-        var x1 = vec4<f32>(0.0);
-        var x2 = vec4<f32>(0.0);
-        var x3 = vec4<f32>(0.0);
-        // Every run is computed, those past the plane too (their inputs are read in
-        // bounds and their sums never stored): accumulating under a per-thread condition
-        // costs a CPU adapter a masked store of every accumulator it touches.
-        if (SPEC == DIRECT_PS2) {
-            let q = base / 4u + s2at;
-            x0 = evens4(q.x);
-            x1 = evens4(q.y);
-            x2 = evens4(q.z);
-            x3 = evens4(q.w);
-        } else if (SPEC == DIRECT_PW4) {
-            let last = arrayLength(&x4) - 1u;
-            let q = (base + pix0) / 4u;
-            x0 = x4[q];
-            x1 = x4[min(q + 1u, last)];
-            x2 = x4[min(q + 2u, last)];
-            x3 = x4[min(q + 3u, last)];
-        } else {
-            // Unaligned runs (planes of 49 pixels) share their boundary vectors: ROWS + 1
-            // vector loads serve the ROWS runs, not 2 per run.
-            let i = base + pix0;
-            let q = i / 4u;
-            let r = i % 4u;
-            let last = arrayLength(&x4) - 1u;
-            let c0 = x4[q];
-            let c1 = x4[min(q + 1u, last)];
-            let c2 = x4[min(q + 2u, last)];
-            let c3 = x4[min(q + 3u, last)];
-            x0 = run4(c0, c1, r, pix0, plane);
-            x1 = run4(c1, c2, r, pix0 + 4u, plane);
-            x2 = run4(c2, c3, r, pix0 + 8u, plane);
-            x3 = run4(c3, x4[min(q + 4u, last)], r, pix0 + 12u, plane);
-        }
-        acc4(&a00, &a01, &a02, &a03, x0, w0);
-        if (CG > 1u) { acc4(&b00, &b01, &b02, &b03, x0, v0); }
-        if (CG > 2u) { acc4(&c00, &c01, &c02, &c03, x0, v1); acc4(&d00, &d01, &d02, &d03, x0, v2); }
         if (ROWS > 1u) {
-            acc4(&a10, &a11, &a12, &a13, x1, w0);
-            if (CG > 1u) { acc4(&b10, &b11, &b12, &b13, x1, v0); }
-            if (CG > 2u) { acc4(&c10, &c11, &c12, &c13, x1, v1); acc4(&d10, &d11, &d12, &d13, x1, v2); }
+            acc4x2(&a10, &a11, &a12, &a13, xa[1], wa[0], xb[1], wb[0]);
+            if (CG > 1u) { acc4x2(&b10, &b11, &b12, &b13, xa[1], wa[1], xb[1], wb[1]); }
+            if (CG > 2u) {
+                acc4x2(&c10, &c11, &c12, &c13, xa[1], wa[2], xb[1], wb[2]);
+                acc4x2(&d10, &d11, &d12, &d13, xa[1], wa[3], xb[1], wb[3]);
+            }
         }
         if (ROWS > 2u) {
-            acc4(&a20, &a21, &a22, &a23, x2, w0);
-            if (CG > 1u) { acc4(&b20, &b21, &b22, &b23, x2, v0); }
-            if (CG > 2u) { acc4(&c20, &c21, &c22, &c23, x2, v1); acc4(&d20, &d21, &d22, &d23, x2, v2); }
+            acc4x2(&a20, &a21, &a22, &a23, xa[2], wa[0], xb[2], wb[0]);
+            if (CG > 1u) { acc4x2(&b20, &b21, &b22, &b23, xa[2], wa[1], xb[2], wb[1]); }
+            if (CG > 2u) {
+                acc4x2(&c20, &c21, &c22, &c23, xa[2], wa[2], xb[2], wb[2]);
+                acc4x2(&d20, &d21, &d22, &d23, xa[2], wa[3], xb[2], wb[3]);
+            }
         }
         if (ROWS > 3u) {
-            acc4(&a30, &a31, &a32, &a33, x3, w0);
-            if (CG > 1u) { acc4(&b30, &b31, &b32, &b33, x3, v0); }
-            if (CG > 2u) { acc4(&c30, &c31, &c32, &c33, x3, v1); acc4(&d30, &d31, &d32, &d33, x3, v2); }
+            acc4x2(&a30, &a31, &a32, &a33, xa[3], wa[0], xb[3], wb[0]);
+            if (CG > 1u) { acc4x2(&b30, &b31, &b32, &b33, xa[3], wa[1], xb[3], wb[1]); }
+            if (CG > 2u) {
+                acc4x2(&c30, &c31, &c32, &c33, xa[3], wa[2], xb[3], wb[2]);
+                acc4x2(&d30, &d31, &d32, &d33, xa[3], wa[3], xb[3], wb[3]);
+            }
         }
     }
 
