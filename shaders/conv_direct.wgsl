@@ -171,12 +171,6 @@ fn win_k3s1(base: u32, iy: u32, ix: i32, k: u32) -> array<f32, 10> {
     return array<f32, 10>(v[0], v[1], v[2], v[3], v[4], v[5], 0.0, 0.0, 0.0, 0.0);
 }
 
-// The 4 values from offset `r` (0-3) of the 8 in `lo`, `hi`.
-fn shift4(lo: vec4<f32>, hi: vec4<f32>, r: u32) -> vec4<f32> {
-    return select(select(lo, vec4<f32>(lo.yzw, hi.x), r == 1u),
-                  select(vec4<f32>(lo.zw, hi.xy), vec4<f32>(lo.w, hi.xyz), r == 3u), r >= 2u);
-}
-
 // a_j += xs[j] * w: one input value per output column, times 4 output channels.
 fn acc4(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
         a2: ptr<function, vec4<f32>>, a3: ptr<function, vec4<f32>>,

@@ -30,6 +30,11 @@ override WIDE: bool = false;
 // first half of every tile is whole, so even rows store it as one vector, and odd rows the
 // vector their two halves share (`put_pair`).
 override OUT_PAIRS: bool = false;
+// WIDE tiles on rows of up to 8 (one tile a row: 7x7 planes), padding 1: each input row,
+// wherever it starts, is read as the three vectors that hold it, shifted by its offset
+// (the prelude's `shift4`), not as 10 masked scalar loads (see `win10`). Excludes ALIGNED
+// and PAIRS.
+override SHIFTED: bool = false;
 // The fused activation's code and whether a residual is added, as pipeline constants:
 // CPU implementations run both sides of a branch on a uniform value masked, so a runtime
 // `p.act` would evaluate every activation (exp, tanh, erf) for every output.
@@ -161,7 +166,8 @@ fn win9_pair(base: u32, iy: u32, ix: i32, k: u32) -> array<f32, 9> {
 // value before two vectors and the one after (the padding can only be value 5 or 9).
 // PAIRS (rows 2 more than a multiple of 4 wide): as `win6_pair`, rows with k odd start on
 // a vec4 (a value, two vectors, a value), with k even 2 past one (three vectors); the
-// padding can only be value 3 or 7. Else 10 values.
+// padding can only be value 3 or 7. SHIFTED (rows of up to 8, one tile each): the row's
+// vectors, shifted. Else 10 values.
 fn win10(base: u32, iy: u32, ix: i32, k: u32) -> array<f32, 10> {
     let w = i32(in_w());
     let s = base + iy * in_w() + u32(ix + 1);
@@ -187,6 +193,20 @@ fn win10(base: u32, iy: u32, ix: i32, k: u32) -> array<f32, 10> {
         let c = x4[min(q + 2u, last)];
         return array<f32, 10>(select(0.0, a.y, ix >= 0), a.z, a.w, select(0.0, b.x, ix + 3 < w),
                               b.y, b.z, b.w, select(0.0, c.x, ix + 7 < w), c.y, c.z);
+    }
+    if (SHIFTED) {
+        // The row's columns 0-7 (ix is -1: the tile is the whole row) from the vectors
+        // that hold them, columns past the row zeroed (the right padding, and columns
+        // that feed only outputs past the row).
+        let s0 = base + iy * in_w();
+        let q = s0 / 4u;
+        let r = s0 % 4u;
+        let a = x4[q];
+        let b = x4[min(q + 1u, last)];
+        let c = x4[min(q + 2u, last)];
+        let lo = select(vec4<f32>(0.0), shift4(a, b, r), vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(in_w()));
+        let hi = select(vec4<f32>(0.0), shift4(b, c, r), vec4<u32>(4u, 5u, 6u, 7u) < vec4<u32>(in_w()));
+        return array<f32, 10>(0.0, lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w, 0.0);
     }
     return array<f32, 10>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2),
                           xat(base, iy, ix + 3), xat(base, iy, ix + 4), xat(base, iy, ix + 5),

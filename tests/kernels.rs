@@ -476,6 +476,34 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             1,
             Shape::new(2, 14, 14),
         ),
+        // 8-column tiles on rows of up to 8 (one tile a row): each row read as shifted
+        // vectors (SHIFTED), on 7x7 planes (MobileNetV2's last stage), rows of 6 on planes
+        // that do not pair and rows of 3 (the first vector past the row too); on rows of 9,
+        // scalar windows.
+        (
+            "depthwise 3x3 s1 shifted 7x7",
+            with(conv(5, 5, 3, 1, 1, 5), Act::Relu6, true),
+            2,
+            Shape::new(5, 7, 7),
+        ),
+        (
+            "depthwise 3x3 s1 shifted 6 wide",
+            with(conv(3, 3, 3, 1, 1, 3), Act::None, false),
+            1,
+            Shape::new(3, 5, 6),
+        ),
+        (
+            "depthwise 3x3 s1 shifted 3 wide",
+            with(conv(2, 2, 3, 1, 1, 2), Act::None, true),
+            1,
+            Shape::new(2, 4, 3),
+        ),
+        (
+            "depthwise 3x3 s1 9 wide",
+            with(conv(2, 2, 3, 1, 1, 2), Act::Relu, true),
+            1,
+            Shape::new(2, 6, 9),
+        ),
         (
             "depthwise 5x5 s2",
             with(conv(4, 4, 5, 2, 2, 4), Act::None, true),
@@ -526,7 +554,7 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
                 }
                 ConvKernel::Depthwise { wide } => {
                     if wide {
-                        dw_wide_rows.insert(tiling::depthwise_row_align(&shape));
+                        dw_wide_rows.insert(tiling::depthwise_row_align(&shape, true));
                         dw_out_pairs.insert(tiling::depthwise_out_pairs(&shape, true));
                     }
                     let out = tiling::depthwise_out_aligned(&shape);
@@ -534,7 +562,7 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
                     aligned.insert(tiling::depthwise_aligned(&shape));
                     dw_rows.insert((
                         DirectSpec::depthwise(c.kernel, c.stride),
-                        tiling::depthwise_row_align(&shape),
+                        tiling::depthwise_row_align(&shape, wide),
                     ));
                     specs.insert((true, DirectSpec::depthwise(c.kernel, c.stride)))
                 }
@@ -596,6 +624,10 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             "depthwise 8-column tiles never read rows {a:?}"
         );
     }
+    assert!(
+        dw_wide_rows.contains(&RowAlign::Shifted),
+        "depthwise 8-column tiles never read shifted rows"
+    );
     for a in [RowAlign::Vec4, RowAlign::Pairs] {
         assert!(
             eight_col_rows.contains(&a),

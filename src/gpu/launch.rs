@@ -258,7 +258,7 @@ impl<'a> Builder<'a> {
                 ];
                 let v = shaders::DepthwiseVariant {
                     spec: DirectSpec::depthwise(c.kernel, c.stride),
-                    rows: tiling::depthwise_row_align(&s),
+                    rows: tiling::depthwise_row_align(&s, wide),
                     epilogue: shaders::Epilogue {
                         out_aligned: tiling::depthwise_out_aligned(&s),
                         ..epilogue

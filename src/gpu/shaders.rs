@@ -272,8 +272,9 @@ pub enum RowAlign {
     /// multiple of 4, planes a multiple of 4 values, tiles starting on even rows, padding
     /// 1; the direct kernel at stride 1, the depthwise at stride 1 and 2): `PAIRS`.
     Pairs,
-    /// Anywhere, each row read as the vectors that hold it, shifted by its offset (the
-    /// direct kernel's 7-column tiles, padding 1): `SHIFTED`.
+    /// Anywhere, each row read as the vectors that hold it, shifted by its offset (rows
+    /// one tile wide, padding 1: the direct kernel's 7-column tiles, the depthwise
+    /// kernel's 8-column tiles on rows of up to 8): `SHIFTED`.
     Shifted,
 }
 
@@ -314,7 +315,7 @@ pub struct DepthwiseVariant {
 
 impl DepthwiseVariant {
     /// The constants, by the names `depthwise.wgsl` declares.
-    pub fn overrides(&self) -> [(&'static str, f64); 13] {
+    pub fn overrides(&self) -> [(&'static str, f64); 14] {
         let [ih, iw, oh, ow, c] = self.dims.map(f64::from);
         [
             ("SPEC", self.spec.code() as f64),
@@ -330,6 +331,7 @@ impl DepthwiseVariant {
             ("CHANNELS", c),
             ("WIDE", self.wide as u32 as f64),
             ("OUT_PAIRS", self.out_pairs as u32 as f64),
+            ("SHIFTED", (self.rows == RowAlign::Shifted) as u32 as f64),
         ]
     }
 }
@@ -710,15 +712,26 @@ pub fn constants(tile: ConvTile) -> Vec<(&'static str, u32)> {
         .collect()
 }
 
-/// The WGSL prelude for a conv tile: [`constants`], [`STRUCTS`] and `apply_act`.
+/// The WGSL prelude for a conv tile: [`constants`], [`STRUCTS`], `apply_act` and
+/// [`SHIFT4_WGSL`].
 pub fn prelude_for(tile: ConvTile) -> String {
     constants(tile)
         .iter()
         .map(|(name, v)| format!("const {name}: u32 = {v}u;\n"))
         .chain(STRUCTS.iter().map(StructLayout::wgsl))
         .chain(std::iter::once(activation_wgsl()))
+        .chain(std::iter::once(SHIFT4_WGSL.to_string()))
         .collect()
 }
+
+/// `shift4(lo, hi, r)`: the 4 values from offset `r` (0-3) of the 8 in two vectors, how
+/// the direct and depthwise kernels read a run that starts anywhere from the vectors that
+/// hold it (one definition for both).
+const SHIFT4_WGSL: &str = "fn shift4(lo: vec4<f32>, hi: vec4<f32>, r: u32) -> vec4<f32> {
+    return select(select(lo, vec4<f32>(lo.yzw, hi.x), r == 1u),
+                  select(vec4<f32>(lo.zw, hi.xy), vec4<f32>(lo.w, hi.xyz), r == 3u), r >= 2u);
+}
+";
 
 /// `apply_act(v, code)` (and `apply_act4` of a vec4), the activation every kernel's epilogue applies, with the codes of
 /// [`Act::code`] (one definition for all shaders).

@@ -645,14 +645,18 @@ fn pair_rows(s: &ConvShape) -> bool {
     iw % 4 == 2 && (ih * iw).is_multiple_of(4) && s.padding == (1, 1)
 }
 
-/// How the input rows the depthwise kernel reads for `s` align: on a vec4 where
-/// [`depthwise_aligned`] says so; in pairs for 3x3 windows where [`pair_rows`] says so
-/// (its tiles start on rows of a multiple of 4, times the stride); else anywhere.
-pub fn depthwise_row_align(s: &ConvShape) -> RowAlign {
+/// How the input rows the depthwise kernel (8-column tiles if `wide`) reads for `s`
+/// align: on a vec4 where [`depthwise_aligned`] says so; in pairs for 3x3 windows where
+/// [`pair_rows`] says so (its tiles start on rows of a multiple of 4, times the stride);
+/// shifted for 8-column tiles on rows of up to 8 with padding 1 (one tile a row); else
+/// anywhere.
+pub fn depthwise_row_align(s: &ConvShape, wide: bool) -> RowAlign {
     if depthwise_aligned(s) {
         RowAlign::Vec4
     } else if matches!(depthwise_spec(s), DirectSpec::K3s1 | DirectSpec::K3s2) && pair_rows(s) {
         RowAlign::Pairs
+    } else if wide && s.input.2 <= 8 && s.padding.1 == 1 {
+        RowAlign::Shifted
     } else {
         RowAlign::None
     }
