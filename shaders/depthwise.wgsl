@@ -204,8 +204,9 @@ fn win10(base: u32, iy: u32, ix: i32, k: u32) -> array<f32, 10> {
         let a = x4[q];
         let b = x4[min(q + 1u, last)];
         let c = x4[min(q + 2u, last)];
-        let lo = select(vec4<f32>(0.0), shift4(a, b, r), vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(in_w()));
-        let hi = select(vec4<f32>(0.0), shift4(b, c, r), vec4<u32>(4u, 5u, 6u, 7u) < vec4<u32>(in_w()));
+        let w4 = vec4<u32>(in_w());
+        let lo = select(vec4<f32>(0.0), shift4(a, b, r), vec4<u32>(0u, 1u, 2u, 3u) < w4);
+        let hi = select(vec4<f32>(0.0), shift4(b, c, r), vec4<u32>(4u, 5u, 6u, 7u) < w4);
         return array<f32, 10>(0.0, lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w, 0.0);
     }
     return array<f32, 10>(xat(base, iy, ix), xat(base, iy, ix + 1), xat(base, iy, ix + 2),
