@@ -936,6 +936,68 @@ fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     packed[idx] = v;
 }
 
+// Space-to-depth lowering of a strided convolution (`tiling::s2d_shape`), `p` being the
+// original convolution's parameters (stride f both ways): the lowered input's rows and
+// columns, `out_h + ceil(kh / f) - 1` by `out_w + ceil(kw / f) - 1` rounded up to a
+// multiple of 4.
+fn s2d_dims() -> vec2<u32> {
+    let f = p.stride_h;
+    let h = p.out_h + (p.kh + f - 1u) / f - 1u;
+    let w = (p.out_w + (p.kw + f - 1u) / f - 1u + 3u) / 4u * 4u;
+    return vec2<u32>(h, w);
+}
+
+// Lays each f x f block of the input (bound as `x`) out as f * f channels (written to
+// `packed`): channel ci * f * f + py * f + px, row r, column c holds input row r f + py -
+// pad_h, column c f + px - pad_w, 0 outside the input. One thread per value written, in
+// front of the lowered convolution in the same submission.
+@compute @workgroup_size(WG_1D)
+fn space_to_depth(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let idx = gid.x + gid.y * nwg.x * WG_1D;
+    let f = p.stride_h;
+    let d = s2d_dims();
+    let plane = d.x * d.y;
+    let channels = p.in_c * f * f;
+    if (idx >= p.batch * channels * plane) { return; }
+    let c = idx % d.y;
+    let r = (idx / d.y) % d.x;
+    let ch = (idx / plane) % channels;
+    let b = idx / (plane * channels);
+    let ci = ch / (f * f);
+    let iy = i32(r * f + (ch / f) % f) - i32(p.pad_h);
+    let ix = i32(c * f + ch % f) - i32(p.pad_w);
+    var v = 0.0;
+    if (iy >= 0 && iy < i32(p.in_h) && ix >= 0 && ix < i32(p.in_w)) {
+        v = x[((b * p.in_c + ci) * p.in_h + u32(iy)) * p.in_w + u32(ix)];
+    }
+    packed[idx] = v;
+}
+
+// `pack_weights` for the lowered convolution of `space_to_depth` (`p` the original's):
+// [out_c][in_c][kh][kw] weights (bound as `x`) into [k'][out_c rounded up to
+// CONV_DIRECT_CO_PAD], k' running over the lowered channels and ceil(kh / f) x
+// ceil(kw / f) taps; lowered tap (ky', kx') of channel (ci, py, px) is the original tap
+// (ky' f + py, kx' f + px), 0 past the kernel.
+@compute @workgroup_size(WG_1D)
+fn pack_weights_s2d(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let idx = gid.x + gid.y * nwg.x * WG_1D;
+    let f = p.stride_h;
+    let kh = (p.kh + f - 1u) / f;
+    let kw = (p.kw + f - 1u) / f;
+    let cpad = (p.out_c + CONV_DIRECT_CO_PAD - 1u) / CONV_DIRECT_CO_PAD * CONV_DIRECT_CO_PAD;
+    if (idx >= p.in_c * f * f * kh * kw * cpad) { return; }
+    let k = idx / cpad;
+    let co = idx % cpad;
+    let ch = k / (kh * kw);
+    let ky = (k / kw) % kh * f + (ch / f) % f;
+    let kx = k % kw * f + ch % f;
+    var v = 0.0;
+    if (co < p.out_c && ky < p.kh && kx < p.kw) {
+        v = x[((co * p.in_c + ch / (f * f)) * p.kh + ky) * p.kw + kx];
+    }
+    packed[idx] = v;
+}
+
 // The same inputs and outputs seen as vec4s of 4 consecutive pixels (pointwise layers whose
 // planes hold a multiple of 4 pixels, so that every plane starts on a vec4).
 @group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;

@@ -346,6 +346,27 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             1,
             Shape::new(3, 19, 17),
         ),
+        // Strided convolutions of few input channels lowered to 3x3 stride-1 ones over their
+        // input's blocks as channels (space-to-depth): an 11x11 stride-4 stem, a 5x5 stride-2
+        // kernel with a residual, a 6x6 one (no tap past the kernel) from one channel.
+        (
+            "11x11 s4 stem",
+            with(conv(3, 6, 11, 4, 2, 1), Act::Relu, false),
+            2,
+            Shape::new(3, 23, 21),
+        ),
+        (
+            "5x5 s2",
+            with(conv(2, 5, 5, 2, 2, 1), Act::None, true),
+            1,
+            Shape::new(2, 9, 11),
+        ),
+        (
+            "6x6 s2 one channel",
+            with(conv(1, 9, 6, 2, 1, 1), Act::Tanh, false),
+            1,
+            Shape::new(1, 10, 13),
+        ),
         (
             "pointwise",
             with(conv(13, 21, 1, 1, 0, 1), Act::None, true),
@@ -520,6 +541,8 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
     let mut eight_col_rows: HashSet<RowAlign> = HashSet::new();
     let mut seven_col_rows: HashSet<RowAlign> = HashSet::new();
     let mut dw_rows: HashSet<(DirectSpec, RowAlign)> = HashSet::new();
+    // Whether space-to-depth plans ran unsplit and split.
+    let mut s2d_split: HashSet<bool> = HashSet::new();
     // Row alignments the depthwise kernel's 8-column tiles ran with.
     let mut dw_wide_rows: HashSet<RowAlign> = HashSet::new();
     // Whether the 8-column tiles stored rows in pairs.
@@ -566,10 +589,16 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
                     ));
                     specs.insert((true, DirectSpec::depthwise(c.kernel, c.stride)))
                 }
+                ConvKernel::SpaceToDepth(_) => s2d_split.insert(plan.k_splits > 1),
                 ConvKernel::Gemm(_) => false,
             };
         }
     }
+    assert_eq!(
+        s2d_split,
+        HashSet::from([false, true]),
+        "space-to-depth plans ran unsplit and split"
+    );
     let mut want: Vec<ConvKernel> = DirectTile::ALL.map(ConvKernel::Direct).to_vec();
     want.extend([ConvTile::WIDE, ConvTile::NARROW].map(ConvKernel::Gemm));
     want.extend([false, true].map(|wide| ConvKernel::Depthwise { wide }));
@@ -731,8 +760,42 @@ fn conv_plans_split_small_outputs_and_keep_big_layers_whole_and_fit_their_conv()
         let r = k.conv2d_planned(&forged, &grouped, &b, &b, None, None, &b);
         assert!(matches!(r, Err(Error::InvalidArg(_))), "{r:?}");
     }
+    // Space-to-depth: the 11x11 stride-4 stem lowers to a 3x3 stride-1 convolution over
+    // 48 channels (rows of 55 + 2, 57 columns rounded up to 60), and its plans are
+    // candidates; shapes that would lower to other kernels, or have more input channels,
+    // do not lower, and a forged plan for one is refused.
+    let stem = ConvShape::new(&conv(3, 64, 11, 4, 2, 1), 1, Shape::new(3, 224, 224)).unwrap();
+    let lowered = tiling::s2d_shape(&stem).unwrap();
+    assert_eq!(
+        (lowered.input, lowered.output, lowered.kernel),
+        ((48, 57, 60), (64, 55, 55), (3, 3))
+    );
+    assert_eq!((lowered.stride, lowered.padding), ((1, 1), (0, 0)));
+    let stem_plans = tiling::candidates(&stem, DeviceClass::Cpu).unwrap();
+    assert!(stem_plans
+        .iter()
+        .any(|p| matches!(p.kernel, ConvKernel::SpaceToDepth(_))));
+    for (c, input) in [
+        (conv(3, 64, 7, 2, 3, 1), Shape::new(3, 32, 32)),
+        (conv(3, 32, 3, 2, 1, 1), Shape::new(3, 32, 32)),
+        (conv(16, 8, 5, 2, 2, 1), Shape::new(16, 16, 16)),
+        (
+            strided(conv(3, 8, 5, 2, 2, 1), (2, 1)),
+            Shape::new(3, 16, 16),
+        ),
+    ] {
+        let shape = ConvShape::new(&c, 1, input).unwrap();
+        assert_eq!(tiling::s2d_shape(&shape), None, "{}", shape.key());
+        assert!(
+            tiling::plan_for(&shape, ConvKernel::SpaceToDepth(DirectTile::ALL[0]), false).is_err()
+        );
+    }
     // Kernel names round-trip (the tile cache stores them).
-    for p in tiling::candidates(&s, DeviceClass::Gpu).unwrap() {
+    for p in tiling::candidates(&s, DeviceClass::Gpu)
+        .unwrap()
+        .into_iter()
+        .chain(stem_plans)
+    {
         assert_eq!(p.kernel.to_string().parse::<ConvKernel>(), Ok(p.kernel));
     }
 }

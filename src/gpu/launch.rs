@@ -200,7 +200,7 @@ impl<'a> Builder<'a> {
                 ConvShape::new(c, s.batch as usize, input)?.key()
             )));
         }
-        let prm = ConvParams {
+        let params = |s: &ConvShape| ConvParams {
             batch: s.batch,
             in_c: s.input.0,
             in_h: s.input.1,
@@ -222,6 +222,7 @@ impl<'a> Builder<'a> {
             k_chunk: plan.k_chunk,
             _pad0: 0,
         };
+        let prm = params(&s);
         let out_len = count(
             "conv2d output",
             &[
@@ -233,7 +234,45 @@ impl<'a> Builder<'a> {
         )?;
         let dummy = self.dummy();
         let (bias, residual) = (bias.unwrap_or(&dummy), residual.unwrap_or(&dummy));
-        let ub = self.uniform(&prm);
+        let mut ub = self.uniform(&prm);
+        let mut out = Vec::new();
+        // A space-to-depth plan runs the direct kernel on the lowered convolution, over
+        // the input laid out by `space_to_depth` (which reads the original's parameters).
+        let (s, prm, x, weight) = match plan.kernel {
+            ConvKernel::SpaceToDepth(_) => {
+                let t = tiling::s2d_shape(&s).ok_or_else(|| {
+                    Error::InvalidArg(format!("conv {} has no space-to-depth form", s.key()))
+                })?;
+                let n = |v: u32| v as usize;
+                let len = count(
+                    "space-to-depth input",
+                    &[n(t.batch), n(t.input.0), n(t.input.1), n(t.input.2)],
+                )?;
+                let lowered = buffers::zeroed(self.ctx, "space-to-depth input", len as u64 * 4);
+                out.push(self.dispatch(
+                    &self.k.conv_space_to_depth,
+                    &ub,
+                    &[(1, x), (5, &lowered)],
+                    self.fold(len, shaders::WG_1D),
+                ));
+                let lowered_prm = params(&t);
+                let packed = self.pack_conv_weights(
+                    &self.k.conv_pack_weights_s2d,
+                    &prm,
+                    &lowered_prm,
+                    weight,
+                )?;
+                ub = self.uniform(&lowered_prm);
+                (t, lowered_prm, lowered, packed)
+            }
+            ConvKernel::Direct(_) => {
+                let packed =
+                    self.pack_conv_weights(&self.k.conv_pack_weights, &prm, &prm, weight)?;
+                (s, prm, x.clone(), packed)
+            }
+            _ => (s, prm, x.clone(), weight.clone()),
+        };
+        let x = &x;
         let max = self
             .ctx
             .device
@@ -250,7 +289,7 @@ impl<'a> Builder<'a> {
             ConvKernel::Depthwise { wide } => {
                 let bufs = [
                     (1, x),
-                    (2, weight),
+                    (2, &weight),
                     (3, bias),
                     (4, residual),
                     (5, y),
@@ -282,9 +321,9 @@ impl<'a> Builder<'a> {
                     (true, false) => self.k.conv_narrow.clone(),
                     (true, true) => self.k.conv_narrow_pointwise.clone(),
                 };
-                (k, weight.clone(), plan.workgroups)
+                (k, weight, plan.workgroups)
             }
-            ConvKernel::Direct(tile) => {
+            ConvKernel::Direct(tile) | ConvKernel::SpaceToDepth(tile) => {
                 let spec = tiling::direct_spec(&s);
                 let rows = tiling::direct_row_align(&s, tile);
                 let epilogue = shaders::Epilogue {
@@ -301,14 +340,16 @@ impl<'a> Builder<'a> {
                         "conv2d of {z} samples x reduction slices (at most {max})"
                     )));
                 }
-                (k, self.pack_conv_weights(&prm, weight)?, [fx, fy, z])
+                (k, weight, [fx, fy, z])
             }
         };
         // `main` and `single` of conv_direct.wgsl also read the input as vec4s (binding
         // 7); its `pointwise` entry and conv2d.wgsl do not, and a bind group lists exactly
         // the bindings of its layout.
         let vec_view = match plan.kernel {
-            ConvKernel::Direct(t) => t.entry(tiling::direct_spec(&s)) != "pointwise",
+            ConvKernel::Direct(t) | ConvKernel::SpaceToDepth(t) => {
+                t.entry(tiling::direct_spec(&s)) != "pointwise"
+            }
             _ => false,
         };
         let partial = if plan.k_splits > 1 {
@@ -328,7 +369,7 @@ impl<'a> Builder<'a> {
         if vec_view {
             bufs.push((7, x));
         }
-        let mut out = vec![self.dispatch(&pipeline, &ub, &bufs, workgroups)];
+        out.push(self.dispatch(&pipeline, &ub, &bufs, workgroups));
         if plan.k_splits > 1 {
             out.push(self.dispatch(
                 &self.k.conv_splitk_reduce,
@@ -340,15 +381,23 @@ impl<'a> Builder<'a> {
         Ok(out)
     }
 
-    /// The direct kernel's weights: `[out_c][k]` repacked to `[k][out_c rounded up to
-    /// CONV_DIRECT_CO_PAD]` by `pack_weights`, submitted now (queue order puts it before
-    /// every later submission, so no wait).
-    fn pack_conv_weights(&self, prm: &ConvParams, weight: &wgpu::Buffer) -> Result<wgpu::Buffer> {
+    /// The direct kernel's weights for the convolution `run`: `[out_c][k]` repacked to
+    /// `[k][out_c rounded up to CONV_DIRECT_CO_PAD]` by `kernel` (`pack_weights`, or
+    /// `pack_weights_s2d` for the lowered form of the convolution `prm`; else `prm` is
+    /// `run`), submitted now (queue order puts it before every later submission, so no
+    /// wait).
+    fn pack_conv_weights(
+        &self,
+        kernel: &Kernel<ConvParams>,
+        prm: &ConvParams,
+        run: &ConvParams,
+        weight: &wgpu::Buffer,
+    ) -> Result<wgpu::Buffer> {
         let pad = shaders::CONV_DIRECT_CO_PAD as usize;
-        let k = prm.in_c as usize * prm.kh as usize * prm.kw as usize;
+        let k = run.in_c as usize * run.kh as usize * run.kw as usize;
         let values = count(
             "packed conv2d weights",
-            &[k, (prm.out_c as usize).div_ceil(pad), pad],
+            &[k, (run.out_c as usize).div_ceil(pad), pad],
         )?;
         let bytes = values as u64 * 4;
         let max_binding = self.ctx.device.limits().max_storage_buffer_binding_size;
@@ -360,7 +409,7 @@ impl<'a> Builder<'a> {
         let packed = buffers::zeroed(self.ctx, "packed conv weights", bytes);
         let ub = self.uniform(prm);
         let d = self.dispatch(
-            &self.k.conv_pack_weights,
+            kernel,
             &ub,
             &[(1, weight), (5, &packed)],
             self.fold(values, shaders::WG_1D),

@@ -337,15 +337,21 @@ impl DepthwiseVariant {
 }
 
 /// A convolution kernel: the implicit GEMM of `conv2d.wgsl` with a tile shape, or the
-/// direct convolution of `conv_direct.wgsl` with its tile. Written and parsed as
-/// `gemm-<channels>x<pixels>` and `direct-r<rows>[x<columns>]-c<channels>-<ch|px>[-w<threads>]` (columns 7 or 8; else 4) (the tile cache and
-/// the profile manifest use these names).
+/// direct convolution of `conv_direct.wgsl` with its tile, alone or after a space-to-depth
+/// pass. Written and parsed as `gemm-<channels>x<pixels>`,
+/// `direct-r<rows>[x<columns>]-c<channels>-<ch|px>[-w<threads>]` (columns 7 or 8; else 4)
+/// and `s2d-direct-...` (the tile cache and the profile manifest use these names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConvKernel {
     /// Implicit GEMM through workgroup memory (any groups).
     Gemm(ConvTile),
     /// Direct convolution (groups = 1).
     Direct(DirectTile),
+    /// A strided convolution of few input channels as a stride-1 one: `conv_direct.wgsl`'s
+    /// `space_to_depth` lays each `stride x stride` block of the input out as channels, then
+    /// the direct kernel with this tile runs the smaller kernel over them
+    /// (`tiling::s2d_shape`).
+    SpaceToDepth(DirectTile),
     /// Depthwise convolution (`depthwise.wgsl`: groups = input = output channels).
     Depthwise {
         /// 8 output columns per thread instead of 4 (3x3 stride 1, see
@@ -376,6 +382,7 @@ impl std::fmt::Display for ConvKernel {
                 }
                 Ok(())
             }
+            ConvKernel::SpaceToDepth(t) => write!(f, "s2d-{}", ConvKernel::Direct(*t)),
             ConvKernel::Depthwise { wide: false } => write!(f, "depthwise"),
             ConvKernel::Depthwise { wide: true } => write!(f, "depthwise-c8"),
         }
@@ -388,8 +395,10 @@ impl std::str::FromStr for ConvKernel {
     fn from_str(s: &str) -> Result<Self, String> {
         let gemm = [ConvTile::WIDE, ConvTile::NARROW].map(ConvKernel::Gemm);
         let direct = DirectTile::ALL.map(ConvKernel::Direct);
+        let s2d = DirectTile::ALL.map(ConvKernel::SpaceToDepth);
         gemm.into_iter()
             .chain(direct)
+            .chain(s2d)
             .chain([false, true].map(|wide| ConvKernel::Depthwise { wide }))
             .find(|k| k.to_string() == s)
             .ok_or_else(|| format!("unknown convolution kernel '{s}'"))

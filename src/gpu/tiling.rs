@@ -327,6 +327,50 @@ fn direct(s: &ConvShape, tile: DirectTile, k_splits: u32) -> Result<ConvPlan> {
     })
 }
 
+/// Most input channels of a strided convolution that [`s2d_shape`] lowers to stride 1 (the
+/// stems: with more channels each loaded window already serves many products).
+const S2D_MAX_IN_CHANNELS: u32 = 4;
+
+/// The stride-1 convolution that computes `s` after `conv_direct.wgsl`'s `space_to_depth`
+/// lays each `f x f` block of its input out as `f * f` channels, `f` its stride: channel
+/// `c * f * f + py * f + px`, row `Y`, column `X` holds input row `Y f + py - pad_h`, column
+/// `X f + px - pad_w` (0 outside). Its kernel is `ceil(k / f)` taps (those past `k` are zero
+/// weights), without padding, on rows `out_h + kernel - 1` by `out_w + kernel - 1` rounded
+/// up to a multiple of 4 (vec4-aligned rows). An 11x11 stride-4 stem becomes a 3x3 stride-1
+/// convolution over 48 channels, whose loop reads each window row once for 3 kernel columns
+/// instead of 11 strided scalar loads per column: side by side on llvmpipe 1.6-1.9x faster
+/// (the lowered kernel computes 144 taps for 121). `None` unless `s` is ungrouped, of at
+/// most [`S2D_MAX_IN_CHANNELS`] input channels, with equal strides from 2, and lowers to a
+/// 3x3 kernel (the direct kernel's 3x3 stride-1 loop: other sizes would take its generic
+/// loop, no faster than `s` itself), with every tensor within the kernels' `u32` indexing.
+pub fn s2d_shape(s: &ConvShape) -> Option<ConvShape> {
+    let f = s.stride.0;
+    let k = (s.kernel.0.div_ceil(f), s.kernel.1.div_ceil(f));
+    if s.groups != 1 || s.input.0 > S2D_MAX_IN_CHANNELS || f < 2 || s.stride.1 != f || k != (3, 3) {
+        return None;
+    }
+    let (_, oh, ow) = s.output;
+    let channels = s.input.0.checked_mul(f)?.checked_mul(f)?;
+    let h = oh.checked_add(k.0 - 1)?;
+    let w = ow.checked_add(k.1 - 1)?.checked_next_multiple_of(4)?;
+    let n = |v: u32| v as usize;
+    count(
+        "space-to-depth input",
+        &[n(s.batch), n(channels), n(h), n(w)],
+    )
+    .ok()?;
+    count("space-to-depth weights", &[n(s.output.0), n(channels), 9]).ok()?;
+    Some(ConvShape {
+        batch: s.batch,
+        input: (channels, h, w),
+        output: s.output,
+        kernel: k,
+        stride: (1, 1),
+        padding: (0, 0),
+        groups: 1,
+    })
+}
+
 /// The plan of the depthwise kernel: one thread per channel and tile of
 /// [`shaders::DEPTHWISE_ROWS`] rows x 4 columns (8 if `wide`), workgroups of
 /// [`shaders::DEPTHWISE_WG`] threads (the launcher folds them over x and y).
@@ -381,6 +425,27 @@ pub fn plan_for(s: &ConvShape, kernel: ConvKernel, split: bool) -> Result<ConvPl
             let k = if split { direct_splits(s, tile) } else { 1 };
             direct(s, tile, k)
         }
+        ConvKernel::SpaceToDepth(tile) => {
+            let t = s2d_shape(s).ok_or_else(|| {
+                Error::InvalidArg(format!(
+                    "space-to-depth lowers strided convolutions of at most \
+                     {S2D_MAX_IN_CHANNELS} input channels to a 3x3 kernel, not {}",
+                    s.key()
+                ))
+            })?;
+            let k = if split { direct_splits(&t, tile) } else { 1 };
+            Ok(s2d_plan(s, tile, direct(&t, tile, k)?))
+        }
+    }
+}
+
+/// `lowered`, the direct plan with `tile` of [`s2d_shape`]`(s)`, as the plan of `s` (the
+/// same split-K and workgroups).
+fn s2d_plan(s: &ConvShape, tile: DirectTile, lowered: ConvPlan) -> ConvPlan {
+    ConvPlan {
+        shape: *s,
+        kernel: ConvKernel::SpaceToDepth(tile),
+        ..lowered
     }
 }
 
@@ -547,6 +612,14 @@ pub fn candidates(s: &ConvShape, class: DeviceClass) -> Result<Vec<ConvPlan>> {
                 if k > 1 && !small {
                     push(direct(s, tile, k)?);
                 }
+            }
+        }
+    }
+    // The lowered convolution's direct candidates (never its heuristic's GEMM).
+    if let Some(t) = s2d_shape(s) {
+        for p in candidates(&t, class)? {
+            if let ConvKernel::Direct(tile) = p.kernel {
+                push(s2d_plan(s, tile, p));
             }
         }
     }
