@@ -27,6 +27,9 @@
 // consecutive pixel tiles (for layers with one channel group). Split-K over input
 // channels writes raw partial sums that conv2d.wgsl's `splitk_reduce` finishes. Outputs of
 // a few channels take the entry point `single` instead (one channel per thread, below).
+// A strided convolution of few input channels (an 11x11 stride-4 stem) can run as a 3x3
+// stride-1 one over its input's blocks laid out as channels (`space_to_depth`, its
+// weights by `pack_weights_s2d`, below; its windows read with UNPADDED).
 
 // Threads per workgroup: CONV_DIRECT_WG, or fewer for layers of few threads, whose
 // workgroups would otherwise be too few to spread over a CPU adapter's cores.
@@ -59,6 +62,11 @@ override PAIRS: bool = false;
 // three vectors that hold it and shifted by its offset (selects), not as 9 masked scalar
 // loads (see `win_k3s1`).
 override SHIFTED: bool = false;
+// For the 3x3 stride-1 loop without padding along x on rows of a multiple of 4 (the
+// lowered convolution of `space_to_depth`): each window starts on a vec4, so it is whole
+// vector loads. Columns past the row feed only output columns past the output row (never
+// stored); past the buffer, the last vector is read instead. Excludes ALIGNED and PAIRS.
+override UNPADDED: bool = false;
 // Output columns per thread of `main`'s 3x3 stride-1 loop with one channel group: 4, or
 // 7 (a row of 5 to 7 pixels, the last stage of a 224x224 network, is one tile where tiles
 // of 4 columns would take two threads, each loading all the weights for 1 to 4 columns),
@@ -92,6 +100,12 @@ fn xat(base: u32, iy: u32, ix: i32) -> f32 {
 // The 6-value window of row `iy` of the plane at `base` from column `ix` (3 kernel columns
 // of 4 output columns at stride 1).
 fn win6(base: u32, iy: u32, ix: i32) -> array<f32, 6> {
+    if (UNPADDED) {
+        let i = (base + iy * p.in_w + u32(ix)) / 4u;
+        let a = xv[i];
+        let b = xv[min(i + 1u, arrayLength(&xv) - 1u)];
+        return array<f32, 6>(a.x, a.y, a.z, a.w, b.x, b.y);
+    }
     if (ALIGNED) {
         // ix + 1 is the tile's first column, a multiple of 4.
         let c = xv[(base + iy * p.in_w + u32(ix + 1)) / 4u];
@@ -675,6 +689,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 // multiple of 8 on rows of a multiple of 4), the middle 8 are two vector loads; the second
 // is zero past the row (the right padding of the tile's fourth column).
 fn win10(base: u32, iy: u32, ix: i32) -> array<f32, 10> {
+    if (UNPADDED) {
+        let i = (base + iy * p.in_w + u32(ix)) / 4u;
+        let last = arrayLength(&xv) - 1u;
+        let a = xv[i];
+        let b = xv[min(i + 1u, last)];
+        let c = xv[min(i + 2u, last)];
+        return array<f32, 10>(a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w, c.x, c.y);
+    }
     if (ALIGNED) {
         let i = (base + iy * p.in_w + u32(ix + 1)) / 4u;
         let a = xv[i];

@@ -359,7 +359,7 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             "5x5 s2",
             with(conv(2, 5, 5, 2, 2, 1), Act::None, true),
             1,
-            Shape::new(2, 9, 11),
+            Shape::new(2, 9, 21),
         ),
         (
             "6x6 s2 one channel",
@@ -589,7 +589,16 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
                     ));
                     specs.insert((true, DirectSpec::depthwise(c.kernel, c.stride)))
                 }
-                ConvKernel::SpaceToDepth(_) => s2d_split.insert(plan.k_splits > 1),
+                ConvKernel::SpaceToDepth(t) => {
+                    // The direct kernel runs the lowered convolution.
+                    let lowered = tiling::s2d_shape(&shape).unwrap();
+                    let rows = tiling::direct_row_align(&lowered, t);
+                    row_aligns.insert(rows);
+                    if t.cols == 8 {
+                        eight_col_rows.insert(rows);
+                    }
+                    s2d_split.insert(plan.k_splits > 1)
+                }
                 ConvKernel::Gemm(_) => false,
             };
         }
@@ -657,7 +666,11 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
         dw_wide_rows.contains(&RowAlign::Shifted),
         "depthwise 8-column tiles never read shifted rows"
     );
-    for a in [RowAlign::Vec4, RowAlign::Pairs] {
+    assert!(
+        row_aligns.contains(&RowAlign::Unpadded),
+        "no direct plan read unpadded rows"
+    );
+    for a in [RowAlign::Vec4, RowAlign::Pairs, RowAlign::Unpadded] {
         assert!(
             eight_col_rows.contains(&a),
             "direct 8-column tiles never read rows {a:?}"

@@ -240,7 +240,7 @@ impl DirectTile {
         spec: DirectSpec,
         rows: RowAlign,
         e: Epilogue,
-    ) -> [(&'static str, f64); 13] {
+    ) -> [(&'static str, f64); 14] {
         [
             ("ACT", e.act as f64),
             ("RES", e.residual as u32 as f64),
@@ -254,6 +254,7 @@ impl DirectTile {
             ("ALIGNED", (rows == RowAlign::Vec4) as u32 as f64),
             ("PAIRS", (rows == RowAlign::Pairs) as u32 as f64),
             ("SHIFTED", (rows == RowAlign::Shifted) as u32 as f64),
+            ("UNPADDED", (rows == RowAlign::Unpadded) as u32 as f64),
             ("COLS", self.cols as f64),
         ]
     }
@@ -276,6 +277,10 @@ pub enum RowAlign {
     /// one tile wide, padding 1: the direct kernel's 7-column tiles, the depthwise
     /// kernel's 8-column tiles on rows of up to 8): `SHIFTED`.
     Shifted,
+    /// Every row on a vec4 and no padding along x, so every window starts on one (the
+    /// direct kernel's 3x3 stride-1 loop, as `space_to_depth` lowers convolutions):
+    /// `UNPADDED`.
+    Unpadded,
 }
 
 /// What a direct convolution does with its sums, as pipeline constants: a CPU

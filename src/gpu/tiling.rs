@@ -647,7 +647,8 @@ fn seven_columns(s: &ConvShape) -> bool {
 
 /// Whether the direct kernel's 8-column tiles are candidates for `s`: its 3x3 stride-1
 /// loop on rows of at least 8 whose windows read vectors, a multiple of 4 wide
-/// ([`direct_aligned`]) or 2 more ([`pair_rows`], 14x14 planes), where one 10-value window
+/// ([`direct_aligned`], or [`unpadded_rows`]) or 2 more ([`pair_rows`], 14x14 planes),
+/// where one 10-value window
 /// of each input row and each weight loaded serve 8 output columns. Side by side on
 /// llvmpipe against the best 4-column tile: 1.13-1.15x on 64->64 at 32x32 and 128->128 at
 /// 16x16, 1.02-1.05x on the 3-channel stem and the decoders from 1, 2 and 4 channels.
@@ -655,7 +656,7 @@ fn eight_columns(s: &ConvShape) -> bool {
     let ow = s.output.2;
     direct_spec(s) == DirectSpec::K3s1
         && ow >= 8
-        && ((ow.is_multiple_of(4) && direct_aligned(s)) || pair_rows(s))
+        && ((ow.is_multiple_of(4) && direct_aligned(s)) || pair_rows(s) || unpadded_rows(s))
 }
 
 /// Whether every run of 4 output pixels the direct kernel's entry point for `tile` stores
@@ -748,15 +749,24 @@ pub fn direct_aligned(s: &ConvShape) -> bool {
     }
 }
 
+/// Whether the direct kernel's 3x3 stride-1 loop reads windows of `s` that start on a
+/// vec4: no padding along x, rows a multiple of 4 wide (the lowered convolutions of
+/// [`s2d_shape`]).
+fn unpadded_rows(s: &ConvShape) -> bool {
+    direct_spec(s) == DirectSpec::K3s1 && s.padding.1 == 0 && s.input.2.is_multiple_of(4)
+}
+
 /// How the input rows the direct kernel's `tile` reads for `s` align: on a vec4 where
-/// [`direct_aligned`] says so; in pairs for `main`'s 3x3 stride-1 loop with tiles of an
+/// [`direct_aligned`] says so, or for `main`'s 3x3 stride-1 loop where
+/// [`unpadded_rows`] does; in pairs for `main`'s 3x3 stride-1 loop with tiles of an
 /// even number of rows (so the tile's first window row is odd) where [`pair_rows`] says
 /// so; shifted for the 7-column tiles with padding 1; else anywhere.
 pub fn direct_row_align(s: &ConvShape, tile: DirectTile) -> RowAlign {
     if tile.cols == 7 {
         // 7-column windows read each row as shifted vectors after a left padding of 1,
-        // else every value alone (`win_k3s1`). 8-column tiles run only on aligned or
-        // paired rows (`eight_columns`), so they take `Vec4` or `Pairs` below.
+        // else every value alone (`win_k3s1`). 8-column tiles run only on aligned,
+        // unpadded or paired rows (`eight_columns`), so they take `Vec4`, `Unpadded` or
+        // `Pairs` below.
         if s.padding.1 == 1 {
             RowAlign::Shifted
         } else {
@@ -764,6 +774,8 @@ pub fn direct_row_align(s: &ConvShape, tile: DirectTile) -> RowAlign {
         }
     } else if direct_aligned(s) {
         RowAlign::Vec4
+    } else if unpadded_rows(s) && tile.entry(DirectSpec::K3s1) == "main" {
+        RowAlign::Unpadded
     } else if direct_spec(s) == DirectSpec::K3s1
         && tile.entry(DirectSpec::K3s1) == "main"
         && tile.rows.is_multiple_of(2)
