@@ -16,7 +16,9 @@
 // are one vec4; the padding channels are zero and never stored.
 //
 // SPEC specialises the loop for the kernel's shape: DIRECT_WIN3 (3 wide, stride 1 along x)
-// reads one 6-value window per input row for the 3 kernel columns of 4 output columns;
+// reads one 6-value window per input row for the 3 kernel columns of 4 output columns,
+// DIRECT_WIN4 (4 wide, stride 1, no padding along x, rows of a multiple of 4) a 7-value
+// one, two vector loads, for 4;
 // DIRECT_K3S1 (3x3, stride 1) also reads each of the ROWS + 2 input rows once, for the up
 // to 3 output rows it feeds, with the 9 weights of an input channel in registers;
 // DIRECT_K3S2 (3x3, stride 2) reads each of the 2 ROWS + 1 input rows once as a 9-value
@@ -72,6 +74,7 @@ override UNPADDED: bool = false;
 // of 4 columns would take two threads, each loading all the weights for 1 to 4 columns),
 // or 8 (rows of a multiple of 4: each weight loaded serves twice the pixels, and one
 // 10-value window of each input row, two vector loads and two values, serves them).
+// The 4-wide loop (DIRECT_WIN4) takes 4 or 8.
 // Columns 4-7 accumulate in the second channel group's variables (the `b`s): separate
 // ones made every pipeline of this file twice as slow to compile on llvmpipe.
 override COLS: u32 = 4u;
@@ -241,6 +244,18 @@ fn acc_cols4(b0: ptr<function, vec4<f32>>, b1: ptr<function, vec4<f32>>,
         acc_win3(b0, b1, b2, b3, vec4<f32>(v[4], v[5], v[6], v[7]), vec2<f32>(v[8], v[9]),
                  w0, w1, w2);
     }
+}
+
+// The 4 kernel columns of a window row: window lo, hi (its first 3 values), weights
+// w0..w3.
+fn acc_win4(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
+            a2: ptr<function, vec4<f32>>, a3: ptr<function, vec4<f32>>,
+            lo: vec4<f32>, hi: vec4<f32>, w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>,
+            w3: vec4<f32>) {
+    acc4(a0, a1, a2, a3, lo, w0);
+    acc4(a0, a1, a2, a3, vec4<f32>(lo.yzw, hi.x), w1);
+    acc4(a0, a1, a2, a3, vec4<f32>(lo.zw, hi.xy), w2);
+    acc4(a0, a1, a2, a3, vec4<f32>(lo.w, hi.xyz), w3);
 }
 
 // The 3 kernel columns of a window row: window v0..v5, weights w0..w2.
@@ -570,7 +585,77 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             let ok2 = ROWS > 2u && iy0 + 2 * dy >= 0 && iy0 + 2 * dy < i32(p.in_h);
             let ok3 = ROWS > 3u && iy0 + 3 * dy >= 0 && iy0 + 3 * dy < i32(p.in_h);
             let krow = (ci * p.kh + ky) * p.kw;
-            if (SPEC == DIRECT_WIN3) {
+            if (SPEC == DIRECT_WIN4) {
+                // Rows a multiple of 4 wide, no padding along x: the window of 4 output
+                // columns from ox0 is the vector there and the next (past the buffer, the
+                // last: columns past the row feed only output columns past it); with 8
+                // columns (COLS) the next one too, columns 4-7 in the b accumulators.
+                let w0 = wt[krow * wstride + wc];
+                let w1 = wt[(krow + 1u) * wstride + wc];
+                let w2 = wt[(krow + 2u) * wstride + wc];
+                let w3 = wt[(krow + 3u) * wstride + wc];
+                var v0 = vec4<f32>(0.0);
+                var v1 = vec4<f32>(0.0);
+                var v2 = vec4<f32>(0.0);
+                var v3 = vec4<f32>(0.0);
+                if (CG > 1u) {
+                    v0 = wt[krow * wstride + wc + 1u];
+                    v1 = wt[(krow + 1u) * wstride + wc + 1u];
+                    v2 = wt[(krow + 2u) * wstride + wc + 1u];
+                    v3 = wt[(krow + 3u) * wstride + wc + 1u];
+                }
+                let last = arrayLength(&xv) - 1u;
+                let q = (base + ox0) / 4u;
+                let rw = p.in_w / 4u;
+                if (ok0) {
+                    let i = q + u32(iy0) * rw;
+                    let lo = xv[i];
+                    let hi = xv[min(i + 1u, last)];
+                    acc_win4(&a00, &a01, &a02, &a03, lo, hi, w0, w1, w2, w3);
+                    if (COLS == 8u) {
+                        let c = xv[min(i + 2u, last)];
+                        acc_win4(&b00, &b01, &b02, &b03, hi, c, w0, w1, w2, w3);
+                    } else if (CG > 1u) {
+                        acc_win4(&b00, &b01, &b02, &b03, lo, hi, v0, v1, v2, v3);
+                    }
+                }
+                if (ok1) {
+                    let i = q + u32(iy0 + dy) * rw;
+                    let lo = xv[i];
+                    let hi = xv[min(i + 1u, last)];
+                    acc_win4(&a10, &a11, &a12, &a13, lo, hi, w0, w1, w2, w3);
+                    if (COLS == 8u) {
+                        let c = xv[min(i + 2u, last)];
+                        acc_win4(&b10, &b11, &b12, &b13, hi, c, w0, w1, w2, w3);
+                    } else if (CG > 1u) {
+                        acc_win4(&b10, &b11, &b12, &b13, lo, hi, v0, v1, v2, v3);
+                    }
+                }
+                if (ok2) {
+                    let i = q + u32(iy0 + 2 * dy) * rw;
+                    let lo = xv[i];
+                    let hi = xv[min(i + 1u, last)];
+                    acc_win4(&a20, &a21, &a22, &a23, lo, hi, w0, w1, w2, w3);
+                    if (COLS == 8u) {
+                        let c = xv[min(i + 2u, last)];
+                        acc_win4(&b20, &b21, &b22, &b23, hi, c, w0, w1, w2, w3);
+                    } else if (CG > 1u) {
+                        acc_win4(&b20, &b21, &b22, &b23, lo, hi, v0, v1, v2, v3);
+                    }
+                }
+                if (ok3) {
+                    let i = q + u32(iy0 + 3 * dy) * rw;
+                    let lo = xv[i];
+                    let hi = xv[min(i + 1u, last)];
+                    acc_win4(&a30, &a31, &a32, &a33, lo, hi, w0, w1, w2, w3);
+                    if (COLS == 8u) {
+                        let c = xv[min(i + 2u, last)];
+                        acc_win4(&b30, &b31, &b32, &b33, hi, c, w0, w1, w2, w3);
+                    } else if (CG > 1u) {
+                        acc_win4(&b30, &b31, &b32, &b33, lo, hi, v0, v1, v2, v3);
+                    }
+                }
+            } else if (SPEC == DIRECT_WIN3) {
                 let w0 = wt[krow * wstride + wc];
                 let w1 = wt[(krow + 1u) * wstride + wc];
                 let w2 = wt[(krow + 2u) * wstride + wc];

@@ -543,6 +543,8 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
     let mut dw_rows: HashSet<(DirectSpec, RowAlign)> = HashSet::new();
     // Whether space-to-depth plans ran unsplit and split.
     let mut s2d_split: HashSet<bool> = HashSet::new();
+    // The lowered loops that ran with 8-column tiles.
+    let mut s2d_eight_col_specs: HashSet<DirectSpec> = HashSet::new();
     // Row alignments the depthwise kernel's 8-column tiles ran with.
     let mut dw_wide_rows: HashSet<RowAlign> = HashSet::new();
     // Whether the 8-column tiles stored rows in pairs.
@@ -594,8 +596,10 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
                     let lowered = tiling::s2d_shape(&shape).unwrap();
                     let rows = tiling::direct_row_align(&lowered, t);
                     row_aligns.insert(rows);
+                    specs.insert((false, direct_spec(&lowered)));
                     if t.cols == 8 {
                         eight_col_rows.insert(rows);
+                        s2d_eight_col_specs.insert(direct_spec(&lowered));
                     }
                     s2d_split.insert(plan.k_splits > 1)
                 }
@@ -607,6 +611,11 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
         s2d_split,
         HashSet::from([false, true]),
         "space-to-depth plans ran unsplit and split"
+    );
+    assert_eq!(
+        s2d_eight_col_specs,
+        HashSet::from([DirectSpec::K3s1, DirectSpec::Win4]),
+        "8-column tiles ran both lowered loops"
     );
     let mut want: Vec<ConvKernel> = DirectTile::ALL.map(ConvKernel::Direct).to_vec();
     want.extend([ConvTile::WIDE, ConvTile::NARROW].map(ConvKernel::Gemm));
@@ -638,6 +647,7 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
     let direct = [
         DirectSpec::Generic,
         DirectSpec::Win3,
+        DirectSpec::Win4,
         DirectSpec::K3s1,
         DirectSpec::K3s2,
         DirectSpec::P1s2,
@@ -788,9 +798,15 @@ fn conv_plans_split_small_outputs_and_keep_big_layers_whole_and_fit_their_conv()
     assert!(stem_plans
         .iter()
         .any(|p| matches!(p.kernel, ConvKernel::SpaceToDepth(_))));
+    let resnet_stem = ConvShape::new(&conv(3, 64, 7, 2, 3, 1), 1, Shape::new(3, 224, 224)).unwrap();
+    let lowered = tiling::s2d_shape(&resnet_stem).unwrap();
+    assert_eq!(
+        (lowered.input, lowered.kernel, tiling::direct_spec(&lowered)),
+        ((12, 115, 116), (4, 4), DirectSpec::Win4)
+    );
     for (c, input) in [
-        (conv(3, 64, 7, 2, 3, 1), Shape::new(3, 32, 32)),
         (conv(3, 32, 3, 2, 1, 1), Shape::new(3, 32, 32)),
+        (conv(3, 8, 9, 2, 4, 1), Shape::new(3, 32, 32)),
         (conv(16, 8, 5, 2, 2, 1), Shape::new(16, 16, 16)),
         (
             strided(conv(3, 8, 5, 2, 2, 1), (2, 1)),

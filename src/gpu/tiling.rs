@@ -286,7 +286,7 @@ fn direct(s: &ConvShape, tile: DirectTile, k_splits: u32) -> Result<ConvPlan> {
         return Err(Error::InvalidArg(format!(
             "the direct tile {} ({} columns) runs only with one channel group, in the 3x3 \
              stride-1 loop on rows of 5 to 7 (7 columns) or of a multiple of 4 from 8 with \
-             aligned windows (8 columns), not {}",
+             aligned windows (8 columns, also the 4-wide loop), not {}",
             ConvKernel::Direct(tile),
             tile.cols,
             s.key()
@@ -338,15 +338,21 @@ const S2D_MAX_IN_CHANNELS: u32 = 4;
 /// weights), without padding, on rows `out_h + kernel - 1` by `out_w + kernel - 1` rounded
 /// up to a multiple of 4 (vec4-aligned rows). An 11x11 stride-4 stem becomes a 3x3 stride-1
 /// convolution over 48 channels, whose loop reads each window row once for 3 kernel columns
-/// instead of 11 strided scalar loads per column: side by side on llvmpipe 1.6-1.9x faster
-/// (the lowered kernel computes 144 taps for 121). `None` unless `s` is ungrouped, of at
-/// most [`S2D_MAX_IN_CHANNELS`] input channels, with equal strides from 2, and lowers to a
-/// 3x3 kernel (the direct kernel's 3x3 stride-1 loop: other sizes would take its generic
-/// loop, no faster than `s` itself), with every tensor within the kernels' `u32` indexing.
+/// instead of 11 strided scalar loads per column (the lowered kernel computes 144 taps for
+/// 121); a 7x7 stride-2 stem a 4x4 one over 12 channels (`DirectSpec::Win4`, 64 taps for
+/// 49). `None` unless `s` is ungrouped, of at most [`S2D_MAX_IN_CHANNELS`] input channels,
+/// with equal strides from 2, and lowers to a 3x3 or 4x4 kernel (loops whose windows are
+/// vector loads: other sizes would take the generic loop, no faster than `s` itself), with
+/// every tensor within the kernels' `u32` indexing.
 pub fn s2d_shape(s: &ConvShape) -> Option<ConvShape> {
     let f = s.stride.0;
     let k = (s.kernel.0.div_ceil(f), s.kernel.1.div_ceil(f));
-    if s.groups != 1 || s.input.0 > S2D_MAX_IN_CHANNELS || f < 2 || s.stride.1 != f || k != (3, 3) {
+    if s.groups != 1
+        || s.input.0 > S2D_MAX_IN_CHANNELS
+        || f < 2
+        || s.stride.1 != f
+        || !(k == (3, 3) || k == (4, 4))
+    {
         return None;
     }
     let (_, oh, ow) = s.output;
@@ -359,7 +365,11 @@ pub fn s2d_shape(s: &ConvShape) -> Option<ConvShape> {
         &[n(s.batch), n(channels), n(h), n(w)],
     )
     .ok()?;
-    count("space-to-depth weights", &[n(s.output.0), n(channels), 9]).ok()?;
+    count(
+        "space-to-depth weights",
+        &[n(s.output.0), n(channels), n(k.0 * k.1)],
+    )
+    .ok()?;
     Some(ConvShape {
         batch: s.batch,
         input: (channels, h, w),
@@ -429,7 +439,7 @@ pub fn plan_for(s: &ConvShape, kernel: ConvKernel, split: bool) -> Result<ConvPl
             let t = s2d_shape(s).ok_or_else(|| {
                 Error::InvalidArg(format!(
                     "space-to-depth lowers strided convolutions of at most \
-                     {S2D_MAX_IN_CHANNELS} input channels to a 3x3 kernel, not {}",
+                     {S2D_MAX_IN_CHANNELS} input channels to a 3x3 or 4x4 kernel, not {}",
                     s.key()
                 ))
             })?;
@@ -648,15 +658,20 @@ fn seven_columns(s: &ConvShape) -> bool {
 /// Whether the direct kernel's 8-column tiles are candidates for `s`: its 3x3 stride-1
 /// loop on rows of at least 8 whose windows read vectors, a multiple of 4 wide
 /// ([`direct_aligned`], or [`unpadded_rows`]) or 2 more ([`pair_rows`], 14x14 planes),
-/// where one 10-value window
-/// of each input row and each weight loaded serve 8 output columns. Side by side on
+/// where one 10-value window of each input row and each weight loaded serve 8 output
+/// columns; or its 4-wide loop (`Win4`, three vector loads for 8 columns). Side by side on
 /// llvmpipe against the best 4-column tile: 1.13-1.15x on 64->64 at 32x32 and 128->128 at
 /// 16x16, 1.02-1.05x on the 3-channel stem and the decoders from 1, 2 and 4 channels.
 fn eight_columns(s: &ConvShape) -> bool {
     let ow = s.output.2;
-    direct_spec(s) == DirectSpec::K3s1
-        && ow >= 8
-        && ((ow.is_multiple_of(4) && direct_aligned(s)) || pair_rows(s) || unpadded_rows(s))
+    ow >= 8
+        && match direct_spec(s) {
+            DirectSpec::K3s1 => {
+                (ow.is_multiple_of(4) && direct_aligned(s)) || pair_rows(s) || unpadded_rows(s)
+            }
+            DirectSpec::Win4 => true,
+            _ => false,
+        }
 }
 
 /// Whether every run of 4 output pixels the direct kernel's entry point for `tile` stores
