@@ -17,8 +17,8 @@
 //
 // SPEC specialises the loop for the kernel's shape: DIRECT_WIN3 (3 wide, stride 1 along x)
 // reads one 6-value window per input row for the 3 kernel columns of 4 output columns,
-// DIRECT_WIN4 (4 wide, stride 1, no padding along x, rows of a multiple of 4) a 7-value
-// one, two vector loads, for 4;
+// DIRECT_WIN4 (4x4, stride 1, no padding along x, rows of a multiple of 4) reads each of
+// the ROWS + 3 input rows once as two vector loads for 4 columns (three for 8);
 // DIRECT_K3S1 (3x3, stride 1) also reads each of the ROWS + 2 input rows once, for the up
 // to 3 output rows it feeds, with the 9 weights of an input channel in registers;
 // DIRECT_K3S2 (3x3, stride 2) reads each of the 2 ROWS + 1 input rows once as a 9-value
@@ -283,6 +283,25 @@ fn acc_k3row(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
     if (COLS > 4u) { acc_cols4(b0, b1, b2, b3, v, w0, w1, w2); }
 }
 
+// One window row of the 4x4 loop (lo, hi; c its columns 8-11, for 8 columns) times one
+// kernel row into an output row: the a's take columns 0-3 of the first channel group
+// (weights w0..w3); the b's the second group (weights u0..u3, CG = 2) or, with COLS 8,
+// columns 4-7 of the first.
+fn acc_k4row(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
+             a2: ptr<function, vec4<f32>>, a3: ptr<function, vec4<f32>>,
+             b0: ptr<function, vec4<f32>>, b1: ptr<function, vec4<f32>>,
+             b2: ptr<function, vec4<f32>>, b3: ptr<function, vec4<f32>>,
+             lo: vec4<f32>, hi: vec4<f32>, c: vec4<f32>,
+             w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>, w3: vec4<f32>,
+             u0: vec4<f32>, u1: vec4<f32>, u2: vec4<f32>, u3: vec4<f32>) {
+    acc_win4(a0, a1, a2, a3, lo, hi, w0, w1, w2, w3);
+    if (COLS == 8u) {
+        acc_win4(b0, b1, b2, b3, hi, c, w0, w1, w2, w3);
+    } else if (CG > 1u) {
+        acc_win4(b0, b1, b2, b3, lo, hi, u0, u1, u2, u3);
+    }
+}
+
 // The bias of the 4 channels from `co0`, which the accumulators take before `put` (once
 // per thread, not once per pixel); 0 without bias or under split-K, whose reduction adds
 // it.
@@ -397,8 +416,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             // (up to 3) output rows it contributes to, with all 9 weights in registers.
             let k0 = ci * 9u * wstride + wc;
             let w00 = wt[k0]; let w01 = wt[k0 + wstride]; let w02 = wt[k0 + 2u * wstride];
-            let w10 = wt[k0 + 3u * wstride]; let w11 = wt[k0 + 4u * wstride]; let w12 = wt[k0 + 5u * wstride];
-            let w20 = wt[k0 + 6u * wstride]; let w21 = wt[k0 + 7u * wstride]; let w22 = wt[k0 + 8u * wstride];
+            let w10 = wt[k0 + 3u * wstride]; let w11 = wt[k0 + 4u * wstride];
+            let w12 = wt[k0 + 5u * wstride];
+            let w20 = wt[k0 + 6u * wstride]; let w21 = wt[k0 + 7u * wstride];
+            let w22 = wt[k0 + 8u * wstride];
             var v00 = vec4<f32>(0.0); var v01 = vec4<f32>(0.0); var v02 = vec4<f32>(0.0);
             var v10 = vec4<f32>(0.0); var v11 = vec4<f32>(0.0); var v12 = vec4<f32>(0.0);
             var v20 = vec4<f32>(0.0); var v21 = vec4<f32>(0.0); var v22 = vec4<f32>(0.0);
@@ -472,13 +493,160 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             }
             continue;
         }
+        if (SPEC == DIRECT_WIN4) {
+            // 4x4, stride 1, no padding along x, rows of a multiple of 4 (the 7x7 stride-2
+            // stem lowered by space-to-depth): each of the ROWS + 3 input rows is read once
+            // as the vector at the tile's first column and the next (and the one after, for
+            // 8 columns; past the buffer, the last: columns past the row feed only output
+            // columns past it) and serves the up to 4 output rows it feeds, with the 16
+            // weights of an input channel in registers.
+            let k0 = ci * 16u * wstride + wc;
+            let w00 = wt[k0 + 0u * wstride]; let w01 = wt[k0 + 1u * wstride];
+            let w02 = wt[k0 + 2u * wstride]; let w03 = wt[k0 + 3u * wstride];
+            let w10 = wt[k0 + 4u * wstride]; let w11 = wt[k0 + 5u * wstride];
+            let w12 = wt[k0 + 6u * wstride]; let w13 = wt[k0 + 7u * wstride];
+            let w20 = wt[k0 + 8u * wstride]; let w21 = wt[k0 + 9u * wstride];
+            let w22 = wt[k0 + 10u * wstride]; let w23 = wt[k0 + 11u * wstride];
+            let w30 = wt[k0 + 12u * wstride]; let w31 = wt[k0 + 13u * wstride];
+            let w32 = wt[k0 + 14u * wstride]; let w33 = wt[k0 + 15u * wstride];
+            var g00 = vec4<f32>(0.0); var g01 = vec4<f32>(0.0);
+            var g02 = vec4<f32>(0.0); var g03 = vec4<f32>(0.0);
+            var g10 = vec4<f32>(0.0); var g11 = vec4<f32>(0.0);
+            var g12 = vec4<f32>(0.0); var g13 = vec4<f32>(0.0);
+            var g20 = vec4<f32>(0.0); var g21 = vec4<f32>(0.0);
+            var g22 = vec4<f32>(0.0); var g23 = vec4<f32>(0.0);
+            var g30 = vec4<f32>(0.0); var g31 = vec4<f32>(0.0);
+            var g32 = vec4<f32>(0.0); var g33 = vec4<f32>(0.0);
+            if (CG > 1u) {
+                g00 = wt[k0 + 0u * wstride + 1u]; g01 = wt[k0 + 1u * wstride + 1u];
+                g02 = wt[k0 + 2u * wstride + 1u]; g03 = wt[k0 + 3u * wstride + 1u];
+                g10 = wt[k0 + 4u * wstride + 1u]; g11 = wt[k0 + 5u * wstride + 1u];
+                g12 = wt[k0 + 6u * wstride + 1u]; g13 = wt[k0 + 7u * wstride + 1u];
+                g20 = wt[k0 + 8u * wstride + 1u]; g21 = wt[k0 + 9u * wstride + 1u];
+                g22 = wt[k0 + 10u * wstride + 1u]; g23 = wt[k0 + 11u * wstride + 1u];
+                g30 = wt[k0 + 12u * wstride + 1u]; g31 = wt[k0 + 13u * wstride + 1u];
+                g32 = wt[k0 + 14u * wstride + 1u]; g33 = wt[k0 + 15u * wstride + 1u];
+            }
+            let last = arrayLength(&xv) - 1u;
+            let q = (base + ox0) / 4u;
+            let rw = p.in_w / 4u;
+            let iy0 = i32(oy0) - i32(p.pad_h);
+            if (iy0 + 0 >= 0 && iy0 + 0 < i32(p.in_h)) {
+                let i = q + u32(iy0 + 0) * rw;
+                let lo = xv[i];
+                let hi = xv[min(i + 1u, last)];
+                var c = vec4<f32>(0.0);
+                if (COLS == 8u) { c = xv[min(i + 2u, last)]; }
+                acc_k4row(&a00, &a01, &a02, &a03, &b00, &b01, &b02, &b03, lo, hi, c,
+                          w00, w01, w02, w03, g00, g01, g02, g03);
+            }
+            if (iy0 + 1 >= 0 && iy0 + 1 < i32(p.in_h)) {
+                let i = q + u32(iy0 + 1) * rw;
+                let lo = xv[i];
+                let hi = xv[min(i + 1u, last)];
+                var c = vec4<f32>(0.0);
+                if (COLS == 8u) { c = xv[min(i + 2u, last)]; }
+                if (ROWS > 1u) {
+                    acc_k4row(&a10, &a11, &a12, &a13, &b10, &b11, &b12, &b13, lo, hi, c,
+                              w00, w01, w02, w03, g00, g01, g02, g03);
+                }
+                acc_k4row(&a00, &a01, &a02, &a03, &b00, &b01, &b02, &b03, lo, hi, c,
+                          w10, w11, w12, w13, g10, g11, g12, g13);
+            }
+            if (iy0 + 2 >= 0 && iy0 + 2 < i32(p.in_h)) {
+                let i = q + u32(iy0 + 2) * rw;
+                let lo = xv[i];
+                let hi = xv[min(i + 1u, last)];
+                var c = vec4<f32>(0.0);
+                if (COLS == 8u) { c = xv[min(i + 2u, last)]; }
+                if (ROWS > 2u) {
+                    acc_k4row(&a20, &a21, &a22, &a23, &b20, &b21, &b22, &b23, lo, hi, c,
+                              w00, w01, w02, w03, g00, g01, g02, g03);
+                }
+                if (ROWS > 1u) {
+                    acc_k4row(&a10, &a11, &a12, &a13, &b10, &b11, &b12, &b13, lo, hi, c,
+                              w10, w11, w12, w13, g10, g11, g12, g13);
+                }
+                acc_k4row(&a00, &a01, &a02, &a03, &b00, &b01, &b02, &b03, lo, hi, c,
+                          w20, w21, w22, w23, g20, g21, g22, g23);
+            }
+            if (iy0 + 3 >= 0 && iy0 + 3 < i32(p.in_h)) {
+                let i = q + u32(iy0 + 3) * rw;
+                let lo = xv[i];
+                let hi = xv[min(i + 1u, last)];
+                var c = vec4<f32>(0.0);
+                if (COLS == 8u) { c = xv[min(i + 2u, last)]; }
+                if (ROWS > 3u) {
+                    acc_k4row(&a30, &a31, &a32, &a33, &b30, &b31, &b32, &b33, lo, hi, c,
+                              w00, w01, w02, w03, g00, g01, g02, g03);
+                }
+                if (ROWS > 2u) {
+                    acc_k4row(&a20, &a21, &a22, &a23, &b20, &b21, &b22, &b23, lo, hi, c,
+                              w10, w11, w12, w13, g10, g11, g12, g13);
+                }
+                if (ROWS > 1u) {
+                    acc_k4row(&a10, &a11, &a12, &a13, &b10, &b11, &b12, &b13, lo, hi, c,
+                              w20, w21, w22, w23, g20, g21, g22, g23);
+                }
+                acc_k4row(&a00, &a01, &a02, &a03, &b00, &b01, &b02, &b03, lo, hi, c,
+                          w30, w31, w32, w33, g30, g31, g32, g33);
+            }
+            if (ROWS + 3u > 4u && iy0 + 4 >= 0 && iy0 + 4 < i32(p.in_h)) {
+                let i = q + u32(iy0 + 4) * rw;
+                let lo = xv[i];
+                let hi = xv[min(i + 1u, last)];
+                var c = vec4<f32>(0.0);
+                if (COLS == 8u) { c = xv[min(i + 2u, last)]; }
+                if (ROWS > 3u) {
+                    acc_k4row(&a30, &a31, &a32, &a33, &b30, &b31, &b32, &b33, lo, hi, c,
+                              w10, w11, w12, w13, g10, g11, g12, g13);
+                }
+                if (ROWS > 2u) {
+                    acc_k4row(&a20, &a21, &a22, &a23, &b20, &b21, &b22, &b23, lo, hi, c,
+                              w20, w21, w22, w23, g20, g21, g22, g23);
+                }
+                if (ROWS > 1u) {
+                    acc_k4row(&a10, &a11, &a12, &a13, &b10, &b11, &b12, &b13, lo, hi, c,
+                              w30, w31, w32, w33, g30, g31, g32, g33);
+                }
+            }
+            if (ROWS + 3u > 5u && iy0 + 5 >= 0 && iy0 + 5 < i32(p.in_h)) {
+                let i = q + u32(iy0 + 5) * rw;
+                let lo = xv[i];
+                let hi = xv[min(i + 1u, last)];
+                var c = vec4<f32>(0.0);
+                if (COLS == 8u) { c = xv[min(i + 2u, last)]; }
+                if (ROWS > 3u) {
+                    acc_k4row(&a30, &a31, &a32, &a33, &b30, &b31, &b32, &b33, lo, hi, c,
+                              w20, w21, w22, w23, g20, g21, g22, g23);
+                }
+                if (ROWS > 2u) {
+                    acc_k4row(&a20, &a21, &a22, &a23, &b20, &b21, &b22, &b23, lo, hi, c,
+                              w30, w31, w32, w33, g30, g31, g32, g33);
+                }
+            }
+            if (ROWS + 3u > 6u && iy0 + 6 >= 0 && iy0 + 6 < i32(p.in_h)) {
+                let i = q + u32(iy0 + 6) * rw;
+                let lo = xv[i];
+                let hi = xv[min(i + 1u, last)];
+                var c = vec4<f32>(0.0);
+                if (COLS == 8u) { c = xv[min(i + 2u, last)]; }
+                if (ROWS > 3u) {
+                    acc_k4row(&a30, &a31, &a32, &a33, &b30, &b31, &b32, &b33, lo, hi, c,
+                              w30, w31, w32, w33, g30, g31, g32, g33);
+                }
+            }
+            continue;
+        }
         if (SPEC == DIRECT_K3S2) {
             // 3x3, stride 2: each of the 2 ROWS + 1 input rows is read once (a 9-value
             // window) and serves the output rows it feeds, all 9 weights in registers.
             let k0 = ci * 9u * wstride + wc;
             let w00 = wt[k0]; let w01 = wt[k0 + wstride]; let w02 = wt[k0 + 2u * wstride];
-            let w10 = wt[k0 + 3u * wstride]; let w11 = wt[k0 + 4u * wstride]; let w12 = wt[k0 + 5u * wstride];
-            let w20 = wt[k0 + 6u * wstride]; let w21 = wt[k0 + 7u * wstride]; let w22 = wt[k0 + 8u * wstride];
+            let w10 = wt[k0 + 3u * wstride]; let w11 = wt[k0 + 4u * wstride];
+            let w12 = wt[k0 + 5u * wstride];
+            let w20 = wt[k0 + 6u * wstride]; let w21 = wt[k0 + 7u * wstride];
+            let w22 = wt[k0 + 8u * wstride];
             var v00 = vec4<f32>(0.0); var v01 = vec4<f32>(0.0); var v02 = vec4<f32>(0.0);
             var v10 = vec4<f32>(0.0); var v11 = vec4<f32>(0.0); var v12 = vec4<f32>(0.0);
             var v20 = vec4<f32>(0.0); var v21 = vec4<f32>(0.0); var v22 = vec4<f32>(0.0);
@@ -585,77 +753,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             let ok2 = ROWS > 2u && iy0 + 2 * dy >= 0 && iy0 + 2 * dy < i32(p.in_h);
             let ok3 = ROWS > 3u && iy0 + 3 * dy >= 0 && iy0 + 3 * dy < i32(p.in_h);
             let krow = (ci * p.kh + ky) * p.kw;
-            if (SPEC == DIRECT_WIN4) {
-                // Rows a multiple of 4 wide, no padding along x: the window of 4 output
-                // columns from ox0 is the vector there and the next (past the buffer, the
-                // last: columns past the row feed only output columns past it); with 8
-                // columns (COLS) the next one too, columns 4-7 in the b accumulators.
-                let w0 = wt[krow * wstride + wc];
-                let w1 = wt[(krow + 1u) * wstride + wc];
-                let w2 = wt[(krow + 2u) * wstride + wc];
-                let w3 = wt[(krow + 3u) * wstride + wc];
-                var v0 = vec4<f32>(0.0);
-                var v1 = vec4<f32>(0.0);
-                var v2 = vec4<f32>(0.0);
-                var v3 = vec4<f32>(0.0);
-                if (CG > 1u) {
-                    v0 = wt[krow * wstride + wc + 1u];
-                    v1 = wt[(krow + 1u) * wstride + wc + 1u];
-                    v2 = wt[(krow + 2u) * wstride + wc + 1u];
-                    v3 = wt[(krow + 3u) * wstride + wc + 1u];
-                }
-                let last = arrayLength(&xv) - 1u;
-                let q = (base + ox0) / 4u;
-                let rw = p.in_w / 4u;
-                if (ok0) {
-                    let i = q + u32(iy0) * rw;
-                    let lo = xv[i];
-                    let hi = xv[min(i + 1u, last)];
-                    acc_win4(&a00, &a01, &a02, &a03, lo, hi, w0, w1, w2, w3);
-                    if (COLS == 8u) {
-                        let c = xv[min(i + 2u, last)];
-                        acc_win4(&b00, &b01, &b02, &b03, hi, c, w0, w1, w2, w3);
-                    } else if (CG > 1u) {
-                        acc_win4(&b00, &b01, &b02, &b03, lo, hi, v0, v1, v2, v3);
-                    }
-                }
-                if (ok1) {
-                    let i = q + u32(iy0 + dy) * rw;
-                    let lo = xv[i];
-                    let hi = xv[min(i + 1u, last)];
-                    acc_win4(&a10, &a11, &a12, &a13, lo, hi, w0, w1, w2, w3);
-                    if (COLS == 8u) {
-                        let c = xv[min(i + 2u, last)];
-                        acc_win4(&b10, &b11, &b12, &b13, hi, c, w0, w1, w2, w3);
-                    } else if (CG > 1u) {
-                        acc_win4(&b10, &b11, &b12, &b13, lo, hi, v0, v1, v2, v3);
-                    }
-                }
-                if (ok2) {
-                    let i = q + u32(iy0 + 2 * dy) * rw;
-                    let lo = xv[i];
-                    let hi = xv[min(i + 1u, last)];
-                    acc_win4(&a20, &a21, &a22, &a23, lo, hi, w0, w1, w2, w3);
-                    if (COLS == 8u) {
-                        let c = xv[min(i + 2u, last)];
-                        acc_win4(&b20, &b21, &b22, &b23, hi, c, w0, w1, w2, w3);
-                    } else if (CG > 1u) {
-                        acc_win4(&b20, &b21, &b22, &b23, lo, hi, v0, v1, v2, v3);
-                    }
-                }
-                if (ok3) {
-                    let i = q + u32(iy0 + 3 * dy) * rw;
-                    let lo = xv[i];
-                    let hi = xv[min(i + 1u, last)];
-                    acc_win4(&a30, &a31, &a32, &a33, lo, hi, w0, w1, w2, w3);
-                    if (COLS == 8u) {
-                        let c = xv[min(i + 2u, last)];
-                        acc_win4(&b30, &b31, &b32, &b33, hi, c, w0, w1, w2, w3);
-                    } else if (CG > 1u) {
-                        acc_win4(&b30, &b31, &b32, &b33, lo, hi, v0, v1, v2, v3);
-                    }
-                }
-            } else if (SPEC == DIRECT_WIN3) {
+            if (SPEC == DIRECT_WIN3) {
                 let w0 = wt[krow * wstride + wc];
                 let w1 = wt[(krow + 1u) * wstride + wc];
                 let w2 = wt[(krow + 2u) * wstride + wc];

@@ -628,9 +628,10 @@ mode_codes! {
         /// pointwise loop over flat output pixels (tiles of up to 16 channels), each run
         /// of 4 the even values of two vector loads.
         Ps2 = DIRECT_PS2,
-        /// Kernel 4 wide, stride 1 and no padding along x, rows a multiple of 4 wide (the
-        /// 7x7 stride-2 stem lowered by space-to-depth): one window of two vector loads
-        /// serves the 4 kernel columns of 4 output columns.
+        /// 4x4, stride 1, no padding along x, rows a multiple of 4 wide (the 7x7 stride-2
+        /// stem lowered by space-to-depth): each input row read once, two vector loads for
+        /// the 4 kernel columns of 4 output columns (three for 8), for the up to 4 output
+        /// rows it feeds.
         Win4 = DIRECT_WIN4,
     }
 }
@@ -658,7 +659,7 @@ impl DirectSpec {
             ((3, 3), (2, 2), _) => DirectSpec::K3s2,
             ((1, 1), (2, 2), (0, 0)) => DirectSpec::P1s2,
             ((_, 3), (_, 1), _) => DirectSpec::Win3,
-            ((_, 4), (_, 1), (_, 0)) if in_w.is_multiple_of(4) => DirectSpec::Win4,
+            ((4, 4), (1, 1), (_, 0)) if in_w.is_multiple_of(4) => DirectSpec::Win4,
             _ => DirectSpec::Generic,
         }
     }
