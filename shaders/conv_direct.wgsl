@@ -283,23 +283,32 @@ fn acc_k3row(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
     if (COLS > 4u) { acc_cols4(b0, b1, b2, b3, v, w0, w1, w2); }
 }
 
-// One window row of the 4x4 loop (lo, hi; c its columns 8-11, for 8 columns) times one
-// kernel row into an output row: the a's take columns 0-3 of the first channel group
-// (weights w0..w3); the b's the second group (weights u0..u3, CG = 2) or, with COLS 8,
-// columns 4-7 of the first.
+// One window row of the 4x4 loop (`win4_row`) times one kernel row into an output row: the
+// a's take columns 0-3 of the first channel group (weights w0..w3); the b's the second
+// group (weights u0..u3, CG = 2) or, with COLS 8, columns 4-7 of the first.
 fn acc_k4row(a0: ptr<function, vec4<f32>>, a1: ptr<function, vec4<f32>>,
              a2: ptr<function, vec4<f32>>, a3: ptr<function, vec4<f32>>,
              b0: ptr<function, vec4<f32>>, b1: ptr<function, vec4<f32>>,
              b2: ptr<function, vec4<f32>>, b3: ptr<function, vec4<f32>>,
-             lo: vec4<f32>, hi: vec4<f32>, c: vec4<f32>,
+             v: array<vec4<f32>, 3>,
              w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>, w3: vec4<f32>,
              u0: vec4<f32>, u1: vec4<f32>, u2: vec4<f32>, u3: vec4<f32>) {
-    acc_win4(a0, a1, a2, a3, lo, hi, w0, w1, w2, w3);
+    acc_win4(a0, a1, a2, a3, v[0], v[1], w0, w1, w2, w3);
     if (COLS == 8u) {
-        acc_win4(b0, b1, b2, b3, hi, c, w0, w1, w2, w3);
+        acc_win4(b0, b1, b2, b3, v[1], v[2], w0, w1, w2, w3);
     } else if (CG > 1u) {
-        acc_win4(b0, b1, b2, b3, lo, hi, u0, u1, u2, u3);
+        acc_win4(b0, b1, b2, b3, v[0], v[1], u0, u1, u2, u3);
     }
+}
+
+// The window row of the 4x4 loop from vector `i` (the tile's first column): that vector,
+// the next and, for 8 columns, the one after (else zeros); past the buffer, the last
+// (columns past the row feed only output columns past it).
+fn win4_row(i: u32) -> array<vec4<f32>, 3> {
+    let last = arrayLength(&xv) - 1u;
+    var c = vec4<f32>(0.0);
+    if (COLS == 8u) { c = xv[min(i + 2u, last)]; }
+    return array<vec4<f32>, 3>(xv[i], xv[min(i + 1u, last)], c);
 }
 
 // The bias of the 4 channels from `co0`, which the accumulators take before `put` (once
@@ -527,112 +536,83 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
                 g30 = wt[k0 + 12u * wstride + 1u]; g31 = wt[k0 + 13u * wstride + 1u];
                 g32 = wt[k0 + 14u * wstride + 1u]; g33 = wt[k0 + 15u * wstride + 1u];
             }
-            let last = arrayLength(&xv) - 1u;
             let q = (base + ox0) / 4u;
             let rw = p.in_w / 4u;
             let iy0 = i32(oy0) - i32(p.pad_h);
             if (iy0 + 0 >= 0 && iy0 + 0 < i32(p.in_h)) {
-                let i = q + u32(iy0 + 0) * rw;
-                let lo = xv[i];
-                let hi = xv[min(i + 1u, last)];
-                var c = vec4<f32>(0.0);
-                if (COLS == 8u) { c = xv[min(i + 2u, last)]; }
-                acc_k4row(&a00, &a01, &a02, &a03, &b00, &b01, &b02, &b03, lo, hi, c,
+                let v = win4_row(q + u32(iy0 + 0) * rw);
+                acc_k4row(&a00, &a01, &a02, &a03, &b00, &b01, &b02, &b03, v,
                           w00, w01, w02, w03, g00, g01, g02, g03);
             }
             if (iy0 + 1 >= 0 && iy0 + 1 < i32(p.in_h)) {
-                let i = q + u32(iy0 + 1) * rw;
-                let lo = xv[i];
-                let hi = xv[min(i + 1u, last)];
-                var c = vec4<f32>(0.0);
-                if (COLS == 8u) { c = xv[min(i + 2u, last)]; }
+                let v = win4_row(q + u32(iy0 + 1) * rw);
                 if (ROWS > 1u) {
-                    acc_k4row(&a10, &a11, &a12, &a13, &b10, &b11, &b12, &b13, lo, hi, c,
+                    acc_k4row(&a10, &a11, &a12, &a13, &b10, &b11, &b12, &b13, v,
                               w00, w01, w02, w03, g00, g01, g02, g03);
                 }
-                acc_k4row(&a00, &a01, &a02, &a03, &b00, &b01, &b02, &b03, lo, hi, c,
+                acc_k4row(&a00, &a01, &a02, &a03, &b00, &b01, &b02, &b03, v,
                           w10, w11, w12, w13, g10, g11, g12, g13);
             }
             if (iy0 + 2 >= 0 && iy0 + 2 < i32(p.in_h)) {
-                let i = q + u32(iy0 + 2) * rw;
-                let lo = xv[i];
-                let hi = xv[min(i + 1u, last)];
-                var c = vec4<f32>(0.0);
-                if (COLS == 8u) { c = xv[min(i + 2u, last)]; }
+                let v = win4_row(q + u32(iy0 + 2) * rw);
                 if (ROWS > 2u) {
-                    acc_k4row(&a20, &a21, &a22, &a23, &b20, &b21, &b22, &b23, lo, hi, c,
+                    acc_k4row(&a20, &a21, &a22, &a23, &b20, &b21, &b22, &b23, v,
                               w00, w01, w02, w03, g00, g01, g02, g03);
                 }
                 if (ROWS > 1u) {
-                    acc_k4row(&a10, &a11, &a12, &a13, &b10, &b11, &b12, &b13, lo, hi, c,
+                    acc_k4row(&a10, &a11, &a12, &a13, &b10, &b11, &b12, &b13, v,
                               w10, w11, w12, w13, g10, g11, g12, g13);
                 }
-                acc_k4row(&a00, &a01, &a02, &a03, &b00, &b01, &b02, &b03, lo, hi, c,
+                acc_k4row(&a00, &a01, &a02, &a03, &b00, &b01, &b02, &b03, v,
                           w20, w21, w22, w23, g20, g21, g22, g23);
             }
             if (iy0 + 3 >= 0 && iy0 + 3 < i32(p.in_h)) {
-                let i = q + u32(iy0 + 3) * rw;
-                let lo = xv[i];
-                let hi = xv[min(i + 1u, last)];
-                var c = vec4<f32>(0.0);
-                if (COLS == 8u) { c = xv[min(i + 2u, last)]; }
+                let v = win4_row(q + u32(iy0 + 3) * rw);
                 if (ROWS > 3u) {
-                    acc_k4row(&a30, &a31, &a32, &a33, &b30, &b31, &b32, &b33, lo, hi, c,
+                    acc_k4row(&a30, &a31, &a32, &a33, &b30, &b31, &b32, &b33, v,
                               w00, w01, w02, w03, g00, g01, g02, g03);
                 }
                 if (ROWS > 2u) {
-                    acc_k4row(&a20, &a21, &a22, &a23, &b20, &b21, &b22, &b23, lo, hi, c,
+                    acc_k4row(&a20, &a21, &a22, &a23, &b20, &b21, &b22, &b23, v,
                               w10, w11, w12, w13, g10, g11, g12, g13);
                 }
                 if (ROWS > 1u) {
-                    acc_k4row(&a10, &a11, &a12, &a13, &b10, &b11, &b12, &b13, lo, hi, c,
+                    acc_k4row(&a10, &a11, &a12, &a13, &b10, &b11, &b12, &b13, v,
                               w20, w21, w22, w23, g20, g21, g22, g23);
                 }
-                acc_k4row(&a00, &a01, &a02, &a03, &b00, &b01, &b02, &b03, lo, hi, c,
+                acc_k4row(&a00, &a01, &a02, &a03, &b00, &b01, &b02, &b03, v,
                           w30, w31, w32, w33, g30, g31, g32, g33);
             }
             if (ROWS + 3u > 4u && iy0 + 4 >= 0 && iy0 + 4 < i32(p.in_h)) {
-                let i = q + u32(iy0 + 4) * rw;
-                let lo = xv[i];
-                let hi = xv[min(i + 1u, last)];
-                var c = vec4<f32>(0.0);
-                if (COLS == 8u) { c = xv[min(i + 2u, last)]; }
+                let v = win4_row(q + u32(iy0 + 4) * rw);
                 if (ROWS > 3u) {
-                    acc_k4row(&a30, &a31, &a32, &a33, &b30, &b31, &b32, &b33, lo, hi, c,
+                    acc_k4row(&a30, &a31, &a32, &a33, &b30, &b31, &b32, &b33, v,
                               w10, w11, w12, w13, g10, g11, g12, g13);
                 }
                 if (ROWS > 2u) {
-                    acc_k4row(&a20, &a21, &a22, &a23, &b20, &b21, &b22, &b23, lo, hi, c,
+                    acc_k4row(&a20, &a21, &a22, &a23, &b20, &b21, &b22, &b23, v,
                               w20, w21, w22, w23, g20, g21, g22, g23);
                 }
                 if (ROWS > 1u) {
-                    acc_k4row(&a10, &a11, &a12, &a13, &b10, &b11, &b12, &b13, lo, hi, c,
+                    acc_k4row(&a10, &a11, &a12, &a13, &b10, &b11, &b12, &b13, v,
                               w30, w31, w32, w33, g30, g31, g32, g33);
                 }
             }
             if (ROWS + 3u > 5u && iy0 + 5 >= 0 && iy0 + 5 < i32(p.in_h)) {
-                let i = q + u32(iy0 + 5) * rw;
-                let lo = xv[i];
-                let hi = xv[min(i + 1u, last)];
-                var c = vec4<f32>(0.0);
-                if (COLS == 8u) { c = xv[min(i + 2u, last)]; }
+                let v = win4_row(q + u32(iy0 + 5) * rw);
                 if (ROWS > 3u) {
-                    acc_k4row(&a30, &a31, &a32, &a33, &b30, &b31, &b32, &b33, lo, hi, c,
+                    acc_k4row(&a30, &a31, &a32, &a33, &b30, &b31, &b32, &b33, v,
                               w20, w21, w22, w23, g20, g21, g22, g23);
                 }
                 if (ROWS > 2u) {
-                    acc_k4row(&a20, &a21, &a22, &a23, &b20, &b21, &b22, &b23, lo, hi, c,
+                    acc_k4row(&a20, &a21, &a22, &a23, &b20, &b21, &b22, &b23, v,
                               w30, w31, w32, w33, g30, g31, g32, g33);
                 }
             }
             if (ROWS + 3u > 6u && iy0 + 6 >= 0 && iy0 + 6 < i32(p.in_h)) {
-                let i = q + u32(iy0 + 6) * rw;
-                let lo = xv[i];
-                let hi = xv[min(i + 1u, last)];
-                var c = vec4<f32>(0.0);
-                if (COLS == 8u) { c = xv[min(i + 2u, last)]; }
+                let v = win4_row(q + u32(iy0 + 6) * rw);
                 if (ROWS > 3u) {
-                    acc_k4row(&a30, &a31, &a32, &a33, &b30, &b31, &b32, &b33, lo, hi, c,
+                    acc_k4row(&a30, &a31, &a32, &a33, &b30, &b31, &b32, &b33, v,
                               w30, w31, w32, w33, g30, g31, g32, g33);
                 }
             }
