@@ -798,12 +798,22 @@ fn conv_plans_split_small_outputs_and_keep_big_layers_whole_and_fit_their_conv()
     assert!(stem_plans
         .iter()
         .any(|p| matches!(p.kernel, ConvKernel::SpaceToDepth(_))));
+    // Without measuring, a CPU adapter lowers the stems; a GPU keeps its own plan.
+    assert!(matches!(stem_plans[0].kernel, ConvKernel::SpaceToDepth(_)));
+    let gpu_first = tiling::heuristic(&stem, DeviceClass::Gpu).unwrap();
+    assert!(!matches!(gpu_first.kernel, ConvKernel::SpaceToDepth(_)));
     let resnet_stem = ConvShape::new(&conv(3, 64, 7, 2, 3, 1), 1, Shape::new(3, 224, 224)).unwrap();
     let lowered = tiling::s2d_shape(&resnet_stem).unwrap();
     assert_eq!(
         (lowered.input, lowered.kernel, tiling::direct_spec(&lowered)),
         ((12, 115, 116), (4, 4), DirectSpec::Win4)
     );
+    assert!(matches!(
+        tiling::heuristic(&resnet_stem, DeviceClass::Cpu)
+            .unwrap()
+            .kernel,
+        ConvKernel::SpaceToDepth(_)
+    ));
     for (c, input) in [
         (conv(3, 32, 3, 2, 1, 1), Shape::new(3, 32, 32)),
         (conv(3, 8, 9, 2, 4, 1), Shape::new(3, 32, 32)),
