@@ -16,6 +16,9 @@ pub fn run() -> Result<()> {
             "[{i}] {} ({}, {}, driver {} {})",
             a.name, a.backend, a.device_type, a.driver, a.driver_info
         );
+        if !a.host_cpu.is_empty() {
+            println!("    host CPU: {}", a.host_cpu);
+        }
         println!(
             "    timestamps: pass={} inside-passes={} inside-encoders={}  f16={}  subgroups={} (sizes {}..{})",
             a.timestamps,

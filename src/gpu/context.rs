@@ -58,6 +58,10 @@ pub struct AdapterSummary {
     /// Which limits the device was opened with (the limits above): `adapter` (its own) or
     /// `webgpu` (WebGPU's guaranteed ones, `SPLITBENCH_LIMITS=webgpu`).
     pub limits: String,
+    /// For a CPU adapter, the host CPU that runs it (`model name` of `/proc/cpuinfo`):
+    /// lavapipe reports the same adapter on every x86 machine, but its speed and fastest
+    /// tiles are the CPU's. Empty for GPUs and where the model is unknown.
+    pub host_cpu: String,
 }
 
 /// The environment variable choosing the device limits requested: `adapter` (default: the
@@ -87,14 +91,26 @@ impl AdapterSummary {
             max_compute_invocations_per_workgroup: l.max_compute_invocations_per_workgroup,
             max_compute_workgroups_per_dimension: l.max_compute_workgroups_per_dimension,
             limits: "adapter".into(),
+            host_cpu: if info.device_type == wgpu::DeviceType::Cpu {
+                host_cpu_model().unwrap_or_default()
+            } else {
+                String::new()
+            },
         }
     }
 
     /// The key tile choices are cached under: what can change which tile is fastest
-    /// (adapter, backend, driver and its version, wgpu, the kernels' source).
+    /// (adapter, backend, driver and its version, wgpu, the kernels' source, and for a CPU
+    /// adapter the host CPU, whose speed lavapipe's is: the kernel table ran 1.9-3.6x
+    /// slower per shape, unevenly, on an Intel Xeon than on an AMD EPYC).
     pub fn device_key(&self) -> String {
+        let cpu = if self.host_cpu.is_empty() {
+            String::new()
+        } else {
+            format!(" | cpu {}", self.host_cpu)
+        };
         format!(
-            "{} | {} | {} | {} | wgpu {} | kernels {:016x}",
+            "{} | {} | {} | {} | wgpu {} | kernels {:016x}{cpu}",
             self.name,
             self.backend,
             self.driver,
@@ -122,6 +138,21 @@ impl AdapterSummary {
             out
         }
     }
+}
+
+/// The host CPU's model name (the first `model name` of `/proc/cpuinfo`), where known.
+fn host_cpu_model() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    cpu_model_of(&info)
+}
+
+/// The first `model name` value of a `/proc/cpuinfo` text (whitespace collapsed).
+pub(crate) fn cpu_model_of(cpuinfo: &str) -> Option<String> {
+    cpuinfo.lines().find_map(|l| {
+        let (key, value) = l.split_once(':')?;
+        let model = value.split_whitespace().collect::<Vec<_>>().join(" ");
+        (key.trim() == "model name" && !model.is_empty()).then_some(model)
+    })
 }
 
 /// An open GPU device.
@@ -322,5 +353,36 @@ impl GpuContext {
     /// What this device's tile choices came from and cost so far.
     pub fn tile_summary(&self) -> TuneSummary {
         self.tiles().summary()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_adapters_are_keyed_by_their_host_cpu() {
+        let info = "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R)   Processor @ 2.60GHz\nflags\t\t: fpu\n\nprocessor\t: 1\nmodel name\t: other\n";
+        assert_eq!(
+            cpu_model_of(info).as_deref(),
+            Some("Intel(R) Xeon(R) Processor @ 2.60GHz")
+        );
+        assert_eq!(cpu_model_of("processor\t: 0\nmodel name\t:\n"), None);
+        assert_eq!(cpu_model_of(""), None);
+        let gpu = AdapterSummary {
+            name: "llvmpipe (LLVM 15.0.6, 256 bits)".into(),
+            ..Default::default()
+        };
+        let amd = AdapterSummary {
+            host_cpu: "AMD EPYC 9B14".into(),
+            ..gpu.clone()
+        };
+        let intel = AdapterSummary {
+            host_cpu: "Intel(R) Xeon(R) Processor @ 2.60GHz".into(),
+            ..gpu.clone()
+        };
+        assert!(amd.device_key().ends_with("| cpu AMD EPYC 9B14"));
+        assert_ne!(amd.device_key(), intel.device_key());
+        assert!(!gpu.device_key().contains("cpu"));
     }
 }

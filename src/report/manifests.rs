@@ -67,9 +67,14 @@ impl RunInfo {
     /// The warning every output of a CPU adapter carries: its times are CPU times.
     pub fn cpu_note(adapter: &AdapterSummary) -> Option<String> {
         (adapter.device_type == "Cpu").then(|| {
+            let host = if adapter.host_cpu.is_empty() {
+                String::new()
+            } else {
+                format!(" (here on {})", adapter.host_cpu)
+            };
             format!(
-                "{} is a CPU implementation of the GPU API: its times are CPU times, for \
-                 correctness and CI, not GPU performance",
+                "{}{host} is a CPU implementation of the GPU API: its times are CPU times, \
+                 for correctness and CI, not GPU performance",
                 adapter.name
             )
         })
