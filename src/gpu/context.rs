@@ -101,7 +101,7 @@ impl AdapterSummary {
 
     /// The key tile choices are cached under: what can change which tile is fastest
     /// (adapter, backend, driver and its version, wgpu, the kernels' source, and for a CPU
-    /// adapter the host CPU, whose speed lavapipe's is: the kernel table ran 1.9-3.6x
+    /// adapter the host CPU, whose speed lavapipe's is: the kernel table ran 1.5-2.5x
     /// slower per shape, unevenly, on an Intel Xeon than on an AMD EPYC).
     pub fn device_key(&self) -> String {
         let cpu = if self.host_cpu.is_empty() {
