@@ -147,7 +147,7 @@ fn host_cpu_model() -> Option<String> {
 }
 
 /// The first `model name` value of a `/proc/cpuinfo` text (whitespace collapsed).
-pub(crate) fn cpu_model_of(cpuinfo: &str) -> Option<String> {
+fn cpu_model_of(cpuinfo: &str) -> Option<String> {
     cpuinfo.lines().find_map(|l| {
         let (key, value) = l.split_once(':')?;
         let model = value.split_whitespace().collect::<Vec<_>>().join(" ");
