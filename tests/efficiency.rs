@@ -7,7 +7,9 @@
 mod common;
 
 use common::gpu;
-use splitbench::study::efficiency::{cases, measure_efficiency, EfficiencyOptions, TARGET_PCT};
+use splitbench::study::efficiency::{
+    cases, drift_warnings, measure_efficiency, EfficiencyOptions, TARGET_PCT,
+};
 
 #[test]
 fn the_table_covers_the_studys_critical_shapes() {
@@ -100,6 +102,18 @@ fn rows_follow_the_roofline_conventions() {
         .collect();
     let max = convs.iter().map(|r| r.gflops).fold(0.0, f64::max);
     assert!((m.table_max_conv_gflops - max).abs() < 1e-9, "{m:?}");
+    // The copy is the higher of its two runs; a drift between two measurements of a bar
+    // is reported in the manifest and the text.
+    assert_eq!(m.copy_gbps, m.copy_gbps_runs[0].max(m.copy_gbps_runs[1]));
+    assert_eq!(
+        m.drift,
+        drift_warnings(
+            m.table_max_conv_gflops,
+            m.best_conv_gflops,
+            m.copy_gbps_runs
+        )
+    );
+    assert_eq!(t.text().contains("warning:"), !m.drift.is_empty());
     assert!(convs.iter().any(|r| r.shape == m.best_conv_shape), "{m:?}");
     for r in &t.rows {
         let want = 100.0 * r.gflops / m.best_conv_gflops;

@@ -84,6 +84,9 @@ pub struct KernelEfficiencyManifest {
     pub copy_bytes: u64,
     /// Copy bandwidth (bytes read + written per second), GB/s.
     pub copy_gbps: f64,
+    /// The copy bandwidth measured before and after the shapes, GB/s (`copy_gbps` is the
+    /// higher).
+    pub copy_gbps_runs: [f64; 2],
     /// The best ungrouped convolution's rate, GFLOP/s: the fastest of the table's fastest
     /// few convs, timed again after the table (the bar every row is measured against).
     pub best_conv_gflops: f64,
@@ -103,6 +106,10 @@ pub struct KernelEfficiencyManifest {
     pub shapes_meeting_target: usize,
     /// Shapes below the target whose roofline time is under the dispatch floor.
     pub shapes_floor_bound: usize,
+    /// Why the run's bars cannot be trusted (the machine's speed changed between two
+    /// measurements of one of them, see `study::efficiency::drift_warnings`); empty when
+    /// it held.
+    pub drift: Vec<String>,
     /// How the tiles were chosen.
     pub autotune: TuneSummary,
 }

@@ -31,6 +31,10 @@ use std::path::{Path, PathBuf};
 pub const TARGET_PCT: f64 = 50.0;
 /// The table's fastest ungrouped convs timed again for the best conv rate.
 pub const BEST_RETIMED: usize = 3;
+/// How much a run's two measurements of one figure may differ (the higher over the lower)
+/// before the table says that the machine's speed changed during the run: ea73bfc's calm
+/// table had its fastest conv row at 1.05x the re-timed rate, a busy machine's run 1.8x.
+pub const DRIFT_LIMIT: f64 = 1.25;
 /// The models of the study, every shape of which the table covers.
 pub const STUDY_MODELS: [&str; 2] = ["resnet18-cifar", "mobilenet_v2"];
 
@@ -225,6 +229,43 @@ fn copy_ms(ctx: &GpuContext, n: usize, warmup: usize, reps: usize) -> Result<f64
     Ok(stats[0].median_ms)
 }
 
+/// Why a run's bars cannot be trusted, one line each; empty when the machine held its
+/// speed. Every row is a percentage of the best conv rate and the copy bandwidth, each
+/// measured twice: the table's fastest conv row against the same convs timed again after
+/// the table, the copy before and after it. A machine slowed by other work during one of
+/// them lowers that bar, and every row's percentage rises with it.
+pub fn drift_warnings(table_max_gflops: f64, best_gflops: f64, copy_gbps: [f64; 2]) -> Vec<String> {
+    let mut out = Vec::new();
+    // Either way: a bar timed slower than the rows flatters them, a faster one wrongs them.
+    let (lo, hi) = (
+        table_max_gflops.min(best_gflops),
+        table_max_gflops.max(best_gflops),
+    );
+    if lo > 0.0 && hi > DRIFT_LIMIT * lo {
+        out.push(format!(
+            "the best convs timed again ran at {:.0}% of the table's fastest row ({:.2} against \
+             {:.2} GFLOP/s)",
+            100.0 * best_gflops / table_max_gflops,
+            best_gflops,
+            table_max_gflops
+        ));
+    }
+    let (lo, hi) = (
+        copy_gbps[0].min(copy_gbps[1]),
+        copy_gbps[0].max(copy_gbps[1]),
+    );
+    if lo > 0.0 && hi > DRIFT_LIMIT * lo {
+        out.push(format!(
+            "the copy bandwidth measured before and after the shapes differs {:.2}x ({:.2} and \
+             {:.2} GB/s)",
+            hi / lo,
+            copy_gbps[0],
+            copy_gbps[1]
+        ));
+    }
+    out
+}
+
 /// The measured table: its rows and manifest.
 #[derive(Clone, Debug)]
 pub struct EfficiencyTable {
@@ -348,12 +389,11 @@ pub fn measure_efficiency(
     // The copy again after the shapes: the higher of the two is the device's bandwidth
     // (a busy machine lowers one of them, never raises it).
     progress.stage("copy bandwidth", None);
-    let copy_gbps = copy_gbps.max(copy_bandwidth(
-        ctx,
-        o.copy_bytes,
-        o.warmup.max(1),
-        o.reps.max(3),
-    )?);
+    let copy_runs = [
+        copy_gbps,
+        copy_bandwidth(ctx, o.copy_bytes, o.warmup.max(1), o.reps.max(3))?,
+    ];
+    let copy_gbps = copy_runs[0].max(copy_runs[1]);
     let floor_ms = floor_ms.min(dispatch_floor_ms(ctx, o.warmup.max(1), o.reps.max(3))?);
     let gflops = |m: &Measured| m.flops as f64 / (m.stats.median_ms * 1e6);
     // The best conv rate, the bar of every row, is timed again: the highest of the table's
@@ -372,6 +412,7 @@ pub fn measure_efficiency(
     let best = again.iter().max_by(|a, b| gflops(a).total_cmp(&gflops(b)));
     let best_gflops = best.map_or(0.0, gflops);
     let best_shape = best.map_or(String::new(), |m| m.case.shape_name(o.batch));
+    let drift = drift_warnings(table_max_gflops, best_gflops, copy_runs);
     let pct = |a: f64, b: f64| if b > 0.0 { 100.0 * a / b } else { 0.0 };
     let rows: Vec<KernelEfficiencyRow> = measured
         .iter()
@@ -439,6 +480,7 @@ pub fn measure_efficiency(
             .into(),
         copy_bytes: o.copy_bytes,
         copy_gbps,
+        copy_gbps_runs: copy_runs,
         best_conv_gflops: best_gflops,
         best_conv_shape: best_shape,
         table_max_conv_gflops: table_max_gflops,
@@ -447,6 +489,7 @@ pub fn measure_efficiency(
         shapes: rows.len(),
         shapes_meeting_target: meeting,
         shapes_floor_bound: floor_bound,
+        drift,
         autotune: ctx.tile_summary(),
     };
     Ok(EfficiencyTable { rows, manifest })
@@ -518,6 +561,41 @@ impl EfficiencyTable {
             m.target_pct_of_roofline,
             m.shapes_floor_bound
         );
+        if !m.drift.is_empty() {
+            out += &format!(
+                "warning: this machine's speed changed during the run ({}): the percentages \
+                 are against a bar measured at another speed than the rows; rerun on a quiet \
+                 machine\n",
+                m.drift.join("; ")
+            );
+        }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_steady_run_has_no_drift_warning() {
+        // ea73bfc's calm table: fastest row 53.8, timed again 51.1 GFLOP/s.
+        assert!(drift_warnings(53.83, 51.08, [8.2, 8.6]).is_empty());
+        // Nothing measured (a table without convs): nothing to compare.
+        assert!(drift_warnings(0.0, 0.0, [0.0, 0.0]).is_empty());
+    }
+
+    #[test]
+    fn a_slowed_bar_or_copy_is_reported() {
+        let w = drift_warnings(28.61, 15.85, [5.7, 5.8]);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("55%") && w[0].contains("15.85"), "{w:?}");
+        let w = drift_warnings(20.0, 19.0, [3.0, 6.0]);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("2.00x"), "{w:?}");
+        assert_eq!(drift_warnings(28.61, 15.85, [6.0, 3.0]).len(), 2);
+        // A bar timed faster than the table's rows is reported too.
+        let w = drift_warnings(15.0, 30.0, [5.0, 5.0]);
+        assert!(w.len() == 1 && w[0].contains("200%"), "{w:?}");
     }
 }
