@@ -235,13 +235,11 @@ fn copy_ms(ctx: &GpuContext, n: usize, warmup: usize, reps: usize) -> Result<f64
 /// the table, the copy before and after it. A machine slowed by other work during one of
 /// them lowers that bar, and every row's percentage rises with it.
 pub fn drift_warnings(table_max_gflops: f64, best_gflops: f64, copy_gbps: [f64; 2]) -> Vec<String> {
+    // The higher of two measurements over the lower; none where one is missing (0).
+    let spread = |a: f64, b: f64| (a.min(b) > 0.0).then(|| a.max(b) / a.min(b));
     let mut out = Vec::new();
     // Either way: a bar timed slower than the rows flatters them, a faster one wrongs them.
-    let (lo, hi) = (
-        table_max_gflops.min(best_gflops),
-        table_max_gflops.max(best_gflops),
-    );
-    if lo > 0.0 && hi > DRIFT_LIMIT * lo {
+    if spread(table_max_gflops, best_gflops).is_some_and(|r| r > DRIFT_LIMIT) {
         out.push(format!(
             "the best convs timed again ran at {:.0}% of the table's fastest row ({:.2} against \
              {:.2} GFLOP/s)",
@@ -250,17 +248,11 @@ pub fn drift_warnings(table_max_gflops: f64, best_gflops: f64, copy_gbps: [f64; 
             table_max_gflops
         ));
     }
-    let (lo, hi) = (
-        copy_gbps[0].min(copy_gbps[1]),
-        copy_gbps[0].max(copy_gbps[1]),
-    );
-    if lo > 0.0 && hi > DRIFT_LIMIT * lo {
+    if let Some(r) = spread(copy_gbps[0], copy_gbps[1]).filter(|&r| r > DRIFT_LIMIT) {
         out.push(format!(
-            "the copy bandwidth measured before and after the shapes differs {:.2}x ({:.2} and \
+            "the copy bandwidth measured before and after the shapes differs {r:.2}x ({:.2} and \
              {:.2} GB/s)",
-            hi / lo,
-            copy_gbps[0],
-            copy_gbps[1]
+            copy_gbps[0], copy_gbps[1]
         ));
     }
     out
