@@ -264,6 +264,36 @@ pub(super) fn fit<DB: DrawingBackend>(
     "…".into()
 }
 
+/// `text` on one line, or on two broken at a space (before a parenthesis where one fits:
+/// a study's name stays whole, its edge model goes below) when one is too narrow; a second
+/// line still too wide is shortened with an ellipsis.
+fn wrap<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    style: &TextStyle,
+    max_px: u32,
+) -> Vec<String> {
+    let width = |s: &str| area.estimate_text_size(s, style).map(|d| d.0).unwrap_or(0);
+    if width(text) <= max_px {
+        return vec![text.to_string()];
+    }
+    let fits = |i: &usize| width(&text[..*i]) <= max_px;
+    let spaces: Vec<usize> = text.match_indices(' ').map(|(i, _)| i).collect();
+    let before_paren = spaces
+        .iter()
+        .filter(|&&i| text[i + 1..].starts_with('('))
+        .copied()
+        .filter(fits)
+        .last();
+    match before_paren.or_else(|| spaces.iter().copied().filter(fits).last()) {
+        Some(i) => vec![
+            text[..i].to_string(),
+            fit(area, &text[i + 1..], style, max_px),
+        ],
+        None => vec![fit(area, text, style, max_px)],
+    }
+}
+
 /// `text` shortened from the left with an ellipsis to fit `max_px` (for paths, whose end
 /// says the most).
 pub(super) fn fit_tail<DB: DrawingBackend>(
@@ -316,7 +346,9 @@ pub(super) fn titled<DB: DrawingBackend>(
     let lines: Vec<String> = if width + 40 <= w || study.is_empty() {
         vec![one]
     } else {
-        vec![fit(root, study, &st, w - 40), fit(root, what, &st, w - 40)]
+        let mut lines = wrap(root, study, &st, w - 40);
+        lines.push(fit(root, what, &st, w - 40));
+        lines
     };
     let line_h = (size::TITLE * 1.15) as i32;
     let mut y = 12;
@@ -478,6 +510,25 @@ mod tests {
             [(1.0, 0.5), (2.0, 0.5), (2.0, 0.7), (4.0, 0.7), (4.0, 0.9)]
         );
         assert!(staircase(&[]).is_empty());
+    }
+
+    #[test]
+    fn long_titles_wrap_before_a_parenthesis() {
+        assert!(register_font());
+        let mut svg = String::new();
+        let root = SVGBackend::with_string(&mut svg, (1200, 750)).into_drawing_area();
+        let st = font(size::TITLE);
+        let study = "mobilenet_v2 3x224x224 on llvmpipe (LLVM 15.0.6, 256 bits) \
+                     (edge: device times / 10 (default --edge-speedup))";
+        assert_eq!(wrap(&root, "resnet18-cifar", &st, 1160), ["resnet18-cifar"]);
+        let lines = wrap(&root, study, &st, 1160);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines.join(" "), study, "nothing is cut: {lines:?}");
+        assert!(lines[1].starts_with('('), "{lines:?}");
+        // Too wide for two lines: the second is shortened, the first stays whole.
+        let lines = wrap(&root, study, &st, 500);
+        assert!(lines[1].ends_with('…'), "{lines:?}");
+        assert!(study.starts_with(&lines[0]), "{lines:?}");
     }
 
     #[test]
