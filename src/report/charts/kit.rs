@@ -281,11 +281,10 @@ fn wrap<DB: DrawingBackend>(
     let spaces: Vec<usize> = text.match_indices(' ').map(|(i, _)| i).collect();
     let before_paren = spaces
         .iter()
-        .filter(|&&i| text[i + 1..].starts_with('('))
         .copied()
-        .filter(fits)
-        .last();
-    match before_paren.or_else(|| spaces.iter().copied().filter(fits).last()) {
+        .rev()
+        .find(|&i| text[i + 1..].starts_with('(') && fits(&i));
+    match before_paren.or_else(|| spaces.iter().copied().rev().find(fits)) {
         Some(i) => vec![
             text[..i].to_string(),
             fit(area, &text[i + 1..], style, max_px),
