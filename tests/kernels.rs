@@ -202,6 +202,24 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
             1,
             Shape::new(1, 6, 5),
         ),
+        // The narrow-input kernel (3x3 s1, rows of a multiple of 4, few channels): without
+        // bias on an odd number of rows, batch 2; rows of one 4-pixel run; with residual
+        // in "encoder 6->2 aligned" and "3x3 s1 aligned" below.
+        (
+            "narrow-in 1->16 no bias",
+            Conv2d {
+                act: Act::Elu,
+                ..conv(1, 16, 3, 1, 1, 1)
+            },
+            2,
+            Shape::new(1, 7, 8),
+        ),
+        (
+            "narrow-in 3->24 4 wide",
+            with(conv(3, 24, 3, 1, 1, 1), Act::Relu6, false),
+            1,
+            Shape::new(3, 5, 4),
+        ),
         // A 2-channel encoder on rows of a multiple of 4 but not of 8: one channel per
         // thread, its 8-column windows' second vector past the row (right padding).
         (
@@ -549,6 +567,8 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
     let mut dw_wide_rows: HashSet<RowAlign> = HashSet::new();
     // Whether the 8-column tiles stored rows in pairs.
     let mut dw_out_pairs: HashSet<bool> = HashSet::new();
+    // (bias, residual, batch > 1) of the narrow-input kernel's runs.
+    let mut narrow_in: HashSet<(bool, bool, bool)> = HashSet::new();
     // (entry point, output runs stored as vectors, residual): the epilogue's constants.
     let mut epilogues: HashSet<(&str, bool, bool)> = HashSet::new();
     for (i, (name, c, batch, input)) in cases.into_iter().enumerate() {
@@ -603,6 +623,7 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
                     }
                     s2d_split.insert(plan.k_splits > 1)
                 }
+                ConvKernel::NarrowIn => narrow_in.insert((c.bias, c.residual, batch > 1)),
                 ConvKernel::Gemm(_) => false,
             };
         }
@@ -620,6 +641,7 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
     let mut want: Vec<ConvKernel> = DirectTile::ALL.map(ConvKernel::Direct).to_vec();
     want.extend([ConvTile::WIDE, ConvTile::NARROW].map(ConvKernel::Gemm));
     want.extend([false, true].map(|wide| ConvKernel::Depthwise { wide }));
+    want.push(ConvKernel::NarrowIn);
     for k in want {
         assert!(ran.contains(&(k.to_string(), false)), "{k} never ran");
     }
@@ -696,6 +718,17 @@ fn every_conv_plan_matches_cpu_on_odd_shapes() {
         assert!(
             dw_out_pairs.contains(&pairs),
             "depthwise 8-column tiles never ran with rows stored in pairs = {pairs}"
+        );
+    }
+    for (bias, res, batch) in [
+        (false, false, true),
+        (true, false, false),
+        (true, true, true),
+    ] {
+        assert!(
+            narrow_in.contains(&(bias, res, batch)),
+            "narrow-in never ran with bias = {bias}, residual = {res}, batch > 1 = {batch}: \
+             {narrow_in:?}"
         );
     }
     // The loops that read vector windows where rows start on a vec4 ran both ways.
@@ -836,6 +869,34 @@ fn conv_plans_split_small_outputs_and_keep_big_layers_whole_and_fit_their_conv()
         .chain(stem_plans)
     {
         assert_eq!(p.kernel.to_string().parse::<ConvKernel>(), Ok(p.kernel));
+    }
+    // The narrow-input kernel: a candidate for 3x3 stride-1 convs that widen few inputs
+    // on rows of a multiple of 4; never for encoders, other rows, strides or groups.
+    let shape = |c: Conv2d, input: Shape| ConvShape::new(&c, 2, input).unwrap();
+    for (c, input, fits) in [
+        (conv(1, 16, 3, 1, 1, 1), Shape::new(1, 9, 12), true),
+        (conv(3, 64, 3, 1, 1, 1), Shape::new(3, 32, 32), true),
+        (conv(8, 32, 3, 1, 1, 1), Shape::new(8, 5, 4), true),
+        (conv(16, 1, 3, 1, 1, 1), Shape::new(16, 8, 8), false),
+        (conv(9, 32, 3, 1, 1, 1), Shape::new(9, 8, 8), false),
+        (conv(4, 4, 3, 1, 1, 1), Shape::new(4, 8, 8), false),
+        (conv(4, 65, 3, 1, 1, 1), Shape::new(4, 8, 8), false),
+        (conv(1, 16, 3, 1, 1, 1), Shape::new(1, 8, 10), false),
+        (conv(1, 16, 3, 2, 1, 1), Shape::new(1, 8, 16), false),
+        (conv(1, 16, 3, 1, 0, 1), Shape::new(1, 8, 10), false),
+        (conv(2, 16, 3, 1, 1, 2), Shape::new(2, 8, 8), false),
+    ] {
+        let s = shape(c, input);
+        let plans = tiling::candidates(&s, DeviceClass::Cpu).unwrap();
+        let has = plans.iter().any(|p| p.kernel == ConvKernel::NarrowIn);
+        assert_eq!(has, fits, "{}", s.key());
+        assert_eq!(tiling::narrow_in_fits(&s), fits, "{}", s.key());
+        let plan = tiling::plan_for(&s, ConvKernel::NarrowIn, false);
+        assert_eq!(plan.is_ok(), fits, "{}", s.key());
+        if let Ok(p) = plan {
+            assert_eq!(p.workgroups[2], 2, "one z per sample");
+            assert_eq!(p.label().parse::<ConvKernel>(), Ok(ConvKernel::NarrowIn));
+        }
     }
 }
 

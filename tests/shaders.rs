@@ -386,6 +386,56 @@ fn every_direct_tile_specialises_within_webgpu_limits() {
     assert_eq!(checked, 2 * DirectTile::ALL.len());
 }
 
+#[test]
+fn generated_narrow_in_kernels_validate_within_webgpu_limits() {
+    // `narrow_in_wgsl` writes a kernel per channel count and epilogue: the smallest, the
+    // largest the planner allows and each optional binding must validate, bind the
+    // prelude's ConvParams and stay within a browser's limits.
+    use shaders::NarrowInVariant;
+    let l = wgpu::Limits::default();
+    let max = splitbench::gpu::tiling::NARROW_IN_MAX_CHANNEL_PAIRS;
+    for (in_c, out_c, bias, residual) in [
+        (1, 1, false, false),
+        (1, 16, true, false),
+        (3, 64, true, true),
+        (1, max, false, true),
+    ] {
+        let v = NarrowInVariant {
+            in_c,
+            out_c,
+            bias,
+            residual,
+            act: 2,
+        };
+        let name = format!("narrow-in {v:?}");
+        let module = parse(&name, &shaders::narrow_in_wgsl(v));
+        let info = naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::all(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let used = info.get_entry_point(0);
+        let bound: Vec<u32> = module
+            .global_variables
+            .iter()
+            .filter(|(h, _)| !used[*h].is_empty())
+            .filter_map(|(_, v)| v.binding.as_ref().map(|b| b.binding))
+            .collect();
+        // Exactly the bindings the launcher lists for it.
+        let mut want = vec![0, 1, 2, 5, 7];
+        want.extend(bias.then_some(3));
+        want.extend(residual.then_some(4));
+        let mut got = bound.clone();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{name}");
+        assert!(bound.len() as u32 - 1 <= l.max_storage_buffers_per_shader_stage);
+        let n: u32 = module.entry_points[0].workgroup_size.iter().product();
+        assert!(n <= l.max_compute_invocations_per_workgroup, "{name}: {n}");
+    }
+}
+
 /// Decimal float literals of `src` (`1.5`, `-3e38`, `2.0f`), as written.
 fn float_literals(src: &str) -> Vec<String> {
     let b = src.as_bytes();

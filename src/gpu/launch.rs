@@ -314,6 +314,33 @@ impl<'a> Builder<'a> {
                     fold_1d(plan.workgroups[0], max),
                 )]);
             }
+            ConvKernel::NarrowIn => {
+                let v = shaders::NarrowInVariant {
+                    in_c: s.input.0,
+                    out_c: s.output.0,
+                    bias: prm.has_bias != 0,
+                    residual: prm.has_res != 0,
+                    act: c.act.code(),
+                };
+                // The generated kernel declares the bias and residual only when it reads
+                // them, and a bind group lists exactly the bindings of its layout.
+                let mut bufs = vec![(1, x), (2, &weight), (5, y), (7, x)];
+                if v.bias {
+                    bufs.push((3, bias));
+                }
+                if v.residual {
+                    bufs.push((4, residual));
+                }
+                let [fx, fy, _] = fold_1d(plan.workgroups[0], max);
+                let z = plan.workgroups[2];
+                if z > max {
+                    return Err(Error::Unsupported(format!(
+                        "conv2d of {z} samples (at most {max})"
+                    )));
+                }
+                let k = self.k.narrow_in(&self.ctx.device, v);
+                return Ok(vec![self.dispatch(&k, &ub, &bufs, [fx, fy, z])]);
+            }
             ConvKernel::Gemm(tile) => {
                 let k = match (tile == ConvTile::NARROW, c.is_pointwise()) {
                     (false, false) => self.k.conv.clone(),

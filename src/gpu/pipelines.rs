@@ -5,8 +5,8 @@
 
 use super::shaders::{
     self, ConvParams, ConvTile, CopyParams, DepthwiseVariant, DirectSpec, DirectTile,
-    EltwiseParams, Epilogue, LinearParams, MaskParams, PoolParams, QuantizeParams, RowAlign,
-    Uniform,
+    EltwiseParams, Epilogue, LinearParams, MaskParams, NarrowInVariant, PoolParams, QuantizeParams,
+    RowAlign, Uniform,
 };
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -34,6 +34,7 @@ impl<P> Clone for Kernel<P> {
 enum Specialised {
     Direct(DirectTile, DirectSpec, RowAlign, Epilogue),
     Depthwise(DepthwiseVariant),
+    NarrowIn(NarrowInVariant),
 }
 
 /// Every pipeline splitbench uses. The variants of the direct and depthwise convolutions
@@ -77,8 +78,20 @@ fn kernel<P: Uniform>(
     // Only the fixed names below reach here, and every test that opens a context
     // compiles all of them: a missing file is a bug in this list, not an input error.
     let src = shaders::source_for(file, tile).expect("registered shader file");
+    compile(dev, file, &src, entry, constants)
+}
+
+/// Compiles `entry` of the WGSL `src` (named `label`) with the pipeline-overridable
+/// `constants`.
+fn compile<P: Uniform>(
+    dev: &wgpu::Device,
+    label: &str,
+    src: &str,
+    entry: &str,
+    constants: &[(&str, f64)],
+) -> Kernel<P> {
     let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some(file),
+        label: Some(label),
         source: wgpu::ShaderSource::Wgsl(src.into()),
     });
     let pipeline = dev.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
@@ -142,6 +155,10 @@ impl Pipelines {
                         let o = v.overrides();
                         kernel(dev, "depthwise.wgsl", "main", &o, wide)
                     }
+                    Specialised::NarrowIn(v) => {
+                        let src = shaders::narrow_in_wgsl(v);
+                        compile(dev, "narrow-in conv", &src, "main", &[])
+                    }
                 }
             })
             .clone()
@@ -158,6 +175,12 @@ impl Pipelines {
         e: Epilogue,
     ) -> Kernel<ConvParams> {
         self.specialised(dev, Specialised::Direct(tile, spec, rows, e))
+    }
+
+    /// The narrow-input convolution generated for `v` (compiled once per channel count
+    /// and epilogue).
+    pub(crate) fn narrow_in(&self, dev: &wgpu::Device, v: NarrowInVariant) -> Kernel<ConvParams> {
+        self.specialised(dev, Specialised::NarrowIn(v))
     }
 
     /// The depthwise convolution specialised as `v` (compiled once per layer shape).

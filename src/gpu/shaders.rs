@@ -357,6 +357,10 @@ pub enum ConvKernel {
     /// the direct kernel with this tile runs the smaller kernel over them
     /// (`tiling::s2d_shape`).
     SpaceToDepth(DirectTile),
+    /// A 3x3 stride-1 convolution of a few input channels (bottleneck decoders, stems),
+    /// every thread all output channels of 4 pixels, from generated WGSL whose weights
+    /// are loaded at constant indices ([`narrow_in_wgsl`]; `tiling::narrow_in_fits`).
+    NarrowIn,
     /// Depthwise convolution (`depthwise.wgsl`: groups = input = output channels).
     Depthwise {
         /// 8 output columns per thread instead of 4 (3x3 stride 1, see
@@ -388,6 +392,7 @@ impl std::fmt::Display for ConvKernel {
                 Ok(())
             }
             ConvKernel::SpaceToDepth(t) => write!(f, "s2d-{}", ConvKernel::Direct(*t)),
+            ConvKernel::NarrowIn => write!(f, "narrow-in"),
             ConvKernel::Depthwise { wide: false } => write!(f, "depthwise"),
             ConvKernel::Depthwise { wide: true } => write!(f, "depthwise-c8"),
         }
@@ -405,6 +410,7 @@ impl std::str::FromStr for ConvKernel {
             .chain(direct)
             .chain(s2d)
             .chain([false, true].map(|wide| ConvKernel::Depthwise { wide }))
+            .chain([ConvKernel::NarrowIn])
             .find(|k| k.to_string() == s)
             .ok_or_else(|| format!("unknown convolution kernel '{s}'"))
     }
@@ -808,6 +814,129 @@ fn erf_approx4(x: vec4<f32>) -> vec4<f32> {{
     )
 }
 
+/// Threads per workgroup of [`narrow_in_wgsl`]'s kernel.
+pub const NARROW_IN_WG: u32 = 64;
+
+/// What a [`narrow_in_wgsl`] kernel is generated for: its channels and epilogue (every
+/// other size is a uniform of the dispatch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NarrowInVariant {
+    /// Input channels.
+    pub in_c: u32,
+    /// Output channels.
+    pub out_c: u32,
+    /// Whether a bias is added (binding 3).
+    pub bias: bool,
+    /// Whether a residual is added (binding 4).
+    pub residual: bool,
+    /// The fused activation's code.
+    pub act: u32,
+}
+
+/// The WGSL of a 3x3 stride-1 convolution with padding 1 of `v.in_c` to `v.out_c`
+/// channels on rows a multiple of 4 wide (`tiling::narrow_in_fits`), after the prelude.
+/// Each thread computes every output channel of 4 consecutive pixels of a row of one
+/// sample (`gid.z`); its loops are unrolled here, so that every weight (and bias) is
+/// loaded at a constant index before any branch. A CPU adapter (llvmpipe) loads such a
+/// value once for all its SIMD lanes, where an index that differs between threads (a
+/// thread's channel group in `conv_direct.wgsl`) is a loop over the lanes for every
+/// component: for a decoder of 1 or 2 input channels those weight loads are most of the
+/// direct kernel's loads (`examples/memop_cost.rs`, `examples/narrow_input_probe.rs`).
+/// Input rows are read as the vector of the 4 pixels and the values either side of it,
+/// zero outside the plane by selects (no branch before the stores).
+pub fn narrow_in_wgsl(v: NarrowInVariant) -> String {
+    use std::fmt::Write;
+    let (cin, cout) = (v.in_c, v.out_c);
+    let mut s = prelude();
+    s += "@group(0) @binding(0) var<uniform> p: ConvParams;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> wt: array<f32>;
+";
+    if v.bias {
+        s += "@group(0) @binding(3) var<storage, read> bias: array<f32>;\n";
+    }
+    if v.residual {
+        s += "@group(0) @binding(4) var<storage, read> res4: array<vec4<f32>>;\n";
+    }
+    s += "@group(0) @binding(5) var<storage, read_write> y4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read> xv: array<vec4<f32>>;
+";
+    // `write!` to a String cannot fail.
+    let _ = writeln!(s, "@compute @workgroup_size({NARROW_IN_WG})");
+    s += "fn main(@builtin(global_invocation_id) gid: vec3<u32>, \
+          @builtin(num_workgroups) nwg: vec3<u32>) {\n";
+    for co in 0..cout {
+        for ci in 0..cin {
+            for k in 0..9 {
+                let _ = writeln!(
+                    s,
+                    "    let w{co}_{ci}_{k} = wt[{}u];",
+                    (co * cin + ci) * 9 + k
+                );
+            }
+        }
+        let b = if v.bias {
+            format!("bias[{co}u]")
+        } else {
+            "0.0".into()
+        };
+        let _ = writeln!(s, "    var a{co} = vec4<f32>({b});");
+    }
+    // Threads past the last tile compute it again and store nothing.
+    s += "    let ncol = p.out_w / 4u;
+    let tiles = p.out_h * ncol;
+    let t = gid.x + gid.y * nwg.x * ";
+    let _ = writeln!(s, "{NARROW_IN_WG}u;");
+    s += "    let tc = min(t, tiles - 1u);
+    let oy = tc / ncol;
+    let ox = (tc % ncol) * 4u;
+    let n = gid.z;
+    let plane = p.in_h * p.in_w;
+";
+    for ci in 0..cin {
+        for ky in 0..3 {
+            let _ = write!(
+                s,
+                "    {{
+        let iy = i32(oy) + {ky} - 1;
+        let ok = iy >= 0 && iy < i32(p.in_h);
+        let row = (n * {cin}u + {ci}u) * plane + u32(clamp(iy, 0, i32(p.in_h) - 1)) * p.in_w;
+        let m = select(vec4<f32>(0.0), xv[(row + ox) / 4u], ok);
+        let l = select(0.0, x[row + max(ox, 1u) - 1u], ok && ox > 0u);
+        let r = select(0.0, x[row + min(ox + 4u, p.in_w - 1u)], ok && ox + 4u < p.in_w);
+        let s0 = vec4<f32>(l, m.xyz);
+        let s2 = vec4<f32>(m.yzw, r);
+"
+            );
+            for co in 0..cout {
+                let k = ky * 3;
+                let _ = writeln!(
+                    s,
+                    "        a{co} += w{co}_{ci}_{k} * s0 + w{co}_{ci}_{} * m + w{co}_{ci}_{} * s2;",
+                    k + 1,
+                    k + 2
+                );
+            }
+            s += "    }\n";
+        }
+    }
+    s += "    if (t < tiles) {
+        let out_plane = p.out_h * p.out_w;
+        let at = n * ";
+    let _ = writeln!(s, "{cout}u * out_plane + oy * p.out_w + ox;");
+    for co in 0..cout {
+        let _ = writeln!(s, "        let i{co} = (at + {co}u * out_plane) / 4u;");
+        let sum = if v.residual {
+            format!("a{co} + res4[i{co}]")
+        } else {
+            format!("a{co}")
+        };
+        let _ = writeln!(s, "        y4[i{co}] = apply_act4({sum}, {}u);", v.act);
+    }
+    s += "    }\n}\n";
+    s
+}
+
 /// The default prelude (wide conv tile).
 pub fn prelude() -> String {
     prelude_for(ConvTile::WIDE)
@@ -838,6 +967,18 @@ pub fn source_hash() -> u64 {
                 h = h.wrapping_mul(0x0100_0000_01b3);
             }
         }
+    }
+    // The generated kernels change with their generator, not with any file.
+    let narrow = NarrowInVariant {
+        in_c: 2,
+        out_c: 4,
+        bias: true,
+        residual: true,
+        act: 1,
+    };
+    for b in narrow_in_wgsl(narrow).bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
 }

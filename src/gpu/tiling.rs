@@ -430,6 +430,7 @@ fn direct_splits(s: &ConvShape, tile: DirectTile) -> u32 {
 pub fn plan_for(s: &ConvShape, kernel: ConvKernel, split: bool) -> Result<ConvPlan> {
     match kernel {
         ConvKernel::Depthwise { wide } => depthwise(s, wide),
+        ConvKernel::NarrowIn => narrow_in(s),
         ConvKernel::Gemm(tile) => gemm(s, tile),
         ConvKernel::Direct(tile) => {
             let k = if split { direct_splits(s, tile) } else { 1 };
@@ -447,6 +448,58 @@ pub fn plan_for(s: &ConvShape, kernel: ConvKernel, split: bool) -> Result<ConvPl
             Ok(s2d_plan(s, tile, direct(&t, tile, k)?))
         }
     }
+}
+
+/// Most weights (input x output channels) of a [`narrow_in_fits`] convolution: each is a
+/// register-held value in every thread of the generated kernel (3 -> 64, a stem, is 192).
+pub const NARROW_IN_MAX_CHANNEL_PAIRS: u32 = 256;
+
+/// Most input channels of a [`narrow_in_fits`] convolution.
+pub const NARROW_IN_MAX_IN_CHANNELS: u32 = 8;
+
+/// Whether `shaders::narrow_in_wgsl`'s kernel computes `s`, and is worth timing: ungrouped,
+/// 3x3, stride 1, padding 1, rows a multiple of 4 wide, at most
+/// [`NARROW_IN_MAX_IN_CHANNELS`] input channels, fewer than its output channels, and at
+/// most [`NARROW_IN_MAX_CHANNEL_PAIRS`] input x output channels. Side by side with every
+/// direct tile on llvmpipe (`tile_sweep`, the 34 such shapes of the kernel table before
+/// the channel limits, 3 rounds): 1.03-1.56x the best direct tile on 15 of the 18 that
+/// widen (decoders, stems; 1 -> 16 at 112x112 1.55x), 0.87-0.95x on the other three;
+/// 0.41-0.82x on all 16 encoders (more inputs than outputs: each thread reads every input
+/// channel's rows for a few outputs), which the autotuner would only spend time on.
+pub fn narrow_in_fits(s: &ConvShape) -> bool {
+    s.groups == 1
+        && s.kernel == (3, 3)
+        && s.stride == (1, 1)
+        && s.padding == (1, 1)
+        && s.output.2.is_multiple_of(4)
+        && s.input.0 <= NARROW_IN_MAX_IN_CHANNELS
+        && s.input.0 < s.output.0
+        && s.input.0 * s.output.0 <= NARROW_IN_MAX_CHANNEL_PAIRS
+}
+
+/// The narrow-input plan of `s`: a thread per 4 output pixels of a row and sample.
+fn narrow_in(s: &ConvShape) -> Result<ConvPlan> {
+    if !narrow_in_fits(s) {
+        return Err(Error::InvalidArg(format!(
+            "the narrow-input kernel computes 3x3 stride-1 convolutions with padding 1 on \
+             rows a multiple of 4 wide, from at most {NARROW_IN_MAX_IN_CHANNELS} input \
+             channels to more outputs, at most {NARROW_IN_MAX_CHANNEL_PAIRS} input x output \
+             channels, not {}",
+            s.key()
+        )));
+    }
+    let (_, oh, ow) = s.output;
+    let threads = oh as u64 * (ow / 4) as u64;
+    let groups = u32::try_from(threads.div_ceil(shaders::NARROW_IN_WG as u64))
+        .map_err(|_| Error::Unsupported(format!("narrow-input conv of {threads} threads")))?;
+    Ok(ConvPlan {
+        shape: *s,
+        kernel: ConvKernel::NarrowIn,
+        k_splits: 1,
+        k_chunk: s.input.0,
+        workgroups: [groups, 1, s.batch],
+        scratch_bytes: 0,
+    })
 }
 
 /// `lowered`, the direct plan with `tile` of [`s2d_shape`]`(s)`, as the plan of `s` (the
@@ -631,6 +684,9 @@ pub fn candidates(s: &ConvShape, class: DeviceClass) -> Result<Vec<ConvPlan>> {
                 }
             }
         }
+    }
+    if narrow_in_fits(s) {
+        push(narrow_in(s)?);
     }
     // The lowered convolution's direct candidates (never its heuristic's GEMM).
     if let Some(t) = s2d_shape(s) {
