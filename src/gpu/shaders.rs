@@ -841,7 +841,7 @@ pub struct NarrowInVariant {
 /// value once for all its SIMD lanes, where an index that differs between threads (a
 /// thread's channel group in `conv_direct.wgsl`) is a loop over the lanes for every
 /// component: for a decoder of 1 or 2 input channels those weight loads are most of the
-/// direct kernel's loads (`examples/memop_cost.rs`, `examples/narrow_input_probe.rs`).
+/// direct kernel's loads (`examples/memop_cost.rs`).
 /// Input rows are read as the vector of the 4 pixels and the values either side of it,
 /// zero outside the plane by selects (no branch before the stores).
 pub fn narrow_in_wgsl(v: NarrowInVariant) -> String {
@@ -959,15 +959,6 @@ pub fn source_for(file: &str, tile: ConvTile) -> Option<String> {
 /// changes with any kernel, prelude constant or struct, so that measurements taken with
 /// other kernels are not reused.
 pub fn source_hash() -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for tile in [ConvTile::WIDE, ConvTile::NARROW] {
-        for (name, _) in FILES {
-            for b in source_for(name, tile).unwrap_or_default().bytes() {
-                h ^= b as u64;
-                h = h.wrapping_mul(0x0100_0000_01b3);
-            }
-        }
-    }
     // The generated kernels change with their generator, not with any file.
     let narrow = NarrowInVariant {
         in_c: 2,
@@ -976,9 +967,15 @@ pub fn source_hash() -> u64 {
         residual: true,
         act: 1,
     };
-    for b in narrow_in_wgsl(narrow).bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
+    let files = [ConvTile::WIDE, ConvTile::NARROW]
+        .into_iter()
+        .flat_map(|tile| FILES.iter().map(move |(name, _)| source_for(name, tile)));
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for src in files.flatten().chain([narrow_in_wgsl(narrow)]) {
+        for b in src.bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
     }
     h
 }
